@@ -1,0 +1,154 @@
+//! Who may do what. Every command carries an [`Actor`]; a refused command
+//! returns a [`PermissionError`] and changes nothing.
+//!
+//! | role | may |
+//! |---|---|
+//! | sales person | create leads they own; change leads and deals they own or whose record team they are on; log activities on them |
+//! | manager | all of the above on every lead and deal; reassign owners; change record teams; configure the pipeline |
+//! | admin | everything, including deleting leads |
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::deal::Deal;
+use crate::error::PermissionError;
+use crate::ids::UserId;
+use crate::lead::Lead;
+
+/// A user's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Works their own leads (seed 004 "Sales person").
+    SalesPerson,
+    /// Also reassigns and configures the pipeline (seed 004 "Manager").
+    Manager,
+    /// Does everything.
+    Admin,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::SalesPerson => "sales person",
+            Self::Manager => "manager",
+            Self::Admin => "admin",
+        })
+    }
+}
+
+/// Who issues a command.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    /// The host application's user id.
+    pub user: UserId,
+    /// Their role.
+    pub role: Role,
+}
+
+impl Actor {
+    /// An actor.
+    pub fn new(user: UserId, role: Role) -> Self {
+        Self { user, role }
+    }
+}
+
+/// What an actor asked to do (named in permission errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Create a lead owned by someone else.
+    AssignOwner,
+    /// Change a lead (fields, status, phase, qualify, disqualify, documents, timeline).
+    ChangeLead,
+    /// Change a deal.
+    ChangeDeal,
+    /// Change a customer.
+    ChangeCustomer,
+    /// Reassign a lead to another owner.
+    Reassign,
+    /// Change a lead's record team.
+    ChangeTeam,
+    /// Delete a lead.
+    DeleteLead,
+    /// Change the configuration.
+    Configure,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AssignOwner => "create a lead for another owner",
+            Self::ChangeLead => "change this lead",
+            Self::ChangeDeal => "change this deal",
+            Self::ChangeCustomer => "change this customer",
+            Self::Reassign => "reassign leads",
+            Self::ChangeTeam => "change the record team",
+            Self::DeleteLead => "delete leads",
+            Self::Configure => "configure the pipeline",
+        })
+    }
+}
+
+fn deny(actor: &Actor, action: Action, reason: &str) -> PermissionError {
+    PermissionError {
+        user: actor.user.clone(),
+        role: actor.role,
+        action,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Requires at least `role`.
+pub fn require_role(actor: &Actor, role: Role, action: Action) -> Result<(), PermissionError> {
+    if actor.role >= role {
+        Ok(())
+    } else {
+        Err(deny(actor, action, &format!("needs the {role} role")))
+    }
+}
+
+/// A sales person changes leads they own or whose record team they are on.
+pub fn can_change_lead(actor: &Actor, lead: &Lead) -> Result<(), PermissionError> {
+    if actor.role >= Role::Manager || lead.is_worked_by(&actor.user) {
+        Ok(())
+    } else {
+        Err(deny(
+            actor,
+            Action::ChangeLead,
+            &format!("lead {} is owned by {} and the user is not on its record team", lead.number, lead.owner),
+        ))
+    }
+}
+
+/// A sales person changes deals they own or whose team they are on.
+pub fn can_change_deal(actor: &Actor, deal: &Deal) -> Result<(), PermissionError> {
+    if actor.role >= Role::Manager || deal.is_worked_by(&actor.user) {
+        Ok(())
+    } else {
+        Err(deny(
+            actor,
+            Action::ChangeDeal,
+            &format!("the deal is owned by {} and the user is not on its team", deal.owner),
+        ))
+    }
+}
+
+/// The owner of a lead, or a manager, changes its record team.
+pub fn can_change_team(actor: &Actor, lead: &Lead) -> Result<(), PermissionError> {
+    if actor.role >= Role::Manager || lead.owner == actor.user {
+        Ok(())
+    } else {
+        Err(deny(actor, Action::ChangeTeam, "only the owner or a manager changes the record team"))
+    }
+}
+
+/// A sales person creates leads for themselves; assigning another owner needs a manager.
+pub fn can_assign_owner(actor: &Actor, owner: &UserId) -> Result<(), PermissionError> {
+    if owner == &actor.user {
+        Ok(())
+    } else {
+        require_role(actor, Role::Manager, Action::AssignOwner)
+    }
+}

@@ -1,0 +1,59 @@
+//! Custom field values, validated against their definitions.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, CustomFieldKind};
+use crate::error::InputError;
+use crate::ids::Code;
+
+/// A value of a custom field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum CustomValue {
+    /// Text.
+    Text(String),
+    /// A finite number.
+    Number(f64),
+    /// A date.
+    Date(NaiveDate),
+    /// Yes or no.
+    Bool(bool),
+    /// One of the field's options.
+    Choice(String),
+}
+
+/// Checks values against the configured definitions: every name is defined,
+/// every value has the field's type (choices among its options, numbers
+/// finite), and every required field has a value. Reports every problem.
+pub fn validate(config: &Config, values: &BTreeMap<Code, CustomValue>) -> Result<(), InputError> {
+    let mut errors = Vec::new();
+    let err = |field: &Code, reason: &str| InputError::CustomField {
+        field: field.to_string(),
+        reason: reason.to_owned(),
+    };
+    for (name, value) in values {
+        let Some(def) = config.custom_field(name) else {
+            errors.push(err(name, "no such custom field"));
+            continue;
+        };
+        let fits = match (&def.kind, value) {
+            (CustomFieldKind::Text, CustomValue::Text(t)) => t.chars().count() <= 4000,
+            (CustomFieldKind::Number, CustomValue::Number(n)) => n.is_finite(),
+            (CustomFieldKind::Date, CustomValue::Date(_)) | (CustomFieldKind::Bool, CustomValue::Bool(_)) => true,
+            (CustomFieldKind::Choice { options }, CustomValue::Choice(c)) => options.contains(c),
+            _ => false,
+        };
+        if !fits {
+            errors.push(err(name, &format!("value {value:?} does not fit type {:?}", def.kind)));
+        }
+    }
+    for def in config.custom_fields.iter().filter(|d| d.required) {
+        if !values.contains_key(&def.name) {
+            errors.push(err(&def.name, "is required"));
+        }
+    }
+    InputError::collect(errors)
+}

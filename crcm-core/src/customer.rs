@@ -1,0 +1,49 @@
+//! Customers (seed 002 "account", seed 003 "partner") and their contacts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{Email, Phone};
+use crate::ids::{CustomerId, UserId};
+
+/// A person at a customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Full name.
+    pub name: String,
+    /// Role.
+    pub job_title: String,
+    /// E-mail.
+    pub email: Option<Email>,
+    /// Phone.
+    pub phone: Option<Phone>,
+}
+
+/// A customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Identifier.
+    pub id: CustomerId,
+    /// Optimistic-concurrency version.
+    pub version: u64,
+    /// Name (company, or the person for private customers).
+    pub name: String,
+    /// Main e-mail, used to match leads.
+    pub email: Option<Email>,
+    /// Main phone, used to match leads.
+    pub phone: Option<Phone>,
+    /// Street address.
+    pub address: String,
+    /// City.
+    pub city: String,
+    /// State or province.
+    pub state: String,
+    /// People at the customer.
+    pub contacts: Vec<Contact>,
+    /// Responsible user.
+    pub owner: UserId,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,90 @@
+//! History: who changed what, when, with each field's old and new value.
+//!
+//! Entries are produced by [`UnitOfWork`](crate::UnitOfWork) from the very old
+//! and new records it writes, so history cannot drift from the change itself.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::UserId;
+use crate::record::EntityRef;
+
+/// One field's change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field's name as in the entity's JSON form.
+    pub field: String,
+    /// The value before (`null` when the entity was created or the field was empty).
+    pub old: Value,
+    /// The value after (`null` when the entity was deleted or the field was cleared).
+    pub new: Value,
+}
+
+/// One applied change to one entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The entity.
+    pub entity: EntityRef,
+    /// The entity's version after the change (for a deletion: the deleted version + 1).
+    pub version: u64,
+    /// Who made it.
+    pub actor: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The command, e.g. `qualify_lead`.
+    pub action: String,
+    /// Each changed field.
+    pub changes: Vec<FieldChange>,
+}
+
+impl HistoryEntry {
+    /// The change of one field, if it changed.
+    pub fn change(&self, field: &str) -> Option<&FieldChange> {
+        self.changes.iter().find(|c| c.field == field)
+    }
+}
+
+/// Fields that change on every write and carry no information of their own.
+const BOOKKEEPING: [&str; 2] = ["version", "updated_at"];
+
+/// The field-level difference between two JSON objects (either may be `Null`).
+pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let empty = serde_json::Map::new();
+    let old_map = old.as_object().unwrap_or(&empty);
+    let new_map = new.as_object().unwrap_or(&empty);
+    let mut fields: Vec<&String> = old_map.keys().chain(new_map.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    fields
+        .into_iter()
+        .filter(|f| !BOOKKEEPING.contains(&f.as_str()))
+        .filter_map(|field| {
+            let o = old_map.get(field).cloned().unwrap_or(Value::Null);
+            let n = new_map.get(field).cloned().unwrap_or(Value::Null);
+            (o != n).then(|| FieldChange {
+                field: field.clone(),
+                old: o,
+                new: n,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_lists_changed_fields_only_and_skips_bookkeeping() {
+        let old = json!({"a": 1, "b": "x", "version": 1, "gone": true});
+        let new = json!({"a": 2, "b": "x", "version": 2, "added": [1]});
+        let d = diff(&old, &new);
+        let names: Vec<&str> = d.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(names, ["a", "added", "gone"]);
+        assert_eq!(d[0].old, json!(1));
+        assert_eq!(d[0].new, json!(2));
+        assert_eq!(d[2].new, Value::Null);
+    }
+}

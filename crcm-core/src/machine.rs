@@ -1,0 +1,230 @@
+//! The three state machines as pure functions: a state and an action give the
+//! next state or a typed refusal. The command rules in [`crate::rules`] build on
+//! these; nothing else decides a transition.
+//!
+//! # How lifecycle and phase relate
+//!
+//! The **lifecycle status** says what happened to the lead as a sale (seeds 001,
+//! 002); the **phase** says where it stands in its account type's funnel (seed
+//! 000; seed 003's configurable "lead status"). They move independently, except:
+//!
+//! | event | status | phase |
+//! |---|---|---|
+//! | create | New | the account type's Initial phase (none if it has no phases) |
+//! | set New / Contacted, Qualify | as named | unchanged |
+//! | a linked deal is won | Converted | the closing phase with outcome `won`, if configured |
+//! | Disqualify / Lost (with reason) | Disqualified | the closing phase with outcome `lost` ("the status configured as Lost", seed 003), if configured |
+//! | Reopen | the status before it was closed | the phase before it was closed |
+//! | the only won deal is reopened | Qualified | the phase before conversion |
+//! | Merge into another lead | Merged | unchanged |
+//! | move phase | unchanged (only while the status is open) | any phase of the lead's account type |
+//!
+//! A lead is *closed* when its status is Converted, Disqualified or Merged, or
+//! when it sits in a closing phase: closed leads leave the board, are never
+//! proposed as duplicates, and are not qualified or merged. A closing reason
+//! exists only while the lead is in a closing phase; leaving that phase clears
+//! it (history keeps it).
+
+use crate::config::{Config, Phase, PhaseRef, PhaseType, StageKind};
+use crate::deal::DealStatus;
+use crate::error::{DealError, LeadError, PhaseError};
+use crate::lead::{Lead, LeadStatus};
+use crate::ids::Code;
+
+/// Lifecycle actions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadAction {
+    /// Set New by hand.
+    SetNew,
+    /// Set Contacted by hand.
+    SetContacted,
+    /// Qualify.
+    Qualify,
+    /// A linked deal was won.
+    Convert,
+    /// The last won deal was reopened.
+    Unconvert,
+    /// Disqualify / Lost.
+    Disqualify,
+    /// Reopen a disqualified lead.
+    Reopen,
+    /// Merge into another lead.
+    Merge,
+}
+
+impl LeadAction {
+    /// The action's name as shown in refusals.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SetNew => "set status new",
+            Self::SetContacted => "set status contacted",
+            Self::Qualify => "qualify",
+            Self::Convert => "convert",
+            Self::Unconvert => "unconvert",
+            Self::Disqualify => "disqualify",
+            Self::Reopen => "reopen",
+            Self::Merge => "merge",
+        }
+    }
+}
+
+/// The lifecycle transition table. `reopen_to` is the status saved when the
+/// lead was closed (used by Reopen).
+pub fn lead_transition(
+    number: u64,
+    status: LeadStatus,
+    action: LeadAction,
+    reopen_to: Option<LeadStatus>,
+) -> Result<LeadStatus, LeadError> {
+    use LeadAction as A;
+    use LeadStatus as S;
+    let refuse = || LeadError::NotAllowed {
+        number,
+        status,
+        action: action.name().to_owned(),
+    };
+    let closed = || LeadError::Closed {
+        number,
+        status,
+        action: action.name().to_owned(),
+    };
+    match (action, status) {
+        (A::SetNew, S::New | S::Contacted) => Ok(S::New),
+        (A::SetContacted, S::New | S::Contacted) => Ok(S::Contacted),
+        (A::SetNew | A::SetContacted, _) => Err(refuse()),
+        (A::Qualify, S::New | S::Contacted) => Ok(S::Qualified),
+        (A::Qualify, S::Qualified) => Err(refuse()),
+        (A::Qualify, _) => Err(closed()),
+        // A won deal converts a qualified lead, or one disqualified after qualification.
+        (A::Convert, S::Qualified | S::Disqualified | S::Converted) => Ok(S::Converted),
+        (A::Convert, _) => Err(refuse()),
+        (A::Unconvert, S::Converted) => Ok(S::Qualified),
+        (A::Unconvert, _) => Err(refuse()),
+        (A::Disqualify, S::New | S::Contacted | S::Qualified) => Ok(S::Disqualified),
+        (A::Disqualify, _) => Err(closed()),
+        (A::Reopen, S::Disqualified) => Ok(match reopen_to {
+            Some(prev @ (S::New | S::Contacted | S::Qualified)) => prev,
+            _ => S::Contacted,
+        }),
+        (A::Reopen, _) => Err(refuse()),
+        (A::Merge, S::New | S::Contacted) => Ok(S::Merged),
+        (A::Merge, S::Qualified) => Err(refuse()),
+        (A::Merge, _) => Err(closed()),
+    }
+}
+
+/// Only New and Contacted are picked by hand (seed 001: "The status dropdown on
+/// the lead page only offers New and Contacted"); the others name the action
+/// that reaches them.
+pub fn manual_status_action(status: LeadStatus) -> Result<LeadAction, LeadError> {
+    let requires = |action: &str| LeadError::StatusRequiresAction {
+        status,
+        action: action.to_owned(),
+    };
+    match status {
+        LeadStatus::New => Ok(LeadAction::SetNew),
+        LeadStatus::Contacted => Ok(LeadAction::SetContacted),
+        LeadStatus::Qualified => Err(requires("Qualify")),
+        LeadStatus::Converted => Err(requires("winning a linked deal")),
+        LeadStatus::Disqualified => Err(requires("Disqualify with a reason")),
+        LeadStatus::Merged => Err(requires("merging into another lead")),
+    }
+}
+
+/// The phase a lead may move to: one of its account type's phases (seed 000:
+/// "Each lead phase belongs to one account type"), and only while its status is open.
+pub fn phase_target<'c>(config: &'c Config, lead: &Lead, target: &PhaseRef) -> Result<&'c Phase, PhaseError> {
+    if lead.status.is_closed() {
+        return Err(PhaseError::LeadClosed {
+            number: lead.number,
+            status: lead.status,
+        });
+    }
+    allowed_phase(config, &lead.account_type, target)
+}
+
+/// Checks that a phase exists and is allowed for an account type.
+pub fn allowed_phase<'c>(config: &'c Config, account_type: &Code, target: &PhaseRef) -> Result<&'c Phase, PhaseError> {
+    let Some(phase) = config.phase(target) else {
+        return Err(PhaseError::UnknownPhase {
+            phase: target.to_string(),
+        });
+    };
+    let allowed = config.allowed_phases(account_type);
+    if allowed.is_empty() {
+        return Err(PhaseError::NoPhases {
+            account_type: account_type.clone(),
+        });
+    }
+    if allowed.iter().any(|p| p.reference() == *target) {
+        Ok(phase)
+    } else {
+        Err(PhaseError::NotInAccountType {
+            phase: target.to_string(),
+            account_type: account_type.clone(),
+        })
+    }
+}
+
+/// Seed 000: "Only a closing phase lets you record why a deal was won or lost."
+pub fn closing_reason_allowed(config: &Config, lead: &Lead) -> Result<(), PhaseError> {
+    let in_closing = lead
+        .phase
+        .as_ref()
+        .and_then(|p| config.phase(p))
+        .is_some_and(|p| p.phase_type == PhaseType::Closing);
+    if in_closing {
+        Ok(())
+    } else {
+        Err(PhaseError::NotClosingPhase {
+            number: lead.number,
+            phase: lead.phase.as_ref().map_or_else(|| "no phase".to_owned(), ToString::to_string),
+        })
+    }
+}
+
+/// Deal actions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DealAction {
+    /// Move to a stage of this kind.
+    MoveTo(StageKind),
+    /// Win.
+    Win,
+    /// Lose (with a reason).
+    Lose,
+    /// Reopen a won or lost deal.
+    Reopen,
+}
+
+impl DealAction {
+    fn name(self) -> &'static str {
+        match self {
+            Self::MoveTo(StageKind::Open) => "move to an open stage",
+            Self::MoveTo(StageKind::Won) => "move to a won stage",
+            Self::MoveTo(StageKind::Lost) => "move to a lost stage",
+            Self::Win => "win",
+            Self::Lose => "lose",
+            Self::Reopen => "reopen",
+        }
+    }
+}
+
+/// The deal transition table.
+pub fn deal_transition(status: DealStatus, action: DealAction, stage: &Code) -> Result<DealStatus, DealError> {
+    use DealAction as A;
+    use DealStatus as S;
+    let refuse = || DealError::NotAllowed {
+        status,
+        action: action.name().to_owned(),
+    };
+    match (action, status) {
+        (A::MoveTo(StageKind::Open), S::Open) => Ok(S::Open),
+        // Between two won stages the deal stays won (and keeps its first close date).
+        (A::MoveTo(StageKind::Won), S::Open | S::Won) => Ok(S::Won),
+        (A::MoveTo(StageKind::Lost), _) => Err(DealError::LostNeedsReason { stage: stage.clone() }),
+        (A::Win, S::Open) => Ok(S::Won),
+        (A::Lose, S::Open) => Ok(S::Lost),
+        (A::Reopen, S::Won | S::Lost) => Ok(S::Open),
+        _ => Err(refuse()),
+    }
+}

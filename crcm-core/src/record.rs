@@ -1,0 +1,162 @@
+//! Records as the store sees them: one enum over every entity, and references to them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::activity::{Activity, Communication, FollowUp};
+use crate::customer::Customer;
+use crate::deal::Deal;
+use crate::ids::{ActivityId, CommunicationId, CustomerId, DealId, FollowUpId, LeadId};
+use crate::lead::Lead;
+
+/// The kinds of stored entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// [`Lead`].
+    Lead,
+    /// [`Customer`].
+    Customer,
+    /// [`Deal`].
+    Deal,
+    /// [`Activity`].
+    Activity,
+    /// [`FollowUp`].
+    FollowUp,
+    /// [`Communication`].
+    Communication,
+}
+
+impl EntityKind {
+    /// Every kind.
+    pub const ALL: [EntityKind; 6] = [
+        EntityKind::Lead,
+        EntityKind::Customer,
+        EntityKind::Deal,
+        EntityKind::Activity,
+        EntityKind::FollowUp,
+        EntityKind::Communication,
+    ];
+
+    /// The stable snake_case name (also used as storage table/tree names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lead => "lead",
+            Self::Customer => "customer",
+            Self::Deal => "deal",
+            Self::Activity => "activity",
+            Self::FollowUp => "follow_up",
+            Self::Communication => "communication",
+        }
+    }
+}
+
+/// Names one stored entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EntityRef {
+    /// Its kind.
+    pub kind: EntityKind,
+    /// Its id.
+    pub id: Uuid,
+}
+
+impl EntityRef {
+    /// A lead.
+    pub fn lead(id: LeadId) -> Self {
+        Self { kind: EntityKind::Lead, id: id.0 }
+    }
+    /// A customer.
+    pub fn customer(id: CustomerId) -> Self {
+        Self { kind: EntityKind::Customer, id: id.0 }
+    }
+    /// A deal.
+    pub fn deal(id: DealId) -> Self {
+        Self { kind: EntityKind::Deal, id: id.0 }
+    }
+    /// An activity.
+    pub fn activity(id: ActivityId) -> Self {
+        Self { kind: EntityKind::Activity, id: id.0 }
+    }
+    /// A follow-up.
+    pub fn follow_up(id: FollowUpId) -> Self {
+        Self { kind: EntityKind::FollowUp, id: id.0 }
+    }
+    /// A communication.
+    pub fn communication(id: CommunicationId) -> Self {
+        Self { kind: EntityKind::Communication, id: id.0 }
+    }
+}
+
+impl fmt::Display for EntityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind.as_str(), self.id)
+    }
+}
+
+/// Any stored entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// A lead.
+    Lead(Lead),
+    /// A customer.
+    Customer(Customer),
+    /// A deal.
+    Deal(Deal),
+    /// An activity.
+    Activity(Activity),
+    /// A follow-up.
+    FollowUp(FollowUp),
+    /// A communication.
+    Communication(Communication),
+}
+
+impl Record {
+    /// The record's reference.
+    pub fn entity(&self) -> EntityRef {
+        match self {
+            Self::Lead(r) => EntityRef::lead(r.id),
+            Self::Customer(r) => EntityRef::customer(r.id),
+            Self::Deal(r) => EntityRef::deal(r.id),
+            Self::Activity(r) => EntityRef::activity(r.id),
+            Self::FollowUp(r) => EntityRef::follow_up(r.id),
+            Self::Communication(r) => EntityRef::communication(r.id),
+        }
+    }
+
+    /// The record's version.
+    pub fn version(&self) -> u64 {
+        match self {
+            Self::Lead(r) => r.version,
+            Self::Customer(r) => r.version,
+            Self::Deal(r) => r.version,
+            Self::Activity(r) => r.version,
+            Self::FollowUp(r) => r.version,
+            Self::Communication(r) => r.version,
+        }
+    }
+
+    pub(crate) fn set_version(&mut self, version: u64) {
+        match self {
+            Self::Lead(r) => r.version = version,
+            Self::Customer(r) => r.version = version,
+            Self::Deal(r) => r.version = version,
+            Self::Activity(r) => r.version = version,
+            Self::FollowUp(r) => r.version = version,
+            Self::Communication(r) => r.version = version,
+        }
+    }
+}
+
+macro_rules! record_from {
+    ($($ty:ident),*) => {$(
+        impl From<$ty> for Record {
+            fn from(value: $ty) -> Self {
+                Record::$ty(value)
+            }
+        }
+    )*};
+}
+record_from!(Lead, Customer, Deal, Activity, FollowUp, Communication);

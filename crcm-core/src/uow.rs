@@ -1,0 +1,165 @@
+//! The unit of work: entity writes, history entries and domain events that a
+//! store commits together or not at all.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::event::DomainEvent;
+use crate::history::{FieldChange, HistoryEntry, diff};
+use crate::ids::UserId;
+use crate::record::{EntityRef, Record};
+
+/// One entity write with its optimistic-concurrency precondition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Write {
+    /// Insert (`expected: None`, the record must not exist) or update (the stored
+    /// version must equal `expected`; the record carries `expected + 1`).
+    Put {
+        /// The record as it will be stored.
+        record: Record,
+        /// The version the writer read.
+        expected: Option<u64>,
+    },
+    /// Remove a record whose stored version must equal `expected`.
+    Delete {
+        /// The record.
+        entity: EntityRef,
+        /// The version the writer read.
+        expected: u64,
+    },
+}
+
+impl Write {
+    /// The entity written.
+    pub fn entity(&self) -> EntityRef {
+        match self {
+            Self::Put { record, .. } => record.entity(),
+            Self::Delete { entity, .. } => *entity,
+        }
+    }
+}
+
+/// A new configuration version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigWrite {
+    /// The configuration.
+    pub config: Config,
+    /// Its version (`expected + 1`, or 1).
+    pub version: u64,
+    /// The version the writer read (`None`: no configuration yet).
+    pub expected: Option<u64>,
+}
+
+/// Everything one command changes. A store commits it atomically: all writes,
+/// history entries and events, or nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitOfWork {
+    /// Who issued the command.
+    pub actor: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The command's name, recorded in history.
+    pub action: String,
+    /// Entity writes, each with its precondition.
+    pub writes: Vec<Write>,
+    /// One entry per entity written, made from the same old and new values.
+    pub history: Vec<HistoryEntry>,
+    /// Events, in order; the store gives them sequence numbers.
+    pub events: Vec<DomainEvent>,
+    /// A configuration change.
+    pub config: Option<ConfigWrite>,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    // Entities are plain data (strings, numbers, maps with string keys), which
+    // serde_json always serializes.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl UnitOfWork {
+    /// An empty unit of work.
+    pub fn new(actor: &UserId, at: DateTime<Utc>, action: &str) -> Self {
+        Self {
+            actor: actor.clone(),
+            at,
+            action: action.to_owned(),
+            writes: Vec::new(),
+            history: Vec::new(),
+            events: Vec::new(),
+            config: None,
+        }
+    }
+
+    fn record_history(&mut self, entity: EntityRef, version: u64, changes: Vec<FieldChange>) {
+        self.history.push(HistoryEntry {
+            entity,
+            version,
+            actor: self.actor.clone(),
+            at: self.at,
+            action: self.action.clone(),
+            changes,
+        });
+    }
+
+    /// Inserts a new record (its version must be 1); history lists every field.
+    pub fn insert<T: Serialize + Clone + Into<Record>>(&mut self, record: &T) {
+        let mut rec: Record = record.clone().into();
+        rec.set_version(1);
+        let changes = diff(&Value::Null, &to_json(record));
+        self.record_history(rec.entity(), 1, changes);
+        self.writes.push(Write::Put { record: rec, expected: None });
+    }
+
+    /// Writes `new` over `old`, with version `old.version + 1`, and records the
+    /// changed fields. Returns the names of the changed fields; when nothing
+    /// changed, nothing is written and the list is empty.
+    pub fn update<T: Serialize + Clone + Into<Record>>(&mut self, old: &T, new: &T) -> Vec<String> {
+        let changes = diff(&to_json(old), &to_json(new));
+        if changes.is_empty() {
+            return Vec::new();
+        }
+        let old_rec: Record = old.clone().into();
+        let mut rec: Record = new.clone().into();
+        let version = old_rec.version() + 1;
+        rec.set_version(version);
+        let fields = changes.iter().map(|c| c.field.clone()).collect();
+        self.record_history(rec.entity(), version, changes);
+        self.writes.push(Write::Put {
+            record: rec,
+            expected: Some(old_rec.version()),
+        });
+        fields
+    }
+
+    /// Deletes a record; history keeps its last field values as `old`.
+    pub fn delete<T: Serialize + Clone + Into<Record>>(&mut self, old: &T) {
+        let rec: Record = old.clone().into();
+        let changes = diff(&to_json(old), &Value::Null);
+        self.record_history(rec.entity(), rec.version() + 1, changes);
+        self.writes.push(Write::Delete {
+            entity: rec.entity(),
+            expected: rec.version(),
+        });
+    }
+
+    /// Appends a domain event.
+    pub fn event(&mut self, event: DomainEvent) {
+        self.events.push(event);
+    }
+
+    /// The record this unit of work writes for an entity, if any.
+    pub fn written(&self, entity: EntityRef) -> Option<&Record> {
+        self.writes.iter().find_map(|w| match w {
+            Write::Put { record, .. } if record.entity() == entity => Some(record),
+            _ => None,
+        })
+    }
+
+    /// Whether the unit of work changes anything.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.config.is_none() && self.events.is_empty()
+    }
+}
