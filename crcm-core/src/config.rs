@@ -353,6 +353,11 @@ pub enum ConfigItem {
         /// Its code.
         code: Code,
     },
+    /// A custom field definition.
+    CustomField {
+        /// Its name.
+        name: Code,
+    },
 }
 
 impl fmt::Display for ConfigItem {
@@ -367,6 +372,7 @@ impl fmt::Display for ConfigItem {
             Self::Source { code } => write!(f, "lead source {code}"),
             Self::Priority { code } => write!(f, "priority {code}"),
             Self::Tag { code } => write!(f, "tag {code}"),
+            Self::CustomField { name } => write!(f, "custom field {name}"),
         }
     }
 }
@@ -641,6 +647,12 @@ impl Config {
             next.tags.iter().map(|r| &r.code).collect(),
         ) {
             out.push(ConfigItem::Tag { code });
+        }
+        for name in gone(
+            self.custom_fields.iter().map(|r| &r.name).collect(),
+            next.custom_fields.iter().map(|r| &r.name).collect(),
+        ) {
+            out.push(ConfigItem::CustomField { name });
         }
         out
     }

@@ -360,6 +360,14 @@ pub enum StoreError {
         /// The version stored now (None: no record).
         found: Option<u64>,
     },
+    /// Optimistic concurrency on the configuration: it changed since it was read.
+    #[error("configuration conflict: expected version {expected:?}, found {found:?}")]
+    ConfigConflict {
+        /// The version the writer read.
+        expected: Option<u64>,
+        /// The version stored now.
+        found: Option<u64>,
+    },
     /// A unique key (lead number, ...) is taken.
     #[error("duplicate {what}: {value}")]
     Duplicate {
@@ -409,7 +417,7 @@ impl StoreError {
 
     /// True for an optimistic-concurrency conflict.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict { .. })
+        matches!(self, Self::Conflict { .. } | Self::ConfigConflict { .. })
     }
 }
 
@@ -447,6 +455,9 @@ pub enum Error {
     /// Storage failed, or a write lost an optimistic-concurrency race.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A broken internal expectation: a bug in crcm, please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -466,7 +477,8 @@ impl Error {
             Self::Phase(_) => "phase",
             Self::Deal(_) => "deal",
             Self::NotFound(_) | Self::LeadNumberNotFound(_) => "not_found",
-            Self::Store(StoreError::Conflict { .. }) => "conflict",
+            Self::Store(StoreError::Conflict { .. } | StoreError::ConfigConflict { .. }) => "conflict",
+            Self::Internal(_) => "internal",
             Self::Store(_) => "store",
         }
     }

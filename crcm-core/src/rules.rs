@@ -167,8 +167,10 @@ pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
 
 // ---------------------------------------------------------------- leads
 
-/// Creates a lead with number `number`, in the Initial phase of its account type.
-pub fn create_lead(ctx: &Ctx<'_>, input: &NewLead, number: u64) -> Result<(UnitOfWork, Lead), Error> {
+/// Builds and validates a new lead, in the Initial phase of its account type.
+/// Its number is 0 until [`record_new_lead`] gives it one, so a refused lead
+/// never consumes a number.
+pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
     let owner = input.owner.clone().unwrap_or_else(|| ctx.actor.user.clone());
     access::can_assign_owner(ctx.actor, &owner)?;
     let account_type = match &input.account_type {
@@ -192,7 +194,7 @@ pub fn create_lead(ctx: &Ctx<'_>, input: &NewLead, number: u64) -> Result<(UnitO
     team.remove(&owner);
     let lead = Lead {
         id: LeadId::new(),
-        number,
+        number: 0,
         version: 1,
         title: input.title.trim().to_owned(),
         first_name: input.first_name.trim().to_owned(),
@@ -237,14 +239,20 @@ pub fn create_lead(ctx: &Ctx<'_>, input: &NewLead, number: u64) -> Result<(UnitO
         }
     }
     InputError::collect(errors)?;
-    let mut uow = ctx.uow("create_lead");
+    Ok(lead)
+}
+
+/// Records a validated new lead under its number.
+pub fn record_new_lead(ctx: &Ctx<'_>, mut lead: Lead, number: u64, action: &str) -> (UnitOfWork, Lead) {
+    lead.number = number;
+    let mut uow = ctx.uow(action);
     uow.insert(&lead);
     uow.event(DomainEvent::LeadCreated {
         lead: lead.id,
         number,
-        owner,
+        owner: lead.owner.clone(),
     });
-    Ok((uow, lead))
+    (uow, lead)
 }
 
 fn refuse_merged(lead: &Lead, action: &str) -> Result<(), LeadError> {
@@ -1481,13 +1489,8 @@ pub fn attach_communication(ctx: &Ctx<'_>, communication: &Communication, lead: 
     Ok((uow, next))
 }
 
-/// Creates a lead from a communication (e-mail and phone default to the sender's) and attaches it.
-pub fn create_lead_from_communication(
-    ctx: &Ctx<'_>,
-    communication: &Communication,
-    input: &NewLead,
-    number: u64,
-) -> Result<(UnitOfWork, Communication, Lead), Error> {
+/// Prepares a lead from a communication: e-mail and phone default to the sender's.
+pub fn new_lead_from_communication(ctx: &Ctx<'_>, communication: &Communication, input: &NewLead) -> Result<Lead, Error> {
     communication_open(communication)?;
     let mut input = input.clone();
     if input.email.is_none() {
@@ -1496,11 +1499,17 @@ pub fn create_lead_from_communication(
     if input.phone.is_none() {
         input.phone = communication.from_phone.as_ref().map(|p| p.raw.clone());
     }
-    let (mut uow, lead) = create_lead(ctx, &input, number)?;
-    uow.action = "create_lead_from_communication".to_owned();
-    for h in &mut uow.history {
-        h.action.clone_from(&uow.action);
-    }
+    new_lead(ctx, &input)
+}
+
+/// Records a lead made from a communication, and attaches the communication to it.
+pub fn record_lead_from_communication(
+    ctx: &Ctx<'_>,
+    communication: &Communication,
+    lead: Lead,
+    number: u64,
+) -> (UnitOfWork, Communication, Lead) {
+    let (mut uow, lead) = record_new_lead(ctx, lead, number, "create_lead_from_communication");
     let mut next = communication.clone();
     next.lead = Some(lead.id);
     next.status = CommunicationStatus::Linked;
@@ -1510,7 +1519,7 @@ pub fn create_lead_from_communication(
         communication: communication.id,
         lead: lead.id,
     });
-    Ok((uow, next, lead))
+    (uow, next, lead)
 }
 
 /// Marks a new communication "Ignored" (seed 004: not related to sales).

@@ -1,0 +1,226 @@
+//! An in-memory store for unit tests and the conformance suite's self-test.
+//! It keeps nothing on disk: never use it as an application's store.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::activity::{Activity, Communication, FollowUp, Subject};
+use crate::config::Config;
+use crate::customer::Customer;
+use crate::deal::Deal;
+use crate::error::StoreError;
+use crate::event::EventEnvelope;
+use crate::history::HistoryEntry;
+use crate::ids::LeadId;
+use crate::lead::Lead;
+use crate::record::{EntityRef, Record};
+use crate::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
+use crate::uow::{UnitOfWork, Write};
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: BTreeMap<EntityRef, Record>,
+    config: Option<(Config, u64)>,
+    history: BTreeMap<EntityRef, Vec<HistoryEntry>>,
+    events: Vec<EventEnvelope>,
+    lead_numbers: u64,
+}
+
+/// The in-memory store. All state sits behind one mutex, so commits are
+/// trivially atomic and isolated.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied commit:
+        // commits check everything before they change anything.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn all<T>(&self, pick: impl Fn(&Record) -> Option<T>) -> Vec<T> {
+        self.lock().records.values().filter_map(pick).collect()
+    }
+}
+
+fn lead(r: &Record) -> Option<&Lead> {
+    match r {
+        Record::Lead(l) => Some(l),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn format_version(&self) -> Result<u32, StoreError> {
+        Ok(FORMAT_VERSION)
+    }
+
+    async fn config(&self) -> Result<Option<(Config, u64)>, StoreError> {
+        Ok(self.lock().config.clone())
+    }
+
+    async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
+        Ok(self.lock().records.get(&entity).cloned())
+    }
+
+    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+        Ok(self
+            .lock()
+            .records
+            .values()
+            .filter_map(lead)
+            .find(|l| l.number == number)
+            .cloned())
+    }
+
+    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
+        let mut leads: Vec<Lead> = self.all(|r| lead(r).filter(|l| filter.matches(l)).cloned());
+        leads.sort_by_key(|l| l.number);
+        leads.truncate(filter.limit.unwrap_or(usize::MAX));
+        Ok(leads)
+    }
+
+    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
+        let mut deals: Vec<Deal> = self.all(|r| match r {
+            Record::Deal(d) if filter.matches(d) => Some(d.clone()),
+            _ => None,
+        });
+        deals.sort_by_key(|d| d.id);
+        deals.truncate(filter.limit.unwrap_or(usize::MAX));
+        Ok(deals)
+    }
+
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
+        Ok(self.all(|r| match r {
+            Record::Customer(c) if c.email.as_ref().is_some_and(|e| e.as_str() == email) => Some(c.clone()),
+            _ => None,
+        }))
+    }
+
+    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
+        Ok(self.all(|r| match r {
+            Record::Customer(c) if c.phone.as_ref().is_some_and(|p| p.key() == e164) => Some(c.clone()),
+            _ => None,
+        }))
+    }
+
+    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
+        let mut list = self.all(|r| match r {
+            Record::Activity(a) if a.subject == subject => Some(a.clone()),
+            _ => None,
+        });
+        list.sort_by_key(|a| (a.occurred_at, a.id));
+        Ok(list)
+    }
+
+    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
+        let mut list = self.all(|r| match r {
+            Record::FollowUp(f) if f.subject == subject => Some(f.clone()),
+            _ => None,
+        });
+        list.sort_by_key(|f| (f.due, f.id));
+        Ok(list)
+    }
+
+    async fn communications_of(&self, lead_id: LeadId) -> Result<Vec<Communication>, StoreError> {
+        let mut list = self.all(|r| match r {
+            Record::Communication(c) if c.lead == Some(lead_id) => Some(c.clone()),
+            _ => None,
+        });
+        list.sort_by_key(|c| (c.received_at, c.id));
+        Ok(list)
+    }
+
+    async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(self.lock().history.get(&entity).cloned().unwrap_or_default())
+    }
+
+    async fn events_since(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError> {
+        let inner = self.lock();
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(inner.events.len());
+        Ok(inner.events[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        inner.lead_numbers += 1;
+        Ok(inner.lead_numbers)
+    }
+
+    async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
+        let mut inner = self.lock();
+        // Check every precondition before changing anything.
+        for w in &uow.writes {
+            let entity = w.entity();
+            let found = inner.records.get(&entity).map(Record::version);
+            let expected = match w {
+                Write::Put { expected, .. } => *expected,
+                Write::Delete { expected, .. } => Some(*expected),
+            };
+            if found != expected {
+                return Err(StoreError::Conflict { entity, expected, found });
+            }
+            if let Write::Put {
+                record: Record::Lead(l),
+                expected: None,
+            } = w
+                && inner.records.values().filter_map(lead).any(|x| x.number == l.number)
+            {
+                return Err(StoreError::Duplicate {
+                    what: "lead number".to_owned(),
+                    value: l.number.to_string(),
+                });
+            }
+        }
+        if let Some(c) = &uow.config {
+            let found = inner.config.as_ref().map(|(_, v)| *v);
+            if found != c.expected {
+                return Err(StoreError::ConfigConflict {
+                    expected: c.expected,
+                    found,
+                });
+            }
+        }
+        for w in uow.writes {
+            match w {
+                Write::Put { record, .. } => {
+                    inner.records.insert(record.entity(), record);
+                }
+                Write::Delete { entity, .. } => {
+                    inner.records.remove(&entity);
+                }
+            }
+        }
+        if let Some(c) = uow.config {
+            inner.config = Some((c.config, c.version));
+        }
+        for h in uow.history {
+            inner.history.entry(h.entity).or_default().push(h);
+        }
+        let first_seq = inner.events.len() as u64 + 1;
+        let count = uow.events.len() as u64;
+        for (i, event) in uow.events.into_iter().enumerate() {
+            inner.events.push(EventEnvelope {
+                seq: first_seq + i as u64,
+                at: uow.at,
+                actor: uow.actor.clone(),
+                event,
+            });
+        }
+        Ok(CommitReceipt { first_seq, events: count })
+    }
+}
