@@ -117,7 +117,10 @@ pub fn can_change_lead(actor: &Actor, lead: &Lead) -> Result<(), PermissionError
         Err(deny(
             actor,
             Action::ChangeLead,
-            &format!("lead {} is owned by {} and the user is not on its record team", lead.number, lead.owner),
+            &format!(
+                "lead {} is owned by {} and the user is not on its record team",
+                lead.number, lead.owner
+            ),
         ))
     }
 }
@@ -140,7 +143,11 @@ pub fn can_change_team(actor: &Actor, lead: &Lead) -> Result<(), PermissionError
     if actor.role >= Role::Manager || lead.owner == actor.user {
         Ok(())
     } else {
-        Err(deny(actor, Action::ChangeTeam, "only the owner or a manager changes the record team"))
+        Err(deny(
+            actor,
+            Action::ChangeTeam,
+            "only the owner or a manager changes the record team",
+        ))
     }
 }
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activity::{Activity, ActivityKind, Communication, CommunicationKind, FollowUp, Subject};
 use crate::config::Config;
-use crate::customer::Customer;
 use crate::custom::CustomValue;
+use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::ids::{Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
 use crate::lead::{DocumentKind, Lead};
@@ -66,6 +66,9 @@ pub struct NewLead {
     pub expected_close: Option<NaiveDate>,
     /// Account type (default: the only account type, when there is exactly one).
     pub account_type: Option<Code>,
+    /// An existing customer this lead is for (seed 003 "Partner, if known");
+    /// Qualify then skips the customer step.
+    pub customer: Option<CustomerId>,
     /// Custom field values.
     pub custom: BTreeMap<Code, CustomValue>,
 }

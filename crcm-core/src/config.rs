@@ -1,7 +1,7 @@
 //! Reference data: account types, lead phases, reasons, sources, priorities,
 //! tags, custom field definitions and deal pipelines, validated as a whole.
 //!
-//! A [`Config`] is stored as one versioned document. [`Config::validate`] reports
+//! A [`Config`] is stored as one versioned document. [`Config::problems`] reports
 //! every problem at once; [`Config::removed_items`] lists what a change would
 //! remove, so the engine can refuse removing what data still uses.
 
@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{code, Code};
+use crate::ids::{Code, code};
 use crate::money::Currency;
 
 /// Seed 000: "Every funnel uses three phase types."
@@ -465,30 +465,52 @@ impl Config {
             );
         }
 
-        out.codes("account_types", self.account_types.iter().map(|a| (&a.code, a.name.as_str())));
+        out.codes(
+            "account_types",
+            self.account_types.iter().map(|a| (&a.code, a.name.as_str())),
+        );
         self.phase_problems(&mut out);
-        out.codes("closing_reasons", self.closing_reasons.iter().map(|r| (&r.code, r.label.as_str())));
-        out.codes("lost_reasons", self.lost_reasons.iter().map(|r| (&r.code, r.label.as_str())));
+        out.codes(
+            "closing_reasons",
+            self.closing_reasons.iter().map(|r| (&r.code, r.label.as_str())),
+        );
+        out.codes(
+            "lost_reasons",
+            self.lost_reasons.iter().map(|r| (&r.code, r.label.as_str())),
+        );
         out.codes("sources", self.sources.iter().map(|r| (&r.code, r.label.as_str())));
-        out.codes("priorities", self.priorities.iter().map(|r| (&r.code, r.label.as_str())));
+        out.codes(
+            "priorities",
+            self.priorities.iter().map(|r| (&r.code, r.label.as_str())),
+        );
         out.codes("tags", self.tags.iter().map(|r| (&r.code, r.label.as_str())));
-        out.codes("custom_fields", self.custom_fields.iter().map(|r| (&r.name, r.label.as_str())));
+        out.codes(
+            "custom_fields",
+            self.custom_fields.iter().map(|r| (&r.name, r.label.as_str())),
+        );
         out.codes("pipelines", self.pipelines.iter().map(|r| (&r.code, r.name.as_str())));
 
         for p in &self.priorities {
             if !is_color(&p.color) {
-                out.push(format!("priorities[{}]", p.code), format!("colour {:?} is not #RRGGBB", p.color));
+                out.push(
+                    format!("priorities[{}]", p.code),
+                    format!("colour {:?} is not #RRGGBB", p.color),
+                );
             }
         }
         for t in &self.tags {
             if !is_color(&t.color) {
-                out.push(format!("tags[{}]", t.code), format!("colour {:?} is not #RRGGBB", t.color));
+                out.push(
+                    format!("tags[{}]", t.code),
+                    format!("colour {:?} is not #RRGGBB", t.color),
+                );
             }
         }
         for f in &self.custom_fields {
             if let CustomFieldKind::Choice { options } = &f.kind {
                 let distinct: BTreeSet<&String> = options.iter().collect();
-                if options.is_empty() || distinct.len() != options.len() || options.iter().any(|o| o.trim().is_empty()) {
+                if options.is_empty() || distinct.len() != options.len() || options.iter().any(|o| o.trim().is_empty())
+                {
                     out.push(
                         format!("custom_fields[{}]", f.name),
                         "a choice needs at least one option, each non-empty and distinct".to_owned(),
@@ -519,6 +541,8 @@ impl Config {
             by_type.entry(&p.account_type).or_default().push(p);
         }
         // Seed 000: one Initial phase, at least one Closing phase, order numbers set the sequence.
+        // Phases of an unknown account type were reported above; their funnel is not checked.
+        by_type.retain(|code, _| self.account_type(code).is_some());
         for (account_type, phases) in &by_type {
             let path = format!("account_types[{account_type}]");
             let mut codes = BTreeSet::new();
@@ -542,7 +566,10 @@ impl Config {
             for outcome in [Outcome::Won, Outcome::Lost] {
                 let n = phases.iter().filter(|p| p.outcome == Some(outcome)).count();
                 if n > 1 {
-                    out.push(&path, format!("{n} closing phases have outcome {outcome:?}; at most one may"));
+                    out.push(
+                        &path,
+                        format!("{n} closing phases have outcome {outcome:?}; at most one may"),
+                    );
                 }
             }
         }
@@ -551,7 +578,10 @@ impl Config {
     fn pipeline_problems(&self, out: &mut Problems) {
         let defaults = self.pipelines.iter().filter(|p| p.default).count();
         if defaults != 1 {
-            out.push("pipelines", format!("exactly one pipeline must be the default, found {defaults}"));
+            out.push(
+                "pipelines",
+                format!("exactly one pipeline must be the default, found {defaults}"),
+            );
         }
         for p in &self.pipelines {
             let path = format!("pipelines[{}]", p.code);
@@ -571,12 +601,18 @@ impl Config {
                 if !ok {
                     out.push(
                         &path,
-                        format!("stage {} has probability {}: open 0-100, won 100, lost 0", s.code, s.probability),
+                        format!(
+                            "stage {} has probability {}: open 0-100, won 100, lost 0",
+                            s.code, s.probability
+                        ),
                     );
                 }
             }
             if p.stages.first().map(|s| s.kind) != Some(StageKind::Open) {
-                out.push(&path, "the first stage must be an open stage (Qualify creates deals there)");
+                out.push(
+                    &path,
+                    "the first stage must be an open stage (Qualify creates deals there)",
+                );
             }
             for kind in [StageKind::Won, StageKind::Lost] {
                 if p.first_of(kind).is_none() {
@@ -586,7 +622,8 @@ impl Config {
         }
     }
 
-    /// The items present in `self` and absent from `next`.
+    /// The items present in `self` and absent from `next` (a phase whose type
+    /// changes counts as removed).
     pub fn removed_items(&self, next: &Config) -> Vec<ConfigItem> {
         let mut out = Vec::new();
         for a in &self.account_types {
@@ -595,7 +632,9 @@ impl Config {
             }
         }
         for p in &self.phases {
-            if next.phase(&p.reference()).is_none() {
+            // A phase whose type changes is removed and added again: leads in
+            // it (and their closing reasons) must not be stranded.
+            if next.phase(&p.reference()).is_none_or(|n| n.phase_type != p.phase_type) {
                 out.push(ConfigItem::Phase { phase: p.reference() });
             }
         }

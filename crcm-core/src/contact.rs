@@ -123,9 +123,22 @@ mod tests {
     #[test]
     fn email_is_validated_and_normalized() {
         // Seed 003: "The Email field is validated by format."
-        assert_eq!(Email::parse("  Ann.Smith@Example.COM ").map(String::from), Ok("ann.smith@example.com".to_owned()));
-        for bad in ["ann", "ann@", "@example.com", "ann@localhost", "Ann <ann@example.com>", "a b@example.com"] {
-            assert!(matches!(Email::parse(bad), Err(InputError::InvalidEmail { .. })), "{bad} must be refused");
+        assert_eq!(
+            Email::parse("  Ann.Smith@Example.COM ").map(String::from),
+            Ok("ann.smith@example.com".to_owned())
+        );
+        for bad in [
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@localhost",
+            "Ann <ann@example.com>",
+            "a b@example.com",
+        ] {
+            assert!(
+                matches!(Email::parse(bad), Err(InputError::InvalidEmail { .. })),
+                "{bad} must be refused"
+            );
         }
     }
 
@@ -143,8 +156,14 @@ mod tests {
     #[test]
     fn bad_phone_numbers_and_regions_are_typed_errors() {
         assert!(matches!(Phone::parse("12", "US"), Err(InputError::InvalidPhone { .. })));
-        assert!(matches!(Phone::parse("not a phone", "US"), Err(InputError::InvalidPhone { .. })));
+        assert!(matches!(
+            Phone::parse("not a phone", "US"),
+            Err(InputError::InvalidPhone { .. })
+        ));
         assert!(matches!(Phone::parse("", "US"), Err(InputError::InvalidPhone { .. })));
-        assert!(matches!(Phone::parse("212 555 0147", "ZZ"), Err(InputError::InvalidRegion { .. })));
+        assert!(matches!(
+            Phone::parse("212 555 0147", "ZZ"),
+            Err(InputError::InvalidRegion { .. })
+        ));
     }
 }

@@ -137,7 +137,11 @@ impl Engine {
                     });
                 }
                 Err(e) if e.is_conflict() && retry_safe && attempts < self.max_attempts => {
-                    tracing::debug!(command = command.name(), attempts, "conflict; retrying against fresh state");
+                    tracing::debug!(
+                        command = command.name(),
+                        attempts,
+                        "conflict; retrying against fresh state"
+                    );
                     // Back off a little more each time so racing writers spread out.
                     for _ in 0..attempts * 4 {
                         tokio::task::yield_now().await;
@@ -157,7 +161,10 @@ impl Engine {
     }
 
     async fn load_customer(&self, id: CustomerId) -> Result<Customer, Error> {
-        self.store.customer(id).await?.ok_or_else(|| not_found(EntityRef::customer(id)))
+        self.store
+            .customer(id)
+            .await?
+            .ok_or_else(|| not_found(EntityRef::customer(id)))
     }
 
     async fn load_communication(&self, id: crate::ids::CommunicationId) -> Result<Communication, Error> {
@@ -190,7 +197,12 @@ impl Engine {
     }
 
     /// Loads what the command's rule needs and runs the rule.
-    async fn decide(&self, actor: &Actor, command: &Command, now: DateTime<Utc>) -> Result<(UnitOfWork, CommandOutput), Error> {
+    async fn decide(
+        &self,
+        actor: &Actor,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<(UnitOfWork, CommandOutput), Error> {
         if let Command::SetConfig {
             config,
             expected_version,
@@ -217,11 +229,16 @@ impl Engine {
         Ok(match command {
             Command::SetConfig { .. } => return Err(Error::Internal("set_config is handled above".to_owned())),
             Command::CreateLead { lead } => {
+                if let Some(c) = lead.customer {
+                    self.load_customer(c).await?;
+                }
                 let prepared = rules::new_lead(&ctx, lead)?;
                 let number = self.store.next_lead_number().await?;
                 lead_out(rules::record_new_lead(&ctx, prepared, number, "create_lead"))
             }
-            Command::UpdateLead { lead, patch } => lead_out(rules::update_lead(&ctx, &self.load_lead(*lead).await?, patch)?),
+            Command::UpdateLead { lead, patch } => {
+                lead_out(rules::update_lead(&ctx, &self.load_lead(*lead).await?, patch)?)
+            }
             Command::SetLeadStatus { lead, status } => {
                 lead_out(rules::set_status(&ctx, &self.load_lead(*lead).await?, *status)?)
             }
@@ -274,17 +291,24 @@ impl Engine {
                     },
                 )
             }
-            Command::DisqualifyLead { lead, reason, note } => {
-                lead_out(rules::disqualify(&ctx, &self.load_lead(*lead).await?, reason, note.as_deref())?)
-            }
+            Command::DisqualifyLead { lead, reason, note } => lead_out(rules::disqualify(
+                &ctx,
+                &self.load_lead(*lead).await?,
+                reason,
+                note.as_deref(),
+            )?),
             Command::ReopenLead { lead } => lead_out(rules::reopen(&ctx, &self.load_lead(*lead).await?)?),
             Command::MergeLead { lead, into } => lead_out(rules::merge(
                 &ctx,
                 &self.load_lead(*lead).await?,
                 &self.load_lead(*into).await?,
             )?),
-            Command::ReassignLead { lead, owner } => lead_out(rules::reassign(&ctx, &self.load_lead(*lead).await?, owner)?),
-            Command::SetLeadTeam { lead, team } => lead_out(rules::set_team(&ctx, &self.load_lead(*lead).await?, team)?),
+            Command::ReassignLead { lead, owner } => {
+                lead_out(rules::reassign(&ctx, &self.load_lead(*lead).await?, owner)?)
+            }
+            Command::SetLeadTeam { lead, team } => {
+                lead_out(rules::set_team(&ctx, &self.load_lead(*lead).await?, team)?)
+            }
             Command::DeleteLead { lead } => {
                 let lead = self.load_lead(*lead).await?;
                 let subject = Subject::Lead(lead.id);
@@ -341,15 +365,24 @@ impl Engine {
                 };
                 deal_out(rules::reopen_deal(&ctx, &deal, stage.as_ref(), link)?)
             }
-            Command::SetDealProbability { deal, probability } => {
-                deal_out(rules::set_deal_probability(&ctx, &self.load_deal(*deal).await?, *probability)?)
+            Command::SetDealProbability { deal, probability } => deal_out(rules::set_deal_probability(
+                &ctx,
+                &self.load_deal(*deal).await?,
+                *probability,
+            )?),
+            Command::UpdateDeal { deal, patch } => {
+                deal_out(rules::update_deal(&ctx, &self.load_deal(*deal).await?, patch)?)
             }
-            Command::UpdateDeal { deal, patch } => deal_out(rules::update_deal(&ctx, &self.load_deal(*deal).await?, patch)?),
             Command::LinkDealDocument {
                 deal,
                 kind,
                 external_id,
-            } => deal_out(rules::link_deal_document(&ctx, &self.load_deal(*deal).await?, *kind, external_id)?),
+            } => deal_out(rules::link_deal_document(
+                &ctx,
+                &self.load_deal(*deal).await?,
+                *kind,
+                external_id,
+            )?),
             Command::CreateCustomer { customer } => {
                 let (uow, c) = rules::create_customer(&ctx, customer)?;
                 (uow, CommandOutput::Customer { customer: Box::new(c) })
@@ -393,10 +426,22 @@ impl Engine {
                 let (email, phone) = rules::communication_contacts(&config, communication)?;
                 let mut matches = Vec::new();
                 if let Some(e) = &email {
-                    matches.extend(self.leads_where(LeadFilter { email: Some(e.to_string()), ..LeadFilter::default() }).await?);
+                    matches.extend(
+                        self.leads_where(LeadFilter {
+                            email: Some(e.to_string()),
+                            ..LeadFilter::default()
+                        })
+                        .await?,
+                    );
                 }
                 if let Some(p) = &phone {
-                    matches.extend(self.leads_where(LeadFilter { phone: Some(p.e164.clone()), ..LeadFilter::default() }).await?);
+                    matches.extend(
+                        self.leads_where(LeadFilter {
+                            phone: Some(p.e164.clone()),
+                            ..LeadFilter::default()
+                        })
+                        .await?,
+                    );
                 }
                 matches.sort_by_key(|l| l.number);
                 matches.dedup_by_key(|l| l.id);
@@ -563,7 +608,10 @@ impl Engine {
 
     /// Creates a lead.
     pub async fn create_lead(&self, actor: &Actor, lead: NewLead) -> Result<Lead, Error> {
-        expect_lead(self.execute(actor, Command::CreateLead { lead: Box::new(lead) }).await?)
+        expect_lead(
+            self.execute(actor, Command::CreateLead { lead: Box::new(lead) })
+                .await?,
+        )
     }
 
     /// Edits a lead.
@@ -581,12 +629,22 @@ impl Engine {
     }
 
     /// Sets New or Contacted.
-    pub async fn set_lead_status(&self, actor: &Actor, lead: LeadId, status: crate::lead::LeadStatus) -> Result<Lead, Error> {
+    pub async fn set_lead_status(
+        &self,
+        actor: &Actor,
+        lead: LeadId,
+        status: crate::lead::LeadStatus,
+    ) -> Result<Lead, Error> {
         expect_lead(self.execute(actor, Command::SetLeadStatus { lead, status }).await?)
     }
 
     /// Moves a lead to a phase of its account type.
-    pub async fn move_lead_phase(&self, actor: &Actor, lead: LeadId, phase: crate::config::PhaseRef) -> Result<Lead, Error> {
+    pub async fn move_lead_phase(
+        &self,
+        actor: &Actor,
+        lead: LeadId,
+        phase: crate::config::PhaseRef,
+    ) -> Result<Lead, Error> {
         expect_lead(
             self.execute(
                 actor,
@@ -609,7 +667,10 @@ impl Engine {
         customer: CustomerChoice,
         deal: DealDraft,
     ) -> Result<(Lead, Customer, Deal), Error> {
-        match self.execute(actor, Command::QualifyLead { lead, customer, deal }).await? {
+        match self
+            .execute(actor, Command::QualifyLead { lead, customer, deal })
+            .await?
+        {
             CommandOutput::Qualified { lead, customer, deal } => Ok((*lead, *customer, *deal)),
             other => Err(unexpected(&other)),
         }
@@ -623,7 +684,10 @@ impl Engine {
         reason: crate::ids::Code,
         note: Option<String>,
     ) -> Result<Lead, Error> {
-        expect_lead(self.execute(actor, Command::DisqualifyLead { lead, reason, note }).await?)
+        expect_lead(
+            self.execute(actor, Command::DisqualifyLead { lead, reason, note })
+                .await?,
+        )
     }
 
     /// Wins a deal; returns the deal and the converted lead.
@@ -683,10 +747,22 @@ impl Engine {
         let lead = self.load_lead(lead).await?;
         let mut found = Vec::new();
         if let Some(e) = &lead.email {
-            found.extend(self.leads_where(LeadFilter { email: Some(e.to_string()), ..LeadFilter::default() }).await?);
+            found.extend(
+                self.leads_where(LeadFilter {
+                    email: Some(e.to_string()),
+                    ..LeadFilter::default()
+                })
+                .await?,
+            );
         }
         if let Some(p) = &lead.phone {
-            found.extend(self.leads_where(LeadFilter { phone: Some(p.e164.clone()), ..LeadFilter::default() }).await?);
+            found.extend(
+                self.leads_where(LeadFilter {
+                    phone: Some(p.e164.clone()),
+                    ..LeadFilter::default()
+                })
+                .await?,
+            );
         }
         let mut seen = BTreeSet::new();
         found.retain(|l| l.id != lead.id && !l.is_closed(&config) && seen.insert(l.id));
@@ -721,6 +797,7 @@ impl Engine {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // short-lived, one per command
 enum SubjectOwned {
     Lead(Lead),
     Deal(Deal),

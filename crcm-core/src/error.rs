@@ -7,9 +7,9 @@ use thiserror::Error as ThisError;
 
 use crate::access::{Action, Role};
 use crate::config::ConfigProblem;
+use crate::deal::DealStatus;
 use crate::ids::{Code, CustomerId, DealId, UserId};
 use crate::lead::LeadStatus;
-use crate::deal::DealStatus;
 use crate::record::EntityRef;
 
 /// Refused input: a field whose value is malformed or missing.

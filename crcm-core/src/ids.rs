@@ -117,15 +117,12 @@ impl Code {
         let s = raw.as_ref();
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(InputError::InvalidCode {
-                value: s.to_owned(),
-            })
+            Err(InputError::InvalidCode { value: s.to_owned() })
         }
     }
 
@@ -172,7 +169,10 @@ mod tests {
 
     #[test]
     fn codes_accept_the_documented_alphabet_only() {
-        assert_eq!(Code::new("Send_Quote-2.a").map(String::from), Ok("Send_Quote-2.a".to_owned()));
+        assert_eq!(
+            Code::new("Send_Quote-2.a").map(String::from),
+            Ok("Send_Quote-2.a".to_owned())
+        );
         assert!(matches!(Code::new(""), Err(InputError::InvalidCode { .. })));
         assert!(matches!(Code::new("has space"), Err(InputError::InvalidCode { .. })));
         assert!(matches!(Code::new("x".repeat(65)), Err(InputError::InvalidCode { .. })));
@@ -180,7 +180,10 @@ mod tests {
 
     #[test]
     fn user_ids_are_trimmed_and_bounded() {
-        assert_eq!(UserId::new("  ann ").map(|u| u.as_str().to_owned()), Ok("ann".to_owned()));
+        assert_eq!(
+            UserId::new("  ann ").map(|u| u.as_str().to_owned()),
+            Ok("ann".to_owned())
+        );
         assert!(UserId::new("   ").is_err());
         assert!(UserId::new("u".repeat(129)).is_err());
     }

@@ -197,7 +197,11 @@ impl Lead {
         }
         let name = format!("{} {}", self.first_name.trim(), self.last_name.trim());
         let name = name.trim();
-        if name.is_empty() { self.company.clone() } else { name.to_owned() }
+        if name.is_empty() {
+            self.company.clone()
+        } else {
+            name.to_owned()
+        }
     }
 
     /// Whether the actor's user is the owner or on the record team.
@@ -229,7 +233,11 @@ impl Lead {
         if self.is_closed(config) {
             return false;
         }
-        let limit = self.phase.as_ref().and_then(|p| config.phase(p)).and_then(|p| p.rot_after_days);
+        let limit = self
+            .phase
+            .as_ref()
+            .and_then(|p| config.phase(p))
+            .and_then(|p| p.rot_after_days);
         limit.is_some_and(|days| self.days_in_phase(now) > i64::from(days))
     }
 }

@@ -31,6 +31,8 @@ pub mod money;
 pub mod record;
 pub mod rules;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod uow;
 
 pub use access::{Actor, Role};

@@ -28,8 +28,8 @@
 use crate::config::{Config, Phase, PhaseRef, PhaseType, StageKind};
 use crate::deal::DealStatus;
 use crate::error::{DealError, LeadError, PhaseError};
-use crate::lead::{Lead, LeadStatus};
 use crate::ids::Code;
+use crate::lead::{Lead, LeadStatus};
 
 /// Lifecycle actions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,7 +178,10 @@ pub fn closing_reason_allowed(config: &Config, lead: &Lead) -> Result<(), PhaseE
     } else {
         Err(PhaseError::NotClosingPhase {
             number: lead.number,
-            phase: lead.phase.as_ref().map_or_else(|| "no phase".to_owned(), ToString::to_string),
+            phase: lead
+                .phase
+                .as_ref()
+                .map_or_else(|| "no phase".to_owned(), ToString::to_string),
         })
     }
 }

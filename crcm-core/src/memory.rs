@@ -172,7 +172,11 @@ impl Store for MemoryStore {
                 Write::Delete { expected, .. } => Some(*expected),
             };
             if found != expected {
-                return Err(StoreError::Conflict { entity, expected, found });
+                return Err(StoreError::Conflict {
+                    entity,
+                    expected,
+                    found,
+                });
             }
             if let Write::Put {
                 record: Record::Lead(l),
@@ -221,6 +225,9 @@ impl Store for MemoryStore {
                 event,
             });
         }
-        Ok(CommitReceipt { first_seq, events: count })
+        Ok(CommitReceipt {
+            first_seq,
+            events: count,
+        })
     }
 }

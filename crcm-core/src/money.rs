@@ -17,9 +17,7 @@ impl Currency {
         let upper = raw.trim().to_ascii_uppercase();
         match upper.as_bytes() {
             [a, b, c] if [a, b, c].iter().all(|ch| ch.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
-            _ => Err(InputError::InvalidCurrency {
-                value: raw.to_owned(),
-            }),
+            _ => Err(InputError::InvalidCurrency { value: raw.to_owned() }),
         }
     }
 
@@ -99,8 +97,11 @@ mod tests {
     #[test]
     fn money_refuses_negative_amounts_and_formats_minor_units() {
         let eur = Currency::new("EUR").expect("valid literal");
-        assert!(matches!(Money::new(-1, eur), Err(InputError::NegativeAmount { minor: -1 })));
-        let m = Money::new(1_234_05, eur).expect("valid literal");
+        assert!(matches!(
+            Money::new(-1, eur),
+            Err(InputError::NegativeAmount { minor: -1 })
+        ));
+        let m = Money::new(123_405, eur).expect("valid literal");
         assert_eq!(m.to_string(), "1234.05 EUR");
     }
 }

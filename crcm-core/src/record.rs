@@ -65,27 +65,45 @@ pub struct EntityRef {
 impl EntityRef {
     /// A lead.
     pub fn lead(id: LeadId) -> Self {
-        Self { kind: EntityKind::Lead, id: id.0 }
+        Self {
+            kind: EntityKind::Lead,
+            id: id.0,
+        }
     }
     /// A customer.
     pub fn customer(id: CustomerId) -> Self {
-        Self { kind: EntityKind::Customer, id: id.0 }
+        Self {
+            kind: EntityKind::Customer,
+            id: id.0,
+        }
     }
     /// A deal.
     pub fn deal(id: DealId) -> Self {
-        Self { kind: EntityKind::Deal, id: id.0 }
+        Self {
+            kind: EntityKind::Deal,
+            id: id.0,
+        }
     }
     /// An activity.
     pub fn activity(id: ActivityId) -> Self {
-        Self { kind: EntityKind::Activity, id: id.0 }
+        Self {
+            kind: EntityKind::Activity,
+            id: id.0,
+        }
     }
     /// A follow-up.
     pub fn follow_up(id: FollowUpId) -> Self {
-        Self { kind: EntityKind::FollowUp, id: id.0 }
+        Self {
+            kind: EntityKind::FollowUp,
+            id: id.0,
+        }
     }
     /// A communication.
     pub fn communication(id: CommunicationId) -> Self {
-        Self { kind: EntityKind::Communication, id: id.0 }
+        Self {
+            kind: EntityKind::Communication,
+            id: id.0,
+        }
     }
 }
 
@@ -96,6 +114,9 @@ impl fmt::Display for EntityRef {
 }
 
 /// Any stored entity.
+// Records are moved between the domain and the store a few at a time; boxing
+// the larger variants would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "record", rename_all = "snake_case")]
 pub enum Record {
@@ -150,11 +171,28 @@ impl Record {
     }
 }
 
+/// A stored entity type: serializable, versioned, and one of the [`Record`] kinds.
+pub trait Entity: serde::Serialize + Clone + Into<Record> {
+    /// The optimistic-concurrency version.
+    fn version(&self) -> u64;
+    /// Sets the version (done by [`UnitOfWork`](crate::UnitOfWork) only).
+    fn set_version(&mut self, version: u64);
+}
+
 macro_rules! record_from {
     ($($ty:ident),*) => {$(
         impl From<$ty> for Record {
             fn from(value: $ty) -> Self {
                 Record::$ty(value)
+            }
+        }
+
+        impl Entity for $ty {
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn set_version(&mut self, version: u64) {
+                self.version = version;
             }
         }
     )*};

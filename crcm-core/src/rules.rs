@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 
 use crate::access::{self, Action, Actor, Role};
 use crate::activity::{Activity, ActivityKind, Communication, CommunicationStatus, FollowUp, Subject};
-use crate::command::{CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewContact, NewCustomer, NewLead};
+use crate::command::{
+    CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewContact, NewCustomer, NewLead,
+};
 use crate::config::{Config, ConfigItem, Outcome, PhaseRef, PhaseType, StageKind};
 use crate::contact::{Email, Phone};
 use crate::customer::{Contact, Customer};
@@ -82,11 +84,17 @@ fn note(note: Option<&str>) -> Option<String> {
 pub fn lost_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> Result<Option<String>, ReasonError> {
     let kind = "lost reason".to_owned();
     let Some(r) = config.lost_reason(reason) else {
-        return Err(ReasonError::Unknown { kind, code: reason.clone() });
+        return Err(ReasonError::Unknown {
+            kind,
+            code: reason.clone(),
+        });
     };
     let n = note(note_text);
     if r.requires_note && n.is_none() {
-        return Err(ReasonError::NoteRequired { kind, code: reason.clone() });
+        return Err(ReasonError::NoteRequired {
+            kind,
+            code: reason.clone(),
+        });
     }
     Ok(n)
 }
@@ -95,11 +103,17 @@ pub fn lost_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> R
 pub fn closing_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> Result<Option<String>, ReasonError> {
     let kind = "closing reason".to_owned();
     let Some(r) = config.closing_reason(reason) else {
-        return Err(ReasonError::Unknown { kind, code: reason.clone() });
+        return Err(ReasonError::Unknown {
+            kind,
+            code: reason.clone(),
+        });
     };
     let n = note(note_text);
     if r.requires_note && n.is_none() {
-        return Err(ReasonError::NoteRequired { kind, code: reason.clone() });
+        return Err(ReasonError::NoteRequired {
+            kind,
+            code: reason.clone(),
+        });
     }
     Ok(n)
 }
@@ -224,7 +238,7 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
         closing_note: None,
         lost_reason: None,
         lost_note: None,
-        customer: None,
+        customer: input.customer,
         merged_into: None,
         reopen_point: None,
         documents: Vec::new(),
@@ -331,7 +345,7 @@ pub fn update_lead(ctx: &Ctx<'_>, lead: &Lead, patch: &LeadPatch) -> Result<(Uni
     InputError::collect(errors)?;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("update_lead");
-    let fields = uow.update(lead, &next);
+    let fields = uow.update(lead, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::LeadUpdated { lead: lead.id, fields });
     }
@@ -347,7 +361,7 @@ pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(Uni
     next.status = to;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("set_lead_status");
-    if !uow.update(lead, &next).is_empty() {
+    if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::LeadStatusChanged {
             lead: lead.id,
             from: lead.status,
@@ -357,10 +371,15 @@ pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(Uni
     Ok((uow, next))
 }
 
+/// Puts the lead in `phase`. A phase change restarts the time in phase and
+/// clears the closing reason: a reason belongs to the closing phase it was
+/// recorded in.
 fn enter_phase(next: &mut Lead, config: &Config, phase: Option<PhaseRef>, now: DateTime<Utc>) {
     if next.phase != phase {
         next.phase = phase;
         next.phase_entered_at = now;
+        next.closing_reason = None;
+        next.closing_note = None;
     }
     if !next.in_closing_phase(config) {
         next.closing_reason = None;
@@ -389,21 +408,21 @@ pub fn move_phase(
     access::can_change_lead(ctx.actor, lead)?;
     let phase = machine::phase_target(ctx.config, lead, target)?;
     let mut next = lead.clone();
-    let changed_phase = lead.phase.as_ref() != Some(target);
     enter_phase(&mut next, ctx.config, Some(target.clone()), ctx.now);
-    if changed_phase && phase.phase_type == PhaseType::Closing {
-        // A new closing phase starts without a reason unless one is given.
-        next.closing_reason = None;
-        next.closing_note = None;
-    }
     if let Some(reason) = reason {
-        machine::closing_reason_allowed(ctx.config, &next)?;
+        if phase.phase_type != PhaseType::Closing {
+            return Err(PhaseError::NotClosingPhase {
+                number: lead.number,
+                phase: target.to_string(),
+            }
+            .into());
+        }
         next.closing_note = closing_reason(ctx.config, reason, note_text)?;
         next.closing_reason = Some(reason.clone());
     }
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("move_lead_phase");
-    uow.update(lead, &next);
+    uow.update(lead, &mut next);
     phase_events(&mut uow, lead, &next);
     if let Some(reason) = &next.closing_reason
         && next.closing_reason != lead.closing_reason
@@ -431,7 +450,7 @@ pub fn set_closing_reason(
     next.closing_reason = Some(reason.clone());
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("set_closing_reason");
-    if !uow.update(lead, &next).is_empty() {
+    if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::ClosingReasonSet {
             lead: lead.id,
             reason: reason.clone(),
@@ -475,7 +494,7 @@ pub fn change_account_type(
     enter_phase(&mut next, ctx.config, new_phase, ctx.now);
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("change_account_type");
-    uow.update(lead, &next);
+    uow.update(lead, &mut next);
     if lead.account_type != next.account_type {
         uow.event(DomainEvent::AccountTypeChanged {
             lead: lead.id,
@@ -537,7 +556,13 @@ pub fn qualify(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
-        .unwrap_or_else(|| if lead.company.is_empty() { lead.display_name() } else { lead.company.clone() });
+        .unwrap_or_else(|| {
+            if lead.company.is_empty() {
+                lead.display_name()
+            } else {
+                lead.company.clone()
+            }
+        });
     check_len(&mut errors, "deal title", &title, SHORT_TEXT);
     if let Some(v) = &draft.value
         && let Err(e) = v.validate()
@@ -602,7 +627,7 @@ pub fn qualify(
     next.status = to;
     next.customer = Some(customer.id);
     next.updated_at = ctx.now;
-    uow.update(lead, &next);
+    uow.update(lead, &mut next);
     uow.event(DomainEvent::LeadStatusChanged {
         lead: lead.id,
         from: lead.status,
@@ -637,7 +662,11 @@ fn customer_from_lead(ctx: &Ctx<'_>, lead: &Lead) -> Customer {
     Customer {
         id: CustomerId::new(),
         version: 1,
-        name: if lead.company.is_empty() { lead.display_name() } else { lead.company.clone() },
+        name: if lead.company.is_empty() {
+            lead.display_name()
+        } else {
+            lead.company.clone()
+        },
         email: lead.email.clone(),
         phone: lead.phone.clone(),
         address: lead.address.clone(),
@@ -652,7 +681,12 @@ fn customer_from_lead(ctx: &Ctx<'_>, lead: &Lead) -> Customer {
 
 /// Disqualify / Lost (seeds 001, 003): a required lost reason; the lead moves
 /// to its account type's closing phase with outcome `lost`, if configured.
-pub fn disqualify(ctx: &Ctx<'_>, lead: &Lead, reason: &Code, note_text: Option<&str>) -> Result<(UnitOfWork, Lead), Error> {
+pub fn disqualify(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    reason: &Code,
+    note_text: Option<&str>,
+) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
     let to = machine::lead_transition(lead.number, lead.status, LeadAction::Disqualify, None)?;
     let n = lost_reason(ctx.config, reason, note_text)?;
@@ -669,7 +703,7 @@ pub fn disqualify(ctx: &Ctx<'_>, lead: &Lead, reason: &Code, note_text: Option<&
     }
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("disqualify_lead");
-    uow.update(lead, &next);
+    uow.update(lead, &mut next);
     uow.event(DomainEvent::LeadStatusChanged {
         lead: lead.id,
         from: lead.status,
@@ -683,10 +717,16 @@ pub fn disqualify(ctx: &Ctx<'_>, lead: &Lead, reason: &Code, note_text: Option<&
     Ok((uow, next))
 }
 
-/// The phase a lead returns to: the saved one if it is still allowed, else the Initial phase.
-fn restore_phase(config: &Config, lead: &Lead, saved: Option<&PhaseRef>) -> Option<PhaseRef> {
+/// The phase a lead returns to: the saved one if it is still allowed (and, when
+/// `open_only`, not a closing phase), else its account type's Initial phase.
+fn restore_phase(config: &Config, lead: &Lead, saved: Option<&PhaseRef>, open_only: bool) -> Option<PhaseRef> {
     match saved {
-        Some(p) if machine::allowed_phase(config, &lead.account_type, p).is_ok() => Some(p.clone()),
+        Some(p)
+            if machine::allowed_phase(config, &lead.account_type, p)
+                .is_ok_and(|ph| !open_only || ph.phase_type != PhaseType::Closing) =>
+        {
+            Some(p.clone())
+        }
         _ => config.initial_phase(&lead.account_type).map(|p| p.reference()),
     }
 }
@@ -696,23 +736,31 @@ fn restore_phase(config: &Config, lead: &Lead, saved: Option<&PhaseRef>) -> Opti
 pub fn reopen(ctx: &Ctx<'_>, lead: &Lead) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
     let saved = lead.reopen_point.clone();
-    let to = machine::lead_transition(lead.number, lead.status, LeadAction::Reopen, saved.as_ref().map(|p| p.status))?;
+    let to = machine::lead_transition(
+        lead.number,
+        lead.status,
+        LeadAction::Reopen,
+        saved.as_ref().map(|p| p.status),
+    )?;
     let mut next = lead.clone();
     next.status = to;
     next.lost_reason = None;
     next.lost_note = None;
     next.reopen_point = None;
-    let phase = restore_phase(ctx.config, lead, saved.as_ref().and_then(|p| p.phase.as_ref()));
+    let phase = restore_phase(ctx.config, lead, saved.as_ref().and_then(|p| p.phase.as_ref()), false);
     enter_phase(&mut next, ctx.config, phase, ctx.now);
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("reopen_lead");
-    uow.update(lead, &next);
+    uow.update(lead, &mut next);
     uow.event(DomainEvent::LeadStatusChanged {
         lead: lead.id,
         from: lead.status,
         to,
     });
-    uow.event(DomainEvent::LeadReopened { lead: lead.id, status: to });
+    uow.event(DomainEvent::LeadReopened {
+        lead: lead.id,
+        status: to,
+    });
     phase_events(&mut uow, lead, &next);
     Ok((uow, next))
 }
@@ -738,7 +786,7 @@ pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lea
     next.merged_into = Some(into.id);
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("merge_lead");
-    uow.update(lead, &next);
+    uow.update(lead, &mut next);
     uow.event(DomainEvent::LeadStatusChanged {
         lead: lead.id,
         from: lead.status,
@@ -760,7 +808,7 @@ pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, owner: &UserId) -> Result<(UnitOfWor
     next.team.remove(owner);
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("reassign_lead");
-    if !uow.update(lead, &next).is_empty() {
+    if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::LeadReassigned {
             lead: lead.id,
             from: lead.owner.clone(),
@@ -778,7 +826,7 @@ pub fn set_team(ctx: &Ctx<'_>, lead: &Lead, team: &BTreeSet<UserId>) -> Result<(
     next.team = team.iter().filter(|u| **u != lead.owner).cloned().collect();
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("set_lead_team");
-    if !uow.update(lead, &next).is_empty() {
+    if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::TeamChanged {
             lead: lead.id,
             team: next.team.iter().cloned().collect(),
@@ -868,10 +916,14 @@ pub fn link_lead_document(
     InputError::collect(errors)?;
     let mut next = lead.clone();
     let mut uow = ctx.uow("link_lead_document");
-    if !lead.documents.iter().any(|d| d.kind == kind && d.external_id == doc.external_id) {
+    if !lead
+        .documents
+        .iter()
+        .any(|d| d.kind == kind && d.external_id == doc.external_id)
+    {
         next.documents.push(doc.clone());
         next.updated_at = ctx.now;
-        uow.update(lead, &next);
+        uow.update(lead, &mut next);
         uow.event(DomainEvent::DocumentLinked {
             subject: Subject::Lead(lead.id),
             kind,
@@ -903,7 +955,11 @@ pub struct DealLead<'a> {
     pub other_won: bool,
 }
 
-fn stage_of<'c>(config: &'c Config, deal: &Deal, stage: &Code) -> Result<(&'c crate::config::Pipeline, &'c crate::config::Stage), Error> {
+fn stage_of<'c>(
+    config: &'c Config,
+    deal: &Deal,
+    stage: &Code,
+) -> Result<(&'c crate::config::Pipeline, &'c crate::config::Stage), Error> {
     let Some(pipeline) = config.pipeline(&deal.pipeline) else {
         return Err(unknown("pipeline", &deal.pipeline).into());
     };
@@ -945,7 +1001,7 @@ fn finish_deal_change(
         _ => {}
     }
     next.updated_at = ctx.now;
-    uow.update(deal, &next);
+    uow.update(deal, &mut next);
     if deal.stage != next.stage {
         uow.event(DomainEvent::DealStageChanged {
             deal: deal.id,
@@ -980,7 +1036,7 @@ fn finish_deal_change(
                     enter_phase(&mut l, ctx.config, Some(won.reference()), ctx.now);
                 }
                 l.updated_at = ctx.now;
-                uow.update(lead, &l);
+                uow.update(lead, &mut l);
                 uow.event(DomainEvent::LeadStatusChanged {
                     lead: lead.id,
                     from: lead.status,
@@ -1012,11 +1068,11 @@ fn finish_deal_change(
                 let mut l = lead.clone();
                 l.status = to;
                 let saved = lead.reopen_point.as_ref().and_then(|p| p.phase.clone());
-                let phase = restore_phase(ctx.config, lead, saved.as_ref());
+                let phase = restore_phase(ctx.config, lead, saved.as_ref(), true);
                 enter_phase(&mut l, ctx.config, phase, ctx.now);
                 l.reopen_point = None;
                 l.updated_at = ctx.now;
-                uow.update(lead, &l);
+                uow.update(lead, &mut l);
                 uow.event(DomainEvent::LeadStatusChanged {
                     lead: lead.id,
                     from: lead.status,
@@ -1106,7 +1162,9 @@ fn pick_stage(config: &Config, deal: &Deal, stage: Option<&Code>, kind: StageKin
             stage: code.clone(),
             pipeline: deal.pipeline.clone(),
         })?,
-        None => pipeline.first_of(kind).ok_or_else(|| unknown("stage kind", &deal.pipeline))?,
+        None => pipeline
+            .first_of(kind)
+            .ok_or_else(|| unknown("stage kind", &deal.pipeline))?,
     };
     if chosen.kind != kind {
         return Err(DealError::NotAllowed {
@@ -1139,7 +1197,7 @@ pub fn set_deal_probability(ctx: &Ctx<'_>, deal: &Deal, probability: Option<u8>)
     }
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("set_deal_probability");
-    let fields = uow.update(deal, &next);
+    let fields = uow.update(deal, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
     }
@@ -1179,7 +1237,7 @@ pub fn update_deal(ctx: &Ctx<'_>, deal: &Deal, patch: &DealPatch) -> Result<Deal
     InputError::collect(errors)?;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("update_deal");
-    let fields = uow.update(deal, &next);
+    let fields = uow.update(deal, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
     }
@@ -1191,17 +1249,26 @@ pub fn update_deal(ctx: &Ctx<'_>, deal: &Deal, patch: &DealPatch) -> Result<Deal
 }
 
 /// Links a quotation, order or invoice to a deal.
-pub fn link_deal_document(ctx: &Ctx<'_>, deal: &Deal, kind: DocumentKind, external_id: &str) -> Result<DealChanged, Error> {
+pub fn link_deal_document(
+    ctx: &Ctx<'_>,
+    deal: &Deal,
+    kind: DocumentKind,
+    external_id: &str,
+) -> Result<DealChanged, Error> {
     access::can_change_deal(ctx.actor, deal)?;
     let mut errors = Vec::new();
     let doc = document(&mut errors, kind, external_id, ctx.now);
     InputError::collect(errors)?;
     let mut next = deal.clone();
     let mut uow = ctx.uow("link_deal_document");
-    if !deal.documents.iter().any(|d| d.kind == kind && d.external_id == doc.external_id) {
+    if !deal
+        .documents
+        .iter()
+        .any(|d| d.kind == kind && d.external_id == doc.external_id)
+    {
         next.documents.push(doc.clone());
         next.updated_at = ctx.now;
-        uow.update(deal, &next);
+        uow.update(deal, &mut next);
         uow.event(DomainEvent::DocumentLinked {
             subject: Subject::Deal(deal.id),
             kind,
@@ -1217,10 +1284,18 @@ pub fn link_deal_document(ctx: &Ctx<'_>, deal: &Deal, kind: DocumentKind, extern
 
 // ---------------------------------------------------------------- customers
 
-fn contact_fields(errors: &mut Vec<InputError>, config: &Config, name: &str, email: Option<&str>, phone: Option<&str>) -> (String, Option<Email>, Option<Phone>) {
+fn contact_fields(
+    errors: &mut Vec<InputError>,
+    config: &Config,
+    name: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> (String, Option<Email>, Option<Phone>) {
     let name = name.trim().to_owned();
     if name.is_empty() {
-        errors.push(InputError::Required { field: "name".to_owned() });
+        errors.push(InputError::Required {
+            field: "name".to_owned(),
+        });
     }
     check_len(errors, "name", &name, SHORT_TEXT);
     let email = parse_email(errors, email);
@@ -1231,8 +1306,18 @@ fn contact_fields(errors: &mut Vec<InputError>, config: &Config, name: &str, ema
 /// Creates a customer (any role; the actor owns it).
 pub fn create_customer(ctx: &Ctx<'_>, input: &NewCustomer) -> Result<(UnitOfWork, Customer), Error> {
     let mut errors = Vec::new();
-    let (name, email, phone) = contact_fields(&mut errors, ctx.config, &input.name, input.email.as_deref(), input.phone.as_deref());
-    for (field, value) in [("address", &input.address), ("city", &input.city), ("state", &input.state)] {
+    let (name, email, phone) = contact_fields(
+        &mut errors,
+        ctx.config,
+        &input.name,
+        input.email.as_deref(),
+        input.phone.as_deref(),
+    );
+    for (field, value) in [
+        ("address", &input.address),
+        ("city", &input.city),
+        ("state", &input.state),
+    ] {
         check_len(&mut errors, field, value, SHORT_TEXT);
     }
     InputError::collect(errors)?;
@@ -1262,7 +1347,13 @@ pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Re
         access::require_role(ctx.actor, Role::Manager, Action::ChangeCustomer)?;
     }
     let mut errors = Vec::new();
-    let (name, email, phone) = contact_fields(&mut errors, ctx.config, &input.name, input.email.as_deref(), input.phone.as_deref());
+    let (name, email, phone) = contact_fields(
+        &mut errors,
+        ctx.config,
+        &input.name,
+        input.email.as_deref(),
+        input.phone.as_deref(),
+    );
     check_len(&mut errors, "job_title", &input.job_title, SHORT_TEXT);
     InputError::collect(errors)?;
     let mut next = customer.clone();
@@ -1274,7 +1365,7 @@ pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Re
     });
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("add_contact");
-    uow.update(customer, &next);
+    uow.update(customer, &mut next);
     uow.event(DomainEvent::CustomerUpdated { customer: customer.id });
     Ok((uow, next))
 }
@@ -1319,7 +1410,9 @@ pub fn log_activity(
     let mut errors = Vec::new();
     let summary = summary.trim();
     if summary.is_empty() {
-        errors.push(InputError::Required { field: "summary".to_owned() });
+        errors.push(InputError::Required {
+            field: "summary".to_owned(),
+        });
     }
     check_len(&mut errors, "summary", summary, SHORT_TEXT);
     check_len(&mut errors, "body", body, LONG_TEXT);
@@ -1357,7 +1450,9 @@ pub fn schedule_follow_up(
     let mut errors = Vec::new();
     let text = note_text.trim();
     if text.is_empty() {
-        errors.push(InputError::Required { field: "note".to_owned() });
+        errors.push(InputError::Required {
+            field: "note".to_owned(),
+        });
     }
     check_len(&mut errors, "note", text, LONG_TEXT);
     InputError::collect(errors)?;
@@ -1398,8 +1493,10 @@ pub fn complete_follow_up(
         next.done = true;
         next.done_at = Some(ctx.now);
         next.updated_at = ctx.now;
-        uow.update(follow_up, &next);
-        uow.event(DomainEvent::FollowUpCompleted { follow_up: follow_up.id });
+        uow.update(follow_up, &mut next);
+        uow.event(DomainEvent::FollowUpCompleted {
+            follow_up: follow_up.id,
+        });
     }
     Ok((uow, next))
 }
@@ -1428,7 +1525,11 @@ pub fn receive_communication(
         summary: input.summary.trim().to_owned(),
         body: input.body.trim().to_owned(),
         received_at: input.received_at.unwrap_or(ctx.now),
-        status: if lead.is_some() { CommunicationStatus::Linked } else { CommunicationStatus::New },
+        status: if lead.is_some() {
+            CommunicationStatus::Linked
+        } else {
+            CommunicationStatus::New
+        },
         lead,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -1444,10 +1545,17 @@ pub fn receive_communication(
 }
 
 /// Parses a communication's sender: e-mail and/or phone, at least one.
-pub fn communication_contacts(config: &Config, input: &InboundCommunication) -> Result<(Option<Email>, Option<Phone>), InputError> {
+pub fn communication_contacts(
+    config: &Config,
+    input: &InboundCommunication,
+) -> Result<(Option<Email>, Option<Phone>), InputError> {
     let mut errors = Vec::new();
     let email = parse_email(&mut errors, input.from_email.as_deref());
-    let phone = parse_phone(&mut errors, input.from_phone.as_deref(), &config.settings.default_phone_region);
+    let phone = parse_phone(
+        &mut errors,
+        input.from_phone.as_deref(),
+        &config.settings.default_phone_region,
+    );
     check_len(&mut errors, "summary", &input.summary, SHORT_TEXT);
     check_len(&mut errors, "body", &input.body, LONG_TEXT);
     if errors.is_empty() && email.is_none() && phone.is_none() {
@@ -1471,7 +1579,11 @@ fn communication_open(c: &Communication) -> Result<(), Error> {
 }
 
 /// Attaches a communication to a lead.
-pub fn attach_communication(ctx: &Ctx<'_>, communication: &Communication, lead: &Lead) -> Result<(UnitOfWork, Communication), Error> {
+pub fn attach_communication(
+    ctx: &Ctx<'_>,
+    communication: &Communication,
+    lead: &Lead,
+) -> Result<(UnitOfWork, Communication), Error> {
     access::can_change_lead(ctx.actor, lead)?;
     refuse_merged(lead, "attach communications to")?;
     communication_open(communication)?;
@@ -1480,7 +1592,7 @@ pub fn attach_communication(ctx: &Ctx<'_>, communication: &Communication, lead: 
     next.status = CommunicationStatus::Linked;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("attach_communication");
-    if !uow.update(communication, &next).is_empty() {
+    if !uow.update(communication, &mut next).is_empty() {
         uow.event(DomainEvent::CommunicationLinked {
             communication: communication.id,
             lead: lead.id,
@@ -1490,7 +1602,11 @@ pub fn attach_communication(ctx: &Ctx<'_>, communication: &Communication, lead: 
 }
 
 /// Prepares a lead from a communication: e-mail and phone default to the sender's.
-pub fn new_lead_from_communication(ctx: &Ctx<'_>, communication: &Communication, input: &NewLead) -> Result<Lead, Error> {
+pub fn new_lead_from_communication(
+    ctx: &Ctx<'_>,
+    communication: &Communication,
+    input: &NewLead,
+) -> Result<Lead, Error> {
     communication_open(communication)?;
     let mut input = input.clone();
     if input.email.is_none() {
@@ -1514,7 +1630,7 @@ pub fn record_lead_from_communication(
     next.lead = Some(lead.id);
     next.status = CommunicationStatus::Linked;
     next.updated_at = ctx.now;
-    uow.update(communication, &next);
+    uow.update(communication, &mut next);
     uow.event(DomainEvent::CommunicationLinked {
         communication: communication.id,
         lead: lead.id,
@@ -1523,7 +1639,10 @@ pub fn record_lead_from_communication(
 }
 
 /// Marks a new communication "Ignored" (seed 004: not related to sales).
-pub fn ignore_communication(ctx: &Ctx<'_>, communication: &Communication) -> Result<(UnitOfWork, Communication), Error> {
+pub fn ignore_communication(
+    ctx: &Ctx<'_>,
+    communication: &Communication,
+) -> Result<(UnitOfWork, Communication), Error> {
     if communication.status == CommunicationStatus::Linked {
         return Err(InputError::CustomField {
             field: "communication".to_owned(),
@@ -1535,7 +1654,7 @@ pub fn ignore_communication(ctx: &Ctx<'_>, communication: &Communication) -> Res
     next.status = CommunicationStatus::Ignored;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow("ignore_communication");
-    if !uow.update(communication, &next).is_empty() {
+    if !uow.update(communication, &mut next).is_empty() {
         uow.event(DomainEvent::CommunicationIgnored {
             communication: communication.id,
         });

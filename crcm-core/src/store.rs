@@ -121,8 +121,14 @@ impl LeadFilter {
             && eq(&self.priority, lead.priority.as_ref())
             && self.tag.as_ref().is_none_or(|t| lead.tags.contains(t))
             && eq(&self.zone, Some(&lead.zone))
-            && self.email.as_ref().is_none_or(|e| lead.email.as_ref().is_some_and(|x| x.as_str() == e))
-            && self.phone.as_ref().is_none_or(|p| lead.phone.as_ref().is_some_and(|x| x.key() == p))
+            && self
+                .email
+                .as_ref()
+                .is_none_or(|e| lead.email.as_ref().is_some_and(|x| x.as_str() == e))
+            && self
+                .phone
+                .as_ref()
+                .is_none_or(|p| lead.phone.as_ref().is_some_and(|x| x.key() == p))
             && eq(&self.closing_reason, lead.closing_reason.as_ref())
             && eq(&self.lost_reason, lead.lost_reason.as_ref())
             && eq(&self.customer, lead.customer.as_ref())
@@ -162,7 +168,10 @@ impl DealFilter {
             && self.pipeline.as_ref().is_none_or(|p| &deal.pipeline == p)
             && self.stage.as_ref().is_none_or(|s| &deal.stage == s)
             && self.status.is_none_or(|s| deal.status == s)
-            && self.lost_reason.as_ref().is_none_or(|r| deal.lost_reason.as_ref() == Some(r))
+            && self
+                .lost_reason
+                .as_ref()
+                .is_none_or(|r| deal.lost_reason.as_ref() == Some(r))
             && self.owner.as_ref().is_none_or(|o| &deal.owner == o)
     }
 }
@@ -279,15 +288,16 @@ impl<T: Store + ?Sized> Store for Arc<T> {
 async fn typed<S: Store + ?Sized, T>(
     store: &S,
     entity: EntityRef,
-    pick: fn(Record) -> Result<T, Record>,
+    pick: fn(Record) -> Option<T>,
 ) -> Result<Option<T>, StoreError> {
-    match store.get(entity).await? {
-        None => Ok(None),
-        Some(record) => pick(record).map(Some).map_err(|other| StoreError::Corrupt {
-            what: entity.to_string(),
-            message: format!("holds a {} record", other.entity().kind.as_str()),
-        }),
-    }
+    let Some(record) = store.get(entity).await? else {
+        return Ok(None);
+    };
+    let found = record.entity().kind;
+    pick(record).map(Some).ok_or_else(|| StoreError::Corrupt {
+        what: entity.to_string(),
+        message: format!("holds a {} record", found.as_str()),
+    })
 }
 
 /// Typed conveniences over [`Store`], for every store.
@@ -296,8 +306,8 @@ pub trait StoreExt: Store {
     /// A lead by id.
     async fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
         typed(self, EntityRef::lead(id), |r| match r {
-            Record::Lead(x) => Ok(x),
-            other => Err(other),
+            Record::Lead(x) => Some(x),
+            _ => None,
         })
         .await
     }
@@ -305,8 +315,8 @@ pub trait StoreExt: Store {
     /// A customer by id.
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         typed(self, EntityRef::customer(id), |r| match r {
-            Record::Customer(x) => Ok(x),
-            other => Err(other),
+            Record::Customer(x) => Some(x),
+            _ => None,
         })
         .await
     }
@@ -314,8 +324,8 @@ pub trait StoreExt: Store {
     /// A deal by id.
     async fn deal(&self, id: DealId) -> Result<Option<Deal>, StoreError> {
         typed(self, EntityRef::deal(id), |r| match r {
-            Record::Deal(x) => Ok(x),
-            other => Err(other),
+            Record::Deal(x) => Some(x),
+            _ => None,
         })
         .await
     }
@@ -323,8 +333,8 @@ pub trait StoreExt: Store {
     /// An activity by id.
     async fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError> {
         typed(self, EntityRef::activity(id), |r| match r {
-            Record::Activity(x) => Ok(x),
-            other => Err(other),
+            Record::Activity(x) => Some(x),
+            _ => None,
         })
         .await
     }
@@ -332,8 +342,8 @@ pub trait StoreExt: Store {
     /// A follow-up by id.
     async fn follow_up(&self, id: FollowUpId) -> Result<Option<FollowUp>, StoreError> {
         typed(self, EntityRef::follow_up(id), |r| match r {
-            Record::FollowUp(x) => Ok(x),
-            other => Err(other),
+            Record::FollowUp(x) => Some(x),
+            _ => None,
         })
         .await
     }
@@ -341,8 +351,8 @@ pub trait StoreExt: Store {
     /// A communication by id.
     async fn communication(&self, id: CommunicationId) -> Result<Option<Communication>, StoreError> {
         typed(self, EntityRef::communication(id), |r| match r {
-            Record::Communication(x) => Ok(x),
-            other => Err(other),
+            Record::Communication(x) => Some(x),
+            _ => None,
         })
         .await
     }

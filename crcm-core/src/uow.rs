@@ -9,9 +9,10 @@ use crate::config::Config;
 use crate::event::DomainEvent;
 use crate::history::{FieldChange, HistoryEntry, diff};
 use crate::ids::UserId;
-use crate::record::{EntityRef, Record};
+use crate::record::{Entity, EntityRef, Record};
 
 /// One entity write with its optimistic-concurrency precondition.
+#[allow(clippy::large_enum_variant)] // see `Record`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Write {
@@ -104,44 +105,47 @@ impl UnitOfWork {
         });
     }
 
-    /// Inserts a new record (its version must be 1); history lists every field.
-    pub fn insert<T: Serialize + Clone + Into<Record>>(&mut self, record: &T) {
+    /// Inserts a new record at version 1; history lists every field.
+    pub fn insert<T: Entity>(&mut self, record: &T) {
         let mut rec: Record = record.clone().into();
         rec.set_version(1);
         let changes = diff(&Value::Null, &to_json(record));
         self.record_history(rec.entity(), 1, changes);
-        self.writes.push(Write::Put { record: rec, expected: None });
+        self.writes.push(Write::Put {
+            record: rec,
+            expected: None,
+        });
     }
 
-    /// Writes `new` over `old`, with version `old.version + 1`, and records the
-    /// changed fields. Returns the names of the changed fields; when nothing
-    /// changed, nothing is written and the list is empty.
-    pub fn update<T: Serialize + Clone + Into<Record>>(&mut self, old: &T, new: &T) -> Vec<String> {
+    /// Writes `new` over `old`: `new` gets version `old.version + 1`, and the
+    /// changed fields are recorded. Returns the names of the changed fields;
+    /// when nothing changed, nothing is written, `new` keeps `old`'s version,
+    /// and the list is empty.
+    pub fn update<T: Entity>(&mut self, old: &T, new: &mut T) -> Vec<String> {
+        new.set_version(old.version());
         let changes = diff(&to_json(old), &to_json(new));
         if changes.is_empty() {
             return Vec::new();
         }
-        let old_rec: Record = old.clone().into();
-        let mut rec: Record = new.clone().into();
-        let version = old_rec.version() + 1;
-        rec.set_version(version);
+        let version = old.version() + 1;
+        new.set_version(version);
         let fields = changes.iter().map(|c| c.field.clone()).collect();
-        self.record_history(rec.entity(), version, changes);
+        self.record_history(old.clone().into().entity(), version, changes);
         self.writes.push(Write::Put {
-            record: rec,
-            expected: Some(old_rec.version()),
+            record: new.clone().into(),
+            expected: Some(old.version()),
         });
         fields
     }
 
     /// Deletes a record; history keeps its last field values as `old`.
-    pub fn delete<T: Serialize + Clone + Into<Record>>(&mut self, old: &T) {
+    pub fn delete<T: Entity>(&mut self, old: &T) {
         let rec: Record = old.clone().into();
         let changes = diff(&to_json(old), &Value::Null);
-        self.record_history(rec.entity(), rec.version() + 1, changes);
+        self.record_history(rec.entity(), old.version() + 1, changes);
         self.writes.push(Write::Delete {
             entity: rec.entity(),
-            expected: rec.version(),
+            expected: old.version(),
         });
     }
 

@@ -1,0 +1,1800 @@
+//! The backend conformance suite: every behaviour crcm promises, as functions
+//! over a [`StoreFactory`], so every backend runs the same checks unchanged.
+//! Rule cases quote the seed sentence they enforce.
+//!
+//! Run it all with [`conformance_tests!`](crate::conformance_tests).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, Utc};
+
+use super::{StoreFactory, ann, bob, fixture_config, fixture_engine, maria, phase, root};
+use crate::access::Actor;
+use crate::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};
+use crate::command::{
+    Command, CommandOutput, CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewCustomer, NewLead,
+};
+use crate::config::PhaseRef;
+use crate::custom::CustomValue;
+use crate::deal::{Deal, DealStatus};
+use crate::engine::Engine;
+use crate::error::{ConfigError, DealError, Error, InputError, LeadError, PhaseError, ReasonError, StoreError};
+use crate::event::DomainEvent;
+use crate::ids::{Code, LeadId};
+use crate::lead::{DocumentKind, Lead, LeadStatus};
+use crate::money::{Currency, Money};
+use crate::record::EntityRef;
+use crate::store::{LeadFilter, StoreExt};
+use crate::uow::UnitOfWork;
+
+fn code(s: &str) -> Code {
+    Code::new(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn usd(minor: i64) -> Money {
+    Money::new(minor, Currency::new("USD").unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A new b2b lead for `first_name` at `company`.
+pub fn b2b(first_name: &str, company: &str) -> NewLead {
+    NewLead {
+        first_name: first_name.into(),
+        last_name: "Tester".into(),
+        company: company.into(),
+        account_type: Some(code("b2b")),
+        ..NewLead::default()
+    }
+}
+
+async fn create(engine: &Engine, actor: &Actor, lead: NewLead) -> Lead {
+    engine
+        .create_lead(actor, lead)
+        .await
+        .unwrap_or_else(|e| panic!("create_lead must succeed: {e}"))
+}
+
+async fn exec(engine: &Engine, actor: &Actor, command: Command) -> CommandOutput {
+    let name = command.name();
+    engine
+        .execute(actor, command)
+        .await
+        .unwrap_or_else(|e| panic!("{name} must succeed: {e}"))
+}
+
+async fn refuse(engine: &Engine, actor: &Actor, command: Command) -> Error {
+    let name = command.name();
+    match engine.execute(actor, command).await {
+        Ok(out) => panic!("{name} must be refused, but it returned {out:?}"),
+        Err(e) => e,
+    }
+}
+
+async fn qualify(engine: &Engine, actor: &Actor, lead: LeadId) -> (Lead, crate::customer::Customer, Deal) {
+    engine
+        .qualify_lead(actor, lead, CustomerChoice::Auto, DealDraft::default())
+        .await
+        .unwrap_or_else(|e| panic!("qualify must succeed: {e}"))
+}
+
+/// Everything a refused command must leave as it was.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    lead: Option<Lead>,
+    deals: Vec<Deal>,
+    history: usize,
+    events: usize,
+}
+
+/// Reads a lead, its deals, its history length and the event count.
+pub async fn snapshot(engine: &Engine, lead: LeadId) -> Snapshot {
+    let store = engine.store();
+    Snapshot {
+        lead: store.lead(lead).await.unwrap_or_else(|e| panic!("{e}")),
+        deals: store.deals_of_lead(lead).await.unwrap_or_else(|e| panic!("{e}")),
+        history: store
+            .history(EntityRef::lead(lead))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        events: store
+            .events_since(0, usize::MAX)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+    }
+}
+
+async fn assert_unchanged(engine: &Engine, before: &Snapshot, lead: LeadId, what: &str) {
+    let after = snapshot(engine, lead).await;
+    assert_eq!(
+        &after, before,
+        "a refused command ({what}) must leave the store exactly as it was"
+    );
+}
+
+/// Seed 001: "New — Default on creation"; seed 000: "Every funnel starts here"
+/// (the Initial phase); lead numbers are sequential.
+pub async fn create_lead_starts_new_in_initial_phase(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let a = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let b = create(&engine, &ann(), b2b("Ben", "Beta")).await;
+    assert_eq!(a.status, LeadStatus::New);
+    assert_eq!(a.phase, Some(phase("b2b", "CALL")));
+    assert_eq!(a.owner, ann().user);
+    assert_eq!((a.number, b.number), (1, 2));
+    assert_eq!(a.version, 1);
+    let mut p = b2b("Pam", "Partner Co");
+    p.account_type = Some(code("partner"));
+    let partner = create(&engine, &ann(), p).await;
+    assert_eq!(
+        partner.phase, None,
+        "an account type without phases puts leads in no phase"
+    );
+    let by_number = engine.lead_by_number(2).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_number.id, b.id);
+    assert!(matches!(
+        engine.lead_by_number(99).await,
+        Err(Error::LeadNumberNotFound(99))
+    ));
+}
+
+/// Seed 003: "The Email field is validated by format. If the address is entered
+/// incorrectly, the system will show an error." A refused lead changes nothing
+/// and consumes no lead number.
+pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let events_before = engine.events_since(0, 1000).await.unwrap_or_default().len();
+    let mut bad = b2b("Ada", "Acme");
+    bad.email = Some("ada@@acme".into());
+    bad.phone = Some("12".into());
+    bad.source = Some(code("carrier_pigeon"));
+    let e = refuse(&engine, &ann(), Command::CreateLead { lead: Box::new(bad) }).await;
+    match e {
+        Error::Input(InputError::Many(list)) => {
+            assert_eq!(list.len(), 3, "every problem is reported at once: {list:?}");
+            assert!(matches!(list[0], InputError::InvalidEmail { .. }));
+        }
+        other => panic!("expected three input errors, got {other}"),
+    }
+    // Seed 001: "Contact name and company (required)" — crcm needs at least one of them.
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::CreateLead {
+            lead: Box::new(NewLead::default()),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Input(InputError::Required { .. })), "{e}");
+    let mut custom = b2b("Ada", "Acme");
+    custom
+        .custom
+        .insert(code("segment"), CustomValue::Choice("galactic".into()));
+    let e = refuse(&engine, &ann(), Command::CreateLead { lead: Box::new(custom) }).await;
+    assert!(matches!(e, Error::Input(InputError::CustomField { .. })), "{e}");
+    assert!(
+        engine
+            .leads(&LeadFilter::default())
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert_eq!(
+        engine.events_since(0, 1000).await.unwrap_or_default().len(),
+        events_before
+    );
+    let ok = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    assert_eq!(ok.number, 1, "refused leads consume no number");
+}
+
+/// Seed 001: "The status dropdown on the lead page only offers New and
+/// Contacted. The other states are reached by doing the actual work."
+pub async fn only_new_and_contacted_are_set_by_hand(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let l = engine
+        .set_lead_status(&ann(), lead.id, LeadStatus::Contacted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((l.status, l.version), (LeadStatus::Contacted, 2));
+    let l = engine
+        .set_lead_status(&ann(), lead.id, LeadStatus::New)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.status, LeadStatus::New);
+    let before = snapshot(&engine, lead.id).await;
+    for status in [
+        LeadStatus::Qualified,
+        LeadStatus::Converted,
+        LeadStatus::Disqualified,
+        LeadStatus::Merged,
+    ] {
+        let e = refuse(&engine, &ann(), Command::SetLeadStatus { lead: lead.id, status }).await;
+        assert!(
+            matches!(e, Error::Lead(LeadError::StatusRequiresAction { status: s, .. }) if s == status),
+            "{status}: {e}"
+        );
+        assert_unchanged(&engine, &before, lead.id, "set status").await;
+    }
+}
+
+/// Seed 001: "Qualifying a lead ... creates a customer (if one doesn't already
+/// exist) and a deal in your pipeline in a single action"; "a new deal appears
+/// at the first stage of your default pipeline"; "Title (defaulted to the
+/// lead's company name)".
+pub async fn qualify_creates_customer_and_deal(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let mut input = b2b("Ada", "Acme");
+    input.email = Some("Ada@Acme.example.com".into());
+    input.expected_revenue = Some(usd(500_000));
+    let lead = create(&engine, &ann(), input).await;
+    assert!(engine.customer_candidates(lead.id).await.unwrap_or_default().is_empty());
+    let (l, customer, deal) = qualify(&engine, &ann(), lead.id).await;
+    assert_eq!(l.status, LeadStatus::Qualified);
+    assert_eq!(l.customer, Some(customer.id));
+    assert_eq!(customer.name, "Acme");
+    assert_eq!(
+        customer.email.as_ref().map(|e| e.as_str()),
+        Some("ada@acme.example.com")
+    );
+    assert_eq!(customer.contacts.len(), 1);
+    assert_eq!((deal.pipeline.as_str(), deal.stage.as_str()), ("sales", "prospecting"));
+    assert_eq!(deal.title, "Acme");
+    assert_eq!(
+        deal.value,
+        Some(usd(500_000)),
+        "the deal value defaults to the lead's expected revenue"
+    );
+    assert_eq!((deal.status, deal.probability), (DealStatus::Open, 10));
+    assert_eq!(deal.lead, Some(lead.id));
+    let stored = engine.deals_of_lead(lead.id).await.unwrap_or_default();
+    assert_eq!(stored, vec![deal.clone()]);
+    let events: Vec<DomainEvent> = engine
+        .events_since(0, 100)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert!(events.contains(&DomainEvent::LeadQualified {
+        lead: lead.id,
+        customer: customer.id,
+        customer_created: true,
+        deal: deal.id,
+    }));
+    // Qualified only once.
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::QualifyLead {
+            lead: lead.id,
+            customer: CustomerChoice::Create,
+            deal: DealDraft::default(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            e,
+            Error::Lead(LeadError::NotAllowed {
+                status: LeadStatus::Qualified,
+                ..
+            })
+        ),
+        "{e}"
+    );
+    assert_unchanged(&engine, &before, lead.id, "second qualify").await;
+}
+
+/// Seed 001: "the system checks for existing customers that match the lead's
+/// phone or email. If matches are found, choose to Link to existing customer
+/// (pick one) or Create a new customer"; "If the lead is already linked to a
+/// customer, this step is skipped."
+pub async fn qualify_with_matching_customer_asks_to_choose(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let customer = match exec(
+        &engine,
+        &bob(),
+        Command::CreateCustomer {
+            customer: NewCustomer {
+                name: "Globex".into(),
+                phone: Some("+1 212-555-0147".into()),
+                ..NewCustomer::default()
+            },
+        },
+    )
+    .await
+    {
+        CommandOutput::Customer { customer } => *customer,
+        other => panic!("{other:?}"),
+    };
+    let mut input = b2b("Hank", "Globex Corp");
+    input.phone = Some("(212) 555 0147".into());
+    let lead = create(&engine, &ann(), input).await;
+    let candidates = engine.customer_candidates(lead.id).await.unwrap_or_default();
+    assert_eq!(
+        candidates.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![customer.id],
+        "matched by normalized phone"
+    );
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::QualifyLead {
+            lead: lead.id,
+            customer: CustomerChoice::Auto,
+            deal: DealDraft::default(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(&e, Error::Lead(LeadError::CustomerChoiceRequired { candidates, .. }) if candidates == &vec![customer.id]),
+        "{e}"
+    );
+    assert_unchanged(&engine, &before, lead.id, "qualify without a choice").await;
+    let (l, c, deal) = engine
+        .qualify_lead(
+            &ann(),
+            lead.id,
+            CustomerChoice::Link { customer: customer.id },
+            DealDraft {
+                title: Some("Globex rollout".into()),
+                ..DealDraft::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (l.customer, c.id, deal.customer),
+        (Some(customer.id), customer.id, customer.id)
+    );
+    assert_eq!(deal.title, "Globex rollout");
+    // A lead created for a known customer (seed 003 "Partner") skips the customer step.
+    let mut known = b2b("Iris", "Globex");
+    known.customer = Some(customer.id);
+    let known = create(&engine, &ann(), known).await;
+    let (_, c2, _) = qualify(&engine, &ann(), known.id).await;
+    assert_eq!(c2.id, customer.id);
+}
+
+/// Seed 001: "Quotations always belong to a deal — you must qualify the lead first."
+pub async fn quotations_need_a_deal(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let before = snapshot(&engine, lead.id).await;
+    let quote = |lead| Command::LinkLeadDocument {
+        lead,
+        kind: DocumentKind::Quotation,
+        external_id: "Q-1".into(),
+    };
+    let e = refuse(&engine, &ann(), quote(lead.id)).await;
+    assert!(
+        matches!(&e, Error::Lead(LeadError::QuotationRequiresDeal { deals, .. }) if deals.is_empty()),
+        "{e}"
+    );
+    assert!(e.to_string().contains("qualify lead 1 first"), "{e}");
+    assert_unchanged(&engine, &before, lead.id, "quotation on a lead").await;
+    let (_, _, deal) = qualify(&engine, &ann(), lead.id).await;
+    let e = refuse(&engine, &ann(), quote(lead.id)).await;
+    assert!(
+        matches!(&e, Error::Lead(LeadError::QuotationRequiresDeal { deals, .. }) if deals == &vec![deal.id]),
+        "{e}"
+    );
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::LinkDealDocument {
+            deal: deal.id,
+            kind: DocumentKind::Quotation,
+            external_id: "Q-1".into(),
+        },
+    )
+    .await;
+    let CommandOutput::Deal { deal: d, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(d.documents.len(), 1);
+    // Orders and invoices may be linked to the lead itself (seed 003).
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::LinkLeadDocument {
+            lead: lead.id,
+            kind: DocumentKind::Order,
+            external_id: "SO-7".into(),
+        },
+    )
+    .await;
+    let CommandOutput::Lead { lead: l } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(l.documents.len(), 1);
+}
+
+/// Seed 001: "Converted — Set automatically when a linked deal is won"; winning
+/// sets the close date and probability 100; moving between two won stages
+/// keeps the first close date.
+pub async fn winning_a_deal_converts_the_lead(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let (_, _, deal) = qualify(&engine, &ann(), lead.id).await;
+    let (won, l) = engine.win_deal(&ann(), deal.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let l = l.unwrap_or_else(|| panic!("the lead must change"));
+    assert_eq!(
+        (won.status, won.probability, won.stage.as_str()),
+        (DealStatus::Won, 100, "won")
+    );
+    let close = won.close_date.unwrap_or_else(|| panic!("winning sets the close date"));
+    assert_eq!(l.status, LeadStatus::Converted);
+    assert_eq!(
+        l.phase,
+        Some(phase("b2b", "WON")),
+        "conversion moves to the won closing phase"
+    );
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::MoveDealStage {
+            deal: deal.id,
+            stage: code("invoiced"),
+        },
+    )
+    .await;
+    let CommandOutput::Deal { deal: d, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!((d.status, d.close_date), (DealStatus::Won, Some(close)));
+    let events: Vec<DomainEvent> = engine
+        .events_since(0, 100)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, DomainEvent::DealWon { .. }))
+            .count(),
+        1
+    );
+    assert!(events.contains(&DomainEvent::LeadConverted {
+        lead: lead.id,
+        deal: deal.id
+    }));
+    // Converted leads are closed: no qualify, no disqualify, no phase moves.
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::DisqualifyLead {
+            lead: lead.id,
+            reason: code("no_fit"),
+            note: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Lead(LeadError::Closed { .. })), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::MoveLeadPhase {
+            lead: lead.id,
+            phase: phase("b2b", "QUOTE"),
+            closing_reason: None,
+            note: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Phase(PhaseError::LeadClosed { .. })), "{e}");
+    assert_unchanged(&engine, &before, lead.id, "commands on a converted lead").await;
+}
+
+/// Seed 003: "The system saves the reason and sets the lead status that is
+/// configured in settings as Lost"; seed 001: "Disqualified — Disqualify action
+/// with a reason"; a reason flagged as needing a note is refused without one;
+/// reopening is recorded and clears the reason (history keeps it).
+pub async fn disqualify_and_reopen(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    engine
+        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .set_lead_status(&ann(), lead.id, LeadStatus::Contacted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::DisqualifyLead {
+            lead: lead.id,
+            reason: code("bogus"),
+            note: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Reason(ReasonError::Unknown { .. })), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::DisqualifyLead {
+            lead: lead.id,
+            reason: code("other"),
+            note: Some("  ".into()),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Reason(ReasonError::NoteRequired { .. })), "{e}");
+    assert_unchanged(&engine, &before, lead.id, "disqualify without a valid reason").await;
+    let l = engine
+        .disqualify_lead(&ann(), lead.id, code("other"), Some("moved abroad".into()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.status, LeadStatus::Disqualified);
+    assert_eq!(
+        (l.lost_reason.as_ref().map(Code::as_str), l.lost_note.as_deref()),
+        (Some("other"), Some("moved abroad"))
+    );
+    assert_eq!(
+        l.phase,
+        Some(phase("b2b", "LOST")),
+        "moved to the phase configured as lost"
+    );
+    assert!(
+        engine
+            .leads(&LeadFilter {
+                statuses: Some([LeadStatus::Disqualified].into()),
+                ..LeadFilter::default()
+            })
+            .await
+            .unwrap_or_default()
+            .len()
+            == 1
+    );
+    let out = exec(&engine, &ann(), Command::ReopenLead { lead: lead.id }).await;
+    let CommandOutput::Lead { lead: r } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (r.status, r.phase.clone()),
+        (LeadStatus::Contacted, Some(phase("b2b", "QUOTE")))
+    );
+    assert_eq!((r.lost_reason, r.lost_note), (None, None));
+    let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+    let last = history.last().unwrap_or_else(|| panic!("history"));
+    assert_eq!(last.action, "reopen_lead");
+    let lost = last
+        .change("lost_reason")
+        .unwrap_or_else(|| panic!("reopen records the cleared reason"));
+    assert_eq!((lost.old.as_str(), lost.new.is_null()), (Some("other"), true));
+    let e = refuse(&engine, &ann(), Command::ReopenLead { lead: lead.id }).await;
+    assert!(matches!(e, Error::Lead(LeadError::NotAllowed { .. })), "{e}");
+}
+
+/// Closed (disqualified, converted, merged) leads are never proposed as
+/// duplicates nor qualified again; merging closes the duplicate.
+pub async fn closed_leads_are_not_duplicates_or_requalified(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let mut a = b2b("Ada", "Acme");
+    a.email = Some("sales@acme.example.com".into());
+    let a = create(&engine, &ann(), a.clone()).await;
+    let mut b = b2b("Ben", "Acme");
+    b.email = Some("SALES@acme.example.com".into());
+    let b = create(&engine, &ann(), b).await;
+    let mut c = b2b("Cy", "Acme");
+    c.email = Some("sales@acme.example.com".into());
+    let c = create(&engine, &ann(), c).await;
+    let dups: Vec<u64> = engine
+        .duplicates(a.id)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|l| l.number)
+        .collect();
+    assert_eq!(dups, vec![b.number, c.number]);
+    engine
+        .disqualify_lead(&ann(), b.id, code("no_fit"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = exec(&engine, &ann(), Command::MergeLead { lead: c.id, into: a.id }).await;
+    let CommandOutput::Lead { lead: merged } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!((merged.status, merged.merged_into), (LeadStatus::Merged, Some(a.id)));
+    assert!(
+        engine.duplicates(a.id).await.unwrap_or_default().is_empty(),
+        "closed leads are never proposed"
+    );
+    for closed in [b.id, c.id] {
+        let before = snapshot(&engine, closed).await;
+        let e = refuse(
+            &engine,
+            &ann(),
+            Command::QualifyLead {
+                lead: closed,
+                customer: CustomerChoice::Create,
+                deal: DealDraft::default(),
+            },
+        )
+        .await;
+        assert!(matches!(e, Error::Lead(LeadError::Closed { .. })), "{e}");
+        assert_unchanged(&engine, &before, closed, "qualify a closed lead").await;
+    }
+    let e = refuse(&engine, &ann(), Command::MergeLead { lead: a.id, into: a.id }).await;
+    assert!(matches!(e, Error::Lead(LeadError::MergeIntoSelf)), "{e}");
+    let e = refuse(&engine, &ann(), Command::MergeLead { lead: a.id, into: b.id }).await;
+    assert!(matches!(e, Error::Lead(LeadError::Closed { .. })), "{e}");
+}
+
+/// Seed 000: "Each lead phase belongs to one account type"; seed 003: "If the
+/// selected status is not allowed for the type, the system will not let you
+/// save the lead"; seed 004 FAQ: "After changing the type, select a status
+/// that is allowed for that type."
+pub async fn phases_belong_to_the_account_type(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let before = snapshot(&engine, lead.id).await;
+    let mv = |p: PhaseRef| Command::MoveLeadPhase {
+        lead: lead.id,
+        phase: p,
+        closing_reason: None,
+        note: None,
+    };
+    let e = refuse(&engine, &ann(), mv(phase("b2c", "INTRO"))).await;
+    assert!(
+        matches!(&e, Error::Phase(PhaseError::NotInAccountType { account_type, .. }) if account_type.as_str() == "b2b"),
+        "{e}"
+    );
+    let e = refuse(&engine, &ann(), mv(phase("b2b", "NOPE"))).await;
+    assert!(matches!(e, Error::Phase(PhaseError::UnknownPhase { .. })), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::ChangeAccountType {
+            lead: lead.id,
+            account_type: code("b2c"),
+            phase: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(e, Error::Phase(PhaseError::PhaseRequiredForAccountType { .. })),
+        "{e}"
+    );
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::ChangeAccountType {
+            lead: lead.id,
+            account_type: code("b2c"),
+            phase: Some(phase("b2b", "QUOTE")),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Phase(PhaseError::NotInAccountType { .. })), "{e}");
+    assert_unchanged(&engine, &before, lead.id, "phase of another account type").await;
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::ChangeAccountType {
+            lead: lead.id,
+            account_type: code("b2c"),
+            phase: Some(phase("b2c", "INTRO")),
+        },
+    )
+    .await;
+    let CommandOutput::Lead { lead: l } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (l.account_type.as_str(), l.phase.clone()),
+        ("b2c", Some(phase("b2c", "INTRO")))
+    );
+    // To an account type without phases: no phase.
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::ChangeAccountType {
+            lead: lead.id,
+            account_type: code("partner"),
+            phase: None,
+        },
+    )
+    .await;
+    let CommandOutput::Lead { lead: l } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(l.phase, None);
+    let e = refuse(&engine, &ann(), mv(phase("b2b", "CALL"))).await;
+    assert!(matches!(e, Error::Phase(PhaseError::NoPhases { .. })), "{e}");
+}
+
+/// Seed 003: "if a type has no status list configured, then (depending on
+/// settings) all statuses can be allowed."
+pub async fn unphased_account_types_follow_the_setting(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let (mut config, version) = engine.config().await.unwrap_or_else(|e| panic!("{e}"));
+    config.settings.unphased_account_types = crate::config::UnphasedAccountTypes::AllowAllPhases;
+    engine
+        .set_config(&maria(), config, Some(version))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut p = b2b("Pam", "Partner Co");
+    p.account_type = Some(code("partner"));
+    let lead = create(&engine, &ann(), p).await;
+    assert_eq!(lead.phase, None, "no Initial phase of its own");
+    let l = engine
+        .move_lead_phase(&ann(), lead.id, phase("b2c", "INTRO"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.phase, Some(phase("b2c", "INTRO")));
+}
+
+/// Seed 000: "When a lead reaches a closing phase, you can choose a closing
+/// reason"; "Only a closing phase lets you record why a deal was won or lost."
+pub async fn closing_reasons_only_in_closing_phases(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::SetClosingReason {
+            lead: lead.id,
+            reason: code("won"),
+            note: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Phase(PhaseError::NotClosingPhase { .. })), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::MoveLeadPhase {
+            lead: lead.id,
+            phase: phase("b2b", "QUOTE"),
+            closing_reason: Some(code("won")),
+            note: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Phase(PhaseError::NotClosingPhase { .. })), "{e}");
+    assert_unchanged(&engine, &before, lead.id, "closing reason outside a closing phase").await;
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::MoveLeadPhase {
+            lead: lead.id,
+            phase: phase("b2b", "LOST"),
+            closing_reason: Some(code("competitor")),
+            note: None,
+        },
+    )
+    .await;
+    let CommandOutput::Lead { lead: l } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(l.closing_reason.as_ref().map(Code::as_str), Some("competitor"));
+    let config = fixture_config();
+    assert!(l.is_closed(&config), "a lead in a closing phase leaves the board");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::SetClosingReason {
+            lead: lead.id,
+            reason: code("other"),
+            note: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Reason(ReasonError::NoteRequired { .. })), "{e}");
+    // Leaving the closing phase clears the reason (history keeps it).
+    let l = engine
+        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.closing_reason, None);
+}
+
+/// Probability follows the stage (won 100, lost 0, open: the stage default
+/// unless set by hand) and stays within 0-100; a lost stage needs a reason;
+/// reopening clears the close date and the lost reason.
+pub async fn deal_stages_probability_and_reopen(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let (_, _, deal) = qualify(&engine, &ann(), lead.id).await;
+    let d = |out: CommandOutput| match out {
+        CommandOutput::Deal { deal, .. } => *deal,
+        other => panic!("{other:?}"),
+    };
+    let moved = d(exec(
+        &engine,
+        &ann(),
+        Command::MoveDealStage {
+            deal: deal.id,
+            stage: code("proposal"),
+        },
+    )
+    .await);
+    assert_eq!(moved.probability, 40);
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::MoveDealStage {
+            deal: deal.id,
+            stage: code("renewal_open"),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Deal(DealError::StageNotInPipeline { .. })), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::MoveDealStage {
+            deal: deal.id,
+            stage: code("lost"),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Deal(DealError::LostNeedsReason { .. })), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::SetDealProbability {
+            deal: deal.id,
+            probability: Some(101),
+        },
+    )
+    .await;
+    assert!(
+        matches!(e, Error::Input(InputError::ProbabilityOutOfRange { value: 101 })),
+        "{e}"
+    );
+    let manual = d(exec(
+        &engine,
+        &ann(),
+        Command::SetDealProbability {
+            deal: deal.id,
+            probability: Some(65),
+        },
+    )
+    .await);
+    assert_eq!((manual.probability, manual.probability_manual), (65, true));
+    let kept = d(exec(
+        &engine,
+        &ann(),
+        Command::MoveDealStage {
+            deal: deal.id,
+            stage: code("prospecting"),
+        },
+    )
+    .await);
+    assert_eq!(kept.probability, 65, "a probability set by hand survives stage moves");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::LoseDeal {
+            deal: deal.id,
+            reason: code("other"),
+            note: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Reason(ReasonError::NoteRequired { .. })), "{e}");
+    let lost = d(exec(
+        &engine,
+        &ann(),
+        Command::LoseDeal {
+            deal: deal.id,
+            reason: code("no_budget"),
+            note: None,
+        },
+    )
+    .await);
+    assert_eq!(
+        (lost.status, lost.probability, lost.stage.as_str()),
+        (DealStatus::Lost, 0, "lost")
+    );
+    assert!(lost.close_date.is_some());
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::SetDealProbability {
+            deal: deal.id,
+            probability: Some(5),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Deal(DealError::ProbabilityFixed { .. })), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::WinDeal {
+            deal: deal.id,
+            stage: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Deal(DealError::NotAllowed { .. })), "{e}");
+    let reopened = d(exec(
+        &engine,
+        &ann(),
+        Command::ReopenDeal {
+            deal: deal.id,
+            stage: None,
+        },
+    )
+    .await);
+    assert_eq!(
+        (reopened.status, reopened.close_date, reopened.lost_reason.clone()),
+        (DealStatus::Open, None, None)
+    );
+    assert_eq!(
+        (
+            reopened.stage.as_str(),
+            reopened.probability,
+            reopened.probability_manual
+        ),
+        ("prospecting", 10, false)
+    );
+    let updated = d(exec(
+        &engine,
+        &ann(),
+        Command::UpdateDeal {
+            deal: deal.id,
+            patch: DealPatch {
+                value: Some(Some(usd(1_000))),
+                ..DealPatch::default()
+            },
+        },
+    )
+    .await);
+    assert_eq!(updated.value, Some(usd(1_000)));
+}
+
+/// Reopening the only won deal makes a Converted lead Qualified again
+/// (Converted always has a won deal).
+pub async fn reopening_the_won_deal_unconverts_the_lead(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    engine
+        .move_lead_phase(&ann(), lead.id, phase("b2b", "MEETING"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, _, deal) = qualify(&engine, &ann(), lead.id).await;
+    engine.win_deal(&ann(), deal.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::ReopenDeal {
+            deal: deal.id,
+            stage: None,
+        },
+    )
+    .await;
+    let CommandOutput::Deal { lead: Some(l), .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (l.status, l.phase.clone()),
+        (LeadStatus::Qualified, Some(phase("b2b", "MEETING")))
+    );
+}
+
+/// Access: a sales person changes leads they own or whose record team they are
+/// on; a manager also reassigns and configures; only an admin deletes.
+pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(
+        &engine,
+        &bob(),
+        Command::SetLeadStatus {
+            lead: lead.id,
+            status: LeadStatus::Contacted,
+        },
+    )
+    .await;
+    assert!(matches!(&e, Error::Permission(p) if p.user == bob().user), "{e}");
+    let e = refuse(
+        &engine,
+        &bob(),
+        Command::ReassignLead {
+            lead: lead.id,
+            owner: bob().user,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Permission(_)), "{e}");
+    let e = refuse(&engine, &ann(), Command::DeleteLead { lead: lead.id }).await;
+    assert!(matches!(e, Error::Permission(_)), "{e}");
+    let mut for_bob = b2b("Ben", "Beta");
+    for_bob.owner = Some(bob().user);
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::CreateLead {
+            lead: Box::new(for_bob.clone()),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Permission(_)), "{e}");
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::SetConfig {
+            config: Box::new(fixture_config()),
+            expected_version: Some(1),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Permission(_)), "{e}");
+    assert_unchanged(&engine, &before, lead.id, "permission refusals").await;
+    // The owner adds Bob to the record team; then Bob may work the lead.
+    exec(
+        &engine,
+        &ann(),
+        Command::SetLeadTeam {
+            lead: lead.id,
+            team: BTreeSet::from([bob().user]),
+        },
+    )
+    .await;
+    engine
+        .set_lead_status(&bob(), lead.id, LeadStatus::Contacted)
+        .await
+        .unwrap_or_else(|e| panic!("team member: {e}"));
+    let e = refuse(
+        &engine,
+        &bob(),
+        Command::SetLeadTeam {
+            lead: lead.id,
+            team: BTreeSet::new(),
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Permission(_)), "{e}");
+    // A manager reassigns and creates leads for others.
+    let out = exec(
+        &engine,
+        &maria(),
+        Command::ReassignLead {
+            lead: lead.id,
+            owner: bob().user,
+        },
+    )
+    .await;
+    let CommandOutput::Lead { lead: l } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(l.owner, bob().user);
+    assert!(!l.team.contains(&bob().user), "the owner is not also on the team");
+    let created = create(&engine, &maria(), for_bob).await;
+    assert_eq!(created.owner, bob().user);
+    let mine = engine
+        .leads(&LeadFilter {
+            owner: Some(bob().user),
+            ..LeadFilter::default()
+        })
+        .await
+        .unwrap_or_default();
+    assert_eq!(mine.len(), 2, "My leads means owner = me");
+    let CommandOutput::Deleted { number } = exec(&engine, &root(), Command::DeleteLead { lead: created.id }).await
+    else {
+        panic!("delete")
+    };
+    assert_eq!(number, created.number);
+    assert!(matches!(engine.lead(created.id).await, Err(Error::NotFound(_))));
+}
+
+/// Seed 003: "Before deleting, check: there are no related sales orders and
+/// invoices; there are no related calls and emails."
+pub async fn delete_is_refused_while_links_exist(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let mut input = b2b("Ada", "Acme");
+    input.phone = Some("+1 415 555 0100".into());
+    let lead = create(&engine, &ann(), input).await;
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::ReceiveCommunication {
+            communication: InboundCommunication {
+                kind: CommunicationKind::Call,
+                from_email: None,
+                from_phone: Some("415-555-0100".into()),
+                summary: "asks for a quote".into(),
+                body: String::new(),
+                received_at: None,
+            },
+        },
+    )
+    .await;
+    let CommandOutput::Communication { communication, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (communication.status, communication.lead),
+        (CommunicationStatus::Linked, Some(lead.id)),
+        "found by phone"
+    );
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(&engine, &root(), Command::DeleteLead { lead: lead.id }).await;
+    assert!(
+        matches!(&e, Error::Lead(LeadError::HasLinks { links, .. }) if links == &vec!["1 calls/e-mails".to_owned()]),
+        "{e}"
+    );
+    assert_unchanged(&engine, &before, lead.id, "delete with links").await;
+}
+
+/// Inbound calls and e-mails (seed 004): create a lead from one, attach one to
+/// an existing lead, or mark it ignored.
+pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let receive = |email: &str| Command::ReceiveCommunication {
+        communication: InboundCommunication {
+            kind: CommunicationKind::Email,
+            from_email: Some(email.into()),
+            from_phone: None,
+            summary: "hello".into(),
+            body: String::new(),
+            received_at: None,
+        },
+    };
+    let comm = |out: CommandOutput| match out {
+        CommandOutput::Communication { communication, lead } => (*communication, lead.map(|l| *l)),
+        other => panic!("{other:?}"),
+    };
+    let (c1, _) = comm(exec(&engine, &ann(), receive("new.person@example.org")).await);
+    assert_eq!(c1.status, CommunicationStatus::New);
+    let (c1, lead) = comm(
+        exec(
+            &engine,
+            &ann(),
+            Command::CreateLeadFromCommunication {
+                communication: c1.id,
+                lead: Box::new(b2b("New", "Person Inc")),
+            },
+        )
+        .await,
+    );
+    let lead = lead.unwrap_or_else(|| panic!("a lead is created"));
+    assert_eq!(lead.email.as_ref().map(|e| e.as_str()), Some("new.person@example.org"));
+    assert_eq!((c1.status, c1.lead), (CommunicationStatus::Linked, Some(lead.id)));
+    let (c2, _) = comm(exec(&engine, &ann(), receive("spam@example.net")).await);
+    let (c2, _) = comm(exec(&engine, &ann(), Command::IgnoreCommunication { communication: c2.id }).await);
+    assert_eq!(c2.status, CommunicationStatus::Ignored);
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::AttachCommunication {
+            communication: c2.id,
+            lead: lead.id,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Input(_)), "{e}");
+    let (c3, _) = comm(exec(&engine, &ann(), receive("other@example.net")).await);
+    let (c3, _) = comm(
+        exec(
+            &engine,
+            &ann(),
+            Command::AttachCommunication {
+                communication: c3.id,
+                lead: lead.id,
+            },
+        )
+        .await,
+    );
+    assert_eq!(c3.lead, Some(lead.id));
+    assert_eq!(engine.communications_of(lead.id).await.unwrap_or_default().len(), 2);
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::ReceiveCommunication {
+            communication: InboundCommunication {
+                kind: CommunicationKind::Call,
+                from_email: None,
+                from_phone: None,
+                summary: String::new(),
+                body: String::new(),
+                received_at: None,
+            },
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Input(InputError::Required { .. })), "{e}");
+}
+
+/// Seed 001 "Activity timeline (notes, calls, emails, meetings)" and
+/// "Follow-up schedule"; time in phase and rotting are computed from the clock.
+pub async fn timeline_and_rotting(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let subject = Subject::Lead(lead.id);
+    exec(
+        &engine,
+        &ann(),
+        Command::LogActivity {
+            subject,
+            kind: ActivityKind::Call,
+            summary: "intro call".into(),
+            body: "wants 40 seats".into(),
+            occurred_at: None,
+        },
+    )
+    .await;
+    let e = refuse(
+        &engine,
+        &bob(),
+        Command::LogActivity {
+            subject,
+            kind: ActivityKind::Note,
+            summary: "not my lead".into(),
+            body: String::new(),
+            occurred_at: None,
+        },
+    )
+    .await;
+    assert!(matches!(e, Error::Permission(_)), "{e}");
+    let due = NaiveDate::from_ymd_opt(2030, 1, 15).unwrap_or_default();
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::ScheduleFollowUp {
+            subject,
+            due,
+            note: "call back".into(),
+            assignee: None,
+        },
+    )
+    .await;
+    let CommandOutput::FollowUp { follow_up } = out else {
+        panic!("{out:?}")
+    };
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::CompleteFollowUp {
+            follow_up: follow_up.id,
+        },
+    )
+    .await;
+    let CommandOutput::FollowUp { follow_up: done } = out else {
+        panic!("{out:?}")
+    };
+    assert!(done.done && done.done_at.is_some());
+    let activities = engine.activities(subject).await.unwrap_or_default();
+    assert_eq!(
+        activities.iter().map(|a| a.summary.as_str()).collect::<Vec<_>>(),
+        vec!["intro call"]
+    );
+    assert_eq!(engine.follow_ups(subject).await.unwrap_or_default().len(), 1);
+    // Rotting: MEETING rots after 14 days.
+    let l = engine
+        .move_lead_phase(&ann(), lead.id, phase("b2b", "MEETING"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config = fixture_config();
+    let entered = l.phase_entered_at;
+    assert!(!l.is_rotten(&config, entered + Duration::days(14)));
+    assert!(l.is_rotten(&config, entered + Duration::days(15)));
+    assert_eq!(l.days_in_phase(entered + Duration::days(15)), 15);
+}
+
+/// Configuration is validated as a whole (every problem reported), versioned,
+/// and a change that would strand existing data names what uses it.
+pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let (config, version) = engine.config().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(version, 1);
+    let mut broken = config.clone();
+    broken
+        .phases
+        .retain(|p| !(p.account_type.as_str() == "b2c" && p.code.as_str() == "CLOSED"));
+    broken.pipelines.iter_mut().for_each(|p| p.default = false);
+    let e = refuse(
+        &engine,
+        &maria(),
+        Command::SetConfig {
+            config: Box::new(broken),
+            expected_version: Some(1),
+        },
+    )
+    .await;
+    match e {
+        Error::Config(ConfigError::Invalid { problems }) => assert_eq!(problems.len(), 2, "{problems:?}"),
+        other => panic!("{other}"),
+    }
+    let e = refuse(
+        &engine,
+        &maria(),
+        Command::SetConfig {
+            config: Box::new(config.clone()),
+            expected_version: Some(7),
+        },
+    )
+    .await;
+    assert!(
+        matches!(e, Error::Config(ConfigError::Stale { expected: 7, found: 1 })),
+        "{e}"
+    );
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    engine
+        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut strands = config.clone();
+    strands.phases.retain(|p| p.code.as_str() != "QUOTE");
+    let e = refuse(
+        &engine,
+        &maria(),
+        Command::SetConfig {
+            config: Box::new(strands),
+            expected_version: Some(1),
+        },
+    )
+    .await;
+    match &e {
+        Error::Config(ConfigError::InUse { uses }) => {
+            assert_eq!(uses.len(), 1);
+            assert_eq!((uses[0].item.as_str(), uses[0].count), ("phase b2b/QUOTE", 1));
+            assert_eq!(uses[0].examples, vec!["lead 1".to_owned()]);
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(engine.config().await.map(|(_, v)| v).unwrap_or(0), 1, "nothing stored");
+    let mut ok = config.clone();
+    ok.phases.retain(|p| p.code.as_str() != "MEETING");
+    assert_eq!(
+        engine
+            .set_config(&maria(), ok, Some(1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        2
+    );
+}
+
+/// Optimistic concurrency: a write against a stale version fails with a typed
+/// conflict and writes nothing.
+pub async fn stale_writes_conflict_and_write_nothing(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let fresh = engine
+        .set_lead_status(&ann(), lead.id, LeadStatus::Contacted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before = snapshot(&engine, lead.id).await;
+    // A unit of work prepared against version 1, committed after version 2 exists.
+    let mut stale = lead.clone();
+    stale.description = "stale edit".into();
+    let mut uow = UnitOfWork::new(&ann().user, Utc::now(), "update_lead");
+    uow.update(&lead, &mut stale);
+    uow.event(DomainEvent::LeadUpdated {
+        lead: lead.id,
+        fields: vec!["description".into()],
+    });
+    match engine.store().commit(uow).await {
+        Err(StoreError::Conflict {
+            entity,
+            expected,
+            found,
+        }) => {
+            assert_eq!(
+                (entity, expected, found),
+                (EntityRef::lead(lead.id), Some(1), Some(fresh.version))
+            );
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_unchanged(&engine, &before, lead.id, "stale commit").await;
+    // An insert of an existing record conflicts too.
+    let mut dup = UnitOfWork::new(&ann().user, Utc::now(), "create_lead");
+    dup.insert(&lead);
+    assert!(engine.store().commit(dup).await.is_err_and(|e| e.is_conflict()));
+    assert_unchanged(&engine, &before, lead.id, "duplicate insert").await;
+}
+
+/// Two tasks qualifying one lead at the same time end with one customer, one
+/// deal, and one typed error.
+pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    for round in 0..10 {
+        let mut input = b2b("Ada", &format!("Acme {round}"));
+        input.email = Some(format!("buyer{round}@acme.example.com"));
+        let lead = create(&engine, &ann(), input).await;
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    engine
+                        .qualify_lead(&ann(), lead.id, CustomerChoice::Auto, DealDraft::default())
+                        .await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        let mut refused = Vec::new();
+        for t in tasks {
+            match t.await.unwrap_or_else(|e| panic!("task: {e}")) {
+                Ok(_) => ok += 1,
+                Err(e) => refused.push(e),
+            }
+        }
+        assert_eq!(ok, 1, "exactly one qualify wins");
+        assert_eq!(refused.len(), 1);
+        assert!(
+            matches!(
+                refused[0],
+                Error::Lead(LeadError::NotAllowed {
+                    status: LeadStatus::Qualified,
+                    ..
+                })
+            ),
+            "the loser learns the lead is already qualified: {}",
+            refused[0]
+        );
+        assert_eq!(
+            engine.deals_of_lead(lead.id).await.unwrap_or_default().len(),
+            1,
+            "one deal"
+        );
+        let customers = engine
+            .store()
+            .customers_by_email(&format!("buyer{round}@acme.example.com"))
+            .await
+            .unwrap_or_default();
+        assert_eq!(customers.len(), 1, "one customer");
+    }
+}
+
+/// 8 tasks × 200 phase moves on shared leads lose no update: each lead's final
+/// version and history count equal the number of commands that changed it.
+pub async fn concurrent_phase_moves_lose_no_update(factory: Arc<dyn StoreFactory>) {
+    concurrent_moves(factory, 8, 200).await;
+}
+
+/// The body of [`concurrent_phase_moves_lose_no_update`], sized by the caller.
+pub async fn concurrent_moves(factory: Arc<dyn StoreFactory>, tasks: usize, moves: usize) {
+    let engine = fixture_engine(&*factory).await;
+    let mut leads = Vec::new();
+    for i in 0..3 {
+        leads.push(create(&engine, &ann(), b2b("Shared", &format!("Co {i}"))).await.id);
+    }
+    let phases = [phase("b2b", "CALL"), phase("b2b", "MEETING"), phase("b2b", "QUOTE")];
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let engine = engine.clone();
+            let leads = leads.clone();
+            let phases = phases.clone();
+            tokio::spawn(async move {
+                let mut applied = vec![0usize; leads.len()];
+                let mut conflicts = 0usize;
+                for i in 0..moves {
+                    let which = (t + i) % leads.len();
+                    let target = phases[(t * 7 + i) % phases.len()].clone();
+                    let cmd = Command::MoveLeadPhase {
+                        lead: leads[which],
+                        phase: target,
+                        closing_reason: None,
+                        note: None,
+                    };
+                    match engine.execute_detailed(&ann(), cmd).await {
+                        Ok(done) => {
+                            if done.receipt.is_some() {
+                                applied[which] += 1;
+                            }
+                        }
+                        Err(e) if e.is_conflict() => conflicts += 1,
+                        Err(e) => panic!("unexpected error: {e}"),
+                    }
+                }
+                (applied, conflicts)
+            })
+        })
+        .collect();
+    let mut applied = vec![0usize; leads.len()];
+    for h in handles {
+        let (a, _conflicts) = h.await.unwrap_or_else(|e| panic!("task: {e}"));
+        for (total, n) in applied.iter_mut().zip(a) {
+            *total += n;
+        }
+    }
+    for (lead, n) in leads.iter().zip(&applied) {
+        let l = engine.lead(*lead).await.unwrap_or_else(|e| panic!("{e}"));
+        let history = engine.history(EntityRef::lead(*lead)).await.unwrap_or_default();
+        assert_eq!(l.version as usize, 1 + n, "final version = 1 + successful changes");
+        assert_eq!(history.len(), 1 + n, "one history entry per applied change");
+        let versions: Vec<u64> = history.iter().map(|h| h.version).collect();
+        assert_eq!(
+            versions,
+            (1..=l.version).collect::<Vec<_>>(),
+            "history versions are 1..=n with no gap"
+        );
+    }
+    assert!(applied.iter().sum::<usize>() > 0);
+}
+
+/// The event outbox: store-wide sequence, gap-free, strictly increasing, read
+/// in pages with a cursor without missing or repeating one.
+pub async fn events_are_gap_free_and_paged(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    for i in 0..7 {
+        let lead = create(&engine, &ann(), b2b("Ada", &format!("Acme {i}"))).await;
+        if i % 2 == 0 {
+            qualify(&engine, &ann(), lead.id).await;
+        }
+    }
+    let all = engine.events_since(0, usize::MAX).await.unwrap_or_default();
+    let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=all.len() as u64).collect::<Vec<_>>(), "gap-free from 1");
+    assert!(matches!(all[0].event, DomainEvent::ConfigChanged { version: 1 }));
+    let mut cursor = 0;
+    let mut paged = Vec::new();
+    loop {
+        let page = engine.events_since(cursor, 4).await.unwrap_or_default();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 4);
+        cursor = page.last().map_or(cursor, |e| e.seq);
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    let created = all
+        .iter()
+        .filter(|e| matches!(e.event, DomainEvent::LeadCreated { .. }))
+        .count();
+    assert_eq!(created, 7);
+}
+
+/// History: every change records who, when, and each field's old and new value.
+pub async fn history_records_every_field_change(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let patch = LeadPatch {
+        job_title: Some("CTO".into()),
+        email: Some(Some("ada@acme.example.com".into())),
+        tags: Some(BTreeSet::from([code("exhibition")])),
+        ..LeadPatch::default()
+    };
+    engine
+        .update_lead(&ann(), lead.id, patch)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let noop = engine
+        .update_lead(
+            &ann(),
+            lead.id,
+            LeadPatch {
+                job_title: Some("CTO".into()),
+                ..LeadPatch::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        noop.map(|l| l.version).unwrap_or(0),
+        3,
+        "an edit that changes nothing writes nothing"
+    );
+    let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+    assert_eq!(
+        history.iter().map(|h| h.action.as_str()).collect::<Vec<_>>(),
+        ["create_lead", "update_lead", "move_lead_phase"]
+    );
+    assert_eq!(history.iter().map(|h| h.version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(history.iter().all(|h| h.actor == ann().user));
+    let edit = &history[1];
+    let fields: Vec<&str> = edit.changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["email", "job_title", "tags"]);
+    let jt = edit.change("job_title").unwrap_or_else(|| panic!("job_title"));
+    assert_eq!((jt.old.as_str(), jt.new.as_str()), (Some(""), Some("CTO")));
+    let ph = history[2].change("phase").unwrap_or_else(|| panic!("phase"));
+    assert_eq!(ph.new["code"].as_str(), Some("QUOTE"));
+    assert!(history[0].changes.len() > 10, "creation records every field");
+}
+
+/// The typed lead filter means the same on every backend.
+pub async fn lead_filters_match_their_semantics(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let mut all = Vec::new();
+    for i in 0..12u32 {
+        let mut input = b2b(&format!("P{i}"), &format!("Co {i}"));
+        input.source = Some(code(["web_form", "referral", "cold_call"][i as usize % 3]));
+        input.priority = (i % 2 == 0).then(|| code("high"));
+        input.zone = ["north", "south"][i as usize % 2].into();
+        input.email = Some(format!("p{}@co.example.com", i % 4));
+        input.phone = (i % 3 == 0).then(|| format!("+1 212 555 01{:02}", i % 5));
+        if i % 4 == 0 {
+            input.tags = BTreeSet::from([code("exhibition")]);
+        }
+        if i % 5 == 0 {
+            input.account_type = Some(code("b2c"));
+        }
+        let actor = if i % 2 == 0 { ann() } else { bob() };
+        let lead = create(&engine, &actor, input).await;
+        if i % 3 == 1 {
+            engine
+                .set_lead_status(&actor, lead.id, LeadStatus::Contacted)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        if i % 4 == 1 {
+            engine
+                .disqualify_lead(&actor, lead.id, code("no_fit"), None)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        all.push(lead.id);
+    }
+    let everything = engine.leads(&LeadFilter::default()).await.unwrap_or_default();
+    assert_eq!(everything.len(), 12);
+    assert!(
+        everything.windows(2).all(|w| w[0].number < w[1].number),
+        "ordered by number"
+    );
+    let midpoint = everything[6].updated_at;
+    let filters = vec![
+        LeadFilter {
+            statuses: Some([LeadStatus::Contacted, LeadStatus::Disqualified].into()),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            owner: Some(bob().user),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            account_type: Some(code("b2c")),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            phase: Some(phase("b2b", "LOST")),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            source: Some(code("referral")),
+            priority: Some(code("high")),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            tag: Some(code("exhibition")),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            zone: Some("south".into()),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            email: Some("p1@co.example.com".into()),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            phone: Some("+12125550103".into()),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            lost_reason: Some(code("no_fit")),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            updated_from: Some(midpoint),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            updated_before: Some(midpoint),
+            limit: Some(2),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            owner: Some(ann().user),
+            limit: Some(3),
+            ..LeadFilter::default()
+        },
+    ];
+    for f in filters {
+        let got: Vec<u64> = engine
+            .leads(&f)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|l| l.number)
+            .collect();
+        let mut want: Vec<u64> = everything.iter().filter(|l| f.matches(l)).map(|l| l.number).collect();
+        want.truncate(f.limit.unwrap_or(usize::MAX));
+        assert_eq!(got, want, "filter {f:?}");
+        assert!(
+            !want.is_empty() || f.phone.is_some(),
+            "the fixture exercises filter {f:?}"
+        );
+    }
+}
+
+/// A persistent store keeps everything across a close and reopen.
+pub async fn reopen_keeps_everything(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let (_, customer, deal) = qualify(&engine, &ann(), lead.id).await;
+    let before = snapshot(&engine, lead.id).await;
+    let events = engine.events_since(0, usize::MAX).await.unwrap_or_default();
+    let store = engine.store().clone();
+    drop(engine);
+    let Some(reopened) = factory.reopen(store).await.unwrap_or_else(|e| panic!("reopen: {e}")) else {
+        eprintln!("reopen_keeps_everything: this backend is not persistent; nothing to check");
+        return;
+    };
+    let engine = Engine::open(reopened).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(snapshot(&engine, lead.id).await, before);
+    assert_eq!(engine.events_since(0, usize::MAX).await.unwrap_or_default(), events);
+    assert_eq!(engine.customer(customer.id).await.map(|c| c.id).ok(), Some(customer.id));
+    assert_eq!(engine.deal(deal.id).await.map(|d| d.version).ok(), Some(deal.version));
+    assert_eq!(engine.config().await.map(|(_, v)| v).ok(), Some(1));
+    // Numbering and the event sequence continue where they stopped.
+    let next = create(&engine, &ann(), b2b("Ben", "Beta")).await;
+    assert_eq!(next.number, lead.number + 1);
+    let after = engine.events_since(events.len() as u64, 10).await.unwrap_or_default();
+    assert_eq!(after.first().map(|e| e.seq), Some(events.len() as u64 + 1));
+}
+
+/// The proptest state-machine test of the three state machines, through the
+/// engine, against this backend.
+pub fn state_machine(factory: Arc<dyn StoreFactory>) {
+    super::model::run_state_machine(factory);
+}
+
+/// Declares one `#[test]` per conformance case for a backend. The argument is
+/// an expression of a type implementing [`StoreFactory`](crate::testing::StoreFactory).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:expr) => {
+        $crate::conformance_tests!(@async $factory;
+            create_lead_starts_new_in_initial_phase,
+            invalid_lead_input_is_refused_and_changes_nothing,
+            only_new_and_contacted_are_set_by_hand,
+            qualify_creates_customer_and_deal,
+            qualify_with_matching_customer_asks_to_choose,
+            quotations_need_a_deal,
+            winning_a_deal_converts_the_lead,
+            disqualify_and_reopen,
+            closed_leads_are_not_duplicates_or_requalified,
+            phases_belong_to_the_account_type,
+            unphased_account_types_follow_the_setting,
+            closing_reasons_only_in_closing_phases,
+            deal_stages_probability_and_reopen,
+            reopening_the_won_deal_unconverts_the_lead,
+            permissions_are_enforced,
+            delete_is_refused_while_links_exist,
+            communications_are_linked_created_or_ignored,
+            timeline_and_rotting,
+            configuration_changes_are_validated,
+            stale_writes_conflict_and_write_nothing,
+            concurrent_qualify_is_exactly_once,
+            concurrent_phase_moves_lose_no_update,
+            events_are_gap_free_and_paged,
+            history_records_every_field_change,
+            lead_filters_match_their_semantics,
+            reopen_keeps_everything
+        );
+        #[test]
+        fn state_machine() {
+            $crate::testing::conformance::state_machine(::std::sync::Arc::new($factory));
+        }
+    };
+    (@async $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testing::run(::std::sync::Arc::new($factory), $crate::testing::conformance::$case);
+            }
+        )*
+    };
+}

@@ -1,0 +1,284 @@
+//! The public testing kit (feature `testing`): fixtures, proptest strategies,
+//! the reference model of the three state machines, and the backend
+//! conformance suite.
+//!
+//! A backend crate runs the whole suite with one macro:
+//!
+//! ```ignore
+//! struct MyFactory;
+//! #[async_trait::async_trait]
+//! impl crcm_core::testing::StoreFactory for MyFactory { /* create, reopen */ }
+//! crcm_core::conformance_tests!(MyFactory);
+//! ```
+
+pub mod conformance;
+pub mod model;
+pub mod strategies;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::access::{Actor, Role};
+use crate::config::{
+    AccountType, ClosingReason, Config, CustomFieldDef, CustomFieldKind, LostReason, Outcome, Phase, PhaseRef,
+    PhaseType, Pipeline, Stage, StageKind, Tag,
+};
+use crate::engine::Engine;
+use crate::error::StoreError;
+use crate::ids::{Code, UserId};
+use crate::memory::MemoryStore;
+use crate::money::Currency;
+use crate::store::Store;
+
+/// Makes stores for the conformance suite.
+#[async_trait]
+pub trait StoreFactory: Send + Sync + 'static {
+    /// A fresh, empty store of this backend.
+    async fn create(&self) -> Result<Arc<dyn Store>, StoreError>;
+
+    /// Closes `store` and opens it again from where it keeps its data.
+    /// `Ok(None)`: the backend is not persistent (the reopen case then says so
+    /// and checks nothing).
+    async fn reopen(&self, store: Arc<dyn Store>) -> Result<Option<Arc<dyn Store>>, StoreError> {
+        drop(store);
+        Ok(None)
+    }
+
+    /// How many cases the state-machine property test runs when
+    /// `PROPTEST_CASES` is not set.
+    fn state_machine_cases(&self) -> u32 {
+        2000
+    }
+}
+
+/// The in-memory store's factory (the suite's self-test).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryFactory;
+
+#[async_trait]
+impl StoreFactory for MemoryFactory {
+    async fn create(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(MemoryStore::new()))
+    }
+}
+
+fn code(s: &str) -> Code {
+    Code::new(s).unwrap_or_else(|e| panic!("fixture code {s:?}: {e}"))
+}
+
+fn user(s: &str) -> UserId {
+    UserId::new(s).unwrap_or_else(|e| panic!("fixture user {s:?}: {e}"))
+}
+
+/// A phase reference from two codes.
+pub fn phase(account_type: &str, code_: &str) -> PhaseRef {
+    PhaseRef {
+        account_type: code(account_type),
+        code: code(code_),
+    }
+}
+
+/// Ann, a sales person.
+pub fn ann() -> Actor {
+    Actor::new(user("ann"), Role::SalesPerson)
+}
+
+/// Bob, another sales person.
+pub fn bob() -> Actor {
+    Actor::new(user("bob"), Role::SalesPerson)
+}
+
+/// Maria, a manager.
+pub fn maria() -> Actor {
+    Actor::new(user("maria"), Role::Manager)
+}
+
+/// Root, an admin.
+pub fn root() -> Actor {
+    Actor::new(user("root"), Role::Admin)
+}
+
+/// The fixture configuration used by the suite and the model:
+///
+/// - account type `b2b` with the funnel of seed 000 plus a meeting:
+///   `CALL` (initial) → `MEETING` (regular, rots after 14 days) → `QUOTE`
+///   (regular) → `WON` (closing, outcome won) / `LOST` (closing, outcome lost);
+/// - account type `b2c`: `INTRO` (initial) → `CLOSED` (closing, no outcome);
+/// - account type `partner` with no phases (and the setting "no phases");
+/// - closing reasons won / lost / competitor / other (other needs a note);
+/// - lost reasons no_budget / no_fit / competitor / unreachable / other (needs a note);
+/// - the default `sales` pipeline: prospecting (10) → proposal (40) → won,
+///   invoiced (both won) / lost; a second `renewals` pipeline.
+pub fn fixture_config() -> Config {
+    let usd = Currency::new("USD").unwrap_or_else(|e| panic!("{e}"));
+    let mut c = Config::default_with("US", usd);
+    c.account_types = vec![
+        AccountType {
+            code: code("b2b"),
+            name: "Business".into(),
+        },
+        AccountType {
+            code: code("b2c"),
+            name: "Private".into(),
+        },
+        AccountType {
+            code: code("partner"),
+            name: "Partner".into(),
+        },
+    ];
+    let p = |at: &str, c_: &str, d: &str, t, order, rot, outcome| Phase {
+        account_type: code(at),
+        code: code(c_),
+        description: d.into(),
+        phase_type: t,
+        order,
+        rot_after_days: rot,
+        outcome,
+    };
+    c.phases = vec![
+        p("b2b", "CALL", "Call appointment", PhaseType::Initial, 10, None, None),
+        p("b2b", "MEETING", "Meeting", PhaseType::Regular, 20, Some(14), None),
+        p("b2b", "QUOTE", "Send Quote", PhaseType::Regular, 30, None, None),
+        p(
+            "b2b",
+            "WON",
+            "Closed - won",
+            PhaseType::Closing,
+            90,
+            None,
+            Some(Outcome::Won),
+        ),
+        p(
+            "b2b",
+            "LOST",
+            "Closed - lost",
+            PhaseType::Closing,
+            91,
+            None,
+            Some(Outcome::Lost),
+        ),
+        p("b2c", "INTRO", "Introduction", PhaseType::Initial, 10, None, None),
+        p("b2c", "CLOSED", "Closed", PhaseType::Closing, 90, None, None),
+    ];
+    c.closing_reasons.push(ClosingReason {
+        code: code("other"),
+        label: "Other".into(),
+        outcome: Outcome::Lost,
+        requires_note: true,
+    });
+    c.lost_reasons = vec![
+        LostReason {
+            code: code("no_budget"),
+            label: "No budget".into(),
+            requires_note: false,
+        },
+        LostReason {
+            code: code("no_fit"),
+            label: "Not a fit".into(),
+            requires_note: false,
+        },
+        LostReason {
+            code: code("competitor"),
+            label: "Went with a competitor".into(),
+            requires_note: false,
+        },
+        LostReason {
+            code: code("other"),
+            label: "Other".into(),
+            requires_note: true,
+        },
+    ];
+    c.tags = vec![
+        Tag {
+            code: code("exhibition"),
+            label: "Exhibition".into(),
+            color: "#1E88E5".into(),
+        },
+        Tag {
+            code: code("follow-up"),
+            label: "Follow-up".into(),
+            color: "#8E24AA".into(),
+        },
+    ];
+    c.custom_fields = vec![
+        CustomFieldDef {
+            name: code("budget_known"),
+            label: "Budget known".into(),
+            kind: CustomFieldKind::Bool,
+            required: false,
+        },
+        CustomFieldDef {
+            name: code("segment"),
+            label: "Segment".into(),
+            kind: CustomFieldKind::Choice {
+                options: vec!["smb".into(), "enterprise".into()],
+            },
+            required: false,
+        },
+    ];
+    let s = |c_: &str, n: &str, kind, probability| Stage {
+        code: code(c_),
+        name: n.into(),
+        kind,
+        probability,
+    };
+    c.pipelines = vec![
+        Pipeline {
+            code: code("sales"),
+            name: "Sales".into(),
+            default: true,
+            stages: vec![
+                s("prospecting", "Prospecting", StageKind::Open, 10),
+                s("proposal", "Proposal", StageKind::Open, 40),
+                s("won", "Won", StageKind::Won, 100),
+                s("invoiced", "Invoiced", StageKind::Won, 100),
+                s("lost", "Lost", StageKind::Lost, 0),
+            ],
+        },
+        Pipeline {
+            code: code("renewals"),
+            name: "Renewals".into(),
+            default: false,
+            stages: vec![
+                s("renewal_open", "Renewal", StageKind::Open, 50),
+                s("renewal_won", "Renewed", StageKind::Won, 100),
+                s("renewal_lost", "Churned", StageKind::Lost, 0),
+            ],
+        },
+    ];
+    c
+}
+
+/// An engine over a fresh store of `factory`, configured with [`fixture_config`].
+pub async fn fixture_engine(factory: &dyn StoreFactory) -> Engine {
+    let store = factory
+        .create()
+        .await
+        .unwrap_or_else(|e| panic!("the factory could not create a store: {e}"));
+    configured(store).await
+}
+
+/// An engine over `store`, configured with [`fixture_config`].
+pub async fn configured(store: Arc<dyn Store>) -> Engine {
+    let engine = Engine::open(store).await.unwrap_or_else(|e| panic!("open: {e}"));
+    engine
+        .set_config(&maria(), fixture_config(), None)
+        .await
+        .unwrap_or_else(|e| panic!("the fixture configuration must be accepted: {e}"));
+    engine
+}
+
+/// Runs one async conformance case on a fresh multi-threaded runtime.
+pub fn run<F, Fut>(factory: Arc<dyn StoreFactory>, case: F)
+where
+    F: FnOnce(Arc<dyn StoreFactory>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    rt.block_on(case(factory));
+}

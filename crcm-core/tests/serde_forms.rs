@@ -1,0 +1,550 @@
+//! `Command`, its outputs and every domain event round-trip through serde_json,
+//! one check per variant; and the store's format version is enforced.
+#![cfg(feature = "testing")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use crcm_core::activity::{ActivityKind, CommunicationKind, Subject};
+use crcm_core::command::{DealPatch, InboundCommunication, NewContact, NewCustomer};
+use crcm_core::config::PhaseRef;
+use crcm_core::lead::DocumentKind;
+use crcm_core::testing::{fixture_config, phase};
+use crcm_core::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+fn code(s: &str) -> Code {
+    Code::new(s).expect("valid code")
+}
+
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) -> serde_json::Value {
+    let json = serde_json::to_value(value).expect("serializes");
+    let back: T = serde_json::from_value(json.clone()).expect("deserializes");
+    assert_eq!(&back, value, "round trip of {json}");
+    json
+}
+
+fn all_commands() -> Vec<Command> {
+    let lead = LeadId::new();
+    let deal = DealId::new();
+    let money = Money::new(12_345, Currency::new("EUR").expect("EUR")).expect("money");
+    let p: PhaseRef = phase("b2b", "QUOTE");
+    vec![
+        Command::SetConfig {
+            config: Box::new(fixture_config()),
+            expected_version: Some(3),
+        },
+        Command::CreateLead {
+            lead: Box::new(NewLead {
+                first_name: "Ada".into(),
+                email: Some("ada@example.com".into()),
+                expected_revenue: Some(money),
+                custom: BTreeMap::from([(code("segment"), custom::CustomValue::Choice("smb".into()))]),
+                ..NewLead::default()
+            }),
+        },
+        Command::UpdateLead {
+            lead,
+            patch: Box::new(LeadPatch {
+                email: Some(None),
+                phone: Some(Some("+31 20 123 4567".into())),
+                probability: Some(Some(30)),
+                ..LeadPatch::default()
+            }),
+        },
+        Command::SetLeadStatus {
+            lead,
+            status: LeadStatus::Contacted,
+        },
+        Command::MoveLeadPhase {
+            lead,
+            phase: p.clone(),
+            closing_reason: Some(code("won")),
+            note: Some("n".into()),
+        },
+        Command::SetClosingReason {
+            lead,
+            reason: code("lost"),
+            note: None,
+        },
+        Command::ChangeAccountType {
+            lead,
+            account_type: code("b2c"),
+            phase: Some(p),
+        },
+        Command::QualifyLead {
+            lead,
+            customer: CustomerChoice::Link {
+                customer: CustomerId::new(),
+            },
+            deal: DealDraft {
+                title: Some("T".into()),
+                value: Some(money),
+                expected_close: NaiveDate::from_ymd_opt(2027, 1, 2),
+            },
+        },
+        Command::DisqualifyLead {
+            lead,
+            reason: code("other"),
+            note: Some("why".into()),
+        },
+        Command::ReopenLead { lead },
+        Command::MergeLead {
+            lead,
+            into: LeadId::new(),
+        },
+        Command::ReassignLead {
+            lead,
+            owner: UserId::new("bob").expect("user"),
+        },
+        Command::SetLeadTeam {
+            lead,
+            team: BTreeSet::from([UserId::new("cy").expect("user")]),
+        },
+        Command::DeleteLead { lead },
+        Command::LinkLeadDocument {
+            lead,
+            kind: DocumentKind::Invoice,
+            external_id: "INV-1".into(),
+        },
+        Command::MoveDealStage {
+            deal,
+            stage: code("proposal"),
+        },
+        Command::WinDeal {
+            deal,
+            stage: Some(code("won")),
+        },
+        Command::LoseDeal {
+            deal,
+            reason: code("no_fit"),
+            note: None,
+        },
+        Command::ReopenDeal { deal, stage: None },
+        Command::SetDealProbability {
+            deal,
+            probability: Some(55),
+        },
+        Command::UpdateDeal {
+            deal,
+            patch: DealPatch {
+                title: Some("New".into()),
+                value: Some(None),
+                expected_close: None,
+            },
+        },
+        Command::LinkDealDocument {
+            deal,
+            kind: DocumentKind::Quotation,
+            external_id: "Q-9".into(),
+        },
+        Command::CreateCustomer {
+            customer: NewCustomer {
+                name: "Acme".into(),
+                ..NewCustomer::default()
+            },
+        },
+        Command::AddContact {
+            customer: CustomerId::new(),
+            contact: NewContact {
+                name: "Ann".into(),
+                ..NewContact::default()
+            },
+        },
+        Command::LogActivity {
+            subject: Subject::Deal(deal),
+            kind: ActivityKind::Meeting,
+            summary: "demo".into(),
+            body: String::new(),
+            occurred_at: Some(Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).single().expect("time")),
+        },
+        Command::ScheduleFollowUp {
+            subject: Subject::Lead(lead),
+            due: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
+            note: "call".into(),
+            assignee: None,
+        },
+        Command::CompleteFollowUp {
+            follow_up: FollowUpId::new(),
+        },
+        Command::ReceiveCommunication {
+            communication: InboundCommunication {
+                kind: CommunicationKind::Call,
+                from_email: None,
+                from_phone: Some("+1 212 555 0147".into()),
+                summary: "s".into(),
+                body: "b".into(),
+                received_at: None,
+            },
+        },
+        Command::AttachCommunication {
+            communication: CommunicationId::new(),
+            lead,
+        },
+        Command::CreateLeadFromCommunication {
+            communication: CommunicationId::new(),
+            lead: Box::new(NewLead::default()),
+        },
+        Command::IgnoreCommunication {
+            communication: CommunicationId::new(),
+        },
+    ]
+}
+
+#[test]
+fn every_command_round_trips_with_a_stable_tag() {
+    let commands = all_commands();
+    let names: BTreeSet<&str> = commands.iter().map(Command::name).collect();
+    assert_eq!(names.len(), commands.len(), "one sample per variant");
+    assert_eq!(commands.len(), 31, "every Command variant has a sample");
+    for c in &commands {
+        let json = round_trip(c);
+        assert_eq!(
+            json["type"].as_str(),
+            Some(c.name()),
+            "the JSON tag is the command's name"
+        );
+    }
+}
+
+#[test]
+fn commands_parse_from_minimal_json() {
+    let lead = LeadId::new();
+    let json = format!(r#"{{"type":"qualify_lead","lead":"{}"}}"#, lead.0);
+    let cmd: Command = serde_json::from_str(&json).expect("defaults fill the rest");
+    assert_eq!(
+        cmd,
+        Command::QualifyLead {
+            lead,
+            customer: CustomerChoice::Auto,
+            deal: DealDraft::default()
+        }
+    );
+    let bad = r#"{"type":"move_deal_stage","deal":"not-a-uuid","stage":"x"}"#;
+    assert!(serde_json::from_str::<Command>(bad).is_err());
+    let bad_code = format!(
+        r#"{{"type":"set_closing_reason","lead":"{}","reason":"has space"}}"#,
+        lead.0
+    );
+    assert!(
+        serde_json::from_str::<Command>(&bad_code).is_err(),
+        "codes are validated while parsing"
+    );
+    // A patch tells "absent" (keep) from null (clear).
+    let patch: LeadPatch = serde_json::from_str(r#"{"email":null,"city":"Delft"}"#).expect("patch");
+    assert_eq!(
+        (patch.email, patch.phone, patch.city.as_deref()),
+        (Some(None), None, Some("Delft"))
+    );
+}
+
+#[test]
+fn every_output_round_trips() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let engine = crcm_core::testing::fixture_engine(&crcm_core::testing::MemoryFactory).await;
+        let ann = crcm_core::testing::ann();
+        let lead = engine
+            .create_lead(
+                &ann,
+                NewLead {
+                    first_name: "Ada".into(),
+                    company: "Acme".into(),
+                    account_type: Some(code("b2b")),
+                    ..NewLead::default()
+                },
+            )
+            .await
+            .expect("lead");
+        let (l, c, d) = engine
+            .qualify_lead(&ann, lead.id, CustomerChoice::Auto, DealDraft::default())
+            .await
+            .expect("qualify");
+        let outputs = vec![
+            CommandOutput::Config { version: 2 },
+            CommandOutput::Lead {
+                lead: Box::new(lead.clone()),
+            },
+            CommandOutput::Qualified {
+                lead: Box::new(l.clone()),
+                customer: Box::new(c.clone()),
+                deal: Box::new(d.clone()),
+            },
+            CommandOutput::Deal {
+                deal: Box::new(d.clone()),
+                lead: Some(Box::new(l)),
+            },
+            CommandOutput::Customer { customer: Box::new(c) },
+            CommandOutput::Deleted { number: 4 },
+        ];
+        for o in &outputs {
+            round_trip(o);
+        }
+        let out = engine
+            .execute(
+                &ann,
+                Command::LogActivity {
+                    subject: Subject::Lead(lead.id),
+                    kind: ActivityKind::Note,
+                    summary: "n".into(),
+                    body: String::new(),
+                    occurred_at: None,
+                },
+            )
+            .await
+            .expect("activity");
+        round_trip(&out);
+        let out = engine
+            .execute(
+                &ann,
+                Command::ScheduleFollowUp {
+                    subject: Subject::Lead(lead.id),
+                    due: NaiveDate::from_ymd_opt(2027, 1, 1).expect("d"),
+                    note: "x".into(),
+                    assignee: None,
+                },
+            )
+            .await
+            .expect("follow-up");
+        round_trip(&out);
+        let out = engine
+            .execute(
+                &ann,
+                Command::ReceiveCommunication {
+                    communication: InboundCommunication {
+                        kind: CommunicationKind::Email,
+                        from_email: Some("x@example.com".into()),
+                        from_phone: None,
+                        summary: String::new(),
+                        body: String::new(),
+                        received_at: None,
+                    },
+                },
+            )
+            .await
+            .expect("communication");
+        round_trip(&out);
+        // And every event the store recorded.
+        for e in engine.events_since(0, 100).await.expect("events") {
+            let json = round_trip(&e);
+            assert!(json["event"]["type"].is_string());
+        }
+        for h in engine.history(EntityRef::lead(lead.id)).await.expect("history") {
+            round_trip(&h);
+        }
+    });
+}
+
+#[test]
+fn every_event_variant_round_trips() {
+    let lead = LeadId::new();
+    let deal = DealId::new();
+    let customer = CustomerId::new();
+    let user = UserId::new("ann").expect("user");
+    let p = Some(phase("b2b", "CALL"));
+    let date = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    let events = vec![
+        DomainEvent::LeadCreated {
+            lead,
+            number: 1,
+            owner: user.clone(),
+        },
+        DomainEvent::LeadUpdated {
+            lead,
+            fields: vec!["city".into()],
+        },
+        DomainEvent::LeadStatusChanged {
+            lead,
+            from: LeadStatus::New,
+            to: LeadStatus::Contacted,
+        },
+        DomainEvent::PhaseChanged {
+            lead,
+            from: None,
+            to: p,
+        },
+        DomainEvent::ClosingReasonSet {
+            lead,
+            reason: code("won"),
+        },
+        DomainEvent::AccountTypeChanged {
+            lead,
+            from: code("a"),
+            to: code("b"),
+        },
+        DomainEvent::LeadQualified {
+            lead,
+            customer,
+            customer_created: true,
+            deal,
+        },
+        DomainEvent::LeadConverted { lead, deal },
+        DomainEvent::LeadDisqualified {
+            lead,
+            reason: code("no_fit"),
+        },
+        DomainEvent::LeadReopened {
+            lead,
+            status: LeadStatus::Contacted,
+        },
+        DomainEvent::LeadMerged {
+            lead,
+            into: LeadId::new(),
+        },
+        DomainEvent::LeadReassigned {
+            lead,
+            from: user.clone(),
+            to: UserId::new("bob").expect("user"),
+        },
+        DomainEvent::TeamChanged {
+            lead,
+            team: vec![user.clone()],
+        },
+        DomainEvent::LeadDeleted { lead, number: 3 },
+        DomainEvent::DocumentLinked {
+            subject: Subject::Deal(deal),
+            kind: DocumentKind::Order,
+            external_id: "SO-1".into(),
+        },
+        DomainEvent::CustomerCreated { customer },
+        DomainEvent::CustomerUpdated { customer },
+        DomainEvent::DealCreated {
+            deal,
+            lead: Some(lead),
+            customer,
+            pipeline: code("sales"),
+            stage: code("prospecting"),
+        },
+        DomainEvent::DealStageChanged {
+            deal,
+            from: code("a"),
+            to: code("b"),
+        },
+        DomainEvent::DealWon {
+            deal,
+            lead: Some(lead),
+            customer,
+            value: None,
+            close_date: date,
+        },
+        DomainEvent::DealLost {
+            deal,
+            reason: code("no_fit"),
+        },
+        DomainEvent::DealReopened { deal },
+        DomainEvent::DealUpdated {
+            deal,
+            fields: vec!["title".into()],
+        },
+        DomainEvent::ActivityLogged {
+            activity: ActivityId::new(),
+            subject: Subject::Lead(lead),
+            kind: ActivityKind::Call,
+        },
+        DomainEvent::FollowUpScheduled {
+            follow_up: FollowUpId::new(),
+            subject: Subject::Lead(lead),
+            due: date,
+        },
+        DomainEvent::FollowUpCompleted {
+            follow_up: FollowUpId::new(),
+        },
+        DomainEvent::CommunicationReceived {
+            communication: CommunicationId::new(),
+            kind: CommunicationKind::Call,
+            lead: None,
+        },
+        DomainEvent::CommunicationLinked {
+            communication: CommunicationId::new(),
+            lead,
+        },
+        DomainEvent::CommunicationIgnored {
+            communication: CommunicationId::new(),
+        },
+        DomainEvent::ConfigChanged { version: 2 },
+    ];
+    let mut tags = BTreeSet::new();
+    for e in &events {
+        let json = round_trip(e);
+        tags.insert(json["type"].as_str().expect("tag").to_owned());
+    }
+    assert_eq!(
+        tags.len(),
+        events.len(),
+        "one sample per variant, each with its own tag"
+    );
+    let won = serde_json::to_string(&DomainEvent::DealReopened { deal }).expect("json");
+    assert_eq!(
+        won,
+        format!(r#"{{"type":"deal_reopened","deal":"{}"}}"#, deal.0),
+        "stable JSON form"
+    );
+}
+
+/// A store written by a newer crcm is refused.
+#[test]
+fn newer_store_formats_are_refused() {
+    #[derive(Debug, Default)]
+    struct FromTheFuture(MemoryStore);
+    #[async_trait::async_trait]
+    impl Store for FromTheFuture {
+        fn backend(&self) -> &'static str {
+            "future"
+        }
+        async fn format_version(&self) -> Result<u32, error::StoreError> {
+            Ok(store::FORMAT_VERSION + 1)
+        }
+        async fn config(&self) -> Result<Option<(Config, u64)>, error::StoreError> {
+            self.0.config().await
+        }
+        async fn get(&self, e: EntityRef) -> Result<Option<Record>, error::StoreError> {
+            self.0.get(e).await
+        }
+        async fn lead_by_number(&self, n: u64) -> Result<Option<Lead>, error::StoreError> {
+            self.0.lead_by_number(n).await
+        }
+        async fn query_leads(&self, f: &LeadFilter) -> Result<Vec<Lead>, error::StoreError> {
+            self.0.query_leads(f).await
+        }
+        async fn query_deals(&self, f: &DealFilter) -> Result<Vec<Deal>, error::StoreError> {
+            self.0.query_deals(f).await
+        }
+        async fn customers_by_email(&self, e: &str) -> Result<Vec<Customer>, error::StoreError> {
+            self.0.customers_by_email(e).await
+        }
+        async fn customers_by_phone(&self, p: &str) -> Result<Vec<Customer>, error::StoreError> {
+            self.0.customers_by_phone(p).await
+        }
+        async fn activities(&self, s: Subject) -> Result<Vec<Activity>, error::StoreError> {
+            self.0.activities(s).await
+        }
+        async fn follow_ups(&self, s: Subject) -> Result<Vec<FollowUp>, error::StoreError> {
+            self.0.follow_ups(s).await
+        }
+        async fn communications_of(&self, l: LeadId) -> Result<Vec<Communication>, error::StoreError> {
+            self.0.communications_of(l).await
+        }
+        async fn history(&self, e: EntityRef) -> Result<Vec<HistoryEntry>, error::StoreError> {
+            self.0.history(e).await
+        }
+        async fn events_since(&self, a: u64, l: usize) -> Result<Vec<EventEnvelope>, error::StoreError> {
+            self.0.events_since(a, l).await
+        }
+        async fn next_lead_number(&self) -> Result<u64, error::StoreError> {
+            self.0.next_lead_number().await
+        }
+        async fn commit(&self, u: UnitOfWork) -> Result<store::CommitReceipt, error::StoreError> {
+            self.0.commit(u).await
+        }
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let result = rt.block_on(Engine::open(Arc::new(FromTheFuture::default())));
+    match result {
+        Err(Error::Store(error::StoreError::FormatTooNew { found, supported })) => {
+            assert_eq!((found, supported), (store::FORMAT_VERSION + 1, store::FORMAT_VERSION));
+        }
+        other => panic!("expected FormatTooNew, got {other:?}"),
+    }
+}
