@@ -3,3 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub use crcm_core::*;
+
+/// The embedded default backend ([`crcm_store_sled`]).
+#[cfg(feature = "sled")]
+pub use crcm_store_sled as sled;
+#[cfg(feature = "sled")]
+pub use crcm_store_sled::SledStore;

@@ -1745,6 +1745,77 @@ pub async fn reopen_keeps_everything(factory: Arc<dyn StoreFactory>) {
     assert_eq!(after.first().map(|e| e.seq), Some(events.len() as u64 + 1));
 }
 
+/// Checks the domain invariants over a whole store and returns every
+/// violation (empty: all hold). Used after crashes and by backends' own tests:
+/// Qualified or Converted ⇒ a customer and a deal; Converted ⇒ a won deal;
+/// Disqualified ⇒ a reason; a closing reason ⇒ a closing phase; a phase ⇒ one
+/// allowed for the account type; history has one entry per version; the event
+/// sequence is gap-free from 1.
+pub async fn store_invariants(engine: &Engine) -> Vec<String> {
+    let mut problems = Vec::new();
+    let config = match engine.config().await {
+        Ok((c, _)) => c,
+        Err(e) => return vec![format!("no configuration: {e}")],
+    };
+    let leads = match engine.leads(&LeadFilter::default()).await {
+        Ok(l) => l,
+        Err(e) => return vec![format!("leads unreadable: {e}")],
+    };
+    for lead in &leads {
+        let n = lead.number;
+        let deals = engine.deals_of_lead(lead.id).await.unwrap_or_default();
+        if matches!(lead.status, LeadStatus::Qualified | LeadStatus::Converted) {
+            let customer = match lead.customer {
+                Some(c) => engine.customer(c).await.ok(),
+                None => None,
+            };
+            if customer.is_none() || deals.is_empty() {
+                problems.push(format!("lead {n} is {} without a customer and a deal", lead.status));
+            }
+        }
+        if lead.status == LeadStatus::Converted && !deals.iter().any(|d| d.status == DealStatus::Won) {
+            problems.push(format!("lead {n} is converted without a won deal"));
+        }
+        if lead.status == LeadStatus::Disqualified && lead.lost_reason.is_none() {
+            problems.push(format!("lead {n} is disqualified without a reason"));
+        }
+        if lead.closing_reason.is_some() && !lead.in_closing_phase(&config) {
+            problems.push(format!("lead {n} has a closing reason outside a closing phase"));
+        }
+        if let Some(p) = &lead.phase
+            && !config
+                .allowed_phases(&lead.account_type)
+                .iter()
+                .any(|x| &x.reference() == p)
+        {
+            problems.push(format!(
+                "lead {n} is in phase {p}, not allowed for {}",
+                lead.account_type
+            ));
+        }
+        let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+        let versions: Vec<u64> = history.iter().map(|h| h.version).collect();
+        if versions != (1..=lead.version).collect::<Vec<_>>() {
+            problems.push(format!(
+                "lead {n} at version {} has history versions {versions:?}",
+                lead.version
+            ));
+        }
+    }
+    let mut cursor = 0;
+    loop {
+        let page = engine.events_since(cursor, 1000).await.unwrap_or_default();
+        let Some(last) = page.last().map(|e| e.seq) else { break };
+        for (k, e) in page.iter().enumerate() {
+            if e.seq != cursor + 1 + k as u64 {
+                problems.push(format!("event sequence jumps to {} after {}", e.seq, cursor + k as u64));
+            }
+        }
+        cursor = last;
+    }
+    problems
+}
+
 /// The proptest state-machine test of the three state machines, through the
 /// engine, against this backend.
 pub fn state_machine(factory: Arc<dyn StoreFactory>) {

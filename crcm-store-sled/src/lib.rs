@@ -1,0 +1,793 @@
+//! # crcm-store-sled
+//!
+//! crcm's embedded default backend: one directory, no server, safe to kill.
+//! It implements [`crcm_core::store::Store`] on [sled] 0.34.
+//!
+//! ## Directory layout
+//!
+//! ```text
+//! <dir>/crcm-store.json   marker: {"crcm_store": true, "format": 1}
+//! <dir>/sled/             the sled database
+//! ```
+//!
+//! The marker is written before the database is created, and read before
+//! anything is opened: a directory that has files but no marker is not a crcm
+//! store and is refused untouched; a marker with a newer format is refused
+//! untouched.
+//!
+//! ## Trees and keys
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `meta` | `format`, `config`, `lead_seq`, `event_seq` | u32/u64 big-endian, or JSON `{version, config}` |
+//! | `records` | kind byte + UUID (16 bytes) | encoded [`Record`] |
+//! | `history` | kind byte + UUID + version (u64 BE) | encoded [`HistoryEntry`] |
+//! | `events` | sequence (u64 BE) | encoded [`EventEnvelope`] |
+//! | `idx` | index tag + length-prefixed values + UUID | empty |
+//! | `board` | account type + phase + status (length-prefixed) | count (u64 BE) |
+//!
+//! Numbers are big-endian so that byte order is numeric order. Encoded values
+//! are one byte of value-encoding version (`1` = JSON) followed by the JSON
+//! form of the crcm type; the store's format version (in the marker and in
+//! `meta`) is [`crcm_core::store::FORMAT_VERSION`].
+//!
+//! Secondary indexes (tags in [`index`]) cover every filter field of
+//! [`LeadFilter`] and [`DealFilter`], customer e-mail and phone, and the
+//! timeline's subjects. They, the board counts, history and events are written
+//! in the same sled multi-tree transaction as the records, after the
+//! optimistic-version checks, so they cannot disagree with the records;
+//! [`SledStore::verify`] checks that they do not.
+//!
+//! ## Durability
+//!
+//! With [`Durability::Flush`] (the default), `commit` returns after sled has
+//! flushed the unit of work to disk. [`Durability::Periodic`] returns as soon as
+//! the transaction is applied and lets sled flush every `every_ms`
+//! milliseconds: a crash (of the machine, or a kill of the process) can then
+//! lose the units of work committed in the last `every_ms` milliseconds, always
+//! whole units and always the most recent ones; it never leaves a partial one.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod codec;
+pub mod index;
+mod verify;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use crcm_core::activity::{Activity, Communication, FollowUp, Subject};
+use crcm_core::config::Config;
+use crcm_core::customer::Customer;
+use crcm_core::deal::Deal;
+use crcm_core::error::StoreError;
+use crcm_core::event::EventEnvelope;
+use crcm_core::history::HistoryEntry;
+use crcm_core::ids::LeadId;
+use crcm_core::lead::Lead;
+use crcm_core::record::{EntityKind, EntityRef, Record};
+use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
+use crcm_core::uow::{UnitOfWork, Write};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::codec::{decode, encode, record_key, u64_value};
+pub use crate::verify::VerifyReport;
+
+const BACKEND: &str = "sled";
+const MARKER: &str = "crcm-store.json";
+
+/// When a committed unit of work reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `commit` returns after the unit of work is flushed to disk. (Default.)
+    #[default]
+    Flush,
+    /// `commit` returns once applied; sled flushes every `every_ms` ms. A crash
+    /// loses at most the units committed in that window (whole units, newest first).
+    Periodic {
+        /// Flush interval in milliseconds.
+        every_ms: u64,
+    },
+}
+
+/// Options for [`SledStore::open_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SledOptions {
+    /// When commits reach the disk.
+    pub durability: Durability,
+    /// sled's page cache size in bytes.
+    pub cache_capacity: u64,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Flush,
+            cache_capacity: 64 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Marker {
+    crcm_store: bool,
+    format: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredConfig {
+    version: u64,
+    config: Config,
+}
+
+/// The sled store. Cheap to share behind an `Arc`; one process opens a
+/// directory at a time (sled locks it).
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    meta: sled::Tree,
+    records: sled::Tree,
+    history: sled::Tree,
+    events: sled::Tree,
+    idx: sled::Tree,
+    board: sled::Tree,
+    durability: Durability,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("dir", &self.dir)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::backend(BACKEND, e)
+}
+
+/// Reads the marker of an existing store, refusing what is not a crcm store.
+fn check_dir(dir: &Path) -> Result<Option<u32>, StoreError> {
+    let marker = dir.join(MARKER);
+    if marker.exists() {
+        let text = std::fs::read_to_string(&marker).map_err(io)?;
+        let m: Marker = serde_json::from_str(&text)
+            .map_err(|e| StoreError::NotACrcmStore(format!("{}: unreadable marker: {e}", marker.display())))?;
+        if !m.crcm_store {
+            return Err(StoreError::NotACrcmStore(format!(
+                "{}: not a crcm marker",
+                marker.display()
+            )));
+        }
+        if m.format > FORMAT_VERSION {
+            return Err(StoreError::FormatTooNew {
+                found: m.format,
+                supported: FORMAT_VERSION,
+            });
+        }
+        return Ok(Some(m.format));
+    }
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(StoreError::NotACrcmStore(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let mut entries = std::fs::read_dir(dir).map_err(io)?;
+        if entries.next().is_some() {
+            return Err(StoreError::NotACrcmStore(format!(
+                "{} is not empty and has no {MARKER}; it was left untouched",
+                dir.display()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn write_marker(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let text = serde_json::to_string(&Marker {
+        crcm_store: true,
+        format: FORMAT_VERSION,
+    })
+    .map_err(io)?;
+    // Write then rename, so a crash never leaves a half-written marker.
+    let tmp = dir.join(format!("{MARKER}.tmp"));
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, dir.join(MARKER)).map_err(io)?;
+    Ok(())
+}
+
+type Trees<'a> = (
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+);
+
+/// What a write changes, prepared outside the transaction (which may re-run).
+struct PreparedWrite {
+    entity: EntityRef,
+    key: Vec<u8>,
+    expected: Option<u64>,
+    new: Option<(Vec<u8>, Vec<index::Entry>, Option<Vec<u8>>)>,
+    new_lead_number: Option<u64>,
+}
+
+enum Abort {
+    Store(StoreError),
+}
+
+impl SledStore {
+    /// Opens (or creates) a store in `dir` with the default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(dir, SledOptions::default())
+    }
+
+    /// Opens (or creates) a store in `dir`.
+    ///
+    /// Refused without touching the directory: a non-empty directory without
+    /// a crcm marker ([`StoreError::NotACrcmStore`]), a store of a newer format
+    /// ([`StoreError::FormatTooNew`]).
+    pub fn open_with(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let found = check_dir(&dir)?;
+        if found.is_none() {
+            write_marker(&dir)?;
+        }
+        let flush_every_ms = match options.durability {
+            Durability::Flush => None,
+            Durability::Periodic { every_ms } => Some(every_ms.max(1)),
+        };
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(options.cache_capacity)
+            .flush_every_ms(flush_every_ms)
+            .open()
+            .map_err(io)?;
+        let tree = |name: &str| db.open_tree(name).map_err(io);
+        let store = Self {
+            meta: tree("meta")?,
+            records: tree("records")?,
+            history: tree("history")?,
+            events: tree("events")?,
+            idx: tree("idx")?,
+            board: tree("board")?,
+            db,
+            durability: options.durability,
+            dir,
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    /// Brings a store of an older format to [`FORMAT_VERSION`]. Format 1 is
+    /// the first; later formats add their steps here.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        match self.meta.get(b"format").map_err(io)? {
+            None => {
+                self.meta.insert(b"format", &FORMAT_VERSION.to_be_bytes()).map_err(io)?;
+            }
+            Some(v) => {
+                let found = v
+                    .as_ref()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        what: "meta/format".into(),
+                        message: "not a u32".into(),
+                    })?;
+                if found > FORMAT_VERSION {
+                    return Err(StoreError::FormatTooNew {
+                        found,
+                        supported: FORMAT_VERSION,
+                    });
+                }
+            }
+        }
+        // The lead sequence never falls behind the highest stored number.
+        if let Some((k, _)) = self
+            .idx
+            .scan_prefix(index::lead_number_prefix())
+            .next_back()
+            .transpose()
+            .map_err(io)?
+        {
+            let max = index::number_from_key(&k);
+            self.meta
+                .fetch_and_update(b"lead_seq", |old| {
+                    let cur = old.map_or(0, u64_value);
+                    Some(cur.max(max).to_be_bytes().to_vec())
+                })
+                .map_err(io)?;
+        }
+        self.db.flush().map_err(io)?;
+        Ok(())
+    }
+
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Flushes everything to disk now.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await.map(|_| ()).map_err(io)
+    }
+
+    /// Checks that every index entry, board count, history run and the event
+    /// sequence agree with the records. Any user can run it on a store.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        verify::verify(self)
+    }
+
+    /// Leads per (account type, phase code or "", status): the board counts,
+    /// kept in the same transactions as the leads.
+    pub fn board_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.board.iter() {
+            let (k, v) = item.map_err(io)?;
+            let parts = index::split_parts(&k);
+            if let [at, phase, status] = parts.as_slice() {
+                out.push((
+                    String::from_utf8_lossy(at).into_owned(),
+                    String::from_utf8_lossy(phase).into_owned(),
+                    String::from_utf8_lossy(status).into_owned(),
+                    u64_value(v),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn load(&self, key: &[u8]) -> Result<Option<Record>, StoreError> {
+        match self.records.get(key).map_err(io)? {
+            None => Ok(None),
+            Some(v) => decode::<Record>(&v, key).map(Some),
+        }
+    }
+
+    /// Records of the UUIDs found under an index prefix.
+    fn by_index(&self, prefix: &[u8]) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for item in self.idx.scan_prefix(prefix) {
+            let (k, v) = item.map_err(io)?;
+            let Some((kind, id)) = index::target(&k, &v) else {
+                continue;
+            };
+            if !seen.insert(id) {
+                continue;
+            }
+            if let Some(r) = self.load(&record_key(EntityRef { kind, id }))? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    fn all_of(&self, kind: EntityKind) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.records.scan_prefix([codec::kind_byte(kind)]) {
+            let (k, v) = item.map_err(io)?;
+            out.push(decode::<Record>(&v, &k)?);
+        }
+        Ok(out)
+    }
+
+    fn prepare(&self, uow: &UnitOfWork) -> Result<Vec<PreparedWrite>, StoreError> {
+        uow.writes
+            .iter()
+            .map(|w| {
+                let entity = w.entity();
+                Ok(match w {
+                    Write::Put { record, expected } => PreparedWrite {
+                        entity,
+                        key: record_key(entity),
+                        expected: *expected,
+                        new: Some((encode(record)?, index::keys(record), index::board_key(record))),
+                        new_lead_number: match (record, expected) {
+                            (Record::Lead(l), None) => Some(l.number),
+                            _ => None,
+                        },
+                    },
+                    Write::Delete { expected, .. } => PreparedWrite {
+                        entity,
+                        key: record_key(entity),
+                        expected: Some(*expected),
+                        new: None,
+                        new_lead_number: None,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<Abort> {
+    ConflictableTransactionError::Abort(Abort::Store(e))
+}
+
+fn add_count(
+    board: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    delta: i64,
+) -> Result<(), ConflictableTransactionError<Abort>> {
+    let cur = board.get(key)?.map_or(0, u64_value);
+    let next = cur.saturating_add_signed(delta);
+    if next == 0 {
+        board.remove(key)?;
+    } else {
+        board.insert(key, &next.to_be_bytes())?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SledStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn format_version(&self) -> Result<u32, StoreError> {
+        let v = self.meta.get(b"format").map_err(io)?;
+        Ok(v.and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+            .unwrap_or(FORMAT_VERSION))
+    }
+
+    async fn config(&self) -> Result<Option<(Config, u64)>, StoreError> {
+        match self.meta.get(b"config").map_err(io)? {
+            None => Ok(None),
+            Some(v) => {
+                let c: StoredConfig = decode(&v, b"meta/config")?;
+                Ok(Some((c.config, c.version)))
+            }
+        }
+    }
+
+    async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
+        self.load(&record_key(entity))
+    }
+
+    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+        Ok(self
+            .by_index(&index::lead_number_key(number))?
+            .into_iter()
+            .find_map(|r| match r {
+                Record::Lead(l) if l.number == number => Some(l),
+                _ => None,
+            }))
+    }
+
+    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
+        let candidates = match index::lead_plan(filter) {
+            index::Plan::Prefixes(prefixes) => {
+                let mut all = Vec::new();
+                for p in prefixes {
+                    all.extend(self.by_index(&p)?);
+                }
+                all
+            }
+            index::Plan::Range(from, to) => {
+                let mut out = Vec::new();
+                for item in self.idx.range(from..to) {
+                    let (k, v) = item.map_err(io)?;
+                    if let Some((kind, id)) = index::target(&k, &v)
+                        && let Some(r) = self.load(&record_key(EntityRef { kind, id }))?
+                    {
+                        out.push(r);
+                    }
+                }
+                out
+            }
+            index::Plan::Scan => self.all_of(EntityKind::Lead)?,
+        };
+        let mut leads: Vec<Lead> = candidates
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Lead(l) if filter.matches(&l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        leads.sort_by_key(|l| l.number);
+        leads.dedup_by_key(|l| l.id);
+        leads.truncate(filter.limit.unwrap_or(usize::MAX));
+        Ok(leads)
+    }
+
+    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
+        let candidates = match index::deal_prefix(filter) {
+            Some(p) => self.by_index(&p)?,
+            None => self.all_of(EntityKind::Deal)?,
+        };
+        let mut deals: Vec<Deal> = candidates
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Deal(d) if filter.matches(&d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        deals.sort_by_key(|d| d.id);
+        deals.truncate(filter.limit.unwrap_or(usize::MAX));
+        Ok(deals)
+    }
+
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
+        Ok(customers(self.by_index(&index::customer_email_prefix(email))?))
+    }
+
+    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
+        Ok(customers(self.by_index(&index::customer_phone_prefix(e164))?))
+    }
+
+    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
+        let mut list: Vec<Activity> = self
+            .by_index(&index::subject_prefix(index::ACTIVITY_SUBJECT, subject))?
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Activity(a) if a.subject == subject => Some(a),
+                _ => None,
+            })
+            .collect();
+        list.sort_by_key(|a| (a.occurred_at, a.id));
+        Ok(list)
+    }
+
+    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
+        let mut list: Vec<FollowUp> = self
+            .by_index(&index::subject_prefix(index::FOLLOW_UP_SUBJECT, subject))?
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::FollowUp(f) if f.subject == subject => Some(f),
+                _ => None,
+            })
+            .collect();
+        list.sort_by_key(|f| (f.due, f.id));
+        Ok(list)
+    }
+
+    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
+        let mut list: Vec<Communication> = self
+            .by_index(&index::communication_lead_prefix(lead))?
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Communication(c) if c.lead == Some(lead) => Some(c),
+                _ => None,
+            })
+            .collect();
+        list.sort_by_key(|c| (c.received_at, c.id));
+        Ok(list)
+    }
+
+    async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.history.scan_prefix(record_key(entity)) {
+            let (k, v) = item.map_err(io)?;
+            out.push(decode(&v, &k)?);
+        }
+        Ok(out)
+    }
+
+    async fn events_since(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError> {
+        let mut out = Vec::new();
+        let Some(start) = after.checked_add(1) else {
+            return Ok(out);
+        };
+        for item in self.events.range(start.to_be_bytes()..).take(limit) {
+            let (k, v) = item.map_err(io)?;
+            out.push(decode(&v, &k)?);
+        }
+        Ok(out)
+    }
+
+    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+        let v = self
+            .meta
+            .update_and_fetch(b"lead_seq", |old| {
+                Some((old.map_or(0, u64_value) + 1).to_be_bytes().to_vec())
+            })
+            .map_err(io)?;
+        Ok(v.map_or(1, u64_value))
+    }
+
+    async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
+        let prepared = self.prepare(&uow)?;
+        let history: Vec<(Vec<u8>, Vec<u8>)> = uow
+            .history
+            .iter()
+            .map(|h| Ok((codec::history_key(h.entity, h.version), encode(h)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let config = match &uow.config {
+            Some(c) => Some((
+                c.expected,
+                encode(&StoredConfig {
+                    version: c.version,
+                    config: c.config.clone(),
+                })?,
+            )),
+            None => None,
+        };
+        let event_count = uow.events.len() as u64;
+        let trees: Trees<'_> = (
+            &self.meta,
+            &self.records,
+            &self.history,
+            &self.events,
+            &self.idx,
+            &self.board,
+        );
+        let result = trees.transaction(|(meta, records, history_t, events, idx, board)| {
+            for w in &prepared {
+                let old = match records.get(&w.key)? {
+                    None => None,
+                    Some(v) => Some(decode::<Record>(&v, &w.key).map_err(abort)?),
+                };
+                let found = old.as_ref().map(Record::version);
+                if found != w.expected {
+                    return Err(abort(StoreError::Conflict {
+                        entity: w.entity,
+                        expected: w.expected,
+                        found,
+                    }));
+                }
+                if let Some(number) = w.new_lead_number
+                    && idx.get(index::lead_number_key(number))?.is_some()
+                {
+                    return Err(abort(StoreError::Duplicate {
+                        what: "lead number".into(),
+                        value: number.to_string(),
+                    }));
+                }
+                if let Some(old) = &old {
+                    for (k, _) in index::keys(old) {
+                        idx.remove(k)?;
+                    }
+                    if let Some(b) = index::board_key(old) {
+                        add_count(board, &b, -1)?;
+                    }
+                }
+                match &w.new {
+                    Some((value, keys, board_key)) => {
+                        for (k, v) in keys {
+                            idx.insert(k.as_slice(), v.as_slice())?;
+                        }
+                        if let Some(b) = board_key {
+                            add_count(board, b, 1)?;
+                        }
+                        records.insert(w.key.as_slice(), value.as_slice())?;
+                    }
+                    None => {
+                        records.remove(w.key.as_slice())?;
+                    }
+                }
+            }
+            if let Some((expected, value)) = &config {
+                let found = match meta.get(b"config")? {
+                    None => None,
+                    Some(v) => Some(decode::<StoredConfig>(&v, b"meta/config").map_err(abort)?.version),
+                };
+                if found != *expected {
+                    return Err(abort(StoreError::ConfigConflict {
+                        expected: *expected,
+                        found,
+                    }));
+                }
+                meta.insert(b"config", value.as_slice())?;
+            }
+            for (k, v) in &history {
+                history_t.insert(k.as_slice(), v.as_slice())?;
+            }
+            let last = meta.get(b"event_seq")?.map_or(0, u64_value);
+            for (i, event) in uow.events.iter().enumerate() {
+                let seq = last + 1 + i as u64;
+                let envelope = EventEnvelope {
+                    seq,
+                    at: uow.at,
+                    actor: uow.actor.clone(),
+                    event: event.clone(),
+                };
+                let value = encode(&envelope).map_err(abort)?;
+                events.insert(&seq.to_be_bytes(), value)?;
+            }
+            if event_count > 0 {
+                meta.insert(b"event_seq", &(last + event_count).to_be_bytes())?;
+            }
+            Ok(last + 1)
+        });
+        let first_seq = match result {
+            Ok(first) => first,
+            Err(TransactionError::Abort(Abort::Store(e))) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(io(e)),
+        };
+        if self.durability == Durability::Flush {
+            self.db.flush_async().await.map_err(io)?;
+        }
+        Ok(CommitReceipt {
+            first_seq,
+            events: event_count,
+        })
+    }
+}
+
+fn customers(records: Vec<Record>) -> Vec<Customer> {
+    let mut out: Vec<Customer> = records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Customer(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|c| c.id);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead_store() -> (tempfile::TempDir, SledStore, crcm_core::Engine, tokio::runtime::Runtime) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = SledStore::open(tmp.path().join("s")).expect("open");
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+        let engine = rt.block_on(crcm_core::testing::configured(std::sync::Arc::new(store.clone())));
+        for i in 0..5 {
+            let lead = crcm_core::NewLead {
+                company: format!("Co {i}"),
+                email: Some(format!("c{i}@example.com")),
+                account_type: crcm_core::Code::new("b2b").ok(),
+                ..crcm_core::NewLead::default()
+            };
+            rt.block_on(engine.create_lead(&crcm_core::testing::ann(), lead))
+                .expect("lead");
+        }
+        (tmp, store, engine, rt)
+    }
+
+    #[test]
+    fn verify_finds_a_healthy_store_consistent() {
+        let (_tmp, store, _engine, _rt) = lead_store();
+        let report = store.verify().expect("verify");
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!((report.records, report.leads, report.history_entries), (5, 5, 5));
+        assert_eq!(report.events, 6, "config + 5 leads");
+        assert_eq!(
+            report.index_entries,
+            5 * 8,
+            "status, owner, type, phase, zone, email, number, updated"
+        );
+        let counts = store.board_counts().expect("board");
+        assert_eq!(counts, vec![("b2b".to_owned(), "CALL".to_owned(), "new".to_owned(), 5)]);
+    }
+
+    #[test]
+    fn verify_reports_tampering() {
+        let (_tmp, store, _engine, _rt) = lead_store();
+        let (k, _) = store
+            .idx
+            .scan_prefix([index::EMAIL])
+            .next()
+            .expect("an email entry")
+            .expect("read");
+        store.idx.remove(&k).expect("remove");
+        store.idx.insert(b"Zstray", &[]).expect("insert");
+        let (bk, _) = store.board.iter().next().expect("cell").expect("read");
+        store.board.insert(&bk, &9u64.to_be_bytes()).expect("tamper");
+        store.events.remove(2u64.to_be_bytes()).expect("remove event");
+        let report = store.verify().expect("verify");
+        let text = report.problems.join("\n");
+        assert!(text.contains("missing index entry"), "{text}");
+        assert!(text.contains("stray index entry"), "{text}");
+        assert!(text.contains("counts 9, the leads say 5"), "{text}");
+        assert!(text.contains("event sequence jumps from 1 to 3"), "{text}");
+        assert_eq!(report.problems.len(), 5, "{text}");
+    }
+}
