@@ -214,12 +214,19 @@ type Trees<'a> = (
     &'a sled::Tree,
 );
 
+/// A record to store: its encoded value, its index entries and its board cell.
+struct NewValue {
+    value: Vec<u8>,
+    entries: Vec<index::Entry>,
+    board: Option<Vec<u8>>,
+}
+
 /// What a write changes, prepared outside the transaction (which may re-run).
 struct PreparedWrite {
     entity: EntityRef,
     key: Vec<u8>,
     expected: Option<u64>,
-    new: Option<(Vec<u8>, Vec<index::Entry>, Option<Vec<u8>>)>,
+    new: Option<NewValue>,
     new_lead_number: Option<u64>,
 }
 
@@ -394,7 +401,11 @@ impl SledStore {
                         entity,
                         key: record_key(entity),
                         expected: *expected,
-                        new: Some((encode(record)?, index::keys(record), index::board_key(record))),
+                        new: Some(NewValue {
+                            value: encode(record)?,
+                            entries: index::keys(record),
+                            board: index::board_key(record),
+                        }),
                         new_lead_number: match (record, expected) {
                             (Record::Lead(l), None) => Some(l.number),
                             _ => None,
@@ -656,14 +667,14 @@ impl Store for SledStore {
                     }
                 }
                 match &w.new {
-                    Some((value, keys, board_key)) => {
-                        for (k, v) in keys {
+                    Some(new) => {
+                        for (k, v) in &new.entries {
                             idx.insert(k.as_slice(), v.as_slice())?;
                         }
-                        if let Some(b) = board_key {
+                        if let Some(b) = &new.board {
                             add_count(board, b, 1)?;
                         }
-                        records.insert(w.key.as_slice(), value.as_slice())?;
+                        records.insert(w.key.as_slice(), new.value.as_slice())?;
                     }
                     None => {
                         records.remove(w.key.as_slice())?;
