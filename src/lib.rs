@@ -9,3 +9,9 @@ pub use crcm_core::*;
 pub use crcm_store_sled as sled;
 #[cfg(feature = "sled")]
 pub use crcm_store_sled::SledStore;
+
+/// The SQL backend ([`crcm_store_sea`]): SQLite, PostgreSQL, MySQL/MariaDB.
+#[cfg(feature = "sea")]
+pub use crcm_store_sea as sea;
+#[cfg(feature = "sea")]
+pub use crcm_store_sea::{SeaOptions, SeaStore};

@@ -59,6 +59,15 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Refusals that depend on what the store holds (as opposed to malformed
+/// input or storage failures), and so are confirmed by a second decision.
+fn rests_on_state(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Lead(_) | Error::Phase(_) | Error::Deal(_) | Error::Permission(_) | Error::NotFound(_)
+    )
+}
+
 fn not_found(entity: EntityRef) -> Error {
     Error::NotFound(entity)
 }
@@ -114,13 +123,34 @@ impl Engine {
     /// command is re-run against fresh state (every rule is checked again),
     /// up to the configured number of attempts; a configuration change is not
     /// re-run, because it was prepared against a version the caller saw.
+    ///
+    /// A refusal that rests on stored state (a lead already qualified, links
+    /// that block a delete, ...) is returned only after a second decision over
+    /// fresh reads gives the same refusal, so a command that raced another
+    /// writer is not refused for a state that never existed as a whole.
     pub async fn execute_detailed(&self, actor: &Actor, command: Command) -> Result<Executed, Error> {
         let retry_safe = !matches!(command, Command::SetConfig { .. });
         let mut attempts = 0;
+        let mut refused: Option<String> = None;
         loop {
             attempts += 1;
             let now = (self.clock)();
-            let (uow, output) = self.decide(actor, &command, now).await?;
+            let (uow, output) = match self.decide(actor, &command, now).await {
+                Ok(decided) => decided,
+                // A refusal may rest on reads that straddle another writer's
+                // commit (the lead read before it, the customers after it). It
+                // is final once a second decision over fresh reads agrees.
+                Err(e) if retry_safe && rests_on_state(&e) && attempts < self.max_attempts => {
+                    let text = e.to_string();
+                    if refused.as_ref() == Some(&text) {
+                        return Err(e);
+                    }
+                    refused = Some(text);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            refused = None;
             if uow.is_empty() {
                 return Ok(Executed {
                     output,

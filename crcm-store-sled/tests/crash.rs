@@ -207,8 +207,16 @@ fn survives_sigkill_at_random_moments() {
         rounds_with_commits >= KILLS / 2,
         "most children got work done before the kill ({rounds_with_commits}/{KILLS})"
     );
-    eprintln!(
+    let summary = format!(
         "crash test: {kills} SIGKILLs survived; {reported} commands reported committed, all found, on {} leads; last verify: {last_report}",
         committed.len()
     );
+    eprintln!("{summary}");
+    // CI prints the reports after the test run (the harness captures output).
+    let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("crcm-reports");
+    if let Err(e) =
+        std::fs::create_dir_all(&reports).and_then(|()| std::fs::write(reports.join("sled-crash.txt"), &summary))
+    {
+        eprintln!("could not write the report: {e}");
+    }
 }

@@ -45,6 +45,13 @@ pub trait StoreFactory: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Why this backend cannot be tested here (e.g. its server URL is not set),
+    /// or `None` when it can. Cases then print the reason and pass, except
+    /// under `CI=true`, where they fail: CI must not skip a backend silently.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
     /// How many cases the state-machine property test runs when
     /// `PROPTEST_CASES` is not set.
     fn state_machine_cases(&self) -> u32 {
@@ -269,12 +276,28 @@ pub async fn configured(store: Arc<dyn Store>) -> Engine {
     engine
 }
 
+/// Whether a case may run: prints a loud skip notice and returns false when
+/// the backend is unavailable outside CI; panics when it is unavailable under CI.
+pub fn available(factory: &dyn StoreFactory) -> bool {
+    let Some(reason) = factory.unavailable() else {
+        return true;
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and the backend is unavailable: {reason}");
+    }
+    eprintln!("SKIPPED (backend unavailable): {reason}");
+    false
+}
+
 /// Runs one async conformance case on a fresh multi-threaded runtime.
 pub fn run<F, Fut>(factory: Arc<dyn StoreFactory>, case: F)
 where
     F: FnOnce(Arc<dyn StoreFactory>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    if !available(&*factory) {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1173,6 +1173,9 @@ pub struct PipelineTest;
 /// [`state_machine_cases`](StoreFactory::state_machine_cases), 2000 for the
 /// in-memory store) of 1 to 40 random steps.
 pub fn run_state_machine(factory: Arc<dyn StoreFactory>) {
+    if !super::available(&*factory) {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,0 +1,998 @@
+//! # crcm-store-sea
+//!
+//! crcm's SQL backend through sea-orm 2: SQLite (`sqlite:` URLs, feature
+//! `sqlite`, on by default), PostgreSQL (`postgres:`, feature `postgres`) and
+//! MySQL/MariaDB (`mysql:`, feature `mysql`). PostgreSQL is how a deployment
+//! outgrows one machine: many application nodes, each embedding crcm, on one
+//! database.
+//!
+//! ## Schema
+//!
+//! Every table starts with `crcm_` (see [`entity`]), so crcm can live inside an
+//! ERP's own database; on PostgreSQL, [`SeaOptions::schema`] puts the tables in
+//! a schema of their own. The [`migration::Migrator`] creates tables, foreign
+//! keys, unique constraints (lead number; phase code and order per account
+//! type and stage code per pipeline, in `crcm_phases` and `crcm_stages`, which
+//! mirror the configuration for SQL reports) and the indexes the filters use.
+//! It runs on connect unless [`SeaOptions::migrate`] is off, is idempotent, and
+//! nodes that start together serialize on a lock (see [`SeaStore::migrate`]).
+//! A database whose recorded format is newer than this build's is refused
+//! before anything is touched. Each record is stored as its JSON form (`body`)
+//! plus the columns filters read.
+//!
+//! ## Transactions, versions and the event sequence
+//!
+//! One database transaction per unit of work. Updates and deletes are
+//! `... WHERE id = ? AND version = ?`: zero rows means someone else wrote first,
+//! and the unit fails with [`StoreError::Conflict`] and is rolled back. Inserts
+//! of an existing id are conflicts too; a taken lead number is
+//! [`StoreError::Duplicate`]. Deadlocks and serialization failures reported by
+//! the server are conflicts as well, so the engine retries them.
+//!
+//! The event sequence is the row `event` of `crcm_sequences`. A unit of work
+//! increments it as its last statement and writes its events under the new
+//! numbers; the row lock is held until commit, so concurrent writers (threads or
+//! nodes) take their numbers one after the other, in commit order, with no gap
+//! and no duplicate, and a reader never sees number `n + 1` committed before `n`.
+//!
+//! A lost connection or any database error rolls the transaction back and
+//! returns [`StoreError::Backend`]; nothing of the unit of work remains. (Only
+//! when the connection is lost during `COMMIT` itself can the caller not know
+//! whether the unit landed; it landed whole or not at all, and the event
+//! outbox tells which.)
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod entity;
+pub mod migration;
+
+use async_trait::async_trait;
+use crcm_core::activity::{Activity, Communication, FollowUp, Subject};
+use crcm_core::config::Config;
+use crcm_core::customer::Customer;
+use crcm_core::deal::Deal;
+use crcm_core::error::StoreError;
+use crcm_core::event::EventEnvelope;
+use crcm_core::history::HistoryEntry;
+use crcm_core::ids::LeadId;
+use crcm_core::lead::Lead;
+use crcm_core::record::{EntityKind, EntityRef, Record};
+use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
+use crcm_core::uow::{UnitOfWork, Write};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+use sea_orm_migration::{MigratorTrait, SchemaManager};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::entity::{
+    activity, communication, config, customer, deal, event, follow_up, history, lead, lead_tag, meta, sequence,
+};
+
+/// Connection options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeaOptions {
+    /// Run the migrator on connect (default: true). When off, call
+    /// [`SeaStore::migrate`] yourself before use.
+    pub migrate: bool,
+    /// PostgreSQL only: the schema that holds crcm's tables (created if
+    /// missing). `None`: the connection's default search path.
+    pub schema: Option<String>,
+    /// Pool size (SQLite always uses one connection, so writers queue instead
+    /// of failing with "database is locked").
+    pub max_connections: u32,
+    /// How long to wait for a connection (on connect and from the pool)
+    /// before failing with [`StoreError::Backend`] (default: 10 s).
+    pub connect_timeout: std::time::Duration,
+}
+
+impl Default for SeaOptions {
+    fn default() -> Self {
+        Self {
+            migrate: true,
+            schema: None,
+            max_connections: 8,
+            connect_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// The SQL store.
+#[derive(Clone, Debug)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+    backend: &'static str,
+}
+
+fn db_err(backend: &'static str) -> impl Fn(DbErr) -> StoreError {
+    move |e| StoreError::backend(backend, e)
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::backend("sql", e))
+}
+
+fn parse<T: DeserializeOwned>(body: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// A table row that holds a record's JSON form.
+trait BodyRow {
+    fn body(&self) -> &str;
+    /// What the row is, for a `Corrupt` error.
+    fn name(&self) -> String;
+}
+
+macro_rules! body_rows {
+    ($($table:ident => $what:literal),* $(,)?) => {
+        $(impl BodyRow for $table::Model {
+            fn body(&self) -> &str {
+                &self.body
+            }
+            fn name(&self) -> String {
+                format!(concat!($what, " {}"), self.id)
+            }
+        })*
+    };
+}
+
+body_rows!(
+    lead => "lead",
+    customer => "customer",
+    deal => "deal",
+    activity => "activity",
+    follow_up => "follow-up",
+    communication => "communication",
+);
+
+/// Decodes the records of `rows`.
+fn decode<T: DeserializeOwned, R: BodyRow>(rows: &[R]) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(|r| parse(r.body(), &r.name())).collect()
+}
+
+/// Decodes the record of an optional row.
+fn decode_one<T: DeserializeOwned, R: BodyRow>(row: Option<R>) -> Result<Option<T>, StoreError> {
+    row.map(|r| parse(r.body(), &r.name())).transpose()
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A row limit the drivers accept: SQLite binds `LIMIT` as a signed 64-bit
+/// integer and its driver panics on larger values.
+fn sql_limit(limit: usize) -> u64 {
+    Ord::min(u64::try_from(limit).unwrap_or(u64::MAX), i64::MAX as u64)
+}
+
+fn subject_key(s: Subject) -> String {
+    match s {
+        Subject::Lead(id) => format!("lead:{}", id.0),
+        Subject::Deal(id) => format!("deal:{}", id.0),
+    }
+}
+
+/// Whether the server aborted the transaction to resolve a lock conflict.
+fn is_lock_conflict(e: &DbErr) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    [
+        "deadlock",
+        "could not serialize",
+        "lock wait timeout",
+        "database is locked",
+        "40001",
+        "40p01",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
+/// A valid PostgreSQL identifier for a schema name.
+fn schema_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl SeaStore {
+    /// Connects with the default options (migrating on connect).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, SeaOptions::default()).await
+    }
+
+    /// Connects to `url`: `sqlite://path/to/file.db` (created when missing,
+    /// unless the URL gives a `mode`), `postgres://user@host/db` or
+    /// `mysql://user@host/db`. Refuses a database whose crcm format is newer
+    /// than this build's, before running any migration.
+    pub async fn connect_with(url: &str, options: SeaOptions) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("postgres") {
+            "postgres"
+        } else if url.starts_with("mysql") || url.starts_with("mariadb") {
+            "mysql"
+        } else if url.starts_with("sqlite") {
+            "sqlite"
+        } else {
+            return Err(StoreError::backend(
+                "sql",
+                format!("unsupported database URL scheme in {url:?}"),
+            ));
+        };
+        let err = db_err(backend);
+        // A SQLite file is created when missing unless the URL says otherwise.
+        let url = if backend == "sqlite" && !url.contains("mode=") && !url.contains(":memory:") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_owned()
+        };
+        let url = url.as_str();
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .max_connections(if backend == "sqlite" {
+                1
+            } else {
+                Ord::max(options.max_connections, 1)
+            })
+            .connect_timeout(options.connect_timeout)
+            .acquire_timeout(options.connect_timeout);
+        if let Some(schema) = &options.schema {
+            if backend != "postgres" || !schema_ok(schema) {
+                return Err(StoreError::backend(
+                    backend,
+                    format!("schema {schema:?}: PostgreSQL only, letters, digits and _"),
+                ));
+            }
+            // Create the schema with a plain connection first, then pin every pooled connection to it.
+            let mut plain = ConnectOptions::new(url.to_owned());
+            plain
+                .sqlx_logging(false)
+                .max_connections(1)
+                .connect_timeout(options.connect_timeout)
+                .acquire_timeout(options.connect_timeout);
+            let plain = Database::connect(plain).await.map_err(&err)?;
+            match plain
+                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await
+            {
+                // Another node created it between the check and the insert.
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+                other => {
+                    other.map_err(&err)?;
+                }
+            }
+            plain.close().await.map_err(&err)?;
+            opts.set_schema_search_path(schema.clone());
+        }
+        let db = Database::connect(opts).await.map_err(&err)?;
+        let store = Self { db, backend };
+        if let Some(found) = store.stored_format().await?
+            && found > FORMAT_VERSION
+        {
+            return Err(StoreError::FormatTooNew {
+                found,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if options.migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// Runs pending migrations (a no-op when the schema is current).
+    ///
+    /// Nodes that start together may all call this: on PostgreSQL the
+    /// migration runs in one transaction under an advisory lock, on MySQL under
+    /// a named lock, so one node migrates and the others then find nothing
+    /// pending.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let err = self.err();
+        let txn = self.db.begin().await.map_err(&err)?;
+        let (lock, unlock) = match self.backend {
+            "postgres" => (
+                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.crcm_migrate'))",
+                None,
+            ),
+            "mysql" => (
+                "SELECT GET_LOCK(CONCAT(DATABASE(), '.crcm_migrate'), 300)",
+                Some("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.crcm_migrate'))"),
+            ),
+            // SQLite: the file's write lock already serializes writers.
+            _ => ("SELECT 1", None),
+        };
+        txn.execute_unprepared(lock).await.map_err(&err)?;
+        let migrated = migration::Migrator::up(&txn, None).await;
+        if let Some(unlock) = unlock {
+            // The lock also ends with the session; a failure here loses nothing.
+            if let Err(e) = txn.execute_unprepared(unlock).await {
+                tracing::warn!(error = %e, "releasing the migration lock failed");
+            }
+        }
+        match migrated {
+            Ok(()) => txn.commit().await.map_err(&err),
+            Err(e) => {
+                if let Err(rb) = txn.rollback().await {
+                    tracing::warn!(error = %rb, "rollback failed");
+                }
+                Err(err(e))
+            }
+        }
+    }
+
+    /// The format recorded in `crcm_meta`, or `None` when crcm's tables do not exist yet.
+    async fn stored_format(&self) -> Result<Option<u32>, StoreError> {
+        let err = self.err();
+        // No crcm_meta table: a database crcm has not migrated yet.
+        if !SchemaManager::new(&self.db)
+            .has_table("crcm_meta")
+            .await
+            .map_err(&err)?
+        {
+            return Ok(None);
+        }
+        match meta::Entity::find_by_id("format".to_owned())
+            .one(&self.db)
+            .await
+            .map_err(&err)?
+        {
+            Some(row) => row.value.parse().map(Some).map_err(|_| StoreError::Corrupt {
+                what: "crcm_meta.format".into(),
+                message: format!("not a number: {:?}", row.value),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The connection, for hosts that share it.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await.map_err(db_err(self.backend))
+    }
+
+    fn err(&self) -> impl Fn(DbErr) -> StoreError {
+        db_err(self.backend)
+    }
+}
+
+async fn put_row<C: ConnectionTrait>(
+    c: &C,
+    table: &str,
+    id: &str,
+    expected: Option<u64>,
+    cols: Vec<(&'static str, sea_orm::Value)>,
+) -> Result<u64, DbErr> {
+    match expected {
+        None => {
+            let mut q = Query::insert();
+            q.into_table(Alias::new(table))
+                .columns(cols.iter().map(|(n, _)| Alias::new(*n)));
+            q.values(cols.into_iter().map(|(_, v)| Expr::val(v)))
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            Ok(c.execute(&q).await?.rows_affected())
+        }
+        Some(v) => {
+            let mut q = Query::update();
+            q.table(Alias::new(table))
+                .values(cols.into_iter().map(|(n, v)| (Alias::new(n), Expr::val(v))))
+                .and_where(Expr::col(Alias::new("id")).eq(id))
+                .and_where(Expr::col(Alias::new("version")).eq(to_i64(v)));
+            Ok(c.execute(&q).await?.rows_affected())
+        }
+    }
+}
+
+fn table_of(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Lead => "crcm_leads",
+        EntityKind::Customer => "crcm_customers",
+        EntityKind::Deal => "crcm_deals",
+        EntityKind::Activity => "crcm_activities",
+        EntityKind::FollowUp => "crcm_follow_ups",
+        EntityKind::Communication => "crcm_communications",
+    }
+}
+
+/// The columns of a record's row.
+fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Value)>, StoreError> {
+    let e = record.entity();
+    let mut cols: Vec<(&'static str, sea_orm::Value)> = vec![
+        ("id", e.id.to_string().into()),
+        ("version", to_i64(record.version()).into()),
+    ];
+    let opt = |v: Option<String>| sea_orm::Value::String(v);
+    match record {
+        Record::Lead(l) => cols.extend([
+            ("number", to_i64(l.number).into()),
+            ("status", l.status.as_str().into()),
+            ("owner", l.owner.as_str().into()),
+            ("account_type", l.account_type.as_str().into()),
+            ("phase", opt(l.phase.as_ref().map(ToString::to_string))),
+            ("source", opt(l.source.as_ref().map(ToString::to_string))),
+            ("priority", opt(l.priority.as_ref().map(ToString::to_string))),
+            ("zone", l.zone.clone().into()),
+            ("email", opt(l.email.as_ref().map(ToString::to_string))),
+            ("phone", opt(l.phone.as_ref().map(|p| p.e164.clone()))),
+            ("customer_id", opt(l.customer.map(|c| c.0.to_string()))),
+            (
+                "closing_reason",
+                opt(l.closing_reason.as_ref().map(ToString::to_string)),
+            ),
+            ("lost_reason", opt(l.lost_reason.as_ref().map(ToString::to_string))),
+            ("updated_at", l.updated_at.timestamp_micros().into()),
+            ("body", json(l)?.into()),
+        ]),
+        Record::Customer(c) => cols.extend([
+            ("email", opt(c.email.as_ref().map(ToString::to_string))),
+            ("phone", opt(c.phone.as_ref().map(|p| p.e164.clone()))),
+            ("body", json(c)?.into()),
+        ]),
+        Record::Deal(d) => cols.extend([
+            ("lead_id", opt(d.lead.map(|l| l.0.to_string()))),
+            ("customer_id", d.customer.0.to_string().into()),
+            ("pipeline", d.pipeline.as_str().into()),
+            ("stage", d.stage.as_str().into()),
+            ("status", d.status.as_str().into()),
+            ("lost_reason", opt(d.lost_reason.as_ref().map(ToString::to_string))),
+            ("owner", d.owner.as_str().into()),
+            ("body", json(d)?.into()),
+        ]),
+        Record::Activity(a) => cols.extend([
+            ("subject", subject_key(a.subject).into()),
+            ("occurred_at", a.occurred_at.timestamp_micros().into()),
+            ("body", json(a)?.into()),
+        ]),
+        Record::FollowUp(f) => cols.extend([
+            ("subject", subject_key(f.subject).into()),
+            ("due", f.due.to_string().into()),
+            ("body", json(f)?.into()),
+        ]),
+        Record::Communication(c) => cols.extend([
+            ("lead_id", opt(c.lead.map(|l| l.0.to_string()))),
+            ("received_at", c.received_at.timestamp_micros().into()),
+            ("body", json(c)?.into()),
+        ]),
+    }
+    Ok(cols)
+}
+
+/// Applies a unit of work inside an open transaction.
+async fn apply<C: ConnectionTrait>(
+    c: &C,
+    uow: &UnitOfWork,
+    backend: &'static str,
+) -> Result<CommitReceipt, StoreError> {
+    let err = db_err(backend);
+    for w in &uow.writes {
+        let entity = w.entity();
+        let id = entity.id.to_string();
+        let table = table_of(entity.kind);
+        let (rows, expected) = match w {
+            Write::Put { record, expected } => {
+                // An insert of an id that exists is a conflict. Checked first:
+                // after a failed statement PostgreSQL reads nothing more in the
+                // transaction, and SQLite may name another unique column.
+                if expected.is_none()
+                    && let Some(found) = current_version(c, table, &id).await.map_err(&err)?
+                {
+                    return Err(StoreError::Conflict {
+                        entity,
+                        expected: None,
+                        found: Some(found),
+                    });
+                }
+                let rows = match put_row(c, table, &id, *expected, columns(record)?).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        return Err(match (e.sql_err(), record) {
+                            (Some(SqlErr::UniqueConstraintViolation(msg)), Record::Lead(l))
+                                if msg.contains("number") =>
+                            {
+                                StoreError::Duplicate {
+                                    what: "lead number".into(),
+                                    value: l.number.to_string(),
+                                }
+                            }
+                            (Some(SqlErr::UniqueConstraintViolation(_)), _) => StoreError::Conflict {
+                                entity,
+                                expected: *expected,
+                                found: Some(0),
+                            },
+                            _ if is_lock_conflict(&e) => StoreError::Conflict {
+                                entity,
+                                expected: *expected,
+                                found: None,
+                            },
+                            _ => err(e),
+                        });
+                    }
+                };
+                if let Record::Lead(l) = record
+                    && rows == 1
+                {
+                    lead_tag::Entity::delete_many()
+                        .filter(lead_tag::Column::LeadId.eq(id.clone()))
+                        .exec(c)
+                        .await
+                        .map_err(&err)?;
+                    for tag in &l.tags {
+                        lead_tag::ActiveModel {
+                            lead_id: Set(id.clone()),
+                            tag: Set(tag.to_string()),
+                        }
+                        .insert(c)
+                        .await
+                        .map_err(&err)?;
+                    }
+                }
+                (rows, *expected)
+            }
+            Write::Delete { expected, .. } => {
+                let q = Query::delete()
+                    .from_table(Alias::new(table))
+                    .and_where(Expr::col(Alias::new("id")).eq(id.clone()))
+                    .and_where(Expr::col(Alias::new("version")).eq(to_i64(*expected)))
+                    .to_owned();
+                let rows = c.execute(&q).await.map_err(&err)?.rows_affected();
+                (rows, Some(*expected))
+            }
+        };
+        if rows != 1 {
+            let found = current_version(c, table, &id).await.map_err(&err)?;
+            return Err(StoreError::Conflict {
+                entity,
+                expected,
+                found,
+            });
+        }
+    }
+    if let Some(cw) = &uow.config {
+        let body = json(&cw.config)?;
+        let rows = match cw.expected {
+            None => config::Entity::insert(config::ActiveModel {
+                id: Set(1),
+                version: Set(to_i64(cw.version)),
+                body: Set(body),
+            })
+            .exec_without_returning(c)
+            .await
+            .or_else(|e| {
+                if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                    Ok(0)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(&err)?,
+            Some(v) => {
+                config::Entity::update_many()
+                    .col_expr(config::Column::Version, Expr::val(to_i64(cw.version)))
+                    .col_expr(config::Column::Body, Expr::val(body))
+                    .filter(config::Column::Id.eq(1))
+                    .filter(config::Column::Version.eq(to_i64(v)))
+                    .exec(c)
+                    .await
+                    .map_err(&err)?
+                    .rows_affected
+            }
+        };
+        if rows != 1 {
+            let found = config::Entity::find_by_id(1)
+                .one(c)
+                .await
+                .map_err(&err)?
+                .map(|r| to_u64(r.version));
+            return Err(StoreError::ConfigConflict {
+                expected: cw.expected,
+                found,
+            });
+        }
+    }
+    if let Some(cw) = &uow.config {
+        write_reference_rows(c, &cw.config).await.map_err(&err)?;
+    }
+    for h in &uow.history {
+        history::ActiveModel {
+            entity_kind: Set(h.entity.kind.as_str().to_owned()),
+            entity_id: Set(h.entity.id.to_string()),
+            version: Set(to_i64(h.version)),
+            body: Set(json(h)?),
+        }
+        .insert(c)
+        .await
+        .map_err(&err)?;
+    }
+    let count = uow.events.len() as u64;
+    let mut first = 0;
+    if count > 0 {
+        // Last statement: the row lock on the sequence orders committers.
+        sequence::Entity::update_many()
+            .col_expr(
+                sequence::Column::Value,
+                Expr::col(sequence::Column::Value).add(to_i64(count)),
+            )
+            .filter(sequence::Column::Name.eq("event"))
+            .exec(c)
+            .await
+            .map_err(&err)?;
+        let last = sequence::Entity::find_by_id("event".to_owned())
+            .one(c)
+            .await
+            .map_err(&err)?
+            .map_or(0, |r| to_u64(r.value));
+        first = last + 1 - count;
+        for (i, e) in uow.events.iter().enumerate() {
+            let seq = first + i as u64;
+            let envelope = EventEnvelope {
+                seq,
+                at: uow.at,
+                actor: uow.actor.clone(),
+                event: e.clone(),
+            };
+            event::ActiveModel {
+                seq: Set(to_i64(seq)),
+                body: Set(json(&envelope)?),
+            }
+            .insert(c)
+            .await
+            .map_err(&err)?;
+        }
+    }
+    Ok(CommitReceipt {
+        first_seq: first,
+        events: count,
+    })
+}
+
+/// The name serde gives a unit enum value (e.g. `"initial"`).
+fn label<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Rewrites `crcm_phases` and `crcm_stages` from the configuration.
+async fn write_reference_rows<C: ConnectionTrait>(c: &C, config: &Config) -> Result<(), DbErr> {
+    for table in ["crcm_phases", "crcm_stages"] {
+        c.execute(&Query::delete().from_table(Alias::new(table)).to_owned())
+            .await?;
+    }
+    for p in &config.phases {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("crcm_phases"))
+            .columns(["account_type", "code", "description", "phase_type", "order_no"].map(Alias::new))
+            .values([
+                p.account_type.as_str().into(),
+                p.code.as_str().into(),
+                p.description.as_str().into(),
+                label(&p.phase_type).into(),
+                i64::from(p.order).into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        c.execute(&q).await?;
+    }
+    for pipeline in &config.pipelines {
+        for (position, s) in pipeline.stages.iter().enumerate() {
+            let mut q = Query::insert();
+            q.into_table(Alias::new("crcm_stages"))
+                .columns(["pipeline", "code", "name", "kind", "position", "probability"].map(Alias::new))
+                .values([
+                    pipeline.code.as_str().into(),
+                    s.code.as_str().into(),
+                    s.name.as_str().into(),
+                    label(&s.kind).into(),
+                    to_i64(position as u64).into(),
+                    i64::from(s.probability).into(),
+                ])
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            c.execute(&q).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn current_version<C: ConnectionTrait>(c: &C, table: &str, id: &str) -> Result<Option<u64>, DbErr> {
+    let q = Query::select()
+        .column(Alias::new("version"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("id")).eq(id))
+        .to_owned();
+    let row = c.query_one(&q).await?;
+    Ok(match row {
+        Some(r) => Some(to_u64(r.try_get::<i64>("", "version")?)),
+        None => None,
+    })
+}
+
+#[async_trait]
+impl Store for SeaStore {
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    async fn format_version(&self) -> Result<u32, StoreError> {
+        Ok(self.stored_format().await?.unwrap_or(FORMAT_VERSION))
+    }
+
+    async fn config(&self) -> Result<Option<(Config, u64)>, StoreError> {
+        match config::Entity::find_by_id(1).one(&self.db).await.map_err(self.err())? {
+            None => Ok(None),
+            Some(r) => Ok(Some((parse(&r.body, "configuration")?, to_u64(r.version)))),
+        }
+    }
+
+    async fn get(&self, e: EntityRef) -> Result<Option<Record>, StoreError> {
+        let id = e.id.to_string();
+        let err = self.err();
+        let db = &self.db;
+        Ok(match e.kind {
+            EntityKind::Lead => {
+                decode_one(lead::Entity::find_by_id(id).one(db).await.map_err(&err)?)?.map(Record::Lead)
+            }
+            EntityKind::Customer => {
+                decode_one(customer::Entity::find_by_id(id).one(db).await.map_err(&err)?)?.map(Record::Customer)
+            }
+            EntityKind::Deal => {
+                decode_one(deal::Entity::find_by_id(id).one(db).await.map_err(&err)?)?.map(Record::Deal)
+            }
+            EntityKind::Activity => {
+                decode_one(activity::Entity::find_by_id(id).one(db).await.map_err(&err)?)?.map(Record::Activity)
+            }
+            EntityKind::FollowUp => {
+                decode_one(follow_up::Entity::find_by_id(id).one(db).await.map_err(&err)?)?.map(Record::FollowUp)
+            }
+            EntityKind::Communication => {
+                decode_one(communication::Entity::find_by_id(id).one(db).await.map_err(&err)?)?
+                    .map(Record::Communication)
+            }
+        })
+    }
+
+    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+        let rows = lead::Entity::find()
+            .filter(lead::Column::Number.eq(to_i64(number)))
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        Ok(decode::<Lead, _>(&rows)?.into_iter().next())
+    }
+
+    async fn query_leads(&self, f: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
+        use lead::Column as C;
+        let mut q = lead::Entity::find();
+        if let Some(s) = &f.statuses {
+            q = q.filter(C::Status.is_in(s.iter().map(|s| s.as_str())));
+        }
+        let eq = |q: sea_orm::Select<lead::Entity>, col: C, v: Option<String>| match v {
+            Some(v) => q.filter(col.eq(v)),
+            None => q,
+        };
+        q = eq(q, C::Owner, f.owner.as_ref().map(ToString::to_string));
+        q = eq(q, C::AccountType, f.account_type.as_ref().map(ToString::to_string));
+        if let Some(p) = &f.phase {
+            q = q.filter(C::Phase.eq(p.to_string()));
+        }
+        q = eq(q, C::Source, f.source.as_ref().map(ToString::to_string));
+        q = eq(q, C::Priority, f.priority.as_ref().map(ToString::to_string));
+        q = eq(q, C::Zone, f.zone.clone());
+        q = eq(q, C::Email, f.email.clone());
+        q = eq(q, C::Phone, f.phone.clone());
+        q = eq(q, C::CustomerId, f.customer.map(|c| c.0.to_string()));
+        q = eq(q, C::ClosingReason, f.closing_reason.as_ref().map(ToString::to_string));
+        q = eq(q, C::LostReason, f.lost_reason.as_ref().map(ToString::to_string));
+        if let Some(t) = f.updated_from {
+            q = q.filter(C::UpdatedAt.gte(t.timestamp_micros()));
+        }
+        if let Some(t) = f.updated_before {
+            q = q.filter(C::UpdatedAt.lt(t.timestamp_micros()));
+        }
+        if let Some(tag) = &f.tag {
+            q = q.filter(
+                C::Id.in_subquery(
+                    Query::select()
+                        .column(lead_tag::Column::LeadId)
+                        .from(lead_tag::Entity)
+                        .and_where(lead_tag::Column::Tag.eq(tag.as_str()))
+                        .to_owned(),
+                ),
+            );
+        }
+        q = q.order_by_asc(C::Number);
+        // Custom-field presence lives only in the JSON body: it is checked below,
+        // so the limit can only be pushed down without it.
+        if f.has_custom.is_none()
+            && let Some(limit) = f.limit
+        {
+            q = q.limit(sql_limit(limit));
+        }
+        let rows = q.all(&self.db).await.map_err(self.err())?;
+        let mut leads: Vec<Lead> = decode::<Lead, _>(&rows)?.into_iter().filter(|l| f.matches(l)).collect();
+        leads.truncate(f.limit.unwrap_or(usize::MAX));
+        Ok(leads)
+    }
+
+    async fn query_deals(&self, f: &DealFilter) -> Result<Vec<Deal>, StoreError> {
+        use deal::Column as C;
+        let mut q = deal::Entity::find();
+        if let Some(l) = f.lead {
+            q = q.filter(C::LeadId.eq(l.0.to_string()));
+        }
+        if let Some(c) = f.customer {
+            q = q.filter(C::CustomerId.eq(c.0.to_string()));
+        }
+        if let Some(p) = &f.pipeline {
+            q = q.filter(C::Pipeline.eq(p.as_str()));
+        }
+        if let Some(s) = &f.stage {
+            q = q.filter(C::Stage.eq(s.as_str()));
+        }
+        if let Some(s) = f.status {
+            q = q.filter(C::Status.eq(s.as_str()));
+        }
+        if let Some(r) = &f.lost_reason {
+            q = q.filter(C::LostReason.eq(r.as_str()));
+        }
+        if let Some(o) = &f.owner {
+            q = q.filter(C::Owner.eq(o.as_str()));
+        }
+        let rows = q.all(&self.db).await.map_err(self.err())?;
+        let mut deals: Vec<Deal> = decode(&rows)?;
+        deals.retain(|d| f.matches(d));
+        deals.sort_by_key(|d| d.id);
+        deals.truncate(f.limit.unwrap_or(usize::MAX));
+        Ok(deals)
+    }
+
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
+        let rows = customer::Entity::find()
+            .filter(customer::Column::Email.eq(email))
+            .order_by_asc(customer::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        decode(&rows)
+    }
+
+    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
+        let rows = customer::Entity::find()
+            .filter(customer::Column::Phone.eq(e164))
+            .order_by_asc(customer::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        decode(&rows)
+    }
+
+    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
+        let rows = activity::Entity::find()
+            .filter(activity::Column::Subject.eq(subject_key(subject)))
+            .order_by_asc(activity::Column::OccurredAt)
+            .order_by_asc(activity::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        decode(&rows)
+    }
+
+    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
+        let rows = follow_up::Entity::find()
+            .filter(follow_up::Column::Subject.eq(subject_key(subject)))
+            .order_by_asc(follow_up::Column::Due)
+            .order_by_asc(follow_up::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        decode(&rows)
+    }
+
+    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
+        let rows = communication::Entity::find()
+            .filter(communication::Column::LeadId.eq(lead.0.to_string()))
+            .order_by_asc(communication::Column::ReceivedAt)
+            .order_by_asc(communication::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        decode(&rows)
+    }
+
+    async fn history(&self, e: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = history::Entity::find()
+            .filter(history::Column::EntityKind.eq(e.kind.as_str()))
+            .filter(history::Column::EntityId.eq(e.id.to_string()))
+            .order_by_asc(history::Column::Version)
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|r| parse(&r.body, &format!("history of {e}")))
+            .collect()
+    }
+
+    async fn events_since(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError> {
+        let rows = event::Entity::find()
+            .filter(event::Column::Seq.gt(to_i64(after)))
+            .order_by_asc(event::Column::Seq)
+            .limit(sql_limit(limit))
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|r| parse(&r.body, &format!("event {}", r.seq)))
+            .collect()
+    }
+
+    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+        let err = self.err();
+        let txn = self.db.begin().await.map_err(&err)?;
+        sequence::Entity::update_many()
+            .col_expr(sequence::Column::Value, Expr::col(sequence::Column::Value).add(1i64))
+            .filter(sequence::Column::Name.eq("lead"))
+            .exec(&txn)
+            .await
+            .map_err(&err)?;
+        let value = sequence::Entity::find_by_id("lead".to_owned())
+            .one(&txn)
+            .await
+            .map_err(&err)?
+            .map_or(0, |r| to_u64(r.value));
+        txn.commit().await.map_err(&err)?;
+        Ok(value)
+    }
+
+    async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
+        let err = self.err();
+        let txn = self.db.begin().await.map_err(&err)?;
+        match apply(&txn, &uow, self.backend).await {
+            Ok(receipt) => match txn.commit().await {
+                Ok(()) => Ok(receipt),
+                Err(e) if is_lock_conflict(&e) => Err(StoreError::Conflict {
+                    entity: uow.writes.first().map_or(
+                        EntityRef {
+                            kind: EntityKind::Lead,
+                            id: uuid::Uuid::nil(),
+                        },
+                        Write::entity,
+                    ),
+                    expected: None,
+                    found: None,
+                }),
+                Err(e) => Err(err(e)),
+            },
+            Err(e) => {
+                // Nothing of the unit may remain; a failed rollback means the
+                // connection is gone, and the server discards the transaction.
+                if let Err(rb) = txn.rollback().await {
+                    tracing::warn!(error = %rb, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The backend a URL names, e.g. for logs.
+pub fn backend_of(url: &str) -> Option<DbBackend> {
+    if url.starts_with("postgres") {
+        Some(DbBackend::Postgres)
+    } else if url.starts_with("mysql") || url.starts_with("mariadb") {
+        Some(DbBackend::MySql)
+    } else if url.starts_with("sqlite") {
+        Some(DbBackend::Sqlite)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,22 @@
+//! The schema, as versioned migrations run by [`Migrator`]. Its bookkeeping
+//! table is `crcm_migrations`, so it never mixes with an application's own
+//! sea-orm migrations.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tables;
+
+/// Runs crcm's migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_tables::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("crcm_migrations").into_iden()
+    }
+}

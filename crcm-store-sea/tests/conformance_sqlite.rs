@@ -1,0 +1,5 @@
+//! The whole conformance suite of crcm-core on Sqlite.
+
+mod common;
+
+crcm_core::conformance_tests!(common::SqlFactory::new(common::Server::Sqlite));

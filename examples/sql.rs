@@ -1,0 +1,51 @@
+//! The quickstart's story on the SQL backend.
+//!
+//! ```text
+//! cargo run --release --example sql                                   # a new SQLite file
+//! cargo run --release --example sql -- sqlite:///tmp/crm.db?mode=rwc  # a SQLite file of yours
+//! cargo run --release --example sql -- postgres://user@host/db        # a new schema in db
+//! cargo run --release --example sql -- mysql://user@host/db           # the (empty) database db
+//! ```
+//!
+//! On PostgreSQL each run uses a schema of its own (named on the first line),
+//! so runs never collide; on SQLite and MySQL the database must hold no crcm
+//! data yet. An application enables crcm's `sea` (SQLite), `postgres` or
+//! `mysql` feature and uses `crcm::SeaStore`; this example reaches the backend
+//! crate directly so that it builds with crcm's default features.
+
+use std::sync::Arc;
+
+use crcm::Engine;
+use crcm_store_sea::{SeaOptions, SeaStore};
+
+mod story;
+
+#[tokio::main]
+async fn main() -> story::Result<()> {
+    let run_id = crcm::LeadId::new().0.simple().to_string();
+    let url = match std::env::args().nth(1) {
+        Some(url) => url,
+        None => {
+            let file = std::env::temp_dir().join(format!("crcm-sql-{run_id}.db"));
+            format!("sqlite://{}?mode=rwc", file.display())
+        }
+    };
+    let mut options = SeaOptions::default();
+    if url.starts_with("postgres") {
+        options.schema = Some(format!("crcm_example_{}", &run_id[run_id.len() - 12..]));
+    }
+    let shown = url.split('@').next_back().unwrap_or(&url);
+    match &options.schema {
+        Some(schema) => println!("crcm sql example: {shown}, schema {schema}"),
+        None => println!("crcm sql example: {shown}"),
+    }
+    let store = SeaStore::connect_with(&url, options.clone()).await?;
+    let engine = Engine::open(Arc::new(store)).await?;
+    story::run(&engine).await?;
+    if let Some(schema) = options.schema {
+        println!("\nThe data stays in schema {schema} (DROP SCHEMA {schema} CASCADE when done).");
+    } else {
+        println!("\nThe data stays in {shown}.");
+    }
+    Ok(())
+}

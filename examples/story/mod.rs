@@ -1,0 +1,306 @@
+//! The story of the manuals, shared by the examples: configure the funnel,
+//! work leads as two sales people and a manager, then print the board, one
+//! lead's history and the event outbox. It needs an empty store.
+
+use crcm::command::{CustomerChoice, DealDraft, NewCustomer};
+use crcm::config::{AccountType, Phase, PhaseType};
+use crcm::{
+    Actor, Code, Command, CommandOutput, Config, Currency, DomainEvent, Engine, EntityRef, LeadFilter, LeadStatus,
+    Money, NewLead, PhaseRef, Role, UserId,
+};
+
+/// The examples' result type.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn code(s: &str) -> Result<Code> {
+    Ok(Code::new(s)?)
+}
+
+fn phase(c: &str) -> Result<PhaseRef> {
+    Ok(PhaseRef {
+        account_type: code("business")?,
+        code: code(c)?,
+    })
+}
+
+/// Seed 000's simple funnel: Call appointment -> Send Quote -> Closed.
+fn funnel() -> Result<Config> {
+    let mut config = Config::default_with("US", Currency::new("USD")?);
+    config.account_types = vec![AccountType {
+        code: code("business")?,
+        name: "Business".into(),
+    }];
+    let p = |c: &str, d: &str, t, order| -> Result<Phase> {
+        Ok(Phase {
+            account_type: code("business")?,
+            code: code(c)?,
+            description: d.into(),
+            phase_type: t,
+            order,
+            rot_after_days: Some(14),
+            outcome: None,
+        })
+    };
+    config.phases = vec![
+        p("CALL", "Call appointment", PhaseType::Initial, 10)?,
+        p("QUOTE", "Send Quote", PhaseType::Regular, 20)?,
+        p("CLOSED", "Closed", PhaseType::Closing, 90)?,
+    ];
+    Ok(config)
+}
+
+/// A history value as a person reads it: text unquoted, a phase by its code.
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "-".into(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) if m.contains_key("code") => m["code"].as_str().unwrap_or("?").to_owned(),
+        _ => v.to_string(),
+    }
+}
+
+fn say(step: &str) {
+    println!("\n== {step}");
+}
+
+/// Tells the story on `engine`, whose store must be empty.
+pub async fn run(engine: &Engine) -> Result<()> {
+    if engine.config().await.is_ok() {
+        return Err("this store already holds a crcm configuration: give the example an empty one".into());
+    }
+    let anna = Actor::new(UserId::new("anna")?, Role::SalesPerson);
+    let ben = Actor::new(UserId::new("ben")?, Role::SalesPerson);
+    let maria = Actor::new(UserId::new("maria")?, Role::Manager);
+
+    say("1. Maria configures the funnel of seed 000 and the default deal pipeline");
+    let version = engine.set_config(&maria, funnel()?, None).await?;
+    let (config, _) = engine.config().await?;
+    for p in config.phases_of(&code("business")?) {
+        println!("   {:<7} {:<18} {:?}", p.code.as_str(), p.description, p.phase_type);
+    }
+    let reasons: Vec<&str> = config.closing_reasons.iter().map(|r| r.label.as_str()).collect();
+    println!(
+        "   closing reasons: {}  (configuration version {version})",
+        reasons.join(", ")
+    );
+
+    say("2. Leads arrive");
+    let out = engine
+        .execute(
+            &maria,
+            Command::CreateCustomer {
+                customer: NewCustomer {
+                    name: "Globex".into(),
+                    phone: Some("+1 212-555-0147".into()),
+                    ..NewCustomer::default()
+                },
+            },
+        )
+        .await?;
+    let CommandOutput::Customer { customer: globex } = out else {
+        return Err("expected a customer".into());
+    };
+    println!(
+        "   existing customer: {} (phone {})",
+        globex.name,
+        globex.phone.as_ref().map_or("", |p| p.e164.as_str())
+    );
+    let usd = Currency::new("USD")?;
+    let lead = |first: &str, last: &str, company: &str, email: Option<&str>, phone: Option<&str>| NewLead {
+        first_name: first.into(),
+        last_name: last.into(),
+        company: company.into(),
+        email: email.map(Into::into),
+        phone: phone.map(Into::into),
+        source: code("web_form").ok(),
+        expected_revenue: Money::new(1_200_000, usd).ok(),
+        ..NewLead::default()
+    };
+    let acme = engine
+        .create_lead(
+            &anna,
+            lead("Ada", "Lovelace", "Acme Corp", Some("Ada@Acme.example.com"), None),
+        )
+        .await?;
+    let globex_lead = engine
+        .create_lead(
+            &anna,
+            lead("Hank", "Scorpio", "Globex Corp", None, Some("(212) 555 0147")),
+        )
+        .await?;
+    match engine
+        .create_lead(&ben, lead("Peter", "Gibbons", "Initech", Some("peter@@initech"), None))
+        .await
+    {
+        Err(e) => println!("   ben's lead refused: {e}"),
+        Ok(l) => println!("   unexpected: lead {} accepted", l.number),
+    }
+    let initech = engine
+        .create_lead(
+            &ben,
+            lead("Peter", "Gibbons", "Initech", Some("peter@initech.example.com"), None),
+        )
+        .await?;
+    let umbrella = engine
+        .create_lead(&ben, lead("Alice", "Abernathy", "Umbrella", None, None))
+        .await?;
+    for l in [&acme, &globex_lead, &initech, &umbrella] {
+        println!(
+            "   lead {:>2}  {:<18} owner {:<5} status {:<9} phase {}",
+            l.number,
+            l.display_name(),
+            l.owner.as_str(),
+            l.status.as_str(),
+            l.phase.as_ref().map_or("-".into(), |p| p.code.to_string())
+        );
+    }
+
+    say("3. Work the pipeline");
+    engine.set_lead_status(&anna, acme.id, LeadStatus::Contacted).await?;
+    engine.move_lead_phase(&anna, acme.id, phase("QUOTE")?).await?;
+    engine.move_lead_phase(&anna, globex_lead.id, phase("QUOTE")?).await?;
+    println!(
+        "   anna moved leads {} and {} to Send Quote",
+        acme.number, globex_lead.number
+    );
+    match engine.move_lead_phase(&ben, acme.id, phase("CLOSED")?).await {
+        Err(e) => println!("   ben may not touch anna's lead: {e}"),
+        Ok(_) => println!("   unexpected: ben moved anna's lead"),
+    }
+    match engine
+        .qualify_lead(&anna, globex_lead.id, CustomerChoice::Auto, DealDraft::default())
+        .await
+    {
+        Err(e) => println!("   qualify lead {}: {e}", globex_lead.number),
+        Ok(_) => println!("   unexpected: qualified without choosing"),
+    }
+    for c in engine.customer_candidates(globex_lead.id).await? {
+        println!(
+            "   duplicate candidate: customer {} matched by phone {}",
+            c.name,
+            c.phone.as_ref().map_or("", |p| p.e164.as_str())
+        );
+    }
+    let (_, customer, deal) = engine
+        .qualify_lead(
+            &anna,
+            globex_lead.id,
+            CustomerChoice::Link { customer: globex.id },
+            DealDraft::default(),
+        )
+        .await?;
+    println!(
+        "   lead {} qualified: linked to {}, deal \"{}\" at stage {}",
+        globex_lead.number, customer.name, deal.title, deal.stage
+    );
+    let (won, converted) = engine.win_deal(&anna, deal.id).await?;
+    println!(
+        "   deal \"{}\" won on {} (probability {}%): lead {} is now {}",
+        won.title,
+        won.close_date.map_or("-".into(), |d| d.to_string()),
+        won.probability,
+        globex_lead.number,
+        converted.map_or("unchanged", |l| l.status.as_str())
+    );
+    let (_, acme_customer, _) = engine
+        .qualify_lead(&anna, acme.id, CustomerChoice::Auto, DealDraft::default())
+        .await?;
+    println!("   lead {} qualified: new customer {}", acme.number, acme_customer.name);
+    let l = engine
+        .disqualify_lead(&ben, initech.id, code("no_budget")?, None)
+        .await?;
+    println!(
+        "   lead {} disqualified by ben: reason {}",
+        l.number,
+        l.lost_reason.as_ref().map_or("-", |r| r.as_str())
+    );
+    engine
+        .execute(
+            &ben,
+            Command::MoveLeadPhase {
+                lead: umbrella.id,
+                phase: phase("CLOSED")?,
+                closing_reason: Some(code("competitor")?),
+                note: None,
+            },
+        )
+        .await?;
+    println!("   lead {} closed with closing reason Competitor", umbrella.number);
+
+    say("4a. The board of account type Business (closed leads are not shown)");
+    let leads = engine
+        .leads(&LeadFilter {
+            account_type: Some(code("business")?),
+            ..LeadFilter::default()
+        })
+        .await?;
+    for p in config.phases_of(&code("business")?) {
+        let here: Vec<String> = leads
+            .iter()
+            .filter(|l| l.phase.as_ref() == Some(&p.reference()) && !l.is_closed(&config))
+            .map(|l| format!("#{} {} ({})", l.number, l.display_name(), l.status))
+            .collect();
+        if p.phase_type != PhaseType::Closing {
+            println!("   {:<18} {:>2}  {}", p.description, here.len(), here.join(", "));
+        }
+    }
+    let closed = leads.iter().filter(|l| l.is_closed(&config)).count();
+    println!("   {:<18} {:>2}  (off the board)", "closed", closed);
+
+    say(&format!(
+        "4b. History of lead {} ({})",
+        globex_lead.number,
+        globex_lead.display_name()
+    ));
+    for h in engine.history(EntityRef::lead(globex_lead.id)).await? {
+        let fields: Vec<String> = h
+            .changes
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.field.as_str(),
+                    "phase_entered_at" | "reopen_point" | "id" | "created_at"
+                )
+            })
+            .map(|c| format!("{}: {} -> {}", c.field, plain(&c.old), plain(&c.new)))
+            .collect();
+        let shown = if h.version == 1 {
+            format!("{} fields set", h.changes.len())
+        } else {
+            fields.join("; ")
+        };
+        println!(
+            "   v{:<2} {} {:<6} {:<16} {}",
+            h.version,
+            h.at.format("%H:%M:%S"),
+            h.actor.as_str(),
+            h.action,
+            shown
+        );
+    }
+
+    say("4c. The event outbox");
+    for e in engine.events_since(0, 100).await? {
+        let what = match &e.event {
+            DomainEvent::LeadCreated { number, .. } => format!("lead {number} created"),
+            DomainEvent::LeadQualified { customer_created, .. } => {
+                format!(
+                    "lead qualified ({} customer)",
+                    if *customer_created { "new" } else { "existing" }
+                )
+            }
+            DomainEvent::DealWon { value, close_date, .. } => {
+                format!(
+                    "deal won on {close_date}, value {}",
+                    value.map_or("-".into(), |v| v.to_string())
+                )
+            }
+            other => serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v["type"].as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        println!("   {:>3}  {:<6} {}", e.seq, e.actor.as_str(), what);
+    }
+    Ok(())
+}
