@@ -1,22 +1,23 @@
 //! The quickstart's story on the SQL backend.
 //!
 //! ```text
-//! cargo run --release --example sql                                   # a new SQLite file
-//! cargo run --release --example sql -- sqlite:///tmp/crm.db?mode=rwc  # a SQLite file of yours
-//! cargo run --release --example sql -- postgres://user@host/db        # a new schema in db
-//! cargo run --release --example sql -- mysql://user@host/db           # the (empty) database db
+//! cargo run --release --features postgres,mysql --example sql                                   # a new SQLite file
+//! cargo run --release --features postgres,mysql --example sql -- sqlite:///tmp/crm.db?mode=rwc  # a SQLite file of yours
+//! cargo run --release --features postgres,mysql --example sql -- postgres://user@host/db        # a new schema in db
+//! cargo run --release --features postgres,mysql --example sql -- mysql://user@host/db           # the (empty) database db
 //! ```
 //!
 //! On PostgreSQL each run uses a schema of its own (named on the first line),
 //! so runs never collide; on SQLite and MySQL the database must hold no crcm
 //! data yet. An application enables crcm's `sea` (SQLite), `postgres` or
-//! `mysql` feature and uses `crcm::SeaStore`; this example reaches the backend
-//! crate directly so that it builds with crcm's default features.
+//! `mysql` feature and uses `crcm::SeaStore`, as this example does; it needs
+//! the `postgres` and `mysql` features so that the quickstart, with crcm's
+//! default features, builds no SQL driver.
 
 use std::sync::Arc;
 
 use crcm::Engine;
-use crcm_store_sea::{SeaOptions, SeaStore};
+use crcm::{SeaOptions, SeaStore};
 
 mod story;
 

@@ -395,6 +395,22 @@ pub enum StoreError {
         /// The decoder's message.
         message: String,
     },
+    /// The unit of work **was applied** and is visible to readers, but making
+    /// it durable failed (e.g. the disk refused a flush): it may not survive a
+    /// crash. Never retried by the engine, because retrying would apply it twice.
+    #[error(
+        "{backend}: the unit of work was applied (events {first_seq}..+{events}) but could not be made durable: {message}"
+    )]
+    NotDurable {
+        /// The backend's name.
+        backend: &'static str,
+        /// Sequence of the unit's first event (when `events > 0`).
+        first_seq: u64,
+        /// How many events the unit wrote.
+        events: u64,
+        /// What the flush reported.
+        message: String,
+    },
     /// The backend failed (I/O, connection lost, database error); the unit of work was not applied.
     #[error("{backend} backend error: {source}")]
     Backend {

@@ -74,6 +74,9 @@ impl Store for MemoryStore {
     }
 
     async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
+        // Yield like a real store's I/O would, so concurrent commands interleave
+        // between their reads and their commit, as they do on every backend.
+        tokio::task::yield_now().await;
         Ok(self.lock().records.get(&entity).cloned())
     }
 

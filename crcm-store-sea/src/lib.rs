@@ -484,7 +484,7 @@ async fn apply<C: ConnectionTrait>(
                 // after a failed statement PostgreSQL reads nothing more in the
                 // transaction, and SQLite may name another unique column.
                 if expected.is_none()
-                    && let Some(found) = current_version(c, table, &id).await.map_err(&err)?
+                    && let Some(found) = current_version(c, table, &id, false).await.map_err(&err)?
                 {
                     return Err(StoreError::Conflict {
                         entity,
@@ -549,7 +549,7 @@ async fn apply<C: ConnectionTrait>(
             }
         };
         if rows != 1 {
-            let found = current_version(c, table, &id).await.map_err(&err)?;
+            let found = current_version(c, table, &id, true).await.map_err(&err)?;
             return Err(StoreError::Conflict {
                 entity,
                 expected,
@@ -704,12 +704,24 @@ async fn write_reference_rows<C: ConnectionTrait>(c: &C, config: &Config) -> Res
     Ok(())
 }
 
-async fn current_version<C: ConnectionTrait>(c: &C, table: &str, id: &str) -> Result<Option<u64>, DbErr> {
-    let q = Query::select()
+/// The stored version of a row, as committed now. On MySQL/MariaDB a plain
+/// SELECT in a transaction reads the transaction's snapshot (REPEATABLE READ),
+/// which can predate the write that caused a conflict; a locking read sees the
+/// latest committed row. PostgreSQL (READ COMMITTED) and SQLite (one writer)
+/// see it with a plain read.
+///
+/// `latest` asks for that locking read; the existence check before an insert
+/// does without it, because a locking read of a missing row takes a gap lock
+/// on MySQL, and two inserters holding gap locks deadlock.
+async fn current_version<C: ConnectionTrait>(c: &C, table: &str, id: &str, latest: bool) -> Result<Option<u64>, DbErr> {
+    let mut q = Query::select()
         .column(Alias::new("version"))
         .from(Alias::new(table))
         .and_where(Expr::col(Alias::new("id")).eq(id))
         .to_owned();
+    if latest && c.get_database_backend() == DbBackend::MySql {
+        q.lock(sea_orm::sea_query::LockType::Update);
+    }
     let row = c.query_one(&q).await?;
     Ok(match row {
         Some(r) => Some(to_u64(r.try_get::<i64>("", "version")?)),

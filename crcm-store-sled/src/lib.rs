@@ -41,16 +41,30 @@
 //! ## Durability
 //!
 //! With [`Durability::Flush`] (the default), `commit` returns after sled has
-//! flushed the unit of work to disk. [`Durability::Periodic`] returns as soon as
+//! flushed the unit of work to disk. One flusher thread does the flushing for
+//! every writer (group commit: units that applied while a flush was running
+//! share the next one), with sled's blocking `flush()`; sled's `flush_async` is
+//! never used, because concurrent calls to it can hang sled 0.34 for good. A
+//! flush that fails after the unit applied returns
+//! [`StoreError::NotDurable`]: the unit is in the store, but may not survive a
+//! crash. [`Durability::Periodic`] returns as soon as
 //! the transaction is applied and lets sled flush every `every_ms`
 //! milliseconds: a crash (of the machine, or a kill of the process) can then
 //! lose the units of work committed in the last `every_ms` milliseconds, always
 //! whole units and always the most recent ones; it never leaves a partial one.
+//!
+//! ## Threads
+//!
+//! Every sled call (reads, transactions, flushes) runs on tokio's blocking
+//! pool (`spawn_blocking`), never on an async worker thread, so a slow disk or
+//! sled's transaction lock cannot stall the host's runtime. Outside a tokio
+//! runtime the calls run inline.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod codec;
+mod flush;
 pub mod index;
 mod verify;
 
@@ -75,6 +89,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::codec::{decode, encode, record_key, u64_value};
+use crate::flush::{FlushFn, Flusher};
 pub use crate::verify::VerifyReport;
 
 const BACKEND: &str = "sled";
@@ -128,6 +143,9 @@ struct StoredConfig {
 /// directory at a time (sled locks it).
 #[derive(Clone)]
 pub struct SledStore {
+    // First, so that the last clone's drop stops the flusher (which flushes
+    // once more) before the database handle goes.
+    flusher: Option<std::sync::Arc<Flusher>>,
     db: sled::Db,
     meta: sled::Tree,
     records: sled::Tree,
@@ -246,7 +264,12 @@ impl SledStore {
     /// a crcm marker ([`StoreError::NotACrcmStore`]), a store of a newer format
     /// ([`StoreError::FormatTooNew`]).
     pub fn open_with(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, StoreError> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_inner(dir.as_ref(), options, None)
+    }
+
+    /// Opens the store; `flush` replaces sled's flush in tests.
+    fn open_inner(dir: &Path, options: SledOptions, flush: Option<FlushFn>) -> Result<Self, StoreError> {
+        let dir = dir.to_path_buf();
         let found = check_dir(&dir)?;
         if found.is_none() {
             write_marker(&dir)?;
@@ -262,7 +285,18 @@ impl SledStore {
             .open()
             .map_err(io)?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
+        let flusher = match options.durability {
+            Durability::Periodic { .. } => None,
+            Durability::Flush => {
+                let flush = flush.unwrap_or_else(|| {
+                    let db = db.clone();
+                    Box::new(move || db.flush().map(|_| ()).map_err(|e| e.to_string()))
+                });
+                Some(std::sync::Arc::new(Flusher::start(flush).map_err(io)?))
+            }
+        };
         let store = Self {
+            flusher,
             meta: tree("meta")?,
             records: tree("records")?,
             history: tree("history")?,
@@ -326,9 +360,24 @@ impl SledStore {
         &self.dir
     }
 
-    /// Flushes everything to disk now.
+    /// Flushes everything to disk now (on a blocking thread).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await.map(|_| ()).map_err(io)
+        self.blocking(|s| s.db.flush().map(|_| ()).map_err(io)).await
+    }
+
+    /// Runs sled calls on tokio's blocking pool (inline outside a runtime).
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SledStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return f(self);
+        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| io(format!("sled task failed: {e}")))?
     }
 
     /// Checks that every index entry, board count, history run and the event
@@ -443,19 +492,15 @@ fn add_count(
     Ok(())
 }
 
-#[async_trait]
-impl Store for SledStore {
-    fn backend(&self) -> &'static str {
-        BACKEND
-    }
-
-    async fn format_version(&self) -> Result<u32, StoreError> {
+/// The synchronous bodies of the [`Store`] methods, run on the blocking pool.
+impl SledStore {
+    fn format_version_now(&self) -> Result<u32, StoreError> {
         let v = self.meta.get(b"format").map_err(io)?;
         Ok(v.and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
             .unwrap_or(FORMAT_VERSION))
     }
 
-    async fn config(&self) -> Result<Option<(Config, u64)>, StoreError> {
+    fn config_now(&self) -> Result<Option<(Config, u64)>, StoreError> {
         match self.meta.get(b"config").map_err(io)? {
             None => Ok(None),
             Some(v) => {
@@ -465,11 +510,11 @@ impl Store for SledStore {
         }
     }
 
-    async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
+    fn get_now(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
         self.load(&record_key(entity))
     }
 
-    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+    fn lead_by_number_now(&self, number: u64) -> Result<Option<Lead>, StoreError> {
         Ok(self
             .by_index(&index::lead_number_key(number))?
             .into_iter()
@@ -479,7 +524,7 @@ impl Store for SledStore {
             }))
     }
 
-    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
+    fn query_leads_now(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
         let candidates = match index::lead_plan(filter) {
             index::Plan::Prefixes(prefixes) => {
                 let mut all = Vec::new();
@@ -515,7 +560,7 @@ impl Store for SledStore {
         Ok(leads)
     }
 
-    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
+    fn query_deals_now(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
         let candidates = match index::deal_prefix(filter) {
             Some(p) => self.by_index(&p)?,
             None => self.all_of(EntityKind::Deal)?,
@@ -532,15 +577,15 @@ impl Store for SledStore {
         Ok(deals)
     }
 
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
+    fn customers_by_email_now(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
         Ok(customers(self.by_index(&index::customer_email_prefix(email))?))
     }
 
-    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
+    fn customers_by_phone_now(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
         Ok(customers(self.by_index(&index::customer_phone_prefix(e164))?))
     }
 
-    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
+    fn activities_now(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
         let mut list: Vec<Activity> = self
             .by_index(&index::subject_prefix(index::ACTIVITY_SUBJECT, subject))?
             .into_iter()
@@ -553,7 +598,7 @@ impl Store for SledStore {
         Ok(list)
     }
 
-    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
+    fn follow_ups_now(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
         let mut list: Vec<FollowUp> = self
             .by_index(&index::subject_prefix(index::FOLLOW_UP_SUBJECT, subject))?
             .into_iter()
@@ -566,7 +611,7 @@ impl Store for SledStore {
         Ok(list)
     }
 
-    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
+    fn communications_of_now(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
         let mut list: Vec<Communication> = self
             .by_index(&index::communication_lead_prefix(lead))?
             .into_iter()
@@ -579,7 +624,7 @@ impl Store for SledStore {
         Ok(list)
     }
 
-    async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
+    fn history_now(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut out = Vec::new();
         for item in self.history.scan_prefix(record_key(entity)) {
             let (k, v) = item.map_err(io)?;
@@ -588,7 +633,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    async fn events_since(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError> {
+    fn events_since_now(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError> {
         let mut out = Vec::new();
         let Some(start) = after.checked_add(1) else {
             return Ok(out);
@@ -600,7 +645,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+    fn next_lead_number_now(&self) -> Result<u64, StoreError> {
         let v = self
             .meta
             .update_and_fetch(b"lead_seq", |old| {
@@ -610,8 +655,8 @@ impl Store for SledStore {
         Ok(v.map_or(1, u64_value))
     }
 
-    async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
-        let prepared = self.prepare(&uow)?;
+    fn commit_now(&self, uow: &UnitOfWork) -> Result<CommitReceipt, StoreError> {
+        let prepared = self.prepare(uow)?;
         let history: Vec<(Vec<u8>, Vec<u8>)> = uow
             .history
             .iter()
@@ -719,13 +764,92 @@ impl Store for SledStore {
             Err(TransactionError::Abort(Abort::Store(e))) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(io(e)),
         };
-        if self.durability == Durability::Flush {
-            self.db.flush_async().await.map_err(io)?;
+        if let Some(flusher) = &self.flusher
+            && let Err(message) = flusher.wait_durable()
+        {
+            // The transaction applied: say so, rather than "not applied".
+            return Err(StoreError::NotDurable {
+                backend: BACKEND,
+                first_seq,
+                events: event_count,
+                message,
+            });
         }
         Ok(CommitReceipt {
             first_seq,
             events: event_count,
         })
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn format_version(&self) -> Result<u32, StoreError> {
+        self.blocking(|s| s.format_version_now()).await
+    }
+
+    async fn config(&self) -> Result<Option<(Config, u64)>, StoreError> {
+        self.blocking(|s| s.config_now()).await
+    }
+
+    async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
+        self.blocking(move |s| s.get_now(entity)).await
+    }
+
+    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+        self.blocking(move |s| s.lead_by_number_now(number)).await
+    }
+
+    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
+        let filter = filter.clone();
+        self.blocking(move |s| s.query_leads_now(&filter)).await
+    }
+
+    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
+        let filter = filter.clone();
+        self.blocking(move |s| s.query_deals_now(&filter)).await
+    }
+
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
+        let email = email.to_owned();
+        self.blocking(move |s| s.customers_by_email_now(&email)).await
+    }
+
+    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
+        let e164 = e164.to_owned();
+        self.blocking(move |s| s.customers_by_phone_now(&e164)).await
+    }
+
+    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
+        self.blocking(move |s| s.activities_now(subject)).await
+    }
+
+    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
+        self.blocking(move |s| s.follow_ups_now(subject)).await
+    }
+
+    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
+        self.blocking(move |s| s.communications_of_now(lead)).await
+    }
+
+    async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.blocking(move |s| s.history_now(entity)).await
+    }
+
+    async fn events_since(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError> {
+        self.blocking(move |s| s.events_since_now(after, limit)).await
+    }
+
+    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+        self.blocking(|s| s.next_lead_number_now()).await
+    }
+
+    async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
+        self.blocking(move |s| s.commit_now(&uow)).await
     }
 }
 
@@ -777,6 +901,49 @@ mod tests {
         );
         let counts = store.board_counts().expect("board");
         assert_eq!(counts, vec![("b2b".to_owned(), "CALL".to_owned(), "new".to_owned(), 5)]);
+    }
+
+    #[test]
+    fn a_failed_flush_reports_the_unit_as_applied() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let failing = std::sync::Arc::new(AtomicBool::new(false));
+        let f = std::sync::Arc::clone(&failing);
+        let flush: FlushFn = Box::new(move || {
+            if f.load(Ordering::SeqCst) {
+                Err("injected: disk full".to_owned())
+            } else {
+                Ok(())
+            }
+        });
+        let store = SledStore::open_inner(&tmp.path().join("s"), SledOptions::default(), Some(flush)).expect("open");
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+        let engine = rt.block_on(crcm_core::testing::configured(std::sync::Arc::new(store)));
+        failing.store(true, Ordering::SeqCst);
+        let lead = crcm_core::NewLead {
+            company: "Unflushed".into(),
+            account_type: crcm_core::Code::new("b2b").ok(),
+            ..crcm_core::NewLead::default()
+        };
+        let err = rt
+            .block_on(engine.create_lead(&crcm_core::testing::ann(), lead))
+            .expect_err("the flush failed");
+        assert!(
+            matches!(
+                err,
+                crcm_core::Error::Store(StoreError::NotDurable {
+                    events: 1,
+                    first_seq: 2,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("was applied"), "{err}");
+        // The unit is in the store, once: the engine did not retry it.
+        let stored = rt.block_on(engine.lead_by_number(1)).expect("the lead was applied");
+        assert_eq!(stored.company, "Unflushed");
+        assert!(rt.block_on(engine.lead_by_number(2)).is_err(), "applied once");
     }
 
     #[test]

@@ -18,16 +18,24 @@ use crcm_store_sled::SledStore;
 
 const KILLS: usize = 24;
 const CHILD_ENV: &str = "CRCM_CRASH_CHILD_DIR";
+/// Set it to the seed a failed run printed to replay that run's kill moments.
+const SEED_ENV: &str = "CRCM_CRASH_SEED";
 
 /// A small xorshift generator: enough to spread the kill moments.
 struct Rng(u64);
 
 impl Rng {
-    fn seeded() -> Self {
-        let nanos = std::time::SystemTime::now()
+    /// The seed from `CRCM_CRASH_SEED`, or one from the clock.
+    fn seed() -> u64 {
+        if let Some(seed) = std::env::var(SEED_ENV).ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            return seed;
+        }
+        std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
-        Self(nanos | 1)
+            .map_or(1, |d| d.as_nanos() as u64)
+    }
+    fn seeded(seed: u64) -> Self {
+        Self(seed | 1)
     }
     fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
@@ -118,7 +126,10 @@ fn survives_sigkill_at_random_moments() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("store");
     let exe = std::env::current_exe().expect("test binary");
-    let mut rng = Rng::seeded();
+    let seed = Rng::seed();
+    // Printed first, so a failing run's output names it (replay: CRCM_CRASH_SEED=<seed>).
+    eprintln!("crash test seed: {seed} (replay with {SEED_ENV}={seed})");
+    let mut rng = Rng::seeded(seed);
     let mut committed: BTreeMap<u64, u64> = BTreeMap::new();
     let mut kills = 0;
     let mut rounds_with_commits = 0;
@@ -208,7 +219,7 @@ fn survives_sigkill_at_random_moments() {
         "most children got work done before the kill ({rounds_with_commits}/{KILLS})"
     );
     let summary = format!(
-        "crash test: {kills} SIGKILLs survived; {reported} commands reported committed, all found, on {} leads; last verify: {last_report}",
+        "crash test (seed {seed}): {kills} SIGKILLs survived; {reported} commands reported committed, all found, on {} leads; last verify: {last_report}",
         committed.len()
     );
     eprintln!("{summary}");

@@ -1452,6 +1452,47 @@ pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) 
             .unwrap_or_default();
         assert_eq!(customers.len(), 1, "one customer");
     }
+    // Without retries the loser may get the conflict itself; it must name the
+    // version it found (a snapshot read would report the one it expected).
+    let once = engine.clone().with_max_attempts(1);
+    let mut conflicts = 0;
+    for round in 0..10 {
+        let lead = create(&once, &ann(), b2b("Ada", &format!("Once {round}"))).await;
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let engine = once.clone();
+                tokio::spawn(async move {
+                    engine
+                        .qualify_lead(&ann(), lead.id, CustomerChoice::Create, DealDraft::default())
+                        .await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap_or_else(|e| panic!("task: {e}")) {
+                Ok(_) => ok += 1,
+                Err(Error::Store(StoreError::Conflict {
+                    entity,
+                    expected,
+                    found,
+                })) => {
+                    conflicts += 1;
+                    if entity == EntityRef::lead(lead.id) {
+                        assert_ne!(expected, found, "a conflict reports the version it found");
+                    }
+                }
+                Err(Error::Lead(LeadError::NotAllowed { .. })) => {}
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!(ok, 1, "exactly one qualify wins");
+        assert_eq!(once.deals_of_lead(lead.id).await.unwrap_or_default().len(), 1);
+    }
+    eprintln!(
+        "concurrent qualify on {}: {conflicts} of 10 losers got the conflict",
+        engine.store().backend()
+    );
 }
 
 /// 8 tasks × 200 phase moves on shared leads lose no update: each lead's final
@@ -1460,7 +1501,38 @@ pub async fn concurrent_phase_moves_lose_no_update(factory: Arc<dyn StoreFactory
     concurrent_moves(factory, 8, 200).await;
 }
 
+/// A small seeded generator (SplitMix64), so every run makes the same moves.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    }
+}
+
+/// What one mover task saw.
+#[derive(Default)]
+struct Moves {
+    /// Per lead: moves that changed it (a commit happened).
+    applied: Vec<usize>,
+    /// Moves to the phase the lead was already in (nothing to commit).
+    unchanged: usize,
+    /// Moves that needed more than one attempt.
+    retried: usize,
+    /// Conflicts returned to the caller (tasks without retries).
+    conflicts: Vec<StoreError>,
+}
+
 /// The body of [`concurrent_phase_moves_lose_no_update`], sized by the caller.
+///
+/// Three leads, one of them hot (half of all moves go to it); each move goes to
+/// a random open phase (seeded). Half of the tasks let the engine retry
+/// conflicts, the other half get them back, so contention is counted, and
+/// every reported conflict must name a version other than the one expected.
 pub async fn concurrent_moves(factory: Arc<dyn StoreFactory>, tasks: usize, moves: usize) {
     let engine = fixture_engine(&*factory).await;
     let mut leads = Vec::new();
@@ -1470,40 +1542,89 @@ pub async fn concurrent_moves(factory: Arc<dyn StoreFactory>, tasks: usize, move
     let phases = [phase("b2b", "CALL"), phase("b2b", "MEETING"), phase("b2b", "QUOTE")];
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
-            let engine = engine.clone();
+            let engine = if t % 2 == 0 {
+                engine.clone()
+            } else {
+                engine.clone().with_max_attempts(1)
+            };
             let leads = leads.clone();
             let phases = phases.clone();
             tokio::spawn(async move {
-                let mut applied = vec![0usize; leads.len()];
-                let mut conflicts = 0usize;
-                for i in 0..moves {
-                    let which = (t + i) % leads.len();
-                    let target = phases[(t * 7 + i) % phases.len()].clone();
+                let mut rng = SplitMix(0xC0FF_EE00 + t as u64);
+                let mut seen = Moves {
+                    applied: vec![0; leads.len()],
+                    ..Moves::default()
+                };
+                for _ in 0..moves {
+                    // Lead 0 is hot: it takes half of the moves.
+                    let which = if rng.below(2) == 0 {
+                        0
+                    } else {
+                        1 + rng.below(leads.len() - 1)
+                    };
                     let cmd = Command::MoveLeadPhase {
                         lead: leads[which],
-                        phase: target,
+                        phase: phases[rng.below(phases.len())].clone(),
                         closing_reason: None,
                         note: None,
                     };
                     match engine.execute_detailed(&ann(), cmd).await {
                         Ok(done) => {
                             if done.receipt.is_some() {
-                                applied[which] += 1;
+                                seen.applied[which] += 1;
+                            } else {
+                                seen.unchanged += 1;
+                            }
+                            if done.attempts > 1 {
+                                seen.retried += 1;
                             }
                         }
-                        Err(e) if e.is_conflict() => conflicts += 1,
+                        Err(Error::Store(e)) if e.is_conflict() => seen.conflicts.push(e),
                         Err(e) => panic!("unexpected error: {e}"),
                     }
                 }
-                (applied, conflicts)
+                seen
             })
         })
         .collect();
     let mut applied = vec![0usize; leads.len()];
+    let (mut unchanged, mut retried, mut conflicts) = (0, 0, Vec::new());
     for h in handles {
-        let (a, _conflicts) = h.await.unwrap_or_else(|e| panic!("task: {e}"));
-        for (total, n) in applied.iter_mut().zip(a) {
+        let seen = h.await.unwrap_or_else(|e| panic!("task: {e}"));
+        for (total, n) in applied.iter_mut().zip(seen.applied) {
             *total += n;
+        }
+        unchanged += seen.unchanged;
+        retried += seen.retried;
+        conflicts.extend(seen.conflicts);
+    }
+    let total: usize = applied.iter().sum();
+    eprintln!(
+        "concurrent moves on {}: {} moves, {total} applied {applied:?}, {unchanged} to the same phase, \
+         {retried} retried, {} conflicts returned",
+        engine.store().backend(),
+        tasks * moves,
+        conflicts.len()
+    );
+    assert_eq!(
+        total + unchanged + conflicts.len(),
+        tasks * moves,
+        "every move is applied, a no-op, or a conflict"
+    );
+    // A random target equals the current phase about one time in three, more
+    // often for a hot lead whose movers race to the same phase.
+    assert!(
+        total * 3 >= tasks * moves - conflicts.len(),
+        "most moves apply: {total} of {}",
+        tasks * moves
+    );
+    assert!(
+        retried + conflicts.len() > 0,
+        "the movers must really contend (no retry and no conflict seen)"
+    );
+    for c in &conflicts {
+        if let StoreError::Conflict { expected, found, .. } = c {
+            assert_ne!(expected, found, "a conflict reports the version it found: {c}");
         }
     }
     for (lead, n) in leads.iter().zip(&applied) {
@@ -1518,7 +1639,6 @@ pub async fn concurrent_moves(factory: Arc<dyn StoreFactory>, tasks: usize, move
             "history versions are 1..=n with no gap"
         );
     }
-    assert!(applied.iter().sum::<usize>() > 0);
 }
 
 /// The event outbox: store-wide sequence, gap-free, strictly increasing, read
