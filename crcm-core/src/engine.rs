@@ -20,10 +20,10 @@ use crate::event::EventEnvelope;
 use crate::history::HistoryEntry;
 use crate::ids::{CustomerId, DealId, LeadId};
 use crate::lead::Lead;
-use crate::record::EntityRef;
+use crate::record::{EntityRef, Record, lookup};
 use crate::rules::{self, Ctx, DealLead, LeadLinks, SubjectRecord};
 use crate::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store, StoreExt};
-use crate::uow::UnitOfWork;
+use crate::uow::{Guard, UnitOfWork};
 
 /// Where the engine reads the time (replaceable for tests and simulations).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -66,6 +66,49 @@ fn rests_on_state(e: &Error) -> bool {
         e,
         Error::Lead(_) | Error::Phase(_) | Error::Deal(_) | Error::Permission(_) | Error::NotFound(_)
     )
+}
+
+/// What a command's decision read, to guard its commit with: the versions of
+/// the records it loaded and of the lookup keys of the sets it queried.
+#[derive(Debug, Default)]
+struct Reads {
+    guards: std::sync::Mutex<Vec<Guard>>,
+}
+
+impl Reads {
+    fn push(&self, guards: impl IntoIterator<Item = Guard>) {
+        self.guards
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(guards);
+    }
+
+    fn record(&self, record: impl Into<Record>) {
+        let record = record.into();
+        self.push([Guard::Record {
+            entity: record.entity(),
+            version: record.version(),
+        }]);
+    }
+
+    /// Reads the versions of lookup keys. Call it before the query the keys
+    /// cover: a write between the two then fails the guard (a needless re-run,
+    /// never a missed change).
+    async fn keys(&self, store: &dyn Store, keys: Vec<String>) -> Result<(), StoreError> {
+        let versions = store.lookup_versions(&keys).await?;
+        self.push(
+            keys.into_iter()
+                .zip(versions)
+                .map(|(key, version)| Guard::Key { key, version }),
+        );
+        Ok(())
+    }
+
+    fn take(self) -> Vec<Guard> {
+        self.guards
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 fn not_found(entity: EntityRef) -> Error {
@@ -135,8 +178,12 @@ impl Engine {
         loop {
             attempts += 1;
             let now = (self.clock)();
-            let (uow, output) = match self.decide(actor, &command, now).await {
-                Ok(decided) => decided,
+            let reads = Reads::default();
+            let (uow, output) = match self.decide(actor, &command, now, &reads).await {
+                Ok((mut uow, output)) => {
+                    uow.guard(reads.take());
+                    (uow, output)
+                }
                 // A refusal may rest on reads that straddle another writer's
                 // commit (the lead read before it, the customers after it). It
                 // is final once a second decision over fresh reads agrees.
@@ -182,34 +229,56 @@ impl Engine {
         }
     }
 
-    async fn load_lead(&self, id: LeadId) -> Result<Lead, Error> {
-        self.store.lead(id).await?.ok_or_else(|| not_found(EntityRef::lead(id)))
+    async fn load_lead(&self, id: LeadId, reads: &Reads) -> Result<Lead, Error> {
+        let lead = self
+            .store
+            .lead(id)
+            .await?
+            .ok_or_else(|| not_found(EntityRef::lead(id)))?;
+        reads.record(lead.clone());
+        Ok(lead)
     }
 
-    async fn load_deal(&self, id: DealId) -> Result<Deal, Error> {
-        self.store.deal(id).await?.ok_or_else(|| not_found(EntityRef::deal(id)))
+    async fn load_deal(&self, id: DealId, reads: &Reads) -> Result<Deal, Error> {
+        let deal = self
+            .store
+            .deal(id)
+            .await?
+            .ok_or_else(|| not_found(EntityRef::deal(id)))?;
+        reads.record(deal.clone());
+        Ok(deal)
     }
 
-    async fn load_customer(&self, id: CustomerId) -> Result<Customer, Error> {
-        self.store
+    async fn load_customer(&self, id: CustomerId, reads: &Reads) -> Result<Customer, Error> {
+        let customer = self
+            .store
             .customer(id)
             .await?
-            .ok_or_else(|| not_found(EntityRef::customer(id)))
+            .ok_or_else(|| not_found(EntityRef::customer(id)))?;
+        reads.record(customer.clone());
+        Ok(customer)
     }
 
-    async fn load_communication(&self, id: crate::ids::CommunicationId) -> Result<Communication, Error> {
-        self.store
+    async fn load_communication(&self, id: crate::ids::CommunicationId, reads: &Reads) -> Result<Communication, Error> {
+        let c = self
+            .store
             .communication(id)
             .await?
-            .ok_or_else(|| not_found(EntityRef::communication(id)))
+            .ok_or_else(|| not_found(EntityRef::communication(id)))?;
+        reads.record(c.clone());
+        Ok(c)
     }
 
     /// The deal's lead, and whether another deal of that lead is won.
-    async fn deal_link(&self, deal: &Deal) -> Result<(Option<Lead>, bool), Error> {
+    async fn deal_link(&self, deal: &Deal, reads: &Reads) -> Result<(Option<Lead>, bool), Error> {
         let Some(lead_id) = deal.lead else {
             return Ok((None, false));
         };
+        reads.keys(&*self.store, vec![lookup::lead_deals(lead_id)]).await?;
         let lead = self.store.lead(lead_id).await?;
+        if let Some(l) = &lead {
+            reads.record(l.clone());
+        }
         let other_won = self
             .store
             .deals_of_lead(lead_id)
@@ -219,10 +288,10 @@ impl Engine {
         Ok((lead, other_won))
     }
 
-    async fn subject(&self, subject: Subject) -> Result<SubjectOwned, Error> {
+    async fn subject(&self, subject: Subject, reads: &Reads) -> Result<SubjectOwned, Error> {
         Ok(match subject {
-            Subject::Lead(id) => SubjectOwned::Lead(self.load_lead(id).await?),
-            Subject::Deal(id) => SubjectOwned::Deal(self.load_deal(id).await?),
+            Subject::Lead(id) => SubjectOwned::Lead(self.load_lead(id, reads).await?),
+            Subject::Deal(id) => SubjectOwned::Deal(self.load_deal(id, reads).await?),
         })
     }
 
@@ -232,6 +301,7 @@ impl Engine {
         actor: &Actor,
         command: &Command,
         now: DateTime<Utc>,
+        reads: &Reads,
     ) -> Result<(UnitOfWork, CommandOutput), Error> {
         if let Command::SetConfig {
             config,
@@ -260,17 +330,17 @@ impl Engine {
             Command::SetConfig { .. } => return Err(Error::Internal("set_config is handled above".to_owned())),
             Command::CreateLead { lead } => {
                 if let Some(c) = lead.customer {
-                    self.load_customer(c).await?;
+                    self.load_customer(c, reads).await?;
                 }
                 let prepared = rules::new_lead(&ctx, lead)?;
                 let number = self.store.next_lead_number().await?;
                 lead_out(rules::record_new_lead(&ctx, prepared, number, "create_lead"))
             }
             Command::UpdateLead { lead, patch } => {
-                lead_out(rules::update_lead(&ctx, &self.load_lead(*lead).await?, patch)?)
+                lead_out(rules::update_lead(&ctx, &self.load_lead(*lead, reads).await?, patch)?)
             }
             Command::SetLeadStatus { lead, status } => {
-                lead_out(rules::set_status(&ctx, &self.load_lead(*lead).await?, *status)?)
+                lead_out(rules::set_status(&ctx, &self.load_lead(*lead, reads).await?, *status)?)
             }
             Command::MoveLeadPhase {
                 lead,
@@ -279,14 +349,14 @@ impl Engine {
                 note,
             } => lead_out(rules::move_phase(
                 &ctx,
-                &self.load_lead(*lead).await?,
+                &self.load_lead(*lead, reads).await?,
                 phase,
                 closing_reason.as_ref(),
                 note.as_deref(),
             )?),
             Command::SetClosingReason { lead, reason, note } => lead_out(rules::set_closing_reason(
                 &ctx,
-                &self.load_lead(*lead).await?,
+                &self.load_lead(*lead, reads).await?,
                 reason,
                 note.as_deref(),
             )?),
@@ -296,18 +366,25 @@ impl Engine {
                 phase,
             } => lead_out(rules::change_account_type(
                 &ctx,
-                &self.load_lead(*lead).await?,
+                &self.load_lead(*lead, reads).await?,
                 account_type,
                 phase.as_ref(),
             )?),
             Command::QualifyLead { lead, customer, deal } => {
-                let lead = self.load_lead(*lead).await?;
+                let lead = self.load_lead(*lead, reads).await?;
                 let existing = match (lead.customer, customer) {
-                    (Some(id), _) | (None, &CustomerChoice::Link { customer: id }) => self.store.customer(id).await?,
+                    (Some(id), _) | (None, &CustomerChoice::Link { customer: id }) => {
+                        let found = self.store.customer(id).await?;
+                        if let Some(c) = &found {
+                            reads.record(c.clone());
+                        }
+                        found
+                    }
                     _ => None,
                 };
-                let candidates = if lead.customer.is_none() {
-                    self.customer_candidates_of(&lead).await?
+                // Only Auto decides on the matching customers.
+                let candidates = if lead.customer.is_none() && matches!(customer, CustomerChoice::Auto) {
+                    self.customer_candidates_of(&lead, reads).await?
                 } else {
                     Vec::new()
                 };
@@ -323,25 +400,27 @@ impl Engine {
             }
             Command::DisqualifyLead { lead, reason, note } => lead_out(rules::disqualify(
                 &ctx,
-                &self.load_lead(*lead).await?,
+                &self.load_lead(*lead, reads).await?,
                 reason,
                 note.as_deref(),
             )?),
-            Command::ReopenLead { lead } => lead_out(rules::reopen(&ctx, &self.load_lead(*lead).await?)?),
+            Command::ReopenLead { lead } => lead_out(rules::reopen(&ctx, &self.load_lead(*lead, reads).await?)?),
             Command::MergeLead { lead, into } => lead_out(rules::merge(
                 &ctx,
-                &self.load_lead(*lead).await?,
-                &self.load_lead(*into).await?,
+                &self.load_lead(*lead, reads).await?,
+                &self.load_lead(*into, reads).await?,
             )?),
             Command::ReassignLead { lead, owner } => {
-                lead_out(rules::reassign(&ctx, &self.load_lead(*lead).await?, owner)?)
+                lead_out(rules::reassign(&ctx, &self.load_lead(*lead, reads).await?, owner)?)
             }
             Command::SetLeadTeam { lead, team } => {
-                lead_out(rules::set_team(&ctx, &self.load_lead(*lead).await?, team)?)
+                lead_out(rules::set_team(&ctx, &self.load_lead(*lead, reads).await?, team)?)
             }
             Command::DeleteLead { lead } => {
-                let lead = self.load_lead(*lead).await?;
+                let lead = self.load_lead(*lead, reads).await?;
                 let subject = Subject::Lead(lead.id);
+                let keys = vec![lookup::lead_deals(lead.id), lookup::timeline(subject)];
+                reads.keys(&*self.store, keys).await?;
                 let links = LeadLinks {
                     deals: self.store.deals_of_lead(lead.id).await?.len(),
                     communications: self.store.communications_of(lead.id).await?.len(),
@@ -355,13 +434,14 @@ impl Engine {
                 kind,
                 external_id,
             } => {
-                let lead = self.load_lead(*lead).await?;
+                let lead = self.load_lead(*lead, reads).await?;
+                reads.keys(&*self.store, vec![lookup::lead_deals(lead.id)]).await?;
                 let deals = self.store.deals_of_lead(lead.id).await?;
                 lead_out(rules::link_lead_document(&ctx, &lead, &deals, *kind, external_id)?)
             }
             Command::MoveDealStage { deal, stage } => {
-                let deal = self.load_deal(*deal).await?;
-                let (lead, other_won) = self.deal_link(&deal).await?;
+                let deal = self.load_deal(*deal, reads).await?;
+                let (lead, other_won) = self.deal_link(&deal, reads).await?;
                 let link = DealLead {
                     lead: lead.as_ref(),
                     other_won,
@@ -369,8 +449,8 @@ impl Engine {
                 deal_out(rules::move_deal_stage(&ctx, &deal, stage, link)?)
             }
             Command::WinDeal { deal, stage } => {
-                let deal = self.load_deal(*deal).await?;
-                let (lead, other_won) = self.deal_link(&deal).await?;
+                let deal = self.load_deal(*deal, reads).await?;
+                let (lead, other_won) = self.deal_link(&deal, reads).await?;
                 let link = DealLead {
                     lead: lead.as_ref(),
                     other_won,
@@ -378,8 +458,8 @@ impl Engine {
                 deal_out(rules::win_deal(&ctx, &deal, stage.as_ref(), link)?)
             }
             Command::LoseDeal { deal, reason, note } => {
-                let deal = self.load_deal(*deal).await?;
-                let (lead, other_won) = self.deal_link(&deal).await?;
+                let deal = self.load_deal(*deal, reads).await?;
+                let (lead, other_won) = self.deal_link(&deal, reads).await?;
                 let link = DealLead {
                     lead: lead.as_ref(),
                     other_won,
@@ -387,8 +467,8 @@ impl Engine {
                 deal_out(rules::lose_deal(&ctx, &deal, reason, note.as_deref(), link)?)
             }
             Command::ReopenDeal { deal, stage } => {
-                let deal = self.load_deal(*deal).await?;
-                let (lead, other_won) = self.deal_link(&deal).await?;
+                let deal = self.load_deal(*deal, reads).await?;
+                let (lead, other_won) = self.deal_link(&deal, reads).await?;
                 let link = DealLead {
                     lead: lead.as_ref(),
                     other_won,
@@ -397,11 +477,11 @@ impl Engine {
             }
             Command::SetDealProbability { deal, probability } => deal_out(rules::set_deal_probability(
                 &ctx,
-                &self.load_deal(*deal).await?,
+                &self.load_deal(*deal, reads).await?,
                 *probability,
             )?),
             Command::UpdateDeal { deal, patch } => {
-                deal_out(rules::update_deal(&ctx, &self.load_deal(*deal).await?, patch)?)
+                deal_out(rules::update_deal(&ctx, &self.load_deal(*deal, reads).await?, patch)?)
             }
             Command::LinkDealDocument {
                 deal,
@@ -409,7 +489,7 @@ impl Engine {
                 external_id,
             } => deal_out(rules::link_deal_document(
                 &ctx,
-                &self.load_deal(*deal).await?,
+                &self.load_deal(*deal, reads).await?,
                 *kind,
                 external_id,
             )?),
@@ -418,7 +498,7 @@ impl Engine {
                 (uow, CommandOutput::Customer { customer: Box::new(c) })
             }
             Command::AddContact { customer, contact } => {
-                let (uow, c) = rules::add_contact(&ctx, &self.load_customer(*customer).await?, contact)?;
+                let (uow, c) = rules::add_contact(&ctx, &self.load_customer(*customer, reads).await?, contact)?;
                 (uow, CommandOutput::Customer { customer: Box::new(c) })
             }
             Command::LogActivity {
@@ -428,7 +508,7 @@ impl Engine {
                 body,
                 occurred_at,
             } => {
-                let s = self.subject(*subject).await?;
+                let s = self.subject(*subject, reads).await?;
                 let (uow, a) = rules::log_activity(&ctx, s.as_record(), *kind, summary, body, *occurred_at)?;
                 (uow, CommandOutput::Activity { activity: Box::new(a) })
             }
@@ -438,7 +518,7 @@ impl Engine {
                 note,
                 assignee,
             } => {
-                let s = self.subject(*subject).await?;
+                let s = self.subject(*subject, reads).await?;
                 let (uow, f) = rules::schedule_follow_up(&ctx, s.as_record(), *due, note, assignee.as_ref())?;
                 (uow, CommandOutput::FollowUp { follow_up: Box::new(f) })
             }
@@ -448,12 +528,18 @@ impl Engine {
                     .follow_up(*follow_up)
                     .await?
                     .ok_or_else(|| not_found(EntityRef::follow_up(*follow_up)))?;
-                let s = self.subject(f.subject).await?;
+                let s = self.subject(f.subject, reads).await?;
                 let (uow, f) = rules::complete_follow_up(&ctx, &f, s.as_record())?;
                 (uow, CommandOutput::FollowUp { follow_up: Box::new(f) })
             }
             Command::ReceiveCommunication { communication } => {
                 let (email, phone) = rules::communication_contacts(&config, communication)?;
+                let keys = email
+                    .iter()
+                    .map(|e| lookup::lead_email(e.as_str()))
+                    .chain(phone.iter().map(|p| lookup::lead_phone(p.key())))
+                    .collect();
+                reads.keys(&*self.store, keys).await?;
                 let mut matches = Vec::new();
                 if let Some(e) = &email {
                     matches.extend(
@@ -485,8 +571,8 @@ impl Engine {
                 )
             }
             Command::AttachCommunication { communication, lead } => {
-                let c = self.load_communication(*communication).await?;
-                let (uow, c) = rules::attach_communication(&ctx, &c, &self.load_lead(*lead).await?)?;
+                let c = self.load_communication(*communication, reads).await?;
+                let (uow, c) = rules::attach_communication(&ctx, &c, &self.load_lead(*lead, reads).await?)?;
                 (
                     uow,
                     CommandOutput::Communication {
@@ -496,7 +582,7 @@ impl Engine {
                 )
             }
             Command::CreateLeadFromCommunication { communication, lead } => {
-                let c = self.load_communication(*communication).await?;
+                let c = self.load_communication(*communication, reads).await?;
                 let prepared = rules::new_lead_from_communication(&ctx, &c, lead)?;
                 let number = self.store.next_lead_number().await?;
                 let (uow, c, l) = rules::record_lead_from_communication(&ctx, &c, prepared, number);
@@ -509,7 +595,7 @@ impl Engine {
                 )
             }
             Command::IgnoreCommunication { communication } => {
-                let c = self.load_communication(*communication).await?;
+                let c = self.load_communication(*communication, reads).await?;
                 let (uow, c) = rules::ignore_communication(&ctx, &c)?;
                 (
                     uow,
@@ -604,7 +690,14 @@ impl Engine {
         Ok((count > 0).then(|| rules::in_use(item, &what.join(" and "), count, examples)))
     }
 
-    async fn customer_candidates_of(&self, lead: &Lead) -> Result<Vec<Customer>, Error> {
+    async fn customer_candidates_of(&self, lead: &Lead, reads: &Reads) -> Result<Vec<Customer>, Error> {
+        let keys = lead
+            .email
+            .iter()
+            .map(|e| lookup::customer_email(e.as_str()))
+            .chain(lead.phone.iter().map(|p| lookup::customer_phone(p.key())))
+            .collect();
+        reads.keys(&*self.store, keys).await?;
         let mut found = Vec::new();
         if let Some(e) = &lead.email {
             found.extend(self.store.customers_by_email(e.as_str()).await?);
@@ -732,7 +825,7 @@ impl Engine {
 
     /// A lead by id.
     pub async fn lead(&self, id: LeadId) -> Result<Lead, Error> {
-        self.load_lead(id).await
+        self.load_lead(id, &Reads::default()).await
     }
 
     /// A lead by its number.
@@ -745,12 +838,12 @@ impl Engine {
 
     /// A deal by id.
     pub async fn deal(&self, id: DealId) -> Result<Deal, Error> {
-        self.load_deal(id).await
+        self.load_deal(id, &Reads::default()).await
     }
 
     /// A customer by id.
     pub async fn customer(&self, id: CustomerId) -> Result<Customer, Error> {
-        self.load_customer(id).await
+        self.load_customer(id, &Reads::default()).await
     }
 
     /// The deals created from a lead.
@@ -766,15 +859,16 @@ impl Engine {
     /// Existing customers matching a lead's normalized e-mail or phone: the
     /// candidates Qualify proposes to link.
     pub async fn customer_candidates(&self, lead: LeadId) -> Result<Vec<Customer>, Error> {
-        let lead = self.load_lead(lead).await?;
-        self.customer_candidates_of(&lead).await
+        let reads = Reads::default();
+        let lead = self.load_lead(lead, &reads).await?;
+        self.customer_candidates_of(&lead, &reads).await
     }
 
     /// Open leads with the same normalized e-mail or phone. Closed leads
     /// (converted, disqualified, merged, or in a closing phase) are never proposed.
     pub async fn duplicates(&self, lead: LeadId) -> Result<Vec<Lead>, Error> {
         let (config, _) = self.config().await?;
-        let lead = self.load_lead(lead).await?;
+        let lead = self.load_lead(lead, &Reads::default()).await?;
         let mut found = Vec::new();
         if let Some(e) = &lead.email {
             found.extend(

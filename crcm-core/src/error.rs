@@ -368,6 +368,29 @@ pub enum StoreError {
         /// The version stored now.
         found: Option<u64>,
     },
+    /// Optimistic concurrency on a set the decision read through a lookup
+    /// (the customers with an e-mail, the deals of a lead, ...; see
+    /// [`crate::record::lookup`]): it changed since it was read.
+    #[error("conflict on {key}: expected version {expected}, found {found}")]
+    LookupConflict {
+        /// The lookup key.
+        key: String,
+        /// The version the decision read.
+        expected: u64,
+        /// The version stored now.
+        found: u64,
+    },
+    /// The database aborted the transaction to resolve contention with
+    /// another one (deadlock, serialization failure, a foreign key that a
+    /// concurrent transaction just removed); nothing was written, and the
+    /// command can be re-run.
+    #[error("{backend}: transaction aborted by contention: {message}")]
+    Contention {
+        /// The backend's name.
+        backend: &'static str,
+        /// What the database reported.
+        message: String,
+    },
     /// A unique key (lead number, ...) is taken.
     #[error("duplicate {what}: {value}")]
     Duplicate {
@@ -431,9 +454,13 @@ impl StoreError {
         }
     }
 
-    /// True for an optimistic-concurrency conflict.
+    /// True for an optimistic-concurrency conflict: nothing was written, and
+    /// the command can be re-run against fresh state.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict { .. } | Self::ConfigConflict { .. })
+        matches!(
+            self,
+            Self::Conflict { .. } | Self::ConfigConflict { .. } | Self::LookupConflict { .. } | Self::Contention { .. }
+        )
     }
 }
 
@@ -493,7 +520,7 @@ impl Error {
             Self::Phase(_) => "phase",
             Self::Deal(_) => "deal",
             Self::NotFound(_) | Self::LeadNumberNotFound(_) => "not_found",
-            Self::Store(StoreError::Conflict { .. } | StoreError::ConfigConflict { .. }) => "conflict",
+            Self::Store(e) if e.is_conflict() => "conflict",
             Self::Internal(_) => "internal",
             Self::Store(_) => "store",
         }

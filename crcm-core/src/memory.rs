@@ -17,7 +17,7 @@ use crate::ids::LeadId;
 use crate::lead::Lead;
 use crate::record::{EntityRef, Record};
 use crate::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
-use crate::uow::{UnitOfWork, Write};
+use crate::uow::{Guard, UnitOfWork, Write};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -26,6 +26,7 @@ struct Inner {
     history: BTreeMap<EntityRef, Vec<HistoryEntry>>,
     events: Vec<EventEnvelope>,
     lead_numbers: u64,
+    lookups: BTreeMap<String, u64>,
 }
 
 /// The in-memory store. All state sits behind one mutex, so commits are
@@ -52,6 +53,12 @@ impl MemoryStore {
     }
 }
 
+/// Yields like a real store's I/O would, so concurrent commands interleave
+/// between their reads and their commit, as they do on every backend.
+async fn io() {
+    tokio::task::yield_now().await;
+}
+
 fn lead(r: &Record) -> Option<&Lead> {
     match r {
         Record::Lead(l) => Some(l),
@@ -74,13 +81,12 @@ impl Store for MemoryStore {
     }
 
     async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
-        // Yield like a real store's I/O would, so concurrent commands interleave
-        // between their reads and their commit, as they do on every backend.
-        tokio::task::yield_now().await;
+        io().await;
         Ok(self.lock().records.get(&entity).cloned())
     }
 
     async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+        io().await;
         Ok(self
             .lock()
             .records
@@ -91,6 +97,7 @@ impl Store for MemoryStore {
     }
 
     async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
+        io().await;
         let mut leads: Vec<Lead> = self.all(|r| lead(r).filter(|l| filter.matches(l)).cloned());
         leads.sort_by_key(|l| l.number);
         leads.truncate(filter.limit.unwrap_or(usize::MAX));
@@ -98,6 +105,7 @@ impl Store for MemoryStore {
     }
 
     async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
+        io().await;
         let mut deals: Vec<Deal> = self.all(|r| match r {
             Record::Deal(d) if filter.matches(d) => Some(d.clone()),
             _ => None,
@@ -108,6 +116,7 @@ impl Store for MemoryStore {
     }
 
     async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
+        io().await;
         Ok(self.all(|r| match r {
             Record::Customer(c) if c.email.as_ref().is_some_and(|e| e.as_str() == email) => Some(c.clone()),
             _ => None,
@@ -115,6 +124,7 @@ impl Store for MemoryStore {
     }
 
     async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
+        io().await;
         Ok(self.all(|r| match r {
             Record::Customer(c) if c.phone.as_ref().is_some_and(|p| p.key() == e164) => Some(c.clone()),
             _ => None,
@@ -122,6 +132,7 @@ impl Store for MemoryStore {
     }
 
     async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
+        io().await;
         let mut list = self.all(|r| match r {
             Record::Activity(a) if a.subject == subject => Some(a.clone()),
             _ => None,
@@ -131,6 +142,7 @@ impl Store for MemoryStore {
     }
 
     async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
+        io().await;
         let mut list = self.all(|r| match r {
             Record::FollowUp(f) if f.subject == subject => Some(f.clone()),
             _ => None,
@@ -140,6 +152,7 @@ impl Store for MemoryStore {
     }
 
     async fn communications_of(&self, lead_id: LeadId) -> Result<Vec<Communication>, StoreError> {
+        io().await;
         let mut list = self.all(|r| match r {
             Record::Communication(c) if c.lead == Some(lead_id) => Some(c.clone()),
             _ => None,
@@ -164,8 +177,41 @@ impl Store for MemoryStore {
         Ok(inner.lead_numbers)
     }
 
+    async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
+        io().await;
+        let inner = self.lock();
+        Ok(keys
+            .iter()
+            .map(|k| inner.lookups.get(k).copied().unwrap_or(0))
+            .collect())
+    }
+
     async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
         let mut inner = self.lock();
+        for g in &uow.guards {
+            match g {
+                Guard::Record { entity, version } => {
+                    let found = inner.records.get(entity).map(Record::version);
+                    if found != Some(*version) {
+                        return Err(StoreError::Conflict {
+                            entity: *entity,
+                            expected: Some(*version),
+                            found,
+                        });
+                    }
+                }
+                Guard::Key { key, version } => {
+                    let found = inner.lookups.get(key).copied().unwrap_or(0);
+                    if found != *version {
+                        return Err(StoreError::LookupConflict {
+                            key: key.clone(),
+                            expected: *version,
+                            found,
+                        });
+                    }
+                }
+            }
+        }
         // Check every precondition before changing anything.
         for w in &uow.writes {
             let entity = w.entity();
@@ -214,6 +260,9 @@ impl Store for MemoryStore {
         }
         if let Some(c) = uow.config {
             inner.config = Some((c.config, c.version));
+        }
+        for key in uow.touched {
+            *inner.lookups.entry(key).or_insert(0) += 1;
         }
         for h in uow.history {
             inner.history.entry(h.entity).or_default().push(h);

@@ -198,3 +198,77 @@ macro_rules! record_from {
     )*};
 }
 record_from!(Lead, Customer, Deal, Activity, FollowUp, Communication);
+
+/// Lookup keys: names for the sets of records that a command's decision reads
+/// through a query rather than by id ("the customers with this e-mail", "the
+/// deals of this lead"). Every write of a record that belongs to such a set,
+/// before or after the write, bumps the set's key version
+/// ([`UnitOfWork::touched`](crate::uow::UnitOfWork::touched)); a decision that
+/// read the set guards its commit with the version it saw
+/// ([`Guard::Key`](crate::uow::Guard::Key)). So a unit of work whose decision
+/// rests on a set that changed meanwhile fails with a conflict and is re-run.
+pub mod lookup {
+    use crate::activity::Subject;
+    use crate::ids::LeadId;
+
+    /// Customers with this normalized e-mail.
+    pub fn customer_email(email: &str) -> String {
+        format!("customer.email:{email}")
+    }
+
+    /// Customers with this E.164 phone.
+    pub fn customer_phone(e164: &str) -> String {
+        format!("customer.phone:{e164}")
+    }
+
+    /// Leads with this normalized e-mail.
+    pub fn lead_email(email: &str) -> String {
+        format!("lead.email:{email}")
+    }
+
+    /// Leads with this E.164 phone.
+    pub fn lead_phone(e164: &str) -> String {
+        format!("lead.phone:{e164}")
+    }
+
+    /// The deals of a lead.
+    pub fn lead_deals(lead: LeadId) -> String {
+        format!("lead.deals:{}", lead.0)
+    }
+
+    /// The activities, follow-ups and communications of a lead or deal.
+    pub fn timeline(subject: Subject) -> String {
+        match subject {
+            Subject::Lead(id) => format!("lead.timeline:{}", id.0),
+            Subject::Deal(id) => format!("deal.timeline:{}", id.0),
+        }
+    }
+}
+
+impl Record {
+    /// The lookup keys of the sets this record belongs to (see [`lookup`]).
+    pub fn lookup_keys(&self) -> Vec<String> {
+        match self {
+            Self::Lead(l) => l
+                .email
+                .iter()
+                .map(|e| lookup::lead_email(e.as_str()))
+                .chain(l.phone.iter().map(|p| lookup::lead_phone(p.key())))
+                .collect(),
+            Self::Customer(c) => c
+                .email
+                .iter()
+                .map(|e| lookup::customer_email(e.as_str()))
+                .chain(c.phone.iter().map(|p| lookup::customer_phone(p.key())))
+                .collect(),
+            Self::Deal(d) => d.lead.map(lookup::lead_deals).into_iter().collect(),
+            Self::Activity(a) => vec![lookup::timeline(a.subject)],
+            Self::FollowUp(f) => vec![lookup::timeline(f.subject)],
+            Self::Communication(c) => c
+                .lead
+                .map(|l| lookup::timeline(crate::activity::Subject::Lead(l)))
+                .into_iter()
+                .collect(),
+        }
+    }
+}

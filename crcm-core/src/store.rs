@@ -30,7 +30,17 @@
 //!    number twice (numbers may be skipped when a unit of work fails).
 //! 7. **Format.** A backend records [`FORMAT_VERSION`] when it creates a store and
 //!    refuses to open a store with a newer format, without modifying it.
-//! 8. **Filters.** [`Store::query_leads`] returns exactly the leads for which
+//! 8. **Guards.** `commit` also checks, in the same atomic step, every
+//!    [`Guard`](crate::uow::Guard) of the unit: a guarded record must still
+//!    exist at the guarded version (else [`StoreError::Conflict`]), a guarded
+//!    lookup key must still be at the guarded version (else
+//!    [`StoreError::LookupConflict`]). It then adds one to the version of
+//!    every key in [`UnitOfWork::touched`]. [`Store::lookup_versions`] reads
+//!    key versions (0 for a key never touched). This is how a decision that
+//!    read a set through a query (no customer with this e-mail yet; no
+//!    activity on this lead) fails, rather than commits, when another writer
+//!    changed the set meanwhile.
+//! 9. **Filters.** [`Store::query_leads`] returns exactly the leads for which
 //!    [`LeadFilter::matches`] holds, ordered by lead number; the conformance
 //!    suite checks this against every backend.
 
@@ -225,6 +235,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A fresh lead number.
     async fn next_lead_number(&self) -> Result<u64, StoreError>;
 
+    /// The current versions of lookup keys (see [`crate::record::lookup`]),
+    /// in the order asked; 0 for a key never touched.
+    async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError>;
+
     /// Commits a unit of work atomically (see the guarantees).
     async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError>;
 }
@@ -278,6 +292,9 @@ impl<T: Store + ?Sized> Store for Arc<T> {
     }
     async fn next_lead_number(&self) -> Result<u64, StoreError> {
         (**self).next_lead_number().await
+    }
+    async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
+        (**self).lookup_versions(keys).await
     }
     async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
         (**self).commit(uow).await

@@ -1,6 +1,8 @@
 //! The unit of work: entity writes, history entries and domain events that a
 //! store commits together or not at all.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,6 +45,29 @@ impl Write {
     }
 }
 
+/// A precondition on something a command's decision read but does not write:
+/// the commit fails with a conflict (and the engine re-runs the command) when
+/// it no longer holds. Checked atomically with the writes' own preconditions.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "guard", rename_all = "snake_case")]
+pub enum Guard {
+    /// The record still exists at this version.
+    Record {
+        /// The record.
+        entity: EntityRef,
+        /// The version the decision read.
+        version: u64,
+    },
+    /// The set behind a lookup key (see [`crate::record::lookup`]) has not
+    /// changed: its version is still this one.
+    Key {
+        /// The lookup key.
+        key: String,
+        /// The version the decision read (0: never written).
+        version: u64,
+    },
+}
+
 /// A new configuration version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigWrite {
@@ -72,6 +97,14 @@ pub struct UnitOfWork {
     pub events: Vec<DomainEvent>,
     /// A configuration change.
     pub config: Option<ConfigWrite>,
+    /// Preconditions on what the decision read (checked, not written).
+    #[serde(default)]
+    pub guards: Vec<Guard>,
+    /// Lookup keys whose version the commit bumps: those of every record
+    /// written, before and after the write. Maintained by [`Self::insert`],
+    /// [`Self::update`] and [`Self::delete`].
+    #[serde(default)]
+    pub touched: BTreeSet<String>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {
@@ -91,6 +124,8 @@ impl UnitOfWork {
             history: Vec::new(),
             events: Vec::new(),
             config: None,
+            guards: Vec::new(),
+            touched: BTreeSet::new(),
         }
     }
 
@@ -111,6 +146,7 @@ impl UnitOfWork {
         rec.set_version(1);
         let changes = diff(&Value::Null, &to_json(record));
         self.record_history(rec.entity(), 1, changes);
+        self.touched.extend(rec.lookup_keys());
         self.writes.push(Write::Put {
             record: rec,
             expected: None,
@@ -130,9 +166,13 @@ impl UnitOfWork {
         let version = old.version() + 1;
         new.set_version(version);
         let fields = changes.iter().map(|c| c.field.clone()).collect();
-        self.record_history(old.clone().into().entity(), version, changes);
+        let old_rec: Record = old.clone().into();
+        let new_rec: Record = new.clone().into();
+        self.record_history(old_rec.entity(), version, changes);
+        self.touched.extend(old_rec.lookup_keys());
+        self.touched.extend(new_rec.lookup_keys());
         self.writes.push(Write::Put {
-            record: new.clone().into(),
+            record: new_rec,
             expected: Some(old.version()),
         });
         fields
@@ -143,6 +183,7 @@ impl UnitOfWork {
         let rec: Record = old.clone().into();
         let changes = diff(&to_json(old), &Value::Null);
         self.record_history(rec.entity(), old.version() + 1, changes);
+        self.touched.extend(rec.lookup_keys());
         self.writes.push(Write::Delete {
             entity: rec.entity(),
             expected: old.version(),
@@ -160,6 +201,24 @@ impl UnitOfWork {
             Write::Put { record, .. } if record.entity() == entity => Some(record),
             _ => None,
         })
+    }
+
+    /// Guards the commit with what the decision read: records (except those
+    /// the unit writes, whose writes carry their own precondition) and lookup
+    /// keys. A record or key guarded twice keeps the first version read.
+    pub fn guard(&mut self, guards: impl IntoIterator<Item = Guard>) {
+        for g in guards {
+            let dup = self.guards.iter().any(|x| match (x, &g) {
+                (Guard::Record { entity: a, .. }, Guard::Record { entity: b, .. }) => a == b,
+                (Guard::Key { key: a, .. }, Guard::Key { key: b, .. }) => a == b,
+                _ => false,
+            });
+            let written =
+                matches!(&g, Guard::Record { entity, .. } if self.writes.iter().any(|w| w.entity() == *entity));
+            if !dup && !written {
+                self.guards.push(g);
+            }
+        }
     }
 
     /// Whether the unit of work changes anything.

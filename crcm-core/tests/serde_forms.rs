@@ -535,6 +535,9 @@ fn newer_store_formats_are_refused() {
         async fn next_lead_number(&self) -> Result<u64, error::StoreError> {
             self.0.next_lead_number().await
         }
+        async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, error::StoreError> {
+            self.0.lookup_versions(keys).await
+        }
         async fn commit(&self, u: UnitOfWork) -> Result<store::CommitReceipt, error::StoreError> {
             self.0.commit(u).await
         }

@@ -47,6 +47,8 @@
 pub mod entity;
 pub mod migration;
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use crcm_core::activity::{Activity, Communication, FollowUp, Subject};
 use crcm_core::config::Config;
@@ -59,8 +61,8 @@ use crcm_core::ids::LeadId;
 use crcm_core::lead::Lead;
 use crcm_core::record::{EntityKind, EntityRef, Record};
 use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
-use crcm_core::uow::{UnitOfWork, Write};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use crcm_core::uow::{Guard, UnitOfWork, Write};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
@@ -108,8 +110,22 @@ pub struct SeaStore {
     backend: &'static str,
 }
 
+/// Maps a database error. Contention the server resolved by aborting the
+/// transaction (deadlock, serialization failure, lock timeout) becomes
+/// [`StoreError::Contention`], which the engine re-runs. (A foreign key
+/// stays a backend error: the engine guards every record its decision read,
+/// so a concurrent delete fails the guard before any foreign key could.)
 fn db_err(backend: &'static str) -> impl Fn(DbErr) -> StoreError {
-    move |e| StoreError::backend(backend, e)
+    move |e| {
+        if is_lock_conflict(&e) {
+            StoreError::Contention {
+                backend,
+                message: e.to_string(),
+            }
+        } else {
+            StoreError::backend(backend, e)
+        }
+    }
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -467,6 +483,101 @@ fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Value)>, Store
     Ok(cols)
 }
 
+/// Checks the unit's guards and bumps its touched lookup keys, first thing in
+/// its transaction. The key rows are created when missing and then locked in
+/// name order (every committer locks in the same order, so they queue rather
+/// than deadlock); a guarded record is read under a shared lock. Locking reads
+/// see the latest committed version on PostgreSQL and MySQL; SQLite has one
+/// writer at a time.
+async fn check_guards<C: ConnectionTrait>(c: &C, uow: &UnitOfWork, backend: &'static str) -> Result<(), StoreError> {
+    let err = db_err(backend);
+    let sqlite = c.get_database_backend() == DbBackend::Sqlite;
+    let mut names: BTreeSet<&str> = uow.touched.iter().map(String::as_str).collect();
+    names.extend(uow.guards.iter().filter_map(|g| match g {
+        Guard::Key { key, .. } => Some(key.as_str()),
+        Guard::Record { .. } => None,
+    }));
+    if !names.is_empty() {
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new(LOOKUPS))
+            .columns([Alias::new("name"), Alias::new("version")]);
+        for name in &names {
+            insert
+                .values([(*name).into(), 0i64.into()])
+                .map_err(|e| err(DbErr::Custom(e.to_string())))?;
+        }
+        insert.on_conflict(
+            OnConflict::column(Alias::new("name"))
+                .do_nothing_on([Alias::new("name")])
+                .to_owned(),
+        );
+        c.execute(&insert).await.map_err(&err)?;
+        let mut select = Query::select();
+        select
+            .columns([Alias::new("name"), Alias::new("version")])
+            .from(Alias::new(LOOKUPS))
+            .and_where(Expr::col(Alias::new("name")).is_in(names.iter().copied()))
+            .order_by(Alias::new("name"), Order::Asc);
+        if !sqlite {
+            select.lock(LockType::Update);
+        }
+        let mut versions = std::collections::BTreeMap::new();
+        for row in c.query_all(&select).await.map_err(&err)? {
+            let name: String = row.try_get("", "name").map_err(&err)?;
+            let version: i64 = row.try_get("", "version").map_err(&err)?;
+            versions.insert(name, to_u64(version));
+        }
+        for g in &uow.guards {
+            if let Guard::Key { key, version } = g {
+                let found = versions.get(key).copied().unwrap_or(0);
+                if found != *version {
+                    return Err(StoreError::LookupConflict {
+                        key: key.clone(),
+                        expected: *version,
+                        found,
+                    });
+                }
+            }
+        }
+        if !uow.touched.is_empty() {
+            let bump = Query::update()
+                .table(Alias::new(LOOKUPS))
+                .value(Alias::new("version"), Expr::col(Alias::new("version")).add(1i64))
+                .and_where(Expr::col(Alias::new("name")).is_in(uow.touched.iter().map(String::as_str)))
+                .to_owned();
+            c.execute(&bump).await.map_err(&err)?;
+        }
+    }
+    for g in &uow.guards {
+        if let Guard::Record { entity, version } = g {
+            let mut q = Query::select()
+                .column(Alias::new("version"))
+                .from(Alias::new(table_of(entity.kind)))
+                .and_where(Expr::col(Alias::new("id")).eq(entity.id.to_string()))
+                .to_owned();
+            if !sqlite {
+                q.lock(LockType::Share);
+            }
+            let found = match c.query_one(&q).await.map_err(&err)? {
+                Some(r) => Some(to_u64(r.try_get::<i64>("", "version").map_err(&err)?)),
+                None => None,
+            };
+            if found != Some(*version) {
+                return Err(StoreError::Conflict {
+                    entity: *entity,
+                    expected: Some(*version),
+                    found,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The table of lookup-key versions.
+const LOOKUPS: &str = "crcm_lookup_keys";
+
 /// Applies a unit of work inside an open transaction.
 async fn apply<C: ConnectionTrait>(
     c: &C,
@@ -474,6 +585,7 @@ async fn apply<C: ConnectionTrait>(
     backend: &'static str,
 ) -> Result<CommitReceipt, StoreError> {
     let err = db_err(backend);
+    check_guards(c, uow, backend).await?;
     for w in &uow.writes {
         let entity = w.entity();
         let id = entity.id.to_string();
@@ -508,11 +620,6 @@ async fn apply<C: ConnectionTrait>(
                                 entity,
                                 expected: *expected,
                                 found: Some(0),
-                            },
-                            _ if is_lock_conflict(&e) => StoreError::Conflict {
-                                entity,
-                                expected: *expected,
-                                found: None,
                             },
                             _ => err(e),
                         });
@@ -965,25 +1072,30 @@ impl Store for SeaStore {
         Ok(value)
     }
 
+    async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
+        let err = self.err();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let select = Query::select()
+            .columns([Alias::new("name"), Alias::new("version")])
+            .from(Alias::new(LOOKUPS))
+            .and_where(Expr::col(Alias::new("name")).is_in(keys.iter().map(String::as_str)))
+            .to_owned();
+        let mut versions = std::collections::BTreeMap::new();
+        for row in self.db.query_all(&select).await.map_err(&err)? {
+            let name: String = row.try_get("", "name").map_err(&err)?;
+            let version: i64 = row.try_get("", "version").map_err(&err)?;
+            versions.insert(name, to_u64(version));
+        }
+        Ok(keys.iter().map(|k| versions.get(k).copied().unwrap_or(0)).collect())
+    }
+
     async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
         let err = self.err();
         let txn = self.db.begin().await.map_err(&err)?;
         match apply(&txn, &uow, self.backend).await {
-            Ok(receipt) => match txn.commit().await {
-                Ok(()) => Ok(receipt),
-                Err(e) if is_lock_conflict(&e) => Err(StoreError::Conflict {
-                    entity: uow.writes.first().map_or(
-                        EntityRef {
-                            kind: EntityKind::Lead,
-                            id: uuid::Uuid::nil(),
-                        },
-                        Write::entity,
-                    ),
-                    expected: None,
-                    found: None,
-                }),
-                Err(e) => Err(err(e)),
-            },
+            Ok(receipt) => txn.commit().await.map(|()| receipt).map_err(err),
             Err(e) => {
                 // Nothing of the unit may remain; a failed rollback means the
                 // connection is gone, and the server discards the transaction.

@@ -25,6 +25,7 @@
 //! | `events` | sequence (u64 BE) | encoded [`EventEnvelope`] |
 //! | `idx` | index tag + length-prefixed values + UUID | empty |
 //! | `board` | account type + phase + status (length-prefixed) | count (u64 BE) |
+//! | `lookups` | lookup key (UTF-8, see `crcm_core::record::lookup`) | version (u64 BE) |
 //!
 //! Numbers are big-endian so that byte order is numeric order. Encoded values
 //! are one byte of value-encoding version (`1` = JSON) followed by the JSON
@@ -83,7 +84,7 @@ use crcm_core::ids::LeadId;
 use crcm_core::lead::Lead;
 use crcm_core::record::{EntityKind, EntityRef, Record};
 use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
-use crcm_core::uow::{UnitOfWork, Write};
+use crcm_core::uow::{Guard, UnitOfWork, Write};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -153,6 +154,7 @@ pub struct SledStore {
     events: sled::Tree,
     idx: sled::Tree,
     board: sled::Tree,
+    lookups: sled::Tree,
     durability: Durability,
     dir: PathBuf,
 }
@@ -224,6 +226,7 @@ fn write_marker(dir: &Path) -> Result<(), StoreError> {
 }
 
 type Trees<'a> = (
+    &'a sled::Tree,
     &'a sled::Tree,
     &'a sled::Tree,
     &'a sled::Tree,
@@ -303,6 +306,7 @@ impl SledStore {
             events: tree("events")?,
             idx: tree("idx")?,
             board: tree("board")?,
+            lookups: tree("lookups")?,
             db,
             durability: options.durability,
             dir,
@@ -655,6 +659,12 @@ impl SledStore {
         Ok(v.map_or(1, u64_value))
     }
 
+    fn lookup_versions_now(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
+        keys.iter()
+            .map(|k| Ok(self.lookups.get(k.as_bytes()).map_err(io)?.map_or(0, u64_value)))
+            .collect()
+    }
+
     fn commit_now(&self, uow: &UnitOfWork) -> Result<CommitReceipt, StoreError> {
         let prepared = self.prepare(uow)?;
         let history: Vec<(Vec<u8>, Vec<u8>)> = uow
@@ -680,8 +690,40 @@ impl SledStore {
             &self.events,
             &self.idx,
             &self.board,
+            &self.lookups,
         );
-        let result = trees.transaction(|(meta, records, history_t, events, idx, board)| {
+        let result = trees.transaction(|(meta, records, history_t, events, idx, board, lookups)| {
+            for g in &uow.guards {
+                match g {
+                    Guard::Record { entity, version } => {
+                        let found = match records.get(record_key(*entity))? {
+                            None => None,
+                            Some(v) => Some(decode::<Record>(&v, b"guard").map_err(abort)?.version()),
+                        };
+                        if found != Some(*version) {
+                            return Err(abort(StoreError::Conflict {
+                                entity: *entity,
+                                expected: Some(*version),
+                                found,
+                            }));
+                        }
+                    }
+                    Guard::Key { key, version } => {
+                        let found = lookups.get(key.as_bytes())?.map_or(0, u64_value);
+                        if found != *version {
+                            return Err(abort(StoreError::LookupConflict {
+                                key: key.clone(),
+                                expected: *version,
+                                found,
+                            }));
+                        }
+                    }
+                }
+            }
+            for key in &uow.touched {
+                let next = lookups.get(key.as_bytes())?.map_or(0, u64_value) + 1;
+                lookups.insert(key.as_bytes(), &next.to_be_bytes())?;
+            }
             for w in &prepared {
                 let old = match records.get(&w.key)? {
                     None => None,
@@ -846,6 +888,11 @@ impl Store for SledStore {
 
     async fn next_lead_number(&self) -> Result<u64, StoreError> {
         self.blocking(|s| s.next_lead_number_now()).await
+    }
+
+    async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
+        let keys = keys.to_vec();
+        self.blocking(move |s| s.lookup_versions_now(&keys)).await
     }
 
     async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {

@@ -1483,6 +1483,7 @@ pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) 
                     }
                 }
                 Err(Error::Lead(LeadError::NotAllowed { .. })) => {}
+                Err(Error::Store(e)) if e.is_conflict() => conflicts += 1,
                 Err(e) => panic!("unexpected error: {e}"),
             }
         }
@@ -1491,6 +1492,137 @@ pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) 
     }
     eprintln!(
         "concurrent qualify on {}: {conflicts} of 10 losers got the conflict",
+        engine.store().backend()
+    );
+}
+
+/// Leads with the same e-mail qualified at the same time with
+/// `CustomerChoice::Auto` create one customer: the first qualify creates it,
+/// the others find it and ask the user to choose. (The decision "no customer
+/// has this e-mail" is guarded by the e-mail's lookup key.)
+pub async fn concurrent_auto_qualify_creates_one_customer(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    // With one attempt, a qualify that raced the creator gets the conflict
+    // itself: proof that the race happened and the guard caught it.
+    let once = engine.clone().with_max_attempts(1);
+    let mut conflicts = 0;
+    for round in 0..16 {
+        let engine = if round % 2 == 0 { &engine } else { &once };
+        let email = format!("race{round}@same.example.com");
+        let mut leads = Vec::new();
+        for i in 0..3 {
+            let mut input = b2b(&format!("Buyer {i}"), &format!("Same {round}"));
+            input.email = Some(email.clone());
+            leads.push(create(engine, &ann(), input).await);
+        }
+        let start = Arc::new(tokio::sync::Barrier::new(leads.len()));
+        let tasks: Vec<_> = leads
+            .iter()
+            .map(|lead| {
+                let engine = (*engine).clone();
+                let id = lead.id;
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    engine
+                        .execute(
+                            &ann(),
+                            Command::QualifyLead {
+                                lead: id,
+                                customer: CustomerChoice::Auto,
+                                deal: DealDraft::default(),
+                            },
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut created = Vec::new();
+        let mut asked = Vec::new();
+        for t in tasks {
+            match t.await.unwrap_or_else(|e| panic!("task: {e}")) {
+                Ok(CommandOutput::Qualified { customer, .. }) => created.push(customer.id),
+                Ok(other) => panic!("{other:?}"),
+                Err(Error::Lead(LeadError::CustomerChoiceRequired { candidates, .. })) => asked.push(candidates),
+                Err(Error::Store(e)) if e.is_conflict() && round % 2 == 1 => conflicts += 1,
+                Err(e) => panic!("round {round}: unexpected error: {e}"),
+            }
+        }
+        let customers = engine.store().customers_by_email(&email).await.unwrap_or_default();
+        assert_eq!(customers.len(), 1, "round {round}: one customer with {email}");
+        assert_eq!(created, vec![customers[0].id], "round {round}: one qualify created it");
+        for candidates in &asked {
+            assert_eq!(candidates, &vec![customers[0].id], "the others are asked to choose it");
+        }
+        if round % 2 == 0 {
+            assert_eq!(asked.len(), 2, "with retries every loser is asked to choose");
+        }
+    }
+    eprintln!(
+        "auto qualify race on {}: 16 rounds x 3 leads, one customer each; without retries {conflicts} of 16 losers got a conflict",
+        engine.store().backend()
+    );
+}
+
+/// Deleting a lead while another writer logs an activity on it ends one of
+/// two ways, never a third: the delete wins (the activity is refused, the
+/// lead is not found) or the activity wins (the delete is refused for the
+/// link). Never an orphan activity, never a raw backend error.
+pub async fn delete_races_new_links(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let (mut deleted, mut linked) = (0, 0);
+    for round in 0..12 {
+        let lead = create(&engine, &ann(), b2b("Ada", &format!("Gone {round}"))).await;
+        let subject = Subject::Lead(lead.id);
+        let start = Arc::new(tokio::sync::Barrier::new(2));
+        let log = {
+            let engine = engine.clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                // Start later each round, to sweep the delete's decision window.
+                for _ in 0..round {
+                    tokio::task::yield_now().await;
+                }
+                engine
+                    .execute(
+                        &ann(),
+                        Command::LogActivity {
+                            subject,
+                            kind: ActivityKind::Call,
+                            summary: "called".into(),
+                            body: String::new(),
+                            occurred_at: None,
+                        },
+                    )
+                    .await
+            })
+        };
+        let delete = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                engine.execute(&root(), Command::DeleteLead { lead: lead.id }).await
+            })
+        };
+        let log = log.await.unwrap_or_else(|e| panic!("task: {e}"));
+        let delete = delete.await.unwrap_or_else(|e| panic!("task: {e}"));
+        let activities = engine.store().activities(subject).await.unwrap_or_default();
+        let exists = engine.store().lead(lead.id).await.ok().flatten().is_some();
+        match (&log, &delete) {
+            (Err(Error::NotFound(e)), Ok(_)) if *e == EntityRef::lead(lead.id) => {
+                assert!(!exists && activities.is_empty(), "round {round}: deleted, no orphan");
+                deleted += 1;
+            }
+            (Ok(_), Err(Error::Lead(LeadError::HasLinks { .. }))) => {
+                assert!(exists && activities.len() == 1, "round {round}: kept with its activity");
+                linked += 1;
+            }
+            _ => panic!("round {round}: log {log:?}, delete {delete:?}"),
+        }
+    }
+    eprintln!(
+        "delete vs log activity on {}: {deleted} deletes won, {linked} activities won",
         engine.store().backend()
     );
 }
@@ -1969,6 +2101,8 @@ macro_rules! conformance_tests {
             configuration_changes_are_validated,
             stale_writes_conflict_and_write_nothing,
             concurrent_qualify_is_exactly_once,
+            concurrent_auto_qualify_creates_one_customer,
+            delete_races_new_links,
             concurrent_phase_moves_lose_no_update,
             events_are_gap_free_and_paged,
             history_records_every_field_change,

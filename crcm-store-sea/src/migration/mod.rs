@@ -5,6 +5,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tables;
+mod m20261124_000002_lookup_keys;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -13,7 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_tables::Migration),
+            Box::new(m20261124_000002_lookup_keys::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
