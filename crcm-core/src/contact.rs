@@ -89,8 +89,13 @@ impl Phone {
             .map_err(|_| InputError::InvalidRegion {
                 value: default_region.to_owned(),
             })?;
-        let number = phonenumber::parse(Some(region), trimmed).map_err(|e| invalid(&e.to_string()))?;
-        if !phonenumber::is_valid(&number) {
+        // A number with its country code is read without the default region:
+        // the phonenumber crate would otherwise strip the default region's
+        // national prefix from it (`+49 1512…` read in US lost its `1`).
+        let international = trimmed.starts_with('+') || trimmed.starts_with('\u{FF0B}');
+        let number =
+            phonenumber::parse((!international).then_some(region), trimmed).map_err(|e| invalid(&e.to_string()))?;
+        if !phonenumber::is_valid(&number) || !whole_number_matches(&number) {
             return Err(invalid("not a valid number for its region"));
         }
         let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
@@ -104,6 +109,62 @@ impl Phone {
     pub fn key(&self) -> &str {
         &self.e164
     }
+}
+
+/// Whether a number type's pattern of the number's country matches the whole
+/// national number, as libphonenumber requires. The phonenumber crate (0.3)
+/// accepts a pattern that matches only the number's beginning, so a number
+/// missing digits could pass its `is_valid` (`+86 10 123456`).
+fn whole_number_matches(number: &phonenumber::PhoneNumber) -> bool {
+    use phonenumber::Type;
+    const KINDS: [Type; 10] = [
+        Type::FixedLine,
+        Type::Mobile,
+        Type::TollFree,
+        Type::PremiumRate,
+        Type::SharedCost,
+        Type::PersonalNumber,
+        Type::Voip,
+        Type::Pager,
+        Type::Uan,
+        Type::Voicemail,
+    ];
+    let national = number.national().to_string();
+    let Some(regions) = phonenumber::metadata::DATABASE.by_code(&number.code().value()) else {
+        return false;
+    };
+    regions.iter().any(|meta| {
+        let d = meta.descriptors();
+        whole_match(d.general(), &national)
+            && KINDS
+                .iter()
+                .any(|k| d.get(*k).is_some_and(|x| whole_match(x, &national)))
+    })
+}
+
+fn whole_match(d: &phonenumber::metadata::Descriptor, national: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    // Anchored forms of the metadata's patterns, compiled once each.
+    static ANCHORED: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let lengths = d.possible_length();
+    if !lengths.is_empty() && !lengths.iter().any(|l| usize::from(*l) == national.len()) {
+        return false;
+    }
+    let pattern = d.national_number().as_str();
+    let mut cache = ANCHORED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache
+        .entry(pattern.to_owned())
+        .or_insert_with(|| {
+            // The metadata's patterns are laid out with white space.
+            let compact: String = pattern.split_whitespace().collect();
+            regex::Regex::new(&format!("^(?:{compact})$")).ok()
+        })
+        .as_ref()
+        .is_some_and(|r| r.is_match(national))
 }
 
 /// Checks that a text is a region code `phonenumber` knows.
@@ -151,6 +212,27 @@ mod tests {
         assert_eq!(y.raw, "212.555.0147");
         let nl = Phone::parse("020 123 4567", "NL").expect("valid Dutch number");
         assert_eq!(nl.e164, "+31201234567");
+    }
+
+    #[test]
+    fn international_numbers_parse_whatever_the_default_region() {
+        for (raw, e164) in [
+            ("+44 121 234 5678", "+441212345678"),
+            ("+44 (0)20 7031 3000", "+442070313000"),
+            ("+44 20 7031 3000", "+442070313000"),
+            ("+33 1 23 45 67 89", "+33123456789"),
+            ("+49 1512 3456789", "+4915123456789"),
+        ] {
+            for region in ["US", "GB", "DE"] {
+                assert_eq!(
+                    Phone::parse(raw, region).map(|p| p.e164),
+                    Ok(e164.to_owned()),
+                    "{raw} read in {region}"
+                );
+            }
+        }
+        // Missing digits: libphonenumber refuses it, and so does crcm.
+        assert!(Phone::parse("+86 10 123456", "US").is_err());
     }
 
     #[test]

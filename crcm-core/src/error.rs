@@ -50,8 +50,10 @@ pub enum InputError {
         /// The text given.
         value: String,
     },
-    /// A currency code that is not three letters.
-    #[error("invalid currency {value:?}: use an ISO 4217 code such as EUR")]
+    /// A currency code that is not an ISO 4217 currency with a minor unit
+    /// (unknown codes, and codes such as XAU or XXX that are not money one
+    /// pays with, are refused).
+    #[error("invalid currency {value:?}: use an ISO 4217 currency code such as EUR, JPY or KWD")]
     InvalidCurrency {
         /// The text given.
         value: String,

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
 
-/// An ISO 4217 alphabetic currency code (three upper-case ASCII letters, e.g. `EUR`).
+/// An ISO 4217 currency (e.g. `EUR`), checked against the ISO 4217 list of
+/// the `iso_currency` crate. Only currencies with a minor unit are accepted:
+/// codes such as XAU (gold) or XXX (no currency) are not money a deal is
+/// valued in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
@@ -15,16 +18,29 @@ impl Currency {
     /// Parses a currency code; lower case is accepted and upper-cased.
     pub fn new(raw: &str) -> Result<Self, InputError> {
         let upper = raw.trim().to_ascii_uppercase();
+        let refused = || InputError::InvalidCurrency { value: raw.to_owned() };
+        let iso = iso_currency::Currency::from_code(&upper).ok_or_else(refused)?;
+        if iso.exponent().is_none() {
+            return Err(refused());
+        }
         match upper.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|ch| ch.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
-            _ => Err(InputError::InvalidCurrency { value: raw.to_owned() }),
+            [a, b, c] => Ok(Self([*a, *b, *c])),
+            _ => Err(refused()),
         }
     }
 
     /// The code as text.
     pub fn as_str(&self) -> &str {
-        // Only ASCII upper-case letters are ever stored.
+        // Only ISO codes (ASCII upper-case letters) are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+
+    /// The number of decimals of the currency's minor unit: 2 for EUR (cents),
+    /// 0 for JPY, 3 for KWD. [`Money::minor`] counts in this unit.
+    pub fn minor_units(&self) -> u32 {
+        iso_currency::Currency::from_code(self.as_str())
+            .and_then(iso_currency::Currency::exponent)
+            .map_or(2, u32::from)
     }
 }
 
@@ -73,12 +89,19 @@ impl Money {
 }
 
 impl fmt::Display for Money {
-    /// Shows the amount with two decimals, which is right for most currencies;
-    /// hosts that need currency-specific formatting use `minor` directly.
+    /// Shows the amount in major units with the currency's number of
+    /// decimals: `1234.05 EUR`, `1234 JPY`, `1.234 KWD`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.minor < 0 { "-" } else { "" };
         let abs = self.minor.unsigned_abs();
-        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+        let decimals = self.currency.minor_units();
+        let scale = 10u64.pow(decimals);
+        if decimals == 0 {
+            write!(f, "{sign}{abs} {}", self.currency)
+        } else {
+            let width = decimals as usize;
+            write!(f, "{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.currency)
+        }
     }
 }
 
@@ -87,11 +110,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn currency_codes_are_three_letters() {
+    fn currency_codes_are_iso_4217() {
         assert_eq!(Currency::new("eur").map(|c| c.to_string()), Ok("EUR".to_owned()));
-        assert!(Currency::new("EU").is_err());
-        assert!(Currency::new("E1R").is_err());
-        assert!(Currency::new("ÉUR").is_err());
+        for bad in ["EU", "E1R", "ÉUR", "ABC", "QQQ", "XAU", "XXX", ""] {
+            assert!(
+                matches!(Currency::new(bad), Err(InputError::InvalidCurrency { .. })),
+                "{bad:?} must be refused"
+            );
+        }
+        let minor = |c: &str| Currency::new(c).map(|c| c.minor_units());
+        assert_eq!(minor("JPY"), Ok(0));
+        assert_eq!(minor("KWD"), Ok(3));
+        assert_eq!(minor("USD"), Ok(2));
+        assert_eq!(minor("CLF"), Ok(4));
+        // Deserializing checks the code too.
+        assert!(serde_json::from_str::<Currency>("\"ABC\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Currency>("\"KWD\"").ok(),
+            Currency::new("KWD").ok()
+        );
     }
 
     #[test]
@@ -103,5 +140,15 @@ mod tests {
         ));
         let m = Money::new(123_405, eur).expect("valid literal");
         assert_eq!(m.to_string(), "1234.05 EUR");
+        let in_ = |code: &str| Currency::new(code).expect("valid literal");
+        assert_eq!(
+            Money::new(123_405, in_("JPY")).map(|m| m.to_string()),
+            Ok("123405 JPY".into())
+        );
+        assert_eq!(
+            Money::new(123_405, in_("KWD")).map(|m| m.to_string()),
+            Ok("123.405 KWD".into())
+        );
+        assert_eq!(Money::new(5, in_("KWD")).map(|m| m.to_string()), Ok("0.005 KWD".into()));
     }
 }
