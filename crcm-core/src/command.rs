@@ -313,6 +313,19 @@ pub enum Command {
         #[serde(default)]
         deal: DealDraft,
     },
+    /// Open another deal for a qualified or converted lead (seed 001: a lead
+    /// can have several deals), for the lead's customer, at the first stage of
+    /// the chosen pipeline or the default one.
+    OpenDeal {
+        /// The lead.
+        lead: LeadId,
+        /// The pipeline (`None`: the default pipeline).
+        #[serde(default)]
+        pipeline: Option<Code>,
+        /// The deal's details.
+        #[serde(default)]
+        deal: DealDraft,
+    },
     /// Disqualify / Lost with a reason.
     DisqualifyLead {
         /// The lead.
@@ -502,6 +515,7 @@ impl Command {
             Self::SetClosingReason { .. } => "set_closing_reason",
             Self::ChangeAccountType { .. } => "change_account_type",
             Self::QualifyLead { .. } => "qualify_lead",
+            Self::OpenDeal { .. } => "open_deal",
             Self::DisqualifyLead { .. } => "disqualify_lead",
             Self::ReopenLead { .. } => "reopen_lead",
             Self::MergeLead { .. } => "merge_lead",

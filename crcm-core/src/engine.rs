@@ -398,6 +398,17 @@ impl Engine {
                     },
                 )
             }
+            Command::OpenDeal { lead, pipeline, deal } => {
+                let lead = self.load_lead(*lead, reads).await?;
+                let (uow, deal) = rules::open_deal(&ctx, &lead, pipeline.as_ref(), deal)?;
+                (
+                    uow,
+                    CommandOutput::Deal {
+                        deal: Box::new(deal),
+                        lead: None,
+                    },
+                )
+            }
             Command::DisqualifyLead { lead, reason, note } => lead_out(rules::disqualify(
                 &ctx,
                 &self.load_lead(*lead, reads).await?,

@@ -543,33 +543,8 @@ pub fn qualify(
         }
         .into());
     }
-    let Some(pipeline) = ctx.config.default_pipeline() else {
-        return Err(ConfigError::Missing.into());
-    };
-    let Some(stage) = pipeline.stages.first() else {
-        return Err(ConfigError::Missing.into());
-    };
-    let mut errors = Vec::new();
-    let title = draft
-        .title
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            if lead.company.is_empty() {
-                lead.display_name()
-            } else {
-                lead.company.clone()
-            }
-        });
-    check_len(&mut errors, "deal title", &title, SHORT_TEXT);
-    if let Some(v) = &draft.value
-        && let Err(e) = v.validate()
-    {
-        errors.push(e);
-    }
-    InputError::collect(errors)?;
+    // Checked before the customer step, so bad deal input creates nothing.
+    let template = new_deal(ctx, lead, crate::ids::CustomerId(uuid::Uuid::nil()), None, draft)?;
 
     let mut uow = ctx.uow("qualify_lead");
     // Step 1 — customer. A lead already linked skips this step.
@@ -594,26 +569,8 @@ pub fn qualify(
     }
     // Step 2 — deal at the first stage of the default pipeline.
     let deal = Deal {
-        id: DealId::new(),
-        version: 1,
-        title,
-        value: draft.value.or(lead.expected_revenue),
-        expected_close: draft.expected_close.or(lead.expected_close),
-        pipeline: pipeline.code.clone(),
-        stage: stage.code.clone(),
-        status: DealStatus::Open,
-        probability: stage.probability,
-        probability_manual: false,
-        lost_reason: None,
-        lost_note: None,
-        close_date: None,
-        lead: Some(lead.id),
         customer: customer.id,
-        owner: lead.owner.clone(),
-        team: lead.team.clone(),
-        documents: Vec::new(),
-        created_at: ctx.now,
-        updated_at: ctx.now,
+        ..template
     };
     uow.insert(&deal);
     uow.event(DomainEvent::DealCreated {
@@ -645,6 +602,103 @@ pub fn qualify(
         customer,
         deal,
     })
+}
+
+/// A new deal for a lead: at the first stage of `pipeline` (default: the
+/// default pipeline), owned and worked by the lead's owner and team. Refuses
+/// an unknown pipeline and invalid draft fields.
+fn new_deal(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    customer: crate::ids::CustomerId,
+    pipeline: Option<&Code>,
+    draft: &DealDraft,
+) -> Result<Deal, Error> {
+    let pipeline = match pipeline {
+        Some(code) => ctx
+            .config
+            .pipeline(code)
+            .ok_or_else(|| Error::from(unknown("pipeline", code)))?,
+        None => ctx.config.default_pipeline().ok_or(ConfigError::Missing)?,
+    };
+    let Some(stage) = pipeline.stages.first() else {
+        return Err(ConfigError::Missing.into());
+    };
+    let mut errors = Vec::new();
+    let title = draft
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            if lead.company.is_empty() {
+                lead.display_name()
+            } else {
+                lead.company.clone()
+            }
+        });
+    check_len(&mut errors, "deal title", &title, SHORT_TEXT);
+    if let Some(v) = &draft.value
+        && let Err(e) = v.validate()
+    {
+        errors.push(e);
+    }
+    InputError::collect(errors)?;
+    Ok(Deal {
+        id: DealId::new(),
+        version: 1,
+        title,
+        value: draft.value.or(lead.expected_revenue),
+        expected_close: draft.expected_close.or(lead.expected_close),
+        pipeline: pipeline.code.clone(),
+        stage: stage.code.clone(),
+        status: DealStatus::Open,
+        probability: stage.probability,
+        probability_manual: false,
+        lost_reason: None,
+        lost_note: None,
+        close_date: None,
+        lead: Some(lead.id),
+        customer,
+        owner: lead.owner.clone(),
+        team: lead.team.clone(),
+        documents: Vec::new(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    })
+}
+
+/// Opens another deal for a qualified or converted lead (seed 001: "if the
+/// lead already has one or more deals…"), for the lead's customer. The lead
+/// itself does not change: a lost extra deal leaves a converted lead
+/// converted, and winning one converts a qualified lead as any deal does.
+pub fn open_deal(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    pipeline: Option<&Code>,
+    draft: &DealDraft,
+) -> Result<(UnitOfWork, Deal), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    let (LeadStatus::Qualified | LeadStatus::Converted, Some(customer)) = (lead.status, lead.customer) else {
+        return Err(LeadError::NotAllowed {
+            number: lead.number,
+            status: lead.status,
+            action: "open a deal for (qualify it first)".to_owned(),
+        }
+        .into());
+    };
+    let deal = new_deal(ctx, lead, customer, pipeline, draft)?;
+    let mut uow = ctx.uow("open_deal");
+    uow.insert(&deal);
+    uow.event(DomainEvent::DealCreated {
+        deal: deal.id,
+        lead: Some(lead.id),
+        customer,
+        pipeline: deal.pipeline.clone(),
+        stage: deal.stage.clone(),
+    });
+    Ok((uow, deal))
 }
 
 fn customer_from_lead(ctx: &Ctx<'_>, lead: &Lead) -> Customer {

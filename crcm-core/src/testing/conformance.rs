@@ -987,6 +987,122 @@ pub async fn reopening_the_won_deal_unconverts_the_lead(factory: Arc<dyn StoreFa
     );
 }
 
+/// Seed 001: a lead can have more than one deal ("Converted: linked to a
+/// customer, with at least one won deal"; "if the lead already has one or
+/// more deals…"). OpenDeal adds one for a qualified or converted lead; a lost
+/// extra deal leaves a converted lead converted; reopening a won deal while
+/// another is won keeps it converted.
+pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let open = |lead: LeadId, pipeline: Option<&str>| Command::OpenDeal {
+        lead,
+        pipeline: pipeline.map(code),
+        deal: DealDraft::default(),
+    };
+    let deal_of = |out: CommandOutput| match out {
+        CommandOutput::Deal { deal, lead: None } => *deal,
+        other => panic!("{other:?}"),
+    };
+    let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(&engine, &ann(), open(lead.id, None)).await;
+    assert!(
+        matches!(
+            e,
+            Error::Lead(LeadError::NotAllowed {
+                status: LeadStatus::New,
+                ..
+            })
+        ),
+        "{e}"
+    );
+    assert_unchanged(&engine, &before, lead.id, "open a deal for a new lead").await;
+
+    let (qualified, customer, first) = qualify(&engine, &ann(), lead.id).await;
+    let before = snapshot(&engine, lead.id).await;
+    let e = refuse(&engine, &bob(), open(lead.id, None)).await;
+    assert!(matches!(e, Error::Permission(_)), "{e}");
+    let e = refuse(&engine, &ann(), open(lead.id, Some("nope"))).await;
+    assert!(matches!(e, Error::Input(_)), "{e}");
+    assert_unchanged(&engine, &before, lead.id, "open a deal refused").await;
+
+    let second = deal_of(exec(&engine, &ann(), open(lead.id, None)).await);
+    assert_eq!(
+        (
+            second.customer,
+            second.lead,
+            second.status,
+            &second.pipeline,
+            &second.stage
+        ),
+        (
+            customer.id,
+            Some(lead.id),
+            DealStatus::Open,
+            &first.pipeline,
+            &first.stage
+        ),
+        "same customer, first stage of the default pipeline"
+    );
+    assert_eq!(
+        engine.lead(lead.id).await.ok(),
+        Some(qualified.clone()),
+        "the lead itself does not change"
+    );
+    assert_eq!(engine.deals_of_lead(lead.id).await.unwrap_or_default().len(), 2);
+
+    // Win the first: converted. Lose the second: still converted.
+    let (_, l) = engine
+        .win_deal(&ann(), first.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.map(|l| l.status), Some(LeadStatus::Converted));
+    exec(
+        &engine,
+        &ann(),
+        Command::LoseDeal {
+            deal: second.id,
+            reason: code("no_budget"),
+            note: None,
+        },
+    )
+    .await;
+    let status = |l: Option<Lead>| l.map(|l| l.status);
+    assert_eq!(status(engine.lead(lead.id).await.ok()), Some(LeadStatus::Converted));
+
+    // A converted lead gets another deal; with two won, reopening one keeps it converted.
+    let third = deal_of(exec(&engine, &maria(), open(lead.id, None)).await);
+    engine
+        .win_deal(&ann(), third.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reopen = |deal: &Deal| Command::ReopenDeal {
+        deal: deal.id,
+        stage: None,
+    };
+    exec(&engine, &ann(), reopen(&first)).await;
+    assert_eq!(
+        status(engine.lead(lead.id).await.ok()),
+        Some(LeadStatus::Converted),
+        "another deal is still won"
+    );
+    exec(&engine, &ann(), reopen(&third)).await;
+    assert_eq!(
+        status(engine.lead(lead.id).await.ok()),
+        Some(LeadStatus::Qualified),
+        "no won deal left"
+    );
+    let deals = engine.deals_of_lead(lead.id).await.unwrap_or_default();
+    assert_eq!(
+        deals.iter().map(|d| (d.id, d.status)).collect::<Vec<_>>(),
+        vec![
+            (first.id, DealStatus::Open),
+            (second.id, DealStatus::Lost),
+            (third.id, DealStatus::Open)
+        ]
+    );
+}
+
 /// Access: a sales person changes leads they own or whose record team they are
 /// on; a manager also reassigns and configures; only an admin deletes.
 pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
@@ -2094,6 +2210,7 @@ macro_rules! conformance_tests {
             closing_reasons_only_in_closing_phases,
             deal_stages_probability_and_reopen,
             reopening_the_won_deal_unconverts_the_lead,
+            a_lead_can_have_several_deals,
             permissions_are_enforced,
             delete_is_refused_while_links_exist,
             communications_are_linked_created_or_ignored,

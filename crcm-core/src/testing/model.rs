@@ -133,6 +133,16 @@ pub struct MDeal {
 }
 
 impl MDeal {
+    /// A new deal: open, at the sales pipeline's first stage.
+    fn new() -> Self {
+        Self {
+            stage: "prospecting",
+            status: DealStatus::Open,
+            closed_on: false,
+            lost: false,
+        }
+    }
+
     fn probability(&self) -> u8 {
         match self.stage {
             "prospecting" => 10,
@@ -164,8 +174,8 @@ pub struct MLead {
     pub group: u8,
     /// Linked to a customer.
     pub has_customer: bool,
-    /// The deal made by Qualify.
-    pub deal: Option<MDeal>,
+    /// The lead's deals: the one Qualify made, then those OpenDeal added.
+    pub deals: Vec<MDeal>,
     /// History entries (one per applied change).
     pub changes: usize,
 }
@@ -294,26 +304,39 @@ pub enum Step {
         /// Actor.
         who: Who,
     },
-    /// Move the lead's deal.
+    /// Open another deal for the lead.
+    OpenDeal {
+        /// Lead index.
+        lead: usize,
+        /// Actor.
+        who: Who,
+    },
+    /// Move one of the lead's deals.
     MoveDeal {
         /// Lead index.
         lead: usize,
+        /// Deal index (modulo the lead's number of deals).
+        deal: usize,
         /// Actor.
         who: Who,
         /// Stage of the sales pipeline.
         stage: &'static str,
     },
-    /// Win the lead's deal.
+    /// Win one of the lead's deals.
     WinDeal {
         /// Lead index.
         lead: usize,
+        /// Deal index (modulo the lead's number of deals).
+        deal: usize,
         /// Actor.
         who: Who,
     },
-    /// Lose the lead's deal.
+    /// Lose one of the lead's deals.
     LoseDeal {
         /// Lead index.
         lead: usize,
+        /// Deal index (modulo the lead's number of deals).
+        deal: usize,
         /// Actor.
         who: Who,
         /// Reason code (may be unknown).
@@ -321,10 +344,12 @@ pub enum Step {
         /// With a note.
         note: bool,
     },
-    /// Reopen the lead's deal.
+    /// Reopen one of the lead's deals.
     ReopenDeal {
         /// Lead index.
         lead: usize,
+        /// Deal index (modulo the lead's number of deals).
+        deal: usize,
         /// Actor.
         who: Who,
     },
@@ -341,6 +366,7 @@ impl Step {
             | Self::Qualify { lead, .. }
             | Self::Disqualify { lead, .. }
             | Self::Reopen { lead, .. }
+            | Self::OpenDeal { lead, .. }
             | Self::MoveDeal { lead, .. }
             | Self::WinDeal { lead, .. }
             | Self::LoseDeal { lead, .. }
@@ -472,40 +498,55 @@ impl ReferenceStateMachine for PipelineModel {
             ),
             (
                 1,
-                (lead, who()).prop_map(|(lead, who)| Step::Reopen { lead, who }).boxed(),
+                (lead.clone(), who())
+                    .prop_map(|(lead, who)| Step::Reopen { lead, who })
+                    .boxed(),
+            ),
+            (
+                1,
+                (lead, who())
+                    .prop_map(|(lead, who)| Step::OpenDeal { lead, who })
+                    .boxed(),
             ),
         ];
         let with_deal: Vec<usize> = state
             .leads
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.deal.is_some())
+            .filter(|(_, l)| !l.deals.is_empty())
             .map(|(i, _)| i)
             .collect();
         if !with_deal.is_empty() {
             let pick = proptest::sample::select(with_deal);
             arms.push((
                 3,
-                (pick.clone(), who(), proptest::sample::select(STAGES.to_vec()))
-                    .prop_map(|(lead, who, stage)| Step::MoveDeal { lead, who, stage })
+                (
+                    pick.clone(),
+                    0..3usize,
+                    who(),
+                    proptest::sample::select(STAGES.to_vec()),
+                )
+                    .prop_map(|(lead, deal, who, stage)| Step::MoveDeal { lead, deal, who, stage })
                     .boxed(),
             ));
             arms.push((
                 3,
-                (pick.clone(), who())
-                    .prop_map(|(lead, who)| Step::WinDeal { lead, who })
+                (pick.clone(), 0..3usize, who())
+                    .prop_map(|(lead, deal, who)| Step::WinDeal { lead, deal, who })
                     .boxed(),
             ));
             arms.push((
                 2,
                 (
                     pick.clone(),
+                    0..3usize,
                     who(),
                     proptest::sample::select(LOST_REASONS.to_vec()),
                     any::<bool>(),
                 )
-                    .prop_map(|(lead, who, reason, note)| Step::LoseDeal {
+                    .prop_map(|(lead, deal, who, reason, note)| Step::LoseDeal {
                         lead,
+                        deal,
                         who,
                         reason,
                         note,
@@ -514,8 +555,8 @@ impl ReferenceStateMachine for PipelineModel {
             ));
             arms.push((
                 2,
-                (pick, who())
-                    .prop_map(|(lead, who)| Step::ReopenDeal { lead, who })
+                (pick, 0..3usize, who())
+                    .prop_map(|(lead, deal, who)| Step::ReopenDeal { lead, deal, who })
                     .boxed(),
             ));
         }
@@ -528,7 +569,7 @@ impl ReferenceStateMachine for PipelineModel {
             Some(i) => state
                 .leads
                 .get(i)
-                .is_some_and(|l| !step.needs_deal() || l.deal.is_some()),
+                .is_some_and(|l| !step.needs_deal() || !l.deals.is_empty()),
         }
     }
 
@@ -561,7 +602,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
             reopen_point: None,
             group,
             has_customer: false,
-            deal: None,
+            deals: Vec::new(),
             changes: 1,
         });
         return Applied;
@@ -659,12 +700,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
                     state_groups_insert(&mut state.customer_groups, l.group);
                 }
                 l.status = LeadStatus::Qualified;
-                l.deal = Some(MDeal {
-                    stage: "prospecting",
-                    status: DealStatus::Open,
-                    closed_on: false,
-                    lost: false,
-                });
+                l.deals.push(MDeal::new());
                 Applied
             }
         }
@@ -707,10 +743,26 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
                 Applied
             }
         }
-        Step::MoveDeal { who, stage, .. } => deal_step(l, who, DealOp::Move(stage)),
-        Step::WinDeal { who, .. } => deal_step(l, who, DealOp::Win),
-        Step::LoseDeal { who, reason, note, .. } => deal_step(l, who, DealOp::Lose(reason, note)),
-        Step::ReopenDeal { who, .. } => deal_step(l, who, DealOp::Reopen),
+        Step::OpenDeal { who, .. } => {
+            if !may(who) {
+                Refused("permission")
+            } else if !matches!(l.status, LeadStatus::Qualified | LeadStatus::Converted) {
+                Refused("lead")
+            } else {
+                l.deals.push(MDeal::new());
+                Applied
+            }
+        }
+        Step::MoveDeal { who, deal, stage, .. } => deal_step(l, who, deal, DealOp::Move(stage)),
+        Step::WinDeal { who, deal, .. } => deal_step(l, who, deal, DealOp::Win),
+        Step::LoseDeal {
+            who,
+            deal,
+            reason,
+            note,
+            ..
+        } => deal_step(l, who, deal, DealOp::Lose(reason, note)),
+        Step::ReopenDeal { who, deal, .. } => deal_step(l, who, deal, DealOp::Reopen),
     };
     if result != Applied {
         *l = before;
@@ -752,14 +804,22 @@ enum DealOp {
     Reopen,
 }
 
-fn deal_step(l: &mut MLead, who: Who, op: DealOp) -> Expect {
+fn deal_step(l: &mut MLead, who: Who, index: usize, op: DealOp) -> Expect {
     use Expect::{Applied, Refused};
     if who != Who::Maria && who != l.owner {
         return Refused("permission");
     }
-    let Some(deal) = l.deal.clone() else {
+    if l.deals.is_empty() {
         return Refused("not_found");
-    };
+    }
+    let index = index % l.deals.len();
+    let deal = l.deals[index].clone();
+    // Converted needs a won deal: another won deal keeps the lead converted.
+    let other_won = l
+        .deals
+        .iter()
+        .enumerate()
+        .any(|(j, d)| j != index && d.status == DealStatus::Won);
     let (stage, status) = match op {
         DealOp::Move(stage) => match (stage, deal.status) {
             ("lost", _) => return Refused("deal"),
@@ -804,7 +864,7 @@ fn deal_step(l: &mut MLead, who: Who, op: DealOp) -> Expect {
         (_, DealStatus::Open) if deal.status != DealStatus::Open => {
             next.closed_on = false;
             next.lost = false;
-            if deal.status == DealStatus::Won && l.status == LeadStatus::Converted {
+            if deal.status == DealStatus::Won && l.status == LeadStatus::Converted && !other_won {
                 let saved = l.reopen_point.and_then(|(_, p)| p);
                 let back = match saved {
                     Some(p) if p.0 == l.at && !closing(Some(p)) => Some(p),
@@ -817,7 +877,7 @@ fn deal_step(l: &mut MLead, who: Who, op: DealOp) -> Expect {
         }
         _ => {}
     }
-    l.deal = Some(next);
+    l.deals[index] = next;
     Applied
 }
 
@@ -958,31 +1018,44 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
             note: note.then(|| "because".to_owned()),
         },
         Step::Reopen { lead: i, .. } => Command::ReopenLead { lead: lead(*i)? },
-        Step::MoveDeal { lead: i, stage, .. } => Command::MoveDealStage {
-            deal: deal_of(sut, state, *i)?,
+        Step::OpenDeal { lead: i, .. } => Command::OpenDeal {
+            lead: lead(*i)?,
+            pipeline: None,
+            deal: DealDraft::default(),
+        },
+        Step::MoveDeal {
+            lead: i, deal, stage, ..
+        } => Command::MoveDealStage {
+            deal: deal_of(sut, state, *i, *deal)?,
             stage: c(stage),
         },
-        Step::WinDeal { lead: i, .. } => Command::WinDeal {
-            deal: deal_of(sut, state, *i)?,
+        Step::WinDeal { lead: i, deal, .. } => Command::WinDeal {
+            deal: deal_of(sut, state, *i, *deal)?,
             stage: None,
         },
         Step::LoseDeal {
-            lead: i, reason, note, ..
+            lead: i,
+            deal,
+            reason,
+            note,
+            ..
         } => Command::LoseDeal {
-            deal: deal_of(sut, state, *i)?,
+            deal: deal_of(sut, state, *i, *deal)?,
             reason: c(reason),
             note: note.then(|| "because".to_owned()),
         },
-        Step::ReopenDeal { lead: i, .. } => Command::ReopenDeal {
-            deal: deal_of(sut, state, *i)?,
+        Step::ReopenDeal { lead: i, deal, .. } => Command::ReopenDeal {
+            deal: deal_of(sut, state, *i, *deal)?,
             stage: None,
         },
     })
 }
 
-fn deal_of(sut: &Sut, _state: &ModelState, i: usize) -> Option<crate::ids::DealId> {
+/// The lead's `k`-th deal (modulo its number of deals), in creation order.
+fn deal_of(sut: &Sut, _state: &ModelState, i: usize, k: usize) -> Option<crate::ids::DealId> {
     let id = *sut.leads.get(i)?;
-    sut.read(id).1.first().map(|d| d.id)
+    let deals = sut.read(id).1;
+    deals.get(k % deals.len().max(1)).map(|d| d.id)
 }
 
 fn who_of(step: &Step) -> Who {
@@ -995,6 +1068,7 @@ fn who_of(step: &Step) -> Who {
         | Step::Qualify { who, .. }
         | Step::Disqualify { who, .. }
         | Step::Reopen { who, .. }
+        | Step::OpenDeal { who, .. }
         | Step::MoveDeal { who, .. }
         | Step::WinDeal { who, .. }
         | Step::LoseDeal { who, .. }
@@ -1115,13 +1189,16 @@ impl StateMachineTest for PipelineTest {
                 lead.number
             );
             assert_eq!(lead.version as usize, m.changes, "version of lead {}", lead.number);
-            let real_deal = deals.first().map(|d| MDeal {
-                stage: STAGES.iter().copied().find(|s| *s == d.stage.as_str()).unwrap_or("?"),
-                status: d.status,
-                closed_on: d.close_date.is_some(),
-                lost: d.lost_reason.is_some(),
-            });
-            assert_eq!(real_deal, m.deal, "deal of lead {}", lead.number);
+            let real_deals: Vec<MDeal> = deals
+                .iter()
+                .map(|d| MDeal {
+                    stage: STAGES.iter().copied().find(|s| *s == d.stage.as_str()).unwrap_or("?"),
+                    status: d.status,
+                    closed_on: d.close_date.is_some(),
+                    lost: d.lost_reason.is_some(),
+                })
+                .collect();
+            assert_eq!(real_deals, m.deals, "deals of lead {}", lead.number);
             // Invariants.
             if matches!(lead.status, LeadStatus::Qualified | LeadStatus::Converted) {
                 assert!(
@@ -1155,10 +1232,9 @@ impl StateMachineTest for PipelineTest {
                     lead.account_type
                 );
             }
-            for d in &deals {
+            for (d, md) in deals.iter().zip(&m.deals) {
                 assert!(d.probability <= 100);
-                let expected = m.deal.as_ref().map(MDeal::probability);
-                assert_eq!(Some(d.probability), expected, "probability follows the stage");
+                assert_eq!(d.probability, md.probability(), "probability follows the stage");
             }
         }
     }
