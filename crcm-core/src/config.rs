@@ -457,6 +457,16 @@ impl Config {
     /// Checks every rule and returns every problem found (empty: valid).
     pub fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Problems::default();
+        let size = serde_json::to_vec(self).map_or(usize::MAX, |json| json.len());
+        if size > crate::limits::CONFIG_BYTES {
+            out.push(
+                "configuration",
+                format!(
+                    "is {size} bytes as JSON; at most {} are allowed",
+                    crate::limits::CONFIG_BYTES
+                ),
+            );
+        }
 
         if crate::contact::validate_region(&self.settings.default_phone_region).is_err() {
             out.push(
@@ -509,6 +519,9 @@ impl Config {
         for f in &self.custom_fields {
             if let CustomFieldKind::Choice { options } = &f.kind {
                 let distinct: BTreeSet<&String> = options.iter().collect();
+                for o in options {
+                    out.text(format!("custom_fields[{}]", f.name), "option", o);
+                }
                 if options.is_empty() || distinct.len() != options.len() || options.iter().any(|o| o.trim().is_empty())
                 {
                     out.push(
@@ -532,6 +545,7 @@ impl Config {
             if p.description.trim().is_empty() {
                 out.push(&path, "description is empty");
             }
+            out.text(path.clone(), "description", &p.description);
             if p.outcome.is_some() && p.phase_type != PhaseType::Closing {
                 out.push(&path, "only a closing phase can have an outcome");
             }
@@ -590,6 +604,7 @@ impl Config {
                 if !codes.insert(&s.code) {
                     out.push(&path, format!("stage code {} is used twice", s.code));
                 }
+                out.text(format!("{path}.stages[{}]", s.code), "name", &s.name);
                 if s.name.trim().is_empty() {
                     out.push(&path, format!("stage {} has no name", s.code));
                 }
@@ -809,6 +824,14 @@ impl Problems {
             if label.trim().is_empty() {
                 self.push(format!("{list}[{code}]"), "label is empty");
             }
+            self.text(format!("{list}[{code}]"), "label", label);
+        }
+    }
+
+    /// A single-line text within [`crate::limits::LINE`].
+    fn text(&mut self, path: String, field: &str, value: &str) {
+        if let Err(e) = crate::limits::check(field, value, crate::limits::LINE, crate::limits::Lines::Single) {
+            self.push(path, e.to_string());
         }
     }
 }

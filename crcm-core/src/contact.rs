@@ -20,6 +20,12 @@ impl Email {
     /// domain literals are refused; the domain needs at least one dot.
     pub fn parse(raw: &str) -> Result<Self, InputError> {
         let trimmed = raw.trim();
+        if trimmed.chars().count() > crate::limits::EMAIL {
+            return Err(InputError::InvalidEmail {
+                value: raw.to_owned(),
+                reason: format!("an address has at most {} characters", crate::limits::EMAIL),
+            });
+        }
         let options = email_address::Options {
             minimum_sub_domains: 2,
             allow_domain_literal: false,

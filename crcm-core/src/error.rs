@@ -84,6 +84,23 @@ pub enum InputError {
         /// The limit.
         max: usize,
     },
+    /// A text holds a control character (NUL, escape, ...; line breaks and
+    /// tabs are allowed in multi-line texts only).
+    #[error("{field} holds the control character U+{code_point:04X}")]
+    ControlCharacter {
+        /// The field's name.
+        field: String,
+        /// The character's code point.
+        code_point: u32,
+    },
+    /// A list holds more items than allowed.
+    #[error("{field} holds more than {max} items")]
+    TooMany {
+        /// The field's name.
+        field: String,
+        /// The limit.
+        max: usize,
+    },
     /// A code that names no configured item of that kind.
     #[error("unknown {kind} {code:?}")]
     UnknownReference {

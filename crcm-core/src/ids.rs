@@ -70,7 +70,10 @@ impl UserId {
     /// Validates and wraps a user identifier.
     pub fn new(raw: impl AsRef<str>) -> Result<Self, InputError> {
         let trimmed = raw.as_ref().trim();
-        if trimmed.is_empty() || trimmed.chars().count() > 128 {
+        if trimmed.is_empty()
+            || trimmed.chars().count() > crate::limits::USER_ID
+            || trimmed.chars().any(char::is_control)
+        {
             return Err(InputError::InvalidUserId {
                 value: raw.as_ref().to_owned(),
             });

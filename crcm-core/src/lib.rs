@@ -25,6 +25,7 @@ pub mod event;
 pub mod history;
 pub mod ids;
 pub mod lead;
+pub mod limits;
 pub mod machine;
 pub mod memory;
 pub mod money;

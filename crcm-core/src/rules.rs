@@ -20,6 +20,7 @@ use crate::error::{ConfigError, DealError, Error, InputError, ItemInUse, LeadErr
 use crate::event::DomainEvent;
 use crate::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
 use crate::lead::{DocumentKind, DocumentLink, Lead, LeadStatus, ReopenPoint};
+use crate::limits::{self, Lines};
 use crate::machine::{self, DealAction, LeadAction};
 use crate::money::Money;
 use crate::uow::{ConfigWrite, UnitOfWork};
@@ -41,16 +42,24 @@ impl Ctx<'_> {
     }
 }
 
-const SHORT_TEXT: usize = 200;
-const LONG_TEXT: usize = 10_000;
-
 fn check_len(errors: &mut Vec<InputError>, field: &str, value: &str, max: usize) {
-    if value.chars().count() > max {
-        errors.push(InputError::TooLong {
-            field: field.to_owned(),
-            max,
+    let lines = if max > limits::LINE {
+        Lines::Multi
+    } else {
+        Lines::Single
+    };
+    limits::collect(errors, field, value, max, lines);
+}
+
+/// A record team within [`limits::TEAM`] members.
+fn check_team(team: &BTreeSet<UserId>) -> Result<(), InputError> {
+    if team.len() > limits::TEAM {
+        return Err(InputError::TooMany {
+            field: "team".to_owned(),
+            max: limits::TEAM,
         });
     }
+    Ok(())
 }
 
 fn parse_email(errors: &mut Vec<InputError>, raw: Option<&str>) -> Option<Email> {
@@ -76,44 +85,53 @@ fn unknown(kind: &str, code: &Code) -> InputError {
     }
 }
 
-fn note(note: Option<&str>) -> Option<String> {
-    note.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned)
+/// A closing or lost note: trimmed, `None` when empty, within [`limits::NOTE`].
+fn note(note: Option<&str>) -> Result<Option<String>, InputError> {
+    let Some(n) = note.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    limits::check("note", n, limits::NOTE, Lines::Multi)?;
+    Ok(Some(n.to_owned()))
 }
 
 /// Checks a lost reason (Disqualify / Lost / losing a deal) and its note.
-pub fn lost_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> Result<Option<String>, ReasonError> {
+pub fn lost_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> Result<Option<String>, Error> {
     let kind = "lost reason".to_owned();
     let Some(r) = config.lost_reason(reason) else {
         return Err(ReasonError::Unknown {
             kind,
             code: reason.clone(),
-        });
+        }
+        .into());
     };
-    let n = note(note_text);
+    let n = note(note_text)?;
     if r.requires_note && n.is_none() {
         return Err(ReasonError::NoteRequired {
             kind,
             code: reason.clone(),
-        });
+        }
+        .into());
     }
     Ok(n)
 }
 
 /// Checks a closing reason and its note.
-pub fn closing_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> Result<Option<String>, ReasonError> {
+pub fn closing_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> Result<Option<String>, Error> {
     let kind = "closing reason".to_owned();
     let Some(r) = config.closing_reason(reason) else {
         return Err(ReasonError::Unknown {
             kind,
             code: reason.clone(),
-        });
+        }
+        .into());
     };
-    let n = note(note_text);
+    let n = note(note_text)?;
     if r.requires_note && n.is_none() {
         return Err(ReasonError::NoteRequired {
             kind,
             code: reason.clone(),
-        });
+        }
+        .into());
     }
     Ok(n)
 }
@@ -139,9 +157,9 @@ pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
         ("state", &lead.state),
         ("zone", &lead.zone),
     ] {
-        check_len(&mut errors, field, value, SHORT_TEXT);
+        check_len(&mut errors, field, value, limits::LINE);
     }
-    check_len(&mut errors, "description", &lead.description, LONG_TEXT);
+    check_len(&mut errors, "description", &lead.description, limits::TEXT);
     if config.account_type(&lead.account_type).is_none() {
         errors.push(unknown("account type", &lead.account_type));
     }
@@ -204,6 +222,7 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
     let email = parse_email(&mut errors, input.email.as_deref());
     let phone = parse_phone(&mut errors, input.phone.as_deref(), region);
     let phase = ctx.config.initial_phase(&account_type).map(|p| p.reference());
+    check_team(&input.team)?;
     let mut team = input.team.clone();
     team.remove(&owner);
     let lead = Lead {
@@ -638,7 +657,7 @@ fn new_deal(
                 lead.company.clone()
             }
         });
-    check_len(&mut errors, "deal title", &title, SHORT_TEXT);
+    check_len(&mut errors, "deal title", &title, limits::LINE);
     if let Some(v) = &draft.value
         && let Err(e) = v.validate()
     {
@@ -875,6 +894,7 @@ pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, owner: &UserId) -> Result<(UnitOfWor
 /// Replaces a lead's record team (the owner or a manager).
 pub fn set_team(ctx: &Ctx<'_>, lead: &Lead, team: &BTreeSet<UserId>) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_team(ctx.actor, lead)?;
+    check_team(team)?;
     refuse_merged(lead, "change the team of")?;
     let mut next = lead.clone();
     next.team = team.iter().filter(|u| **u != lead.owner).cloned().collect();
@@ -939,7 +959,7 @@ fn document(errors: &mut Vec<InputError>, kind: DocumentKind, external_id: &str,
             field: "external_id".to_owned(),
         });
     }
-    check_len(errors, "external_id", id, SHORT_TEXT);
+    check_len(errors, "external_id", id, limits::LINE);
     DocumentLink {
         kind,
         external_id: id.to_owned(),
@@ -1274,7 +1294,7 @@ pub fn update_deal(ctx: &Ctx<'_>, deal: &Deal, patch: &DealPatch) -> Result<Deal
                 field: "title".to_owned(),
             });
         }
-        check_len(&mut errors, "title", t, SHORT_TEXT);
+        check_len(&mut errors, "title", t, limits::LINE);
         next.title = t.to_owned();
     }
     if let Some(v) = patch.value {
@@ -1351,7 +1371,7 @@ fn contact_fields(
             field: "name".to_owned(),
         });
     }
-    check_len(errors, "name", &name, SHORT_TEXT);
+    check_len(errors, "name", &name, limits::LINE);
     let email = parse_email(errors, email);
     let phone = parse_phone(errors, phone, &config.settings.default_phone_region);
     (name, email, phone)
@@ -1372,7 +1392,7 @@ pub fn create_customer(ctx: &Ctx<'_>, input: &NewCustomer) -> Result<(UnitOfWork
         ("city", &input.city),
         ("state", &input.state),
     ] {
-        check_len(&mut errors, field, value, SHORT_TEXT);
+        check_len(&mut errors, field, value, limits::LINE);
     }
     InputError::collect(errors)?;
     let customer = Customer {
@@ -1408,7 +1428,7 @@ pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Re
         input.email.as_deref(),
         input.phone.as_deref(),
     );
-    check_len(&mut errors, "job_title", &input.job_title, SHORT_TEXT);
+    check_len(&mut errors, "job_title", &input.job_title, limits::LINE);
     InputError::collect(errors)?;
     let mut next = customer.clone();
     next.contacts.push(Contact {
@@ -1468,8 +1488,8 @@ pub fn log_activity(
             field: "summary".to_owned(),
         });
     }
-    check_len(&mut errors, "summary", summary, SHORT_TEXT);
-    check_len(&mut errors, "body", body, LONG_TEXT);
+    check_len(&mut errors, "summary", summary, limits::LINE);
+    check_len(&mut errors, "body", body, limits::TEXT);
     InputError::collect(errors)?;
     let activity = Activity {
         id: ActivityId::new(),
@@ -1508,7 +1528,7 @@ pub fn schedule_follow_up(
             field: "note".to_owned(),
         });
     }
-    check_len(&mut errors, "note", text, LONG_TEXT);
+    check_len(&mut errors, "note", text, limits::TEXT);
     InputError::collect(errors)?;
     let follow_up = FollowUp {
         id: FollowUpId::new(),
@@ -1610,8 +1630,8 @@ pub fn communication_contacts(
         input.from_phone.as_deref(),
         &config.settings.default_phone_region,
     );
-    check_len(&mut errors, "summary", &input.summary, SHORT_TEXT);
-    check_len(&mut errors, "body", &input.body, LONG_TEXT);
+    check_len(&mut errors, "summary", &input.summary, limits::LINE);
+    check_len(&mut errors, "body", &input.body, limits::TEXT);
     if errors.is_empty() && email.is_none() && phone.is_none() {
         errors.push(InputError::Required {
             field: "from_email or from_phone".to_owned(),

@@ -1103,6 +1103,202 @@ pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
     );
 }
 
+/// Every backend stores exactly what the core accepts, and the core refuses
+/// the rest with a typed error naming the field (see [`crate::limits`]): texts
+/// at their limits in emoji and accents, codes that differ only by case,
+/// zones that differ only by accent or case, the longest e-mail, the largest
+/// team and note; NUL, over-long texts, e-mails, notes and teams are refused
+/// and change nothing.
+pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
+    use crate::limits;
+    let engine = fixture_engine(&*factory).await;
+    // Case-variant codes are different codes: a phase `call` beside `CALL`,
+    // a tag `VIP` beside `vip`.
+    let (mut config, version) = engine.config().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut call = config.phases[0].clone();
+    call.code = code("call");
+    call.phase_type = crate::config::PhaseType::Regular;
+    call.order = 15;
+    call.description = "é".repeat(limits::LINE);
+    config.phases.push(call);
+    let mut vip = config.tags[0].clone();
+    for c in ["VIP", "vip"] {
+        vip.code = code(c);
+        config.tags.push(vip.clone());
+    }
+    engine
+        .set_config(&maria(), config, Some(version))
+        .await
+        .unwrap_or_else(|e| panic!("case-variant codes: {e}"));
+
+    let emoji = "😀".repeat(limits::TEXT);
+    let local = "a".repeat(64);
+    let longest_email = format!("{local}@{}.{}.{}.com", "b".repeat(63), "c".repeat(63), "d".repeat(57));
+    assert_eq!(longest_email.len(), limits::EMAIL);
+    let mut input = b2b("Ada", &"ü".repeat(limits::LINE));
+    input.description = emoji.clone();
+    input.email = Some(longest_email.clone());
+    input.tags = [code("VIP"), code("vip")].into();
+    input.team = (1..=limits::TEAM).map(|i| user(&format!("member{i}"))).collect();
+    let lead = create(&engine, &ann(), input).await;
+    exec(
+        &engine,
+        &ann(),
+        Command::MoveLeadPhase {
+            lead: lead.id,
+            phase: phase("b2b", "call"),
+            closing_reason: None,
+            note: None,
+        },
+    )
+    .await;
+    // A second text at the limit: the history entry holds both.
+    let emoji2 = "🚀".repeat(limits::TEXT);
+    engine
+        .update_lead(
+            &ann(),
+            lead.id,
+            LeadPatch {
+                description: Some(emoji2.clone()),
+                ..LeadPatch::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("update at the limit: {e}"));
+    let stored = engine.lead(lead.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.description, emoji2);
+    assert_eq!(stored.company, "ü".repeat(limits::LINE));
+    assert_eq!(stored.email.as_ref().map(|e| e.as_str()), Some(longest_email.as_str()));
+    assert_eq!(stored.tags, [code("VIP"), code("vip")].into());
+    assert_eq!(stored.team.len(), limits::TEAM);
+    assert_eq!(stored.phase, Some(phase("b2b", "call")));
+    let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+    assert_eq!(history.len(), 3);
+    let lookup = |tag: &str| LeadFilter {
+        tag: Some(code(tag)),
+        ..LeadFilter::default()
+    };
+    for tag in ["VIP", "vip"] {
+        let found = engine.leads(&lookup(tag)).await.unwrap_or_default();
+        assert_eq!(found.len(), 1, "tag {tag} finds the lead");
+    }
+    assert!(
+        engine.leads(&lookup("Vip")).await.unwrap_or_default().is_empty(),
+        "no third variant"
+    );
+
+    // Zones that differ by accent or case are different zones.
+    let mut zoned = Vec::new();
+    for zone in ["Zürich", "zurich", "Zurich", "ZURICH"] {
+        let mut input = b2b("Zed", "Zones");
+        input.zone = zone.into();
+        zoned.push(create(&engine, &ann(), input).await);
+    }
+    for (i, zone) in ["Zürich", "zurich", "Zurich", "ZURICH"].iter().enumerate() {
+        let found = engine
+            .leads(&LeadFilter {
+                zone: Some((*zone).to_owned()),
+                limit: Some(1),
+                ..LeadFilter::default()
+            })
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            found.iter().map(|l| l.id).collect::<Vec<_>>(),
+            vec![zoned[i].id],
+            "zone {zone:?} finds exactly its lead"
+        );
+    }
+
+    // Refusals: typed, naming the field, and nothing changes.
+    let before = snapshot(&engine, lead.id).await;
+    let patch = |p: LeadPatch| Command::UpdateLead {
+        lead: lead.id,
+        patch: Box::new(p),
+    };
+    let refusals = [
+        (
+            patch(LeadPatch {
+                first_name: Some("Ada\0".into()),
+                ..LeadPatch::default()
+            }),
+            "first_name",
+        ),
+        (
+            patch(LeadPatch {
+                description: Some("a\0b".into()),
+                ..LeadPatch::default()
+            }),
+            "description",
+        ),
+        (
+            patch(LeadPatch {
+                zone: Some("Zone\nTwo".into()),
+                ..LeadPatch::default()
+            }),
+            "zone",
+        ),
+        (
+            patch(LeadPatch {
+                description: Some(format!("{emoji}!")),
+                ..LeadPatch::default()
+            }),
+            "description",
+        ),
+        (
+            patch(LeadPatch {
+                email: Some(Some(format!("{}@{}.com", "a".repeat(64), "b".repeat(246)))),
+                ..LeadPatch::default()
+            }),
+            "email",
+        ),
+        (
+            Command::SetLeadTeam {
+                lead: lead.id,
+                team: (0..=limits::TEAM).map(|i| user(&format!("other{i}"))).collect(),
+            },
+            "team",
+        ),
+        (
+            Command::DisqualifyLead {
+                lead: lead.id,
+                reason: code("no_budget"),
+                note: Some("n".repeat(limits::NOTE + 1)),
+            },
+            "note",
+        ),
+    ];
+    for (command, field) in refusals {
+        let name = command.name();
+        let e = refuse(&engine, &ann(), command).await;
+        let named = match &e {
+            Error::Input(InputError::Many(list)) => list.iter().any(|x| x.to_string().contains(field)),
+            Error::Input(InputError::InvalidEmail { .. }) => field == "email",
+            Error::Input(x) => x.to_string().contains(field),
+            _ => false,
+        };
+        assert!(named, "{name}: a typed input error naming {field}, got {e:?}");
+        assert_unchanged(&engine, &before, lead.id, name).await;
+    }
+    // At the limits, notes are accepted.
+    exec(
+        &engine,
+        &ann(),
+        Command::DisqualifyLead {
+            lead: lead.id,
+            reason: code("no_budget"),
+            note: Some("n".repeat(limits::NOTE)),
+        },
+    )
+    .await;
+    let stored = engine.lead(lead.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.lost_note.map(|n| n.chars().count()), Some(limits::NOTE));
+}
+
+fn user(id: &str) -> crate::ids::UserId {
+    crate::ids::UserId::new(id).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Access: a sales person changes leads they own or whose record team they are
 /// on; a manager also reassigns and configures; only an admin deletes.
 pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
@@ -2224,7 +2420,8 @@ macro_rules! conformance_tests {
             events_are_gap_free_and_paged,
             history_records_every_field_change,
             lead_filters_match_their_semantics,
-            reopen_keeps_everything
+            reopen_keeps_everything,
+            edge_inputs_are_stored_exactly
         );
         #[test]
         fn state_machine() {

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tables;
 mod m20261124_000002_lookup_keys;
+mod m20261124_000003_mysql_text;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261124_000002_lookup_keys::Migration),
+            Box::new(m20261124_000003_mysql_text::Migration),
         ]
     }
 
