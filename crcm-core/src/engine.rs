@@ -20,7 +20,7 @@ use crate::event::EventEnvelope;
 use crate::history::HistoryEntry;
 use crate::ids::{CustomerId, DealId, LeadId};
 use crate::lead::Lead;
-use crate::record::{EntityRef, Record, lookup};
+use crate::record::{Entity, EntityRef, Record, lookup};
 use crate::rules::{self, Ctx, DealLead, LeadLinks, SubjectRecord};
 use crate::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store, StoreExt};
 use crate::uow::{Guard, UnitOfWork};
@@ -81,6 +81,13 @@ impl Reads {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .extend(guards);
+    }
+
+    /// A record the decision needs: guarded when found, `NotFound` otherwise.
+    fn found<T: Entity>(&self, record: Option<T>, entity: EntityRef) -> Result<T, Error> {
+        let record = record.ok_or_else(|| not_found(entity))?;
+        self.record(record.clone());
+        Ok(record)
     }
 
     fn record(&self, record: impl Into<Record>) {
@@ -230,43 +237,19 @@ impl Engine {
     }
 
     async fn load_lead(&self, id: LeadId, reads: &Reads) -> Result<Lead, Error> {
-        let lead = self
-            .store
-            .lead(id)
-            .await?
-            .ok_or_else(|| not_found(EntityRef::lead(id)))?;
-        reads.record(lead.clone());
-        Ok(lead)
+        reads.found(self.store.lead(id).await?, EntityRef::lead(id))
     }
 
     async fn load_deal(&self, id: DealId, reads: &Reads) -> Result<Deal, Error> {
-        let deal = self
-            .store
-            .deal(id)
-            .await?
-            .ok_or_else(|| not_found(EntityRef::deal(id)))?;
-        reads.record(deal.clone());
-        Ok(deal)
+        reads.found(self.store.deal(id).await?, EntityRef::deal(id))
     }
 
     async fn load_customer(&self, id: CustomerId, reads: &Reads) -> Result<Customer, Error> {
-        let customer = self
-            .store
-            .customer(id)
-            .await?
-            .ok_or_else(|| not_found(EntityRef::customer(id)))?;
-        reads.record(customer.clone());
-        Ok(customer)
+        reads.found(self.store.customer(id).await?, EntityRef::customer(id))
     }
 
     async fn load_communication(&self, id: crate::ids::CommunicationId, reads: &Reads) -> Result<Communication, Error> {
-        let c = self
-            .store
-            .communication(id)
-            .await?
-            .ok_or_else(|| not_found(EntityRef::communication(id)))?;
-        reads.record(c.clone());
-        Ok(c)
+        reads.found(self.store.communication(id).await?, EntityRef::communication(id))
     }
 
     /// The deal's lead, and whether another deal of that lead is won.
@@ -545,11 +528,7 @@ impl Engine {
             }
             Command::ReceiveCommunication { communication } => {
                 let (email, phone) = rules::communication_contacts(&config, communication)?;
-                let keys = email
-                    .iter()
-                    .map(|e| lookup::lead_email(e.as_str()))
-                    .chain(phone.iter().map(|p| lookup::lead_phone(p.key())))
-                    .collect();
+                let keys = lookup::leads_by_contact(email.as_ref(), phone.as_ref());
                 reads.keys(&*self.store, keys).await?;
                 let mut matches = Vec::new();
                 if let Some(e) = &email {
@@ -702,12 +681,7 @@ impl Engine {
     }
 
     async fn customer_candidates_of(&self, lead: &Lead, reads: &Reads) -> Result<Vec<Customer>, Error> {
-        let keys = lead
-            .email
-            .iter()
-            .map(|e| lookup::customer_email(e.as_str()))
-            .chain(lead.phone.iter().map(|p| lookup::customer_phone(p.key())))
-            .collect();
+        let keys = lookup::customers_by_contact(lead.email.as_ref(), lead.phone.as_ref());
         reads.keys(&*self.store, keys).await?;
         let mut found = Vec::new();
         if let Some(e) = &lead.email {

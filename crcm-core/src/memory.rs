@@ -189,28 +189,11 @@ impl Store for MemoryStore {
     async fn commit(&self, uow: UnitOfWork) -> Result<CommitReceipt, StoreError> {
         let mut inner = self.lock();
         for g in &uow.guards {
-            match g {
-                Guard::Record { entity, version } => {
-                    let found = inner.records.get(entity).map(Record::version);
-                    if found != Some(*version) {
-                        return Err(StoreError::Conflict {
-                            entity: *entity,
-                            expected: Some(*version),
-                            found,
-                        });
-                    }
-                }
-                Guard::Key { key, version } => {
-                    let found = inner.lookups.get(key).copied().unwrap_or(0);
-                    if found != *version {
-                        return Err(StoreError::LookupConflict {
-                            key: key.clone(),
-                            expected: *version,
-                            found,
-                        });
-                    }
-                }
-            }
+            let found = match g {
+                Guard::Record { entity, .. } => inner.records.get(entity).map(Record::version),
+                Guard::Key { key, .. } => inner.lookups.get(key).copied(),
+            };
+            g.check(found)?;
         }
         // Check every precondition before changing anything.
         for w in &uow.writes {

@@ -209,6 +209,7 @@ record_from!(Lead, Customer, Deal, Activity, FollowUp, Communication);
 /// rests on a set that changed meanwhile fails with a conflict and is re-run.
 pub mod lookup {
     use crate::activity::Subject;
+    use crate::contact::{Email, Phone};
     use crate::ids::LeadId;
 
     /// Customers with this normalized e-mail.
@@ -231,6 +232,24 @@ pub mod lookup {
         format!("lead.phone:{e164}")
     }
 
+    /// The keys of the leads sharing an e-mail or phone.
+    pub fn leads_by_contact(email: Option<&Email>, phone: Option<&Phone>) -> Vec<String> {
+        email
+            .map(|e| lead_email(e.as_str()))
+            .into_iter()
+            .chain(phone.map(|p| lead_phone(p.key())))
+            .collect()
+    }
+
+    /// The keys of the customers sharing an e-mail or phone.
+    pub fn customers_by_contact(email: Option<&Email>, phone: Option<&Phone>) -> Vec<String> {
+        email
+            .map(|e| customer_email(e.as_str()))
+            .into_iter()
+            .chain(phone.map(|p| customer_phone(p.key())))
+            .collect()
+    }
+
     /// The deals of a lead.
     pub fn lead_deals(lead: LeadId) -> String {
         format!("lead.deals:{}", lead.0)
@@ -249,18 +268,8 @@ impl Record {
     /// The lookup keys of the sets this record belongs to (see [`lookup`]).
     pub fn lookup_keys(&self) -> Vec<String> {
         match self {
-            Self::Lead(l) => l
-                .email
-                .iter()
-                .map(|e| lookup::lead_email(e.as_str()))
-                .chain(l.phone.iter().map(|p| lookup::lead_phone(p.key())))
-                .collect(),
-            Self::Customer(c) => c
-                .email
-                .iter()
-                .map(|e| lookup::customer_email(e.as_str()))
-                .chain(c.phone.iter().map(|p| lookup::customer_phone(p.key())))
-                .collect(),
+            Self::Lead(l) => lookup::leads_by_contact(l.email.as_ref(), l.phone.as_ref()),
+            Self::Customer(c) => lookup::customers_by_contact(c.email.as_ref(), c.phone.as_ref()),
             Self::Deal(d) => d.lead.map(lookup::lead_deals).into_iter().collect(),
             Self::Activity(a) => vec![lookup::timeline(a.subject)],
             Self::FollowUp(f) => vec![lookup::timeline(f.subject)],

@@ -68,6 +68,30 @@ pub enum Guard {
     },
 }
 
+impl Guard {
+    /// Checks the guard against what the store holds now: `found` is the
+    /// guarded record's stored version (`None`: absent) or the lookup key's
+    /// version (`None`: never touched, i.e. 0). Every backend reads `found`
+    /// inside its commit and leaves the comparison to this one place.
+    pub fn check(&self, found: Option<u64>) -> Result<(), crate::error::StoreError> {
+        match self {
+            Self::Record { entity, version } if found != Some(*version) => Err(crate::error::StoreError::Conflict {
+                entity: *entity,
+                expected: Some(*version),
+                found,
+            }),
+            Self::Key { key, version } if found.unwrap_or(0) != *version => {
+                Err(crate::error::StoreError::LookupConflict {
+                    key: key.clone(),
+                    expected: *version,
+                    found: found.unwrap_or(0),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A new configuration version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigWrite {

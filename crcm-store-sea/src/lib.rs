@@ -513,31 +513,10 @@ async fn check_guards<C: ConnectionTrait>(c: &C, uow: &UnitOfWork, backend: &'st
                 .to_owned(),
         );
         c.execute(&insert).await.map_err(&err)?;
-        let mut select = Query::select();
-        select
-            .columns([Alias::new("name"), Alias::new("version")])
-            .from(Alias::new(LOOKUPS))
-            .and_where(Expr::col(Alias::new("name")).is_in(names.iter().copied()))
-            .order_by(Alias::new("name"), Order::Asc);
-        if !sqlite {
-            select.lock(LockType::Update);
-        }
-        let mut versions = std::collections::BTreeMap::new();
-        for row in c.query_all(&select).await.map_err(&err)? {
-            let name: String = row.try_get("", "name").map_err(&err)?;
-            let version: i64 = row.try_get("", "version").map_err(&err)?;
-            versions.insert(name, to_u64(version));
-        }
+        let versions = read_lookups(c, names.iter().copied(), !sqlite).await.map_err(&err)?;
         for g in &uow.guards {
-            if let Guard::Key { key, version } = g {
-                let found = versions.get(key).copied().unwrap_or(0);
-                if found != *version {
-                    return Err(StoreError::LookupConflict {
-                        key: key.clone(),
-                        expected: *version,
-                        found,
-                    });
-                }
+            if let Guard::Key { key, .. } = g {
+                g.check(versions.get(key).copied())?;
             }
         }
         if !uow.touched.is_empty() {
@@ -550,7 +529,7 @@ async fn check_guards<C: ConnectionTrait>(c: &C, uow: &UnitOfWork, backend: &'st
         }
     }
     for g in &uow.guards {
-        if let Guard::Record { entity, version } = g {
+        if let Guard::Record { entity, .. } = g {
             let mut q = Query::select()
                 .column(Alias::new("version"))
                 .from(Alias::new(table_of(entity.kind)))
@@ -563,13 +542,7 @@ async fn check_guards<C: ConnectionTrait>(c: &C, uow: &UnitOfWork, backend: &'st
                 Some(r) => Some(to_u64(r.try_get::<i64>("", "version").map_err(&err)?)),
                 None => None,
             };
-            if found != Some(*version) {
-                return Err(StoreError::Conflict {
-                    entity: *entity,
-                    expected: Some(*version),
-                    found,
-                });
-            }
+            g.check(found)?;
         }
     }
     Ok(())
@@ -577,6 +550,31 @@ async fn check_guards<C: ConnectionTrait>(c: &C, uow: &UnitOfWork, backend: &'st
 
 /// The table of lookup-key versions.
 const LOOKUPS: &str = "crcm_lookup_keys";
+
+/// The stored versions of lookup keys (keys never touched have no row);
+/// `lock` reads them under an exclusive row lock, in name order.
+async fn read_lookups<'a, C: ConnectionTrait>(
+    c: &C,
+    names: impl IntoIterator<Item = &'a str>,
+    lock: bool,
+) -> Result<std::collections::BTreeMap<String, u64>, DbErr> {
+    let mut select = Query::select();
+    select
+        .columns([Alias::new("name"), Alias::new("version")])
+        .from(Alias::new(LOOKUPS))
+        .and_where(Expr::col(Alias::new("name")).is_in(names))
+        .order_by(Alias::new("name"), Order::Asc);
+    if lock {
+        select.lock(LockType::Update);
+    }
+    let mut versions = std::collections::BTreeMap::new();
+    for row in c.query_all(&select).await? {
+        let name: String = row.try_get("", "name")?;
+        let version: i64 = row.try_get("", "version")?;
+        versions.insert(name, to_u64(version));
+    }
+    Ok(versions)
+}
 
 /// Applies a unit of work inside an open transaction.
 async fn apply<C: ConnectionTrait>(
@@ -1077,17 +1075,9 @@ impl Store for SeaStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let select = Query::select()
-            .columns([Alias::new("name"), Alias::new("version")])
-            .from(Alias::new(LOOKUPS))
-            .and_where(Expr::col(Alias::new("name")).is_in(keys.iter().map(String::as_str)))
-            .to_owned();
-        let mut versions = std::collections::BTreeMap::new();
-        for row in self.db.query_all(&select).await.map_err(&err)? {
-            let name: String = row.try_get("", "name").map_err(&err)?;
-            let version: i64 = row.try_get("", "version").map_err(&err)?;
-            versions.insert(name, to_u64(version));
-        }
+        let versions = read_lookups(&self.db, keys.iter().map(String::as_str), false)
+            .await
+            .map_err(&err)?;
         Ok(keys.iter().map(|k| versions.get(k).copied().unwrap_or(0)).collect())
     }
 

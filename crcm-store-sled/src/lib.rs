@@ -694,31 +694,14 @@ impl SledStore {
         );
         let result = trees.transaction(|(meta, records, history_t, events, idx, board, lookups)| {
             for g in &uow.guards {
-                match g {
-                    Guard::Record { entity, version } => {
-                        let found = match records.get(record_key(*entity))? {
-                            None => None,
-                            Some(v) => Some(decode::<Record>(&v, b"guard").map_err(abort)?.version()),
-                        };
-                        if found != Some(*version) {
-                            return Err(abort(StoreError::Conflict {
-                                entity: *entity,
-                                expected: Some(*version),
-                                found,
-                            }));
-                        }
-                    }
-                    Guard::Key { key, version } => {
-                        let found = lookups.get(key.as_bytes())?.map_or(0, u64_value);
-                        if found != *version {
-                            return Err(abort(StoreError::LookupConflict {
-                                key: key.clone(),
-                                expected: *version,
-                                found,
-                            }));
-                        }
-                    }
-                }
+                let found = match g {
+                    Guard::Record { entity, .. } => match records.get(record_key(*entity))? {
+                        None => None,
+                        Some(v) => Some(decode::<Record>(&v, b"guard").map_err(abort)?.version()),
+                    },
+                    Guard::Key { key, .. } => lookups.get(key.as_bytes())?.map(|v| u64_value(&v)),
+                };
+                g.check(found).map_err(abort)?;
             }
             for key in &uow.touched {
                 let next = lookups.get(key.as_bytes())?.map_or(0, u64_value) + 1;
