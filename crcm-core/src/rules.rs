@@ -42,6 +42,8 @@ impl Ctx<'_> {
     }
 }
 
+/// A text within `max` characters; texts allowed more than one line's worth
+/// ([`limits::TEXT`]) may hold line breaks and tabs.
 fn check_len(errors: &mut Vec<InputError>, field: &str, value: &str, max: usize) {
     let lines = if max > limits::LINE {
         Lines::Multi

@@ -88,10 +88,17 @@ fn writers(n: usize) {
         total += run(n, r);
     }
     assert_eq!(total, (RUNS * n * LEADS_PER_WRITER) as u64);
-    println!(
+    let summary = format!(
         "{n} writers x {RUNS} runs: {total} commits, 0 hangs, {:.1} s",
         start.elapsed().as_secs_f64()
     );
+    println!("{summary}");
+    // CI prints the reports after the test run (the harness captures output).
+    let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("crcm-reports");
+    let file = reports.join(format!("sled-writers-{n}.txt"));
+    if let Err(e) = std::fs::create_dir_all(&reports).and_then(|()| std::fs::write(file, &summary)) {
+        eprintln!("could not write the report: {e}");
+    }
 }
 
 #[test]
