@@ -3,9 +3,16 @@
 //!
 //! | role | may |
 //! |---|---|
-//! | sales person | create leads they own; change leads and deals they own or whose record team they are on; log activities on them |
-//! | manager | all of the above on every lead and deal; reassign owners; change record teams; configure the pipeline |
+//! | sales person | create leads they own; change leads they own or whose record team they are on, and those leads' deals; log activities on them; create customers and change their own |
+//! | manager | all of the above on every lead, deal and customer; reassign owners; change record teams; configure the pipeline |
 //! | admin | everything, including deleting leads |
+//!
+//! A lead's deals follow it: reassigning the lead or changing its record team
+//! does the same to its deals. Customers are shared master data: anyone may
+//! link one to a lead they work. New calls and e-mails are a shared inbox;
+//! taking one off the lead it is linked to needs the right to change that lead.
+//! The full matrix, command by command, is in the testing kit's
+//! `permissions` module and the README.
 
 use std::fmt;
 
@@ -125,7 +132,9 @@ pub fn can_change_lead(actor: &Actor, lead: &Lead) -> Result<(), PermissionError
     }
 }
 
-/// A sales person changes deals they own or whose team they are on.
+/// A sales person changes deals they own or whose team they are on. A deal's
+/// owner and team are its lead's (reassigning or re-teaming the lead updates
+/// them), so this is "whoever works the deal's lead".
 pub fn can_change_deal(actor: &Actor, deal: &Deal) -> Result<(), PermissionError> {
     if actor.role >= Role::Manager || deal.is_worked_by(&actor.user) {
         Ok(())

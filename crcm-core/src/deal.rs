@@ -72,9 +72,10 @@ pub struct Deal {
     pub lead: Option<LeadId>,
     /// The customer.
     pub customer: CustomerId,
-    /// Responsible sales person.
+    /// Responsible sales person: the lead's owner (reassigning the lead
+    /// reassigns its deals).
     pub owner: UserId,
-    /// Record team.
+    /// Record team: the lead's record team (changing one changes the other).
     pub team: BTreeSet<UserId>,
     /// Linked quotations, orders and invoices (the ERP owns the documents).
     pub documents: Vec<DocumentLink>,

@@ -252,6 +252,20 @@ impl Engine {
         reads.found(self.store.communication(id).await?, EntityRef::communication(id))
     }
 
+    /// A lead's deals, guarded against a deal added or changed meanwhile.
+    async fn lead_deals(&self, lead: &Lead, reads: &Reads) -> Result<Vec<Deal>, Error> {
+        reads.keys(&*self.store, vec![lookup::lead_deals(lead.id)]).await?;
+        Ok(self.store.deals_of_lead(lead.id).await?)
+    }
+
+    /// The lead a communication is linked to now, if any.
+    async fn communication_source(&self, c: &Communication, reads: &Reads) -> Result<Option<Lead>, Error> {
+        match c.lead {
+            Some(id) => Ok(Some(self.load_lead(id, reads).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// The deal's lead, and whether another deal of that lead is won.
     async fn deal_link(&self, deal: &Deal, reads: &Reads) -> Result<(Option<Lead>, bool), Error> {
         let Some(lead_id) = deal.lead else {
@@ -405,10 +419,14 @@ impl Engine {
                 &self.load_lead(*into, reads).await?,
             )?),
             Command::ReassignLead { lead, owner } => {
-                lead_out(rules::reassign(&ctx, &self.load_lead(*lead, reads).await?, owner)?)
+                let lead = self.load_lead(*lead, reads).await?;
+                let deals = self.lead_deals(&lead, reads).await?;
+                lead_out(rules::reassign(&ctx, &lead, &deals, owner)?)
             }
             Command::SetLeadTeam { lead, team } => {
-                lead_out(rules::set_team(&ctx, &self.load_lead(*lead, reads).await?, team)?)
+                let lead = self.load_lead(*lead, reads).await?;
+                let deals = self.lead_deals(&lead, reads).await?;
+                lead_out(rules::set_team(&ctx, &lead, &deals, team)?)
             }
             Command::DeleteLead { lead } => {
                 let lead = self.load_lead(*lead, reads).await?;
@@ -429,8 +447,7 @@ impl Engine {
                 external_id,
             } => {
                 let lead = self.load_lead(*lead, reads).await?;
-                reads.keys(&*self.store, vec![lookup::lead_deals(lead.id)]).await?;
-                let deals = self.store.deals_of_lead(lead.id).await?;
+                let deals = self.lead_deals(&lead, reads).await?;
                 lead_out(rules::link_lead_document(&ctx, &lead, &deals, *kind, external_id)?)
             }
             Command::MoveDealStage { deal, stage } => {
@@ -562,7 +579,9 @@ impl Engine {
             }
             Command::AttachCommunication { communication, lead } => {
                 let c = self.load_communication(*communication, reads).await?;
-                let (uow, c) = rules::attach_communication(&ctx, &c, &self.load_lead(*lead, reads).await?)?;
+                let source = self.communication_source(&c, reads).await?;
+                let lead = self.load_lead(*lead, reads).await?;
+                let (uow, c) = rules::attach_communication(&ctx, &c, source.as_ref(), &lead)?;
                 (
                     uow,
                     CommandOutput::Communication {
@@ -573,7 +592,8 @@ impl Engine {
             }
             Command::CreateLeadFromCommunication { communication, lead } => {
                 let c = self.load_communication(*communication, reads).await?;
-                let prepared = rules::new_lead_from_communication(&ctx, &c, lead)?;
+                let source = self.communication_source(&c, reads).await?;
+                let prepared = rules::new_lead_from_communication(&ctx, &c, source.as_ref(), lead)?;
                 let number = self.store.next_lead_number().await?;
                 let (uow, c, l) = rules::record_lead_from_communication(&ctx, &c, prepared, number);
                 (

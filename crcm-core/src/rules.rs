@@ -874,8 +874,10 @@ pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lea
     Ok((uow, next))
 }
 
-/// Gives a lead another owner (manager).
-pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, owner: &UserId) -> Result<(UnitOfWork, Lead), Error> {
+/// Gives a lead another owner (manager). The lead's `deals` follow it: they
+/// get the new owner and the lead's record team, so the previous owner no
+/// longer works them (unless on the team) and the new owner does.
+pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, deals: &[Deal], owner: &UserId) -> Result<(UnitOfWork, Lead), Error> {
     access::require_role(ctx.actor, Role::Manager, Action::Reassign)?;
     refuse_merged(lead, "reassign")?;
     let mut next = lead.clone();
@@ -890,11 +892,18 @@ pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, owner: &UserId) -> Result<(UnitOfWor
             to: owner.clone(),
         });
     }
+    deals_follow_lead(ctx, &mut uow, &next, deals);
     Ok((uow, next))
 }
 
-/// Replaces a lead's record team (the owner or a manager).
-pub fn set_team(ctx: &Ctx<'_>, lead: &Lead, team: &BTreeSet<UserId>) -> Result<(UnitOfWork, Lead), Error> {
+/// Replaces a lead's record team (the owner or a manager); the lead's `deals`
+/// get the same team.
+pub fn set_team(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    deals: &[Deal],
+    team: &BTreeSet<UserId>,
+) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_team(ctx.actor, lead)?;
     check_team(team)?;
     refuse_merged(lead, "change the team of")?;
@@ -908,7 +917,23 @@ pub fn set_team(ctx: &Ctx<'_>, lead: &Lead, team: &BTreeSet<UserId>) -> Result<(
             team: next.team.iter().cloned().collect(),
         });
     }
+    deals_follow_lead(ctx, &mut uow, &next, deals);
     Ok((uow, next))
+}
+
+/// Deal access follows the lead: a lead's deals have its owner and record team.
+fn deals_follow_lead(ctx: &Ctx<'_>, uow: &mut UnitOfWork, lead: &Lead, deals: &[Deal]) {
+    let stale = |d: &&Deal| d.lead == Some(lead.id) && (d.owner != lead.owner || d.team != lead.team);
+    for deal in deals.iter().filter(stale) {
+        let mut next = deal.clone();
+        next.owner = lead.owner.clone();
+        next.team = lead.team.clone();
+        next.updated_at = ctx.now;
+        let fields = uow.update(deal, &mut next);
+        if !fields.is_empty() {
+            uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
+        }
+    }
 }
 
 /// What is linked to a lead (a lead with links is not deleted).
@@ -1654,13 +1679,25 @@ fn communication_open(c: &Communication) -> Result<(), Error> {
     Ok(())
 }
 
-/// Attaches a communication to a lead.
+/// Taking a communication off the lead it is linked to (`source`) changes that
+/// lead's timeline: the actor must be allowed to change it. A new (unlinked)
+/// communication is in everyone's inbox (seed 004's "Calls" and "Email" tabs).
+fn can_take_communication(actor: &Actor, source: Option<&Lead>) -> Result<(), Error> {
+    if let Some(source) = source {
+        access::can_change_lead(actor, source)?;
+    }
+    Ok(())
+}
+
+/// Attaches a communication to a lead. `source` is the lead it is linked to now, if any.
 pub fn attach_communication(
     ctx: &Ctx<'_>,
     communication: &Communication,
+    source: Option<&Lead>,
     lead: &Lead,
 ) -> Result<(UnitOfWork, Communication), Error> {
     access::can_change_lead(ctx.actor, lead)?;
+    can_take_communication(ctx.actor, source)?;
     refuse_merged(lead, "attach communications to")?;
     communication_open(communication)?;
     let mut next = communication.clone();
@@ -1677,12 +1714,15 @@ pub fn attach_communication(
     Ok((uow, next))
 }
 
-/// Prepares a lead from a communication: e-mail and phone default to the sender's.
+/// Prepares a lead from a communication: e-mail and phone default to the
+/// sender's. `source` is the lead the communication is linked to now, if any.
 pub fn new_lead_from_communication(
     ctx: &Ctx<'_>,
     communication: &Communication,
+    source: Option<&Lead>,
     input: &NewLead,
 ) -> Result<Lead, Error> {
+    can_take_communication(ctx.actor, source)?;
     communication_open(communication)?;
     let mut input = input.clone();
     if input.email.is_none() {

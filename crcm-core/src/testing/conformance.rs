@@ -2424,6 +2424,14 @@ macro_rules! conformance_tests {
             edge_inputs_are_stored_exactly
         );
         #[test]
+        fn permission_matrix() {
+            $crate::testing::run(::std::sync::Arc::new($factory), $crate::testing::permissions::permission_matrix);
+        }
+        #[test]
+        fn deals_follow_their_lead() {
+            $crate::testing::run(::std::sync::Arc::new($factory), $crate::testing::permissions::deals_follow_their_lead);
+        }
+        #[test]
         fn state_machine() {
             $crate::testing::conformance::state_machine(::std::sync::Arc::new($factory));
         }

@@ -13,6 +13,7 @@
 
 pub mod conformance;
 pub mod model;
+pub mod permissions;
 pub mod strategies;
 
 use std::sync::Arc;

@@ -353,6 +353,15 @@ pub enum Step {
         /// Actor.
         who: Who,
     },
+    /// Give the lead another owner (its deals follow).
+    Reassign {
+        /// Lead index.
+        lead: usize,
+        /// Actor.
+        who: Who,
+        /// The new owner.
+        to: Who,
+    },
 }
 
 impl Step {
@@ -370,7 +379,8 @@ impl Step {
             | Self::MoveDeal { lead, .. }
             | Self::WinDeal { lead, .. }
             | Self::LoseDeal { lead, .. }
-            | Self::ReopenDeal { lead, .. } => Some(*lead),
+            | Self::ReopenDeal { lead, .. }
+            | Self::Reassign { lead, .. } => Some(*lead),
         }
     }
 
@@ -504,8 +514,14 @@ impl ReferenceStateMachine for PipelineModel {
             ),
             (
                 1,
-                (lead, who())
+                (lead.clone(), who())
                     .prop_map(|(lead, who)| Step::OpenDeal { lead, who })
+                    .boxed(),
+            ),
+            (
+                1,
+                (lead, who(), who())
+                    .prop_map(|(lead, who, to)| Step::Reassign { lead, who, to })
                     .boxed(),
             ),
         ];
@@ -763,6 +779,16 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
             ..
         } => deal_step(l, who, deal, DealOp::Lose(reason, note)),
         Step::ReopenDeal { who, deal, .. } => deal_step(l, who, deal, DealOp::Reopen),
+        // Only a manager reassigns; the deals follow the lead, so the new owner
+        // works them and the previous one no longer does.
+        Step::Reassign { who, to, .. } => {
+            if who != Who::Maria {
+                Refused("permission")
+            } else {
+                l.owner = to;
+                Applied
+            }
+        }
     };
     if result != Applied {
         *l = before;
@@ -779,6 +805,7 @@ fn state_groups_insert(groups: &mut BTreeSet<u8>, group: u8) {
 /// Whether a change touched the lead record (deal-only changes do not).
 fn lead_differs(a: &MLead, b: &MLead) -> bool {
     (
+        a.owner,
         a.at,
         a.status,
         a.phase,
@@ -787,6 +814,7 @@ fn lead_differs(a: &MLead, b: &MLead) -> bool {
         a.reopen_point,
         a.has_customer,
     ) != (
+        b.owner,
         b.at,
         b.status,
         b.phase,
@@ -1048,6 +1076,10 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
             deal: deal_of(sut, state, *i, *deal)?,
             stage: None,
         },
+        Step::Reassign { lead: i, to, .. } => Command::ReassignLead {
+            lead: lead(*i)?,
+            owner: to.actor().user,
+        },
     })
 }
 
@@ -1072,7 +1104,8 @@ fn who_of(step: &Step) -> Who {
         | Step::MoveDeal { who, .. }
         | Step::WinDeal { who, .. }
         | Step::LoseDeal { who, .. }
-        | Step::ReopenDeal { who, .. } => *who,
+        | Step::ReopenDeal { who, .. }
+        | Step::Reassign { who, .. } => *who,
     }
 }
 
@@ -1199,6 +1232,15 @@ impl StateMachineTest for PipelineTest {
                 })
                 .collect();
             assert_eq!(real_deals, m.deals, "deals of lead {}", lead.number);
+            assert_eq!(lead.owner, m.owner.actor().user, "owner of lead {}", lead.number);
+            for d in &deals {
+                assert_eq!(
+                    (&d.owner, &d.team),
+                    (&lead.owner, &lead.team),
+                    "a deal of lead {} has the lead's owner and team",
+                    lead.number
+                );
+            }
             // Invariants.
             if matches!(lead.status, LeadStatus::Qualified | LeadStatus::Converted) {
                 assert!(

@@ -1,0 +1,62 @@
+//! The README's access table is the permission matrix the conformance suite
+//! runs, and the matrix has a row for every command.
+#![cfg(feature = "testing")]
+
+use std::collections::BTreeSet;
+
+use crcm_core::testing::permissions::{MATRIX, markdown};
+
+const BEGIN: &str = "<!-- access-matrix:begin (generated from crcm-core/src/testing/permissions.rs) -->\n";
+const END: &str = "<!-- access-matrix:end -->";
+
+/// `CRCM_BLESS=1 cargo test -p crcm-core --features testing --test access_table`
+/// rewrites the README's table from the matrix.
+#[test]
+fn readme_access_table_is_the_matrix() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let start = readme
+        .find(BEGIN)
+        .unwrap_or_else(|| panic!("README.md has no line {BEGIN:?}"))
+        + BEGIN.len();
+    let end = start
+        + readme[start..]
+            .find(END)
+            .unwrap_or_else(|| panic!("README.md has no line {END:?}"));
+    let table = markdown();
+    if readme[start..end] == table {
+        return;
+    }
+    if std::env::var("CRCM_BLESS").is_ok_and(|v| v == "1") {
+        let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
+        std::fs::write(path, updated).unwrap_or_else(|e| panic!("{path}: {e}"));
+        return;
+    }
+    panic!(
+        "README.md's access table differs from the permission matrix; run with CRCM_BLESS=1 to rewrite it.\n\
+         README:\n{}\nmatrix:\n{table}",
+        &readme[start..end]
+    );
+}
+
+/// serde lists every variant of `Command` when it meets an unknown one: the
+/// matrix must name each of them.
+#[test]
+fn every_command_has_a_row() {
+    let err = serde_json::from_str::<crcm_core::Command>(r#"{"type": "?"}"#)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let listed = err
+        .split_once("expected one of ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("serde's error lists the variants: {err}"));
+    let commands: BTreeSet<&str> = listed
+        .split(',')
+        .map(|v| v.trim().trim_matches('`'))
+        .map(|v| v.split('`').next().unwrap_or(v))
+        .collect();
+    let rows: BTreeSet<&str> = MATRIX.iter().map(|r| r.command).collect();
+    assert_eq!(commands.len(), 32, "{commands:?}");
+    assert_eq!(rows, commands, "every command has a row in the permission matrix");
+}
