@@ -11,46 +11,44 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod access;
-pub mod activity;
-pub mod command;
-pub mod config;
-pub mod contact;
-pub mod custom;
-pub mod customer;
-pub mod deal;
+pub mod domain;
 pub mod engine;
-pub mod error;
-pub mod event;
-pub mod history;
-pub mod ids;
-pub mod lead;
-pub mod limits;
-pub mod machine;
-pub mod memory;
-pub mod money;
-pub mod record;
 pub mod rules;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod uow;
 
-pub use access::{Actor, Role};
-pub use activity::{Activity, ActivityKind, Communication, CommunicationKind, CommunicationStatus, FollowUp, Subject};
-pub use command::{Command, CommandOutput, CustomerChoice, DealDraft, LeadPatch, NewLead};
-pub use config::{Config, Phase, PhaseRef, PhaseType, Pipeline, Stage, StageKind};
-pub use contact::{Email, Phone};
-pub use customer::{Contact, Customer};
-pub use deal::{Deal, DealStatus};
+pub use domain::activity::{
+    Activity, ActivityKind, Communication, CommunicationKind, CommunicationStatus, FollowUp, Subject,
+};
+pub use domain::config::{Config, Phase, PhaseRef, PhaseType, Pipeline, Stage, StageKind};
+pub use domain::contact::{Email, Phone};
+pub use domain::customer::{Contact, Customer};
+pub use domain::deal::{Deal, DealStatus};
+pub use domain::entity::{EntityKind, EntityRef};
+pub use domain::event::{DomainEvent, EventEnvelope};
+pub use domain::history::{FieldChange, HistoryEntry};
+pub use domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
+pub use domain::input::{CustomerChoice, DealDraft, LeadPatch, NewLead};
+pub use domain::lead::{Lead, LeadStatus};
+pub use domain::money::{Currency, Money};
+pub use engine::command::{Command, CommandOutput};
 pub use engine::{Engine, Executed};
-pub use error::{Error, Result};
-pub use event::{DomainEvent, EventEnvelope};
-pub use history::{FieldChange, HistoryEntry};
-pub use ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
-pub use lead::{Lead, LeadStatus};
-pub use memory::MemoryStore;
-pub use money::{Currency, Money};
-pub use record::{EntityKind, EntityRef, Record};
+pub use rules::access::{Actor, Role};
+pub use rules::error::{Error, Result};
+pub use store::memory::MemoryStore;
+pub use store::record::Record;
+pub use store::uow::UnitOfWork;
 pub use store::{DealFilter, DynStore, LeadFilter, Store, StoreExt};
-pub use uow::UnitOfWork;
+
+/// Every error type, in one place: [`Error`] and the errors it composes,
+/// each defined beside what raises it.
+pub mod error {
+    pub use crate::domain::config::{ConfigError, ItemInUse};
+    pub use crate::domain::error::InputError;
+    pub use crate::rules::access::PermissionError;
+    pub use crate::rules::error::{Error, Result};
+    pub use crate::rules::machine::ReasonError;
+    pub use crate::rules::machine::{DealError, LeadError, PhaseError};
+    pub use crate::store::error::StoreError;
+}

@@ -1,10 +1,10 @@
 //! Pure tests of reference-data validation and of the transition tables.
 #![cfg(feature = "testing")]
 
-use crcm_core::config::{ConfigItem, Outcome, PhaseType, StageKind, UnphasedAccountTypes};
-use crcm_core::deal::DealStatus;
-use crcm_core::error::{DealError, LeadError};
-use crcm_core::machine::{DealAction, LeadAction, deal_transition, lead_transition, manual_status_action};
+use crcm_core::domain::config::{ConfigItem, Outcome, PhaseType, StageKind, UnphasedAccountTypes};
+use crcm_core::domain::deal::DealStatus;
+use crcm_core::rules::machine::{DealAction, LeadAction, deal_transition, lead_transition, manual_status_action};
+use crcm_core::rules::machine::{DealError, LeadError};
 use crcm_core::testing::fixture_config;
 use crcm_core::{Code, LeadStatus};
 

@@ -5,7 +5,7 @@
 //! The expected E.164 (or refusal) comes from libphonenumber's Python port;
 //! `tests/data/phones.py` generated `tests/data/phones.csv`.
 
-use crcm_core::contact::Phone;
+use crcm_core::domain::contact::Phone;
 
 #[test]
 fn phone_parsing_agrees_with_libphonenumber() {

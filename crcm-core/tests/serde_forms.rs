@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use crcm_core::activity::{ActivityKind, CommunicationKind, Subject};
-use crcm_core::command::{DealPatch, InboundCommunication, NewContact, NewCustomer};
-use crcm_core::config::PhaseRef;
-use crcm_core::lead::DocumentKind;
+use crcm_core::domain::activity::{ActivityKind, CommunicationKind, Subject};
+use crcm_core::domain::config::PhaseRef;
+use crcm_core::domain::custom;
+use crcm_core::domain::input::{DealPatch, InboundCommunication, NewContact, NewCustomer};
+use crcm_core::domain::lead::DocumentKind;
 use crcm_core::testing::{fixture_config, phase};
 use crcm_core::*;
 use serde::Serialize;

@@ -50,18 +50,19 @@ pub mod migration;
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use crcm_core::activity::{Activity, Communication, FollowUp, Subject};
-use crcm_core::config::Config;
-use crcm_core::customer::Customer;
-use crcm_core::deal::Deal;
-use crcm_core::error::StoreError;
-use crcm_core::event::EventEnvelope;
-use crcm_core::history::HistoryEntry;
-use crcm_core::ids::LeadId;
-use crcm_core::lead::Lead;
-use crcm_core::record::{EntityKind, EntityRef, Record};
+use crcm_core::domain::activity::{Activity, Communication, FollowUp, Subject};
+use crcm_core::domain::config::Config;
+use crcm_core::domain::customer::Customer;
+use crcm_core::domain::deal::Deal;
+use crcm_core::domain::entity::{EntityKind, EntityRef};
+use crcm_core::domain::event::EventEnvelope;
+use crcm_core::domain::history::HistoryEntry;
+use crcm_core::domain::ids::LeadId;
+use crcm_core::domain::lead::Lead;
+use crcm_core::store::error::StoreError;
+use crcm_core::store::record::Record;
+use crcm_core::store::uow::{Guard, UnitOfWork, Write};
 use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
-use crcm_core::uow::{Guard, UnitOfWork, Write};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Server, SqlFactory, run};
-use crcm_core::error::StoreError;
+use crcm_core::store::error::StoreError;
 use crcm_core::store::{FORMAT_VERSION, Store, StoreExt};
 use crcm_core::testing;
 use crcm_store_sea::{SeaOptions, SeaStore};

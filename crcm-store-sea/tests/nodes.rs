@@ -17,11 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Place, Server, SqlFactory};
-use crcm_core::command::{Command, CustomerChoice, DealDraft};
-use crcm_core::error::{Error, LeadError};
-use crcm_core::event::DomainEvent;
-use crcm_core::lead::LeadStatus;
-use crcm_core::record::EntityRef;
+use crcm_core::domain::entity::EntityRef;
+use crcm_core::domain::event::DomainEvent;
+use crcm_core::domain::input::{CustomerChoice, DealDraft};
+use crcm_core::domain::lead::LeadStatus;
+use crcm_core::engine::command::Command;
+use crcm_core::rules::error::Error;
+use crcm_core::rules::machine::LeadError;
 use crcm_core::store::LeadFilter;
 use crcm_core::testing::{ann, configured, conformance, phase};
 use crcm_core::{Code, Engine, LeadId, NewLead};

@@ -1,7 +1,7 @@
 //! Key and value encodings.
 
-use crcm_core::error::StoreError;
-use crcm_core::record::{EntityKind, EntityRef};
+use crcm_core::domain::entity::{EntityKind, EntityRef};
+use crcm_core::store::error::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -6,9 +6,10 @@
 //! one read, and the update-time index uses a fixed 8-byte order-preserving
 //! timestamp so a time range is one key range.
 
-use crcm_core::activity::Subject;
-use crcm_core::ids::LeadId;
-use crcm_core::record::{EntityKind, Record};
+use crcm_core::domain::activity::Subject;
+use crcm_core::domain::entity::EntityKind;
+use crcm_core::domain::ids::LeadId;
+use crcm_core::store::record::Record;
 use crcm_core::store::{DealFilter, LeadFilter};
 use uuid::Uuid;
 

@@ -25,7 +25,7 @@
 //! | `events` | sequence (u64 BE) | encoded [`EventEnvelope`] |
 //! | `idx` | index tag + length-prefixed values + UUID | empty |
 //! | `board` | account type + phase + status (length-prefixed) | count (u64 BE) |
-//! | `lookups` | lookup key (UTF-8, see `crcm_core::record::lookup`) | version (u64 BE) |
+//! | `lookups` | lookup key (UTF-8, see `crcm_core::store::record::lookup`) | version (u64 BE) |
 //!
 //! Numbers are big-endian so that byte order is numeric order. Encoded values
 //! are one byte of value-encoding version (`1` = JSON) followed by the JSON
@@ -73,18 +73,19 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use crcm_core::activity::{Activity, Communication, FollowUp, Subject};
-use crcm_core::config::Config;
-use crcm_core::customer::Customer;
-use crcm_core::deal::Deal;
-use crcm_core::error::StoreError;
-use crcm_core::event::EventEnvelope;
-use crcm_core::history::HistoryEntry;
-use crcm_core::ids::LeadId;
-use crcm_core::lead::Lead;
-use crcm_core::record::{EntityKind, EntityRef, Record};
+use crcm_core::domain::activity::{Activity, Communication, FollowUp, Subject};
+use crcm_core::domain::config::Config;
+use crcm_core::domain::customer::Customer;
+use crcm_core::domain::deal::Deal;
+use crcm_core::domain::entity::{EntityKind, EntityRef};
+use crcm_core::domain::event::EventEnvelope;
+use crcm_core::domain::history::HistoryEntry;
+use crcm_core::domain::ids::LeadId;
+use crcm_core::domain::lead::Lead;
+use crcm_core::store::error::StoreError;
+use crcm_core::store::record::Record;
+use crcm_core::store::uow::{Guard, UnitOfWork, Write};
 use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
-use crcm_core::uow::{Guard, UnitOfWork, Write};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};

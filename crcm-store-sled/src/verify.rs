@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crcm_core::error::StoreError;
-use crcm_core::event::EventEnvelope;
-use crcm_core::record::Record;
+use crcm_core::domain::event::EventEnvelope;
+use crcm_core::store::error::StoreError;
+use crcm_core::store::record::Record;
 
 use crate::codec::{decode, hex, record_key, u64_value};
 use crate::{SledStore, StoredConfig, index, io};

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use crcm_core::error::StoreError;
 use crcm_core::store::Store;
+use crcm_core::store::error::StoreError;
 use crcm_core::testing::StoreFactory;
 use crcm_store_sled::SledStore;
 

@@ -11,7 +11,8 @@ use std::process::{Command as Process, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crcm_core::command::{Command, CustomerChoice, DealDraft};
+use crcm_core::domain::input::{CustomerChoice, DealDraft};
+use crcm_core::engine::command::Command;
 use crcm_core::testing::{ann, configured, conformance, phase};
 use crcm_core::{Code, Engine, NewLead};
 use crcm_store_sled::SledStore;

@@ -1,6 +1,6 @@
 //! Opening directories: new, existing, not a crcm store, newer format.
 
-use crcm_core::error::StoreError;
+use crcm_core::store::error::StoreError;
 use crcm_core::store::{FORMAT_VERSION, Store};
 use crcm_store_sled::SledStore;
 

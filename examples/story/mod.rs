@@ -2,8 +2,8 @@
 //! work leads as two sales people and a manager, then print the board, one
 //! lead's history and the event outbox. It needs an empty store.
 
-use crcm::command::{CustomerChoice, DealDraft, NewCustomer};
-use crcm::config::{AccountType, Phase, PhaseType};
+use crcm::domain::config::{AccountType, Phase, PhaseType};
+use crcm::domain::input::{CustomerChoice, DealDraft, NewCustomer};
 use crcm::{
     Actor, Code, Command, CommandOutput, Config, Currency, DomainEvent, Engine, EntityRef, LeadFilter, LeadStatus,
     Money, NewLead, PhaseRef, Role, UserId,

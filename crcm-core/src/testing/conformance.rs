@@ -10,23 +10,29 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDate, Utc};
 
 use super::{StoreFactory, ann, bob, fixture_config, fixture_engine, maria, phase, root};
-use crate::access::Actor;
-use crate::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};
-use crate::command::{
-    Command, CommandOutput, CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewCustomer, NewLead,
+use crate::domain::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};
+use crate::domain::config::ConfigError;
+use crate::domain::config::PhaseRef;
+use crate::domain::custom::CustomValue;
+use crate::domain::deal::{Deal, DealStatus};
+use crate::domain::entity::EntityRef;
+use crate::domain::error::InputError;
+use crate::domain::event::DomainEvent;
+use crate::domain::ids::{Code, LeadId};
+use crate::domain::input::{
+    CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewCustomer, NewLead,
 };
-use crate::config::PhaseRef;
-use crate::custom::CustomValue;
-use crate::deal::{Deal, DealStatus};
+use crate::domain::lead::{DocumentKind, Lead, LeadStatus};
+use crate::domain::money::{Currency, Money};
 use crate::engine::Engine;
-use crate::error::{ConfigError, DealError, Error, InputError, LeadError, PhaseError, ReasonError, StoreError};
-use crate::event::DomainEvent;
-use crate::ids::{Code, LeadId};
-use crate::lead::{DocumentKind, Lead, LeadStatus};
-use crate::money::{Currency, Money};
-use crate::record::EntityRef;
+use crate::engine::command::{Command, CommandOutput};
+use crate::rules::access::Actor;
+use crate::rules::error::Error;
+use crate::rules::machine::ReasonError;
+use crate::rules::machine::{DealError, LeadError, PhaseError};
+use crate::store::error::StoreError;
+use crate::store::uow::UnitOfWork;
 use crate::store::{LeadFilter, StoreExt};
-use crate::uow::UnitOfWork;
 
 fn code(s: &str) -> Code {
     Code::new(s).unwrap_or_else(|e| panic!("{e}"))
@@ -70,7 +76,7 @@ async fn refuse(engine: &Engine, actor: &Actor, command: Command) -> Error {
     }
 }
 
-async fn qualify(engine: &Engine, actor: &Actor, lead: LeadId) -> (Lead, crate::customer::Customer, Deal) {
+async fn qualify(engine: &Engine, actor: &Actor, lead: LeadId) -> (Lead, crate::domain::customer::Customer, Deal) {
     engine
         .qualify_lead(actor, lead, CustomerChoice::Auto, DealDraft::default())
         .await
@@ -720,7 +726,7 @@ pub async fn phases_belong_to_the_account_type(factory: Arc<dyn StoreFactory>) {
 pub async fn unphased_account_types_follow_the_setting(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
     let (mut config, version) = engine.config().await.unwrap_or_else(|e| panic!("{e}"));
-    config.settings.unphased_account_types = crate::config::UnphasedAccountTypes::AllowAllPhases;
+    config.settings.unphased_account_types = crate::domain::config::UnphasedAccountTypes::AllowAllPhases;
     engine
         .set_config(&maria(), config, Some(version))
         .await
@@ -1104,20 +1110,20 @@ pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
 }
 
 /// Every backend stores exactly what the core accepts, and the core refuses
-/// the rest with a typed error naming the field (see [`crate::limits`]): texts
+/// the rest with a typed error naming the field (see [`crate::domain::limits`]): texts
 /// at their limits in emoji and accents, codes that differ only by case,
 /// zones that differ only by accent or case, the longest e-mail, the largest
 /// team and note; NUL, over-long texts, e-mails, notes and teams are refused
 /// and change nothing.
 pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
-    use crate::limits;
+    use crate::domain::limits;
     let engine = fixture_engine(&*factory).await;
     // Case-variant codes are different codes: a phase `call` beside `CALL`,
     // a tag `VIP` beside `vip`.
     let (mut config, version) = engine.config().await.unwrap_or_else(|e| panic!("{e}"));
     let mut call = config.phases[0].clone();
     call.code = code("call");
-    call.phase_type = crate::config::PhaseType::Regular;
+    call.phase_type = crate::domain::config::PhaseType::Regular;
     call.order = 15;
     call.description = "é".repeat(limits::LINE);
     config.phases.push(call);
@@ -1295,8 +1301,8 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
     assert_eq!(stored.lost_note.map(|n| n.chars().count()), Some(limits::NOTE));
 }
 
-fn user(id: &str) -> crate::ids::UserId {
-    crate::ids::UserId::new(id).unwrap_or_else(|e| panic!("{e}"))
+fn user(id: &str) -> crate::domain::ids::UserId {
+    crate::domain::ids::UserId::new(id).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Access: a sales person changes leads they own or whose record team they are

@@ -20,17 +20,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::access::{Actor, Role};
-use crate::config::{
+use crate::domain::config::{
     AccountType, ClosingReason, Config, CustomFieldDef, CustomFieldKind, LostReason, Outcome, Phase, PhaseRef,
     PhaseType, Pipeline, Stage, StageKind, Tag,
 };
+use crate::domain::ids::{Code, UserId};
+use crate::domain::money::Currency;
 use crate::engine::Engine;
-use crate::error::StoreError;
-use crate::ids::{Code, UserId};
-use crate::memory::MemoryStore;
-use crate::money::Currency;
+use crate::rules::access::{Actor, Role};
 use crate::store::Store;
+use crate::store::error::StoreError;
+use crate::store::memory::MemoryStore;
 
 /// Makes stores for the conformance suite.
 #[async_trait]

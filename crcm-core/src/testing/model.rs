@@ -24,15 +24,16 @@ use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 use super::{StoreFactory, ann, bob, configured, maria, phase};
-use crate::access::Actor;
-use crate::command::{Command, CustomerChoice, DealDraft, NewLead};
-use crate::config::{Config, PhaseRef, PhaseType};
-use crate::deal::{Deal, DealStatus};
+use crate::domain::config::{Config, PhaseRef, PhaseType};
+use crate::domain::deal::{Deal, DealStatus};
+use crate::domain::entity::EntityRef;
+use crate::domain::ids::{Code, LeadId};
+use crate::domain::input::{CustomerChoice, DealDraft, NewLead};
+use crate::domain::lead::{Lead, LeadStatus};
 use crate::engine::Engine;
-use crate::error::Error;
-use crate::ids::{Code, LeadId};
-use crate::lead::{Lead, LeadStatus};
-use crate::record::EntityRef;
+use crate::engine::command::Command;
+use crate::rules::access::Actor;
+use crate::rules::error::Error;
 use crate::store::StoreExt;
 
 /// Who issues a step.
@@ -1084,7 +1085,7 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
 }
 
 /// The lead's `k`-th deal (modulo its number of deals), in creation order.
-fn deal_of(sut: &Sut, _state: &ModelState, i: usize, k: usize) -> Option<crate::ids::DealId> {
+fn deal_of(sut: &Sut, _state: &ModelState, i: usize, k: usize) -> Option<crate::domain::ids::DealId> {
     let id = *sut.leads.get(i)?;
     let deals = sut.read(id).1;
     deals.get(k % deals.len().max(1)).map(|d| d.id)
@@ -1151,7 +1152,7 @@ impl StateMachineTest for PipelineTest {
         let result: Result<_, Error> = sut.block_on(sut.engine().execute(&actor, cmd));
         match (ref_state.last, &result) {
             (Expect::Applied, Ok(out)) => {
-                if let (Step::Create { .. }, crate::command::CommandOutput::Lead { lead }) = (&step, out) {
+                if let (Step::Create { .. }, crate::engine::command::CommandOutput::Lead { lead }) = (&step, out) {
                     sut.leads.push(lead.id);
                 }
             }

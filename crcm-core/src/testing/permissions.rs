@@ -33,16 +33,16 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::{StoreFactory, ann, bob, fixture_engine, maria, phase, root};
-use crate::access::{Actor, Role};
-use crate::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};
-use crate::command::{
-    Command, CommandOutput, CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewContact,
-    NewCustomer, NewLead,
+use crate::domain::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};
+use crate::domain::ids::{Code, CustomerId, DealId, LeadId, UserId};
+use crate::domain::input::{
+    CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewContact, NewCustomer, NewLead,
 };
+use crate::domain::lead::DocumentKind;
 use crate::engine::Engine;
-use crate::error::Error;
-use crate::ids::{Code, CustomerId, DealId, LeadId, UserId};
-use crate::lead::DocumentKind;
+use crate::engine::command::{Command, CommandOutput};
+use crate::rules::access::{Actor, Role};
+use crate::rules::error::Error;
 use crate::store::StoreExt;
 
 /// A party to a permission cell, relative to the record the command acts on.
@@ -422,7 +422,7 @@ struct Prepared {
 #[derive(Debug, PartialEq)]
 struct State {
     lead: Option<super::conformance::Snapshot>,
-    customer: Option<crate::customer::Customer>,
+    customer: Option<crate::domain::customer::Customer>,
     events: usize,
 }
 
@@ -513,7 +513,7 @@ impl Setup<'_> {
         }
     }
 
-    async fn receive(&mut self, email: &str) -> crate::ids::CommunicationId {
+    async fn receive(&mut self, email: &str) -> crate::domain::ids::CommunicationId {
         let communication = InboundCommunication {
             kind: CommunicationKind::Email,
             from_email: Some(email.to_owned()),
@@ -529,7 +529,7 @@ impl Setup<'_> {
     }
 
     /// A communication linked to a new lead of the owner; returns both.
-    async fn linked_communication(&mut self) -> (LeadId, crate::ids::CommunicationId) {
+    async fn linked_communication(&mut self) -> (LeadId, crate::domain::ids::CommunicationId) {
         let email = self.unique_email();
         let lead = self.lead_of(&ann(), Some(email.clone())).await;
         (lead, self.receive(&email).await)
@@ -581,7 +581,7 @@ impl Setup<'_> {
             }
             Case::SetLeadStatus => {
                 let lead = self.owner_lead().await;
-                let status = crate::lead::LeadStatus::Contacted;
+                let status = crate::domain::lead::LeadStatus::Contacted;
                 on_lead(lead, Command::SetLeadStatus { lead, status })
             }
             Case::MoveLeadPhase => {
@@ -871,7 +871,7 @@ fn follow_up(lead: LeadId) -> Command {
     }
 }
 
-fn from_communication(communication: crate::ids::CommunicationId) -> Command {
+fn from_communication(communication: crate::domain::ids::CommunicationId) -> Command {
     Command::CreateLeadFromCommunication {
         communication,
         lead: Box::new(NewLead {
@@ -983,7 +983,7 @@ pub async fn deals_follow_their_lead(factory: Arc<dyn StoreFactory>) {
         "both deals have the lead's owner and team"
     );
     let history = engine
-        .history(crate::record::EntityRef::deal(first))
+        .history(crate::domain::entity::EntityRef::deal(first))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let reassigned: Vec<_> = history

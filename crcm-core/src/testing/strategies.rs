@@ -3,9 +3,9 @@
 
 use proptest::prelude::*;
 
-use crate::command::NewLead;
-use crate::ids::Code;
-use crate::lead::LeadStatus;
+use crate::domain::ids::Code;
+use crate::domain::input::NewLead;
+use crate::domain::lead::LeadStatus;
 
 /// E-mail addresses: mostly valid (mixed case, padded), some malformed.
 pub fn email() -> impl Strategy<Value = String> {

@@ -1,5 +1,5 @@
 //! The versions of lookup keys, which guard decisions that read a set of
-//! records through a query (see `crcm_core::record::lookup`).
+//! records through a query (see `crcm_core::store::record::lookup`).
 
 use sea_orm_migration::prelude::*;
 

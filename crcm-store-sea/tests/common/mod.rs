@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use crcm_core::error::StoreError;
 use crcm_core::store::Store;
+use crcm_core::store::error::StoreError;
 use crcm_core::testing::StoreFactory;
 use crcm_store_sea::{SeaOptions, SeaStore};
 use sea_orm::{ConnectionTrait, Database};

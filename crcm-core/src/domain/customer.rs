@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{Email, Phone};
-use crate::ids::{CustomerId, UserId};
+use crate::domain::contact::{Email, Phone};
+use crate::domain::ids::{CustomerId, UserId};
 
 /// A person at a customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

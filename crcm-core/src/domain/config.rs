@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error as ThisError;
 
-use crate::ids::{Code, code};
-use crate::money::Currency;
+use crate::domain::ids::{Code, code};
+use crate::domain::money::Currency;
 
 /// Seed 000: "Every funnel uses three phase types."
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -458,17 +459,17 @@ impl Config {
     pub fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Problems::default();
         let size = serde_json::to_vec(self).map_or(usize::MAX, |json| json.len());
-        if size > crate::limits::CONFIG_BYTES {
+        if size > crate::domain::limits::CONFIG_BYTES {
             out.push(
                 "configuration",
                 format!(
                     "is {size} bytes as JSON; at most {} are allowed",
-                    crate::limits::CONFIG_BYTES
+                    crate::domain::limits::CONFIG_BYTES
                 ),
             );
         }
 
-        if crate::contact::validate_region(&self.settings.default_phone_region).is_err() {
+        if crate::domain::contact::validate_region(&self.settings.default_phone_region).is_err() {
             out.push(
                 "settings.default_phone_region",
                 format!("unknown region {:?}", self.settings.default_phone_region),
@@ -828,10 +829,57 @@ impl Problems {
         }
     }
 
-    /// A single-line text within [`crate::limits::LINE`].
+    /// A single-line text within [`crate::domain::limits::LINE`].
     fn text(&mut self, path: String, field: &str, value: &str) {
-        if let Err(e) = crate::limits::check(field, value, crate::limits::LINE, crate::limits::Lines::Single) {
+        if let Err(e) = crate::domain::limits::check(
+            field,
+            value,
+            crate::domain::limits::LINE,
+            crate::domain::limits::Lines::Single,
+        ) {
             self.push(path, e.to_string());
         }
     }
+}
+/// A refused configuration change.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration breaks one or more rules; every problem is listed.
+    #[error("invalid configuration ({} problems): {}", .problems.len(), .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// Every problem found, not only the first.
+        problems: Vec<ConfigProblem>,
+    },
+    /// The change removes items that existing data still uses.
+    #[error("configuration items still in use: {}", .uses.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InUse {
+        /// Each removed item and what uses it.
+        uses: Vec<ItemInUse>,
+    },
+    /// The change was prepared against an older configuration version.
+    #[error("configuration changed meanwhile: expected version {expected}, found {found}")]
+    Stale {
+        /// The version the change was based on.
+        expected: u64,
+        /// The version stored now.
+        found: u64,
+    },
+    /// No configuration has been stored yet.
+    #[error("the store has no configuration yet; set one with Engine::set_config")]
+    Missing,
+}
+
+/// A configuration item that a change would remove while data uses it.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[error("{item} is used by {count} {what} (for example {examples})", examples = .examples.join(", "))]
+pub struct ItemInUse {
+    /// The item, e.g. `phase B2B/QUOTE`.
+    pub item: String,
+    /// How many records use it.
+    pub count: usize,
+    /// What kind of records (`leads`, `deals`).
+    pub what: String,
+    /// A few of them, by number or id.
+    pub examples: Vec<String>,
 }

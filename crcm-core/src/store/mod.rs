@@ -11,7 +11,7 @@
 //! 1. **Atomicity.** [`Store::commit`] applies all entity writes, history
 //!    entries, events and the configuration write of a unit of work, or none.
 //! 2. **Optimistic concurrency.** Before applying anything, `commit` checks
-//!    every [`Write`](crate::uow::Write)'s precondition: an insert needs the
+//!    every [`Write`](crate::store::uow::Write)'s precondition: an insert needs the
 //!    record to be absent, an update or delete needs the stored version to
 //!    equal `expected`, a configuration write needs the stored configuration
 //!    version to equal its `expected`. One failed check fails the whole unit
@@ -31,7 +31,7 @@
 //! 7. **Format.** A backend records [`FORMAT_VERSION`] when it creates a store and
 //!    refuses to open a store with a newer format, without modifying it.
 //! 8. **Guards.** `commit` also checks, in the same atomic step, every
-//!    [`Guard`](crate::uow::Guard) of the unit: a guarded record must still
+//!    [`Guard`](crate::store::uow::Guard) of the unit: a guarded record must still
 //!    exist at the guarded version (else [`StoreError::Conflict`]), a guarded
 //!    lookup key must still be at the guarded version (else
 //!    [`StoreError::LookupConflict`]). It then adds one to the version of
@@ -44,6 +44,11 @@
 //!    [`LeadFilter::matches`] holds, ordered by lead number; the conformance
 //!    suite checks this against every backend.
 
+pub mod error;
+pub mod memory;
+pub mod record;
+pub mod uow;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -51,17 +56,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::activity::{Activity, Communication, FollowUp, Subject};
-use crate::config::{Config, PhaseRef};
-use crate::customer::Customer;
-use crate::deal::{Deal, DealStatus};
-use crate::error::StoreError;
-use crate::event::EventEnvelope;
-use crate::history::HistoryEntry;
-use crate::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
-use crate::lead::{Lead, LeadStatus};
-use crate::record::{EntityRef, Record};
-use crate::uow::UnitOfWork;
+use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
+use crate::domain::config::{Config, PhaseRef};
+use crate::domain::customer::Customer;
+use crate::domain::deal::{Deal, DealStatus};
+use crate::domain::entity::EntityRef;
+use crate::domain::event::EventEnvelope;
+use crate::domain::history::HistoryEntry;
+use crate::domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
+use crate::domain::lead::{Lead, LeadStatus};
+use crate::store::error::StoreError;
+use crate::store::record::Record;
+use crate::store::uow::UnitOfWork;
 
 /// The storage format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -235,7 +241,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A fresh lead number.
     async fn next_lead_number(&self) -> Result<u64, StoreError>;
 
-    /// The current versions of lookup keys (see [`crate::record::lookup`]),
+    /// The current versions of lookup keys (see [`crate::store::record::lookup`]),
     /// in the order asked; 0 for a key never touched.
     async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError>;
 

@@ -6,18 +6,19 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::activity::{Activity, Communication, FollowUp, Subject};
-use crate::config::Config;
-use crate::customer::Customer;
-use crate::deal::Deal;
-use crate::error::StoreError;
-use crate::event::EventEnvelope;
-use crate::history::HistoryEntry;
-use crate::ids::LeadId;
-use crate::lead::Lead;
-use crate::record::{EntityRef, Record};
+use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
+use crate::domain::config::Config;
+use crate::domain::customer::Customer;
+use crate::domain::deal::Deal;
+use crate::domain::entity::EntityRef;
+use crate::domain::event::EventEnvelope;
+use crate::domain::history::HistoryEntry;
+use crate::domain::ids::LeadId;
+use crate::domain::lead::Lead;
+use crate::store::error::StoreError;
+use crate::store::record::Record;
+use crate::store::uow::{Guard, UnitOfWork, Write};
 use crate::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
-use crate::uow::{Guard, UnitOfWork, Write};
 
 #[derive(Debug, Default)]
 struct Inner {

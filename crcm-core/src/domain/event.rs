@@ -7,11 +7,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::activity::{ActivityKind, CommunicationKind, Subject};
-use crate::config::PhaseRef;
-use crate::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
-use crate::lead::{DocumentKind, LeadStatus};
-use crate::money::Money;
+use crate::domain::activity::{ActivityKind, CommunicationKind, Subject};
+use crate::domain::config::PhaseRef;
+use crate::domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
+use crate::domain::lead::{DocumentKind, LeadStatus};
+use crate::domain::money::Money;
 
 /// Something that happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

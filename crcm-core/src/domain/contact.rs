@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InputError;
+use crate::domain::error::InputError;
 
 /// A validated, normalized e-mail address.
 ///
@@ -20,10 +20,10 @@ impl Email {
     /// domain literals are refused; the domain needs at least one dot.
     pub fn parse(raw: &str) -> Result<Self, InputError> {
         let trimmed = raw.trim();
-        if trimmed.chars().count() > crate::limits::EMAIL {
+        if trimmed.chars().count() > crate::domain::limits::EMAIL {
             return Err(InputError::InvalidEmail {
                 value: raw.to_owned(),
-                reason: format!("an address has at most {} characters", crate::limits::EMAIL),
+                reason: format!("an address has at most {} characters", crate::domain::limits::EMAIL),
             });
         }
         let options = email_address::Options {
@@ -79,7 +79,7 @@ pub struct Phone {
 impl Phone {
     /// Parses a number. Numbers without a `+country` prefix are read in
     /// `default_region` (an ISO 3166 alpha-2 code such as `US` or `NL`, see
-    /// [`Settings::default_phone_region`](crate::config::Settings)). An extension
+    /// [`Settings::default_phone_region`](crate::domain::config::Settings)). An extension
     /// (`x208`) is accepted and not part of the matching key.
     pub fn parse(raw: &str, default_region: &str) -> Result<Self, InputError> {
         let trimmed = raw.trim();

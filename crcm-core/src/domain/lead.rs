@@ -7,11 +7,11 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, PhaseRef, PhaseType};
-use crate::contact::{Email, Phone};
-use crate::custom::CustomValue;
-use crate::ids::{Code, CustomerId, LeadId, UserId};
-use crate::money::Money;
+use crate::domain::config::{Config, PhaseRef, PhaseType};
+use crate::domain::contact::{Email, Phone};
+use crate::domain::custom::CustomValue;
+use crate::domain::ids::{Code, CustomerId, LeadId, UserId};
+use crate::domain::money::Money;
 
 /// The lead lifecycle (seeds 001 and 002).
 ///

@@ -4,26 +4,32 @@
 //! unit of work. A command that loses an optimistic-concurrency race is re-run
 //! against fresh state, a bounded number of times.
 
+pub mod command;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::access::Actor;
-use crate::activity::{Activity, Communication, FollowUp, Subject};
-use crate::command::{Command, CommandOutput, CustomerChoice, DealDraft, LeadPatch, NewLead};
-use crate::config::{Config, ConfigItem};
-use crate::customer::Customer;
-use crate::deal::{Deal, DealStatus};
-use crate::error::{ConfigError, Error, ItemInUse, StoreError};
-use crate::event::EventEnvelope;
-use crate::history::HistoryEntry;
-use crate::ids::{CustomerId, DealId, LeadId};
-use crate::lead::Lead;
-use crate::record::{Entity, EntityRef, Record, lookup};
+use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
+use crate::domain::config::{Config, ConfigItem};
+use crate::domain::config::{ConfigError, ItemInUse};
+use crate::domain::customer::Customer;
+use crate::domain::deal::{Deal, DealStatus};
+use crate::domain::entity::EntityRef;
+use crate::domain::event::EventEnvelope;
+use crate::domain::history::HistoryEntry;
+use crate::domain::ids::{CustomerId, DealId, LeadId};
+use crate::domain::input::{CustomerChoice, DealDraft, LeadPatch, NewLead};
+use crate::domain::lead::Lead;
+use crate::engine::command::{Command, CommandOutput};
+use crate::rules::access::Actor;
+use crate::rules::error::Error;
 use crate::rules::{self, Ctx, DealLead, LeadLinks, SubjectRecord};
+use crate::store::error::StoreError;
+use crate::store::record::{Entity, Record, lookup};
+use crate::store::uow::{Guard, UnitOfWork};
 use crate::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store, StoreExt};
-use crate::uow::{Guard, UnitOfWork};
 
 /// Where the engine reads the time (replaceable for tests and simulations).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -248,7 +254,11 @@ impl Engine {
         reads.found(self.store.customer(id).await?, EntityRef::customer(id))
     }
 
-    async fn load_communication(&self, id: crate::ids::CommunicationId, reads: &Reads) -> Result<Communication, Error> {
+    async fn load_communication(
+        &self,
+        id: crate::domain::ids::CommunicationId,
+        reads: &Reads,
+    ) -> Result<Communication, Error> {
         reads.found(self.store.communication(id).await?, EntityRef::communication(id))
     }
 
@@ -761,7 +771,7 @@ impl Engine {
         &self,
         actor: &Actor,
         lead: LeadId,
-        status: crate::lead::LeadStatus,
+        status: crate::domain::lead::LeadStatus,
     ) -> Result<Lead, Error> {
         expect_lead(self.execute(actor, Command::SetLeadStatus { lead, status }).await?)
     }
@@ -771,7 +781,7 @@ impl Engine {
         &self,
         actor: &Actor,
         lead: LeadId,
-        phase: crate::config::PhaseRef,
+        phase: crate::domain::config::PhaseRef,
     ) -> Result<Lead, Error> {
         expect_lead(
             self.execute(
@@ -809,7 +819,7 @@ impl Engine {
         &self,
         actor: &Actor,
         lead: LeadId,
-        reason: crate::ids::Code,
+        reason: crate::domain::ids::Code,
         note: Option<String>,
     ) -> Result<Lead, Error> {
         expect_lead(

@@ -1,117 +1,13 @@
-//! Records as the store sees them: one enum over every entity, and references to them.
-
-use std::fmt;
+//! Records as the store sees them: one enum over every entity, the
+//! [`Entity`] trait, and the lookup keys of the sets a decision reads.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::activity::{Activity, Communication, FollowUp};
-use crate::customer::Customer;
-use crate::deal::Deal;
-use crate::ids::{ActivityId, CommunicationId, CustomerId, DealId, FollowUpId, LeadId};
-use crate::lead::Lead;
-
-/// The kinds of stored entity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntityKind {
-    /// [`Lead`].
-    Lead,
-    /// [`Customer`].
-    Customer,
-    /// [`Deal`].
-    Deal,
-    /// [`Activity`].
-    Activity,
-    /// [`FollowUp`].
-    FollowUp,
-    /// [`Communication`].
-    Communication,
-}
-
-impl EntityKind {
-    /// Every kind.
-    pub const ALL: [EntityKind; 6] = [
-        EntityKind::Lead,
-        EntityKind::Customer,
-        EntityKind::Deal,
-        EntityKind::Activity,
-        EntityKind::FollowUp,
-        EntityKind::Communication,
-    ];
-
-    /// The stable snake_case name (also used as storage table/tree names).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Lead => "lead",
-            Self::Customer => "customer",
-            Self::Deal => "deal",
-            Self::Activity => "activity",
-            Self::FollowUp => "follow_up",
-            Self::Communication => "communication",
-        }
-    }
-}
-
-/// Names one stored entity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct EntityRef {
-    /// Its kind.
-    pub kind: EntityKind,
-    /// Its id.
-    pub id: Uuid,
-}
-
-impl EntityRef {
-    /// A lead.
-    pub fn lead(id: LeadId) -> Self {
-        Self {
-            kind: EntityKind::Lead,
-            id: id.0,
-        }
-    }
-    /// A customer.
-    pub fn customer(id: CustomerId) -> Self {
-        Self {
-            kind: EntityKind::Customer,
-            id: id.0,
-        }
-    }
-    /// A deal.
-    pub fn deal(id: DealId) -> Self {
-        Self {
-            kind: EntityKind::Deal,
-            id: id.0,
-        }
-    }
-    /// An activity.
-    pub fn activity(id: ActivityId) -> Self {
-        Self {
-            kind: EntityKind::Activity,
-            id: id.0,
-        }
-    }
-    /// A follow-up.
-    pub fn follow_up(id: FollowUpId) -> Self {
-        Self {
-            kind: EntityKind::FollowUp,
-            id: id.0,
-        }
-    }
-    /// A communication.
-    pub fn communication(id: CommunicationId) -> Self {
-        Self {
-            kind: EntityKind::Communication,
-            id: id.0,
-        }
-    }
-}
-
-impl fmt::Display for EntityRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind.as_str(), self.id)
-    }
-}
+use crate::domain::activity::{Activity, Communication, FollowUp};
+use crate::domain::customer::Customer;
+use crate::domain::deal::Deal;
+use crate::domain::entity::EntityRef;
+use crate::domain::lead::Lead;
 
 /// Any stored entity.
 // Records are moved between the domain and the store a few at a time; boxing
@@ -203,14 +99,14 @@ record_from!(Lead, Customer, Deal, Activity, FollowUp, Communication);
 /// through a query rather than by id ("the customers with this e-mail", "the
 /// deals of this lead"). Every write of a record that belongs to such a set,
 /// before or after the write, bumps the set's key version
-/// ([`UnitOfWork::touched`](crate::uow::UnitOfWork::touched)); a decision that
+/// ([`UnitOfWork::touched`](crate::store::uow::UnitOfWork::touched)); a decision that
 /// read the set guards its commit with the version it saw
-/// ([`Guard::Key`](crate::uow::Guard::Key)). So a unit of work whose decision
+/// ([`Guard::Key`](crate::store::uow::Guard::Key)). So a unit of work whose decision
 /// rests on a set that changed meanwhile fails with a conflict and is re-run.
 pub mod lookup {
-    use crate::activity::Subject;
-    use crate::contact::{Email, Phone};
-    use crate::ids::LeadId;
+    use crate::domain::activity::Subject;
+    use crate::domain::contact::{Email, Phone};
+    use crate::domain::ids::LeadId;
 
     /// Customers with this normalized e-mail.
     pub fn customer_email(email: &str) -> String {
@@ -275,7 +171,7 @@ impl Record {
             Self::FollowUp(f) => vec![lookup::timeline(f.subject)],
             Self::Communication(c) => c
                 .lead
-                .map(|l| lookup::timeline(crate::activity::Subject::Lead(l)))
+                .map(|l| lookup::timeline(crate::domain::activity::Subject::Lead(l)))
                 .into_iter()
                 .collect(),
         }

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::InputError;
+use crate::domain::error::InputError;
 
 macro_rules! entity_id {
     ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
@@ -71,7 +71,7 @@ impl UserId {
     pub fn new(raw: impl AsRef<str>) -> Result<Self, InputError> {
         let trimmed = raw.as_ref().trim();
         if trimmed.is_empty()
-            || trimmed.chars().count() > crate::limits::USER_ID
+            || trimmed.chars().count() > crate::domain::limits::USER_ID
             || trimmed.chars().any(char::is_control)
         {
             return Err(InputError::InvalidUserId {

@@ -25,11 +25,13 @@
 //! exists only while the lead is in a closing phase; leaving that phase clears
 //! it (history keeps it).
 
-use crate::config::{Config, Phase, PhaseRef, PhaseType, StageKind};
-use crate::deal::DealStatus;
-use crate::error::{DealError, LeadError, PhaseError};
-use crate::ids::Code;
-use crate::lead::{Lead, LeadStatus};
+use serde::{Deserialize, Serialize};
+use thiserror::Error as ThisError;
+
+use crate::domain::config::{Config, Phase, PhaseRef, PhaseType, StageKind};
+use crate::domain::deal::DealStatus;
+use crate::domain::ids::{Code, CustomerId, DealId};
+use crate::domain::lead::{Lead, LeadStatus};
 
 /// Lifecycle actions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,4 +232,188 @@ pub fn deal_transition(status: DealStatus, action: DealAction, stage: &Code) -> 
         (A::Reopen, S::Won | S::Lost) => Ok(S::Open),
         _ => Err(refuse()),
     }
+}
+
+/// A refused lead lifecycle command (New, Contacted, Qualified, Converted, Disqualified, Merged).
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LeadError {
+    /// Seed 001: only New and Contacted are picked by hand; other statuses are reached by an action.
+    #[error("status {status} cannot be set by hand; it is reached by {action}")]
+    StatusRequiresAction {
+        /// The status asked for.
+        status: LeadStatus,
+        /// The action that reaches it.
+        action: String,
+    },
+    /// The action is not possible from the lead's current status.
+    #[error("cannot {action} lead {number} while it is {status}")]
+    NotAllowed {
+        /// The lead's number.
+        number: u64,
+        /// Its status.
+        status: LeadStatus,
+        /// The action refused.
+        action: String,
+    },
+    /// Qualify found existing customers matching the lead's e-mail or phone; the caller must choose.
+    #[error("lead {number} matches {} existing customers; choose to link one or to create a new customer", .candidates.len())]
+    CustomerChoiceRequired {
+        /// The lead's number.
+        number: u64,
+        /// The matching customers.
+        candidates: Vec<CustomerId>,
+    },
+    /// Seed 001: "Quotations always belong to a deal — you must qualify the lead first."
+    #[error("quotations belong to deals: {}", if .deals.is_empty() { format!("qualify lead {} first", .number) } else { format!("attach it to one of the lead's {} deals", .deals.len()) })]
+    QuotationRequiresDeal {
+        /// The lead's number.
+        number: u64,
+        /// The lead's deals (empty when it is not qualified).
+        deals: Vec<DealId>,
+    },
+    /// Seed 003: a lead with linked documents, communications or deals is not deleted.
+    #[error("lead {number} cannot be deleted while it has links: {}", .links.join(", "))]
+    HasLinks {
+        /// The lead's number.
+        number: u64,
+        /// What is linked.
+        links: Vec<String>,
+    },
+    /// A lead cannot be merged into itself.
+    #[error("a lead cannot be merged into itself")]
+    MergeIntoSelf,
+    /// The lead's closed status forbids the action (closed leads are not qualified or merged again).
+    #[error("lead {number} is closed ({status}); {action} is refused")]
+    Closed {
+        /// The lead's number.
+        number: u64,
+        /// Its status.
+        status: LeadStatus,
+        /// The action refused.
+        action: String,
+    },
+}
+
+/// A refused lead phase command.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PhaseError {
+    /// Seed 000: "Each lead phase belongs to one account type."
+    #[error("phase {phase} does not belong to account type {account_type}")]
+    NotInAccountType {
+        /// The phase asked for (`account type/code`).
+        phase: String,
+        /// The lead's account type.
+        account_type: Code,
+    },
+    /// The phase code names no phase.
+    #[error("unknown phase {phase}")]
+    UnknownPhase {
+        /// The phase asked for.
+        phase: String,
+    },
+    /// The account type has no phases and the settings allow none.
+    #[error("account type {account_type} has no phases")]
+    NoPhases {
+        /// The account type.
+        account_type: Code,
+    },
+    /// Seed 004 FAQ: changing the type needs a phase that is valid for the new type.
+    #[error("changing the account type to {account_type} needs a phase of that type")]
+    PhaseRequiredForAccountType {
+        /// The new account type.
+        account_type: Code,
+    },
+    /// Seed 000: "Only a closing phase lets you record why a deal was won or lost."
+    #[error("a closing reason can only be recorded in a closing phase; lead {number} is in {phase}")]
+    NotClosingPhase {
+        /// The lead's number.
+        number: u64,
+        /// Its current phase, or `none`.
+        phase: String,
+    },
+    /// The lead's status is closed, so its phase does not move.
+    #[error("lead {number} is {status}; reopen it before moving its phase")]
+    LeadClosed {
+        /// The lead's number.
+        number: u64,
+        /// Its status.
+        status: LeadStatus,
+    },
+}
+
+/// A refused deal command.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum DealError {
+    /// The stage is not part of the deal's pipeline.
+    #[error("stage {stage} is not in pipeline {pipeline}")]
+    StageNotInPipeline {
+        /// The stage asked for.
+        stage: Code,
+        /// The deal's pipeline.
+        pipeline: Code,
+    },
+    /// The action is not possible from the deal's status.
+    #[error("cannot {action} a deal that is {status}")]
+    NotAllowed {
+        /// The deal's status.
+        status: DealStatus,
+        /// The action refused.
+        action: String,
+    },
+    /// A lost stage is reached through LoseDeal, which records a reason.
+    #[error("stage {stage} is a lost stage: use LoseDeal with a reason")]
+    LostNeedsReason {
+        /// The stage asked for.
+        stage: Code,
+    },
+    /// Won and lost deals have a fixed probability (100 and 0).
+    #[error("the probability of a {status} deal is fixed")]
+    ProbabilityFixed {
+        /// The deal's status.
+        status: DealStatus,
+    },
+}
+
+/// Which configured list a reason comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// A closing reason (recorded in a closing phase).
+    Closing,
+    /// A lost reason (Disqualify, Lost, losing a deal).
+    Lost,
+}
+
+impl std::fmt::Display for ReasonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Closing => "closing reason",
+            Self::Lost => "lost reason",
+        })
+    }
+}
+
+/// A reason (closing or lost) that is unknown or lacks its note.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ReasonError {
+    /// The code names no configured reason.
+    #[error("unknown {kind} {code:?}")]
+    Unknown {
+        /// Closing or lost.
+        kind: ReasonKind,
+        /// The code given.
+        code: Code,
+    },
+    /// The reason is configured to need a note, and none was given.
+    #[error("the {kind} {code:?} needs a note")]
+    NoteRequired {
+        /// Closing or lost.
+        kind: ReasonKind,
+        /// The reason chosen.
+        code: Code,
+    },
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InputError;
+use crate::domain::error::InputError;
 
 /// An ISO 4217 currency (e.g. `EUR`), checked against the ISO 4217 list of
 /// the `iso_currency` crate. Only currencies with a minor unit are accepted:

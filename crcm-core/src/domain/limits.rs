@@ -3,7 +3,7 @@
 //! written; every backend stores anything within them (the conformance suite
 //! sends the edge values to each).
 
-use crate::error::InputError;
+use crate::domain::error::InputError;
 
 /// Single-line texts: names, titles, summaries, company, address parts,
 /// zone, labels of configuration items, external document ids.

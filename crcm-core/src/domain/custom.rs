@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, CustomFieldKind};
-use crate::error::InputError;
-use crate::ids::Code;
+use crate::domain::config::{Config, CustomFieldKind};
+use crate::domain::error::InputError;
+use crate::domain::ids::Code;
 
 /// A value of a custom field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

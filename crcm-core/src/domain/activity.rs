@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{Email, Phone};
-use crate::ids::{ActivityId, CommunicationId, DealId, FollowUpId, LeadId, UserId};
+use crate::domain::contact::{Email, Phone};
+use crate::domain::ids::{ActivityId, CommunicationId, DealId, FollowUpId, LeadId, UserId};
 
 /// What a timeline item belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::UserId;
-use crate::record::EntityRef;
+use crate::domain::entity::EntityRef;
+use crate::domain::ids::UserId;
 
 /// One field's change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Config;
-use crate::event::DomainEvent;
-use crate::history::{FieldChange, HistoryEntry, diff};
-use crate::ids::UserId;
-use crate::record::{Entity, EntityRef, Record};
+use crate::domain::config::Config;
+use crate::domain::entity::EntityRef;
+use crate::domain::event::DomainEvent;
+use crate::domain::history::{FieldChange, HistoryEntry, diff};
+use crate::domain::ids::UserId;
+use crate::store::record::{Entity, Record};
 
 /// One entity write with its optimistic-concurrency precondition.
 #[allow(clippy::large_enum_variant)] // see `Record`
@@ -58,7 +59,7 @@ pub enum Guard {
         /// The version the decision read.
         version: u64,
     },
-    /// The set behind a lookup key (see [`crate::record::lookup`]) has not
+    /// The set behind a lookup key (see [`crate::store::record::lookup`]) has not
     /// changed: its version is still this one.
     Key {
         /// The lookup key.
@@ -73,15 +74,17 @@ impl Guard {
     /// guarded record's stored version (`None`: absent) or the lookup key's
     /// version (`None`: never touched, i.e. 0). Every backend reads `found`
     /// inside its commit and leaves the comparison to this one place.
-    pub fn check(&self, found: Option<u64>) -> Result<(), crate::error::StoreError> {
+    pub fn check(&self, found: Option<u64>) -> Result<(), crate::store::error::StoreError> {
         match self {
-            Self::Record { entity, version } if found != Some(*version) => Err(crate::error::StoreError::Conflict {
-                entity: *entity,
-                expected: Some(*version),
-                found,
-            }),
+            Self::Record { entity, version } if found != Some(*version) => {
+                Err(crate::store::error::StoreError::Conflict {
+                    entity: *entity,
+                    expected: Some(*version),
+                    found,
+                })
+            }
             Self::Key { key, version } if found.unwrap_or(0) != *version => {
-                Err(crate::error::StoreError::LookupConflict {
+                Err(crate::store::error::StoreError::LookupConflict {
                     key: key.clone(),
                     expected: *version,
                     found: found.unwrap_or(0),

@@ -6,9 +6,9 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Code, CustomerId, DealId, LeadId, UserId};
-use crate::lead::DocumentLink;
-use crate::money::Money;
+use crate::domain::ids::{Code, CustomerId, DealId, LeadId, UserId};
+use crate::domain::lead::DocumentLink;
+use crate::domain::money::Money;
 
 /// A deal's status, which follows the kind of its stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -18,10 +18,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deal::Deal;
-use crate::error::PermissionError;
-use crate::ids::UserId;
-use crate::lead::Lead;
+use crate::domain::deal::Deal;
+use crate::domain::ids::UserId;
+use crate::domain::lead::Lead;
+use thiserror::Error as ThisError;
 
 /// A user's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -167,4 +167,18 @@ pub fn can_assign_owner(actor: &Actor, owner: &UserId) -> Result<(), PermissionE
     } else {
         require_role(actor, Role::Manager, Action::AssignOwner)
     }
+}
+
+/// A command the actor's role or relation to the record does not allow.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[error("{user} ({role}) may not {action}: {reason}")]
+pub struct PermissionError {
+    /// Who asked.
+    pub user: UserId,
+    /// Their role.
+    pub role: Role,
+    /// What they asked to do.
+    pub action: Action,
+    /// Why it is refused.
+    pub reason: String,
 }

@@ -1,0 +1,130 @@
+//! [`InputError`]: refused input, raised wherever a value is parsed or
+//! checked (ids, contact data, money, custom fields, text limits).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error as ThisError;
+
+/// Refused input: a field whose value is malformed or missing.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum InputError {
+    /// An e-mail address that is not valid.
+    #[error("invalid e-mail address {value:?}: {reason}")]
+    InvalidEmail {
+        /// The text given.
+        value: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A phone number that cannot be parsed or is not valid for its region.
+    #[error("invalid phone number {value:?}: {reason}")]
+    InvalidPhone {
+        /// The text given.
+        value: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A region code (ISO 3166 alpha-2) the phone library does not know.
+    #[error("unknown phone region {value:?}; use an ISO 3166 code such as US or NL")]
+    InvalidRegion {
+        /// The text given.
+        value: String,
+    },
+    /// A reference-data code with characters outside `A-Z a-z 0-9 _ - .` or of the wrong length.
+    #[error("invalid code {value:?}: use 1 to 64 letters, digits, '_', '-' or '.'")]
+    InvalidCode {
+        /// The text given.
+        value: String,
+    },
+    /// A user identifier that is empty or longer than 128 characters.
+    #[error("invalid user id {value:?}")]
+    InvalidUserId {
+        /// The text given.
+        value: String,
+    },
+    /// A currency code that is not an ISO 4217 currency with a minor unit
+    /// (unknown codes, and codes such as XAU or XXX that are not money one
+    /// pays with, are refused).
+    #[error("invalid currency {value:?}: use an ISO 4217 currency code such as EUR, JPY or KWD")]
+    InvalidCurrency {
+        /// The text given.
+        value: String,
+    },
+    /// A negative amount of money.
+    #[error("amount must not be negative (got {minor} minor units)")]
+    NegativeAmount {
+        /// The amount given.
+        minor: i64,
+    },
+    /// A probability outside 0..=100.
+    #[error("probability must be between 0 and 100 (got {value})")]
+    ProbabilityOutOfRange {
+        /// The value given.
+        value: i64,
+    },
+    /// A required field left empty.
+    #[error("{field} is required")]
+    Required {
+        /// The field's name.
+        field: String,
+    },
+    /// A text longer than its field allows.
+    #[error("{field} is longer than {max} characters")]
+    TooLong {
+        /// The field's name.
+        field: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A text holds a control character (NUL, escape, ...; line breaks and
+    /// tabs are allowed in multi-line texts only).
+    #[error("{field} holds the control character U+{code_point:04X}")]
+    ControlCharacter {
+        /// The field's name.
+        field: String,
+        /// The character's code point.
+        code_point: u32,
+    },
+    /// A list holds more items than allowed.
+    #[error("{field} holds more than {max} items")]
+    TooMany {
+        /// The field's name.
+        field: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A code that names no configured item of that kind.
+    #[error("unknown {kind} {code:?}")]
+    UnknownReference {
+        /// What kind of reference data (e.g. "lead source").
+        kind: String,
+        /// The code given.
+        code: String,
+    },
+    /// A custom field value that does not fit its definition.
+    #[error("custom field {field:?}: {reason}")]
+    CustomField {
+        /// The field's name.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Several input errors at once.
+    #[error("{} invalid fields: {}", .0.len(), join(.0))]
+    Many(Vec<InputError>),
+}
+
+fn join(errors: &[InputError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl InputError {
+    /// Folds a list of errors into one (`Ok` when the list is empty).
+    pub fn collect(mut errors: Vec<InputError>) -> Result<(), InputError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(InputError::Many(errors)),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Customer rules: create a customer, add a contact person.
+
+use crate::domain::config::Config;
+use crate::domain::contact::{Email, Phone};
+use crate::domain::customer::{Contact, Customer};
+use crate::domain::error::InputError;
+use crate::domain::event::DomainEvent;
+use crate::domain::ids::CustomerId;
+use crate::domain::input::{NewContact, NewCustomer};
+use crate::domain::limits::{self};
+use crate::rules::access::{self, Action, Role};
+use crate::rules::error::Error;
+use crate::store::uow::UnitOfWork;
+
+use super::Ctx;
+use super::fields::{check_len, parse_email, parse_phone};
+
+pub(crate) fn contact_fields(
+    errors: &mut Vec<InputError>,
+    config: &Config,
+    name: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> (String, Option<Email>, Option<Phone>) {
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        errors.push(InputError::Required {
+            field: "name".to_owned(),
+        });
+    }
+    check_len(errors, "name", &name, limits::LINE);
+    let email = parse_email(errors, email);
+    let phone = parse_phone(errors, phone, &config.settings.default_phone_region);
+    (name, email, phone)
+}
+
+/// Creates a customer (any role; the actor owns it).
+pub fn create_customer(ctx: &Ctx<'_>, input: &NewCustomer) -> Result<(UnitOfWork, Customer), Error> {
+    let mut errors = Vec::new();
+    let (name, email, phone) = contact_fields(
+        &mut errors,
+        ctx.config,
+        &input.name,
+        input.email.as_deref(),
+        input.phone.as_deref(),
+    );
+    for (field, value) in [
+        ("address", &input.address),
+        ("city", &input.city),
+        ("state", &input.state),
+    ] {
+        check_len(&mut errors, field, value, limits::LINE);
+    }
+    InputError::collect(errors)?;
+    let customer = Customer {
+        id: CustomerId::new(),
+        version: 1,
+        name,
+        email,
+        phone,
+        address: input.address.trim().to_owned(),
+        city: input.city.trim().to_owned(),
+        state: input.state.trim().to_owned(),
+        contacts: Vec::new(),
+        owner: ctx.actor.user.clone(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let mut uow = ctx.uow("create_customer");
+    uow.insert(&customer);
+    uow.event(DomainEvent::CustomerCreated { customer: customer.id });
+    Ok((uow, customer))
+}
+
+/// Adds a contact person (the customer's owner or a manager).
+pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Result<(UnitOfWork, Customer), Error> {
+    if customer.owner != ctx.actor.user {
+        access::require_role(ctx.actor, Role::Manager, Action::ChangeCustomer)?;
+    }
+    let mut errors = Vec::new();
+    let (name, email, phone) = contact_fields(
+        &mut errors,
+        ctx.config,
+        &input.name,
+        input.email.as_deref(),
+        input.phone.as_deref(),
+    );
+    check_len(&mut errors, "job_title", &input.job_title, limits::LINE);
+    InputError::collect(errors)?;
+    let mut next = customer.clone();
+    next.contacts.push(Contact {
+        name,
+        job_title: input.job_title.trim().to_owned(),
+        email,
+        phone,
+    });
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("add_contact");
+    uow.update(customer, &mut next);
+    uow.event(DomainEvent::CustomerUpdated { customer: customer.id });
+    Ok((uow, next))
+}

@@ -1,0 +1,702 @@
+//! Lead rules: create, edit, status, phase, account type, disqualify,
+//! reopen, merge, reassign, team, delete, documents.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::activity::Subject;
+use crate::domain::config::{Config, Outcome, PhaseRef, PhaseType};
+use crate::domain::deal::Deal;
+use crate::domain::error::InputError;
+use crate::domain::event::DomainEvent;
+use crate::domain::ids::{Code, LeadId, UserId};
+use crate::domain::input::{LeadPatch, NewLead};
+use crate::domain::lead::{DocumentKind, DocumentLink, Lead, LeadStatus, ReopenPoint};
+use crate::domain::limits::{self};
+use crate::rules::access::{self, Action, Role};
+use crate::rules::error::Error;
+use crate::rules::machine::{self, LeadAction};
+use crate::rules::machine::{LeadError, PhaseError};
+use crate::store::uow::UnitOfWork;
+
+use super::Ctx;
+use super::fields::{check_len, check_team, parse_email, parse_phone, unknown};
+use super::reason::{closing_reason, lost_reason};
+
+/// Every field rule of a lead: a name or company, known references, valid
+/// amounts and probability, custom fields that fit their definitions, text
+/// lengths. Reports every problem at once.
+pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
+    let mut errors = Vec::new();
+    if lead.first_name.trim().is_empty() && lead.last_name.trim().is_empty() && lead.company.trim().is_empty() {
+        errors.push(InputError::Required {
+            field: "contact name or company".to_owned(),
+        });
+    }
+    for (field, value) in [
+        ("title", &lead.title),
+        ("first_name", &lead.first_name),
+        ("last_name", &lead.last_name),
+        ("company", &lead.company),
+        ("job_title", &lead.job_title),
+        ("address", &lead.address),
+        ("city", &lead.city),
+        ("state", &lead.state),
+        ("zone", &lead.zone),
+    ] {
+        check_len(&mut errors, field, value, limits::LINE);
+    }
+    check_len(&mut errors, "description", &lead.description, limits::TEXT);
+    if config.account_type(&lead.account_type).is_none() {
+        errors.push(unknown("account type", &lead.account_type));
+    }
+    if let Some(s) = &lead.source
+        && !config.sources.iter().any(|x| &x.code == s)
+    {
+        errors.push(unknown("lead source", s));
+    }
+    if let Some(p) = &lead.priority
+        && !config.priorities.iter().any(|x| &x.code == p)
+    {
+        errors.push(unknown("priority", p));
+    }
+    for t in &lead.tags {
+        if !config.tags.iter().any(|x| &x.code == t) {
+            errors.push(unknown("tag", t));
+        }
+    }
+    if let Some(p) = lead.probability
+        && p > 100
+    {
+        errors.push(InputError::ProbabilityOutOfRange { value: i64::from(p) });
+    }
+    if let Some(m) = &lead.expected_revenue
+        && let Err(e) = m.validate()
+    {
+        errors.push(e);
+    }
+    if let Err(e) = crate::domain::custom::validate(config, &lead.custom) {
+        match e {
+            InputError::Many(list) => errors.extend(list),
+            other => errors.push(other),
+        }
+    }
+    InputError::collect(errors)
+}
+
+/// Builds and validates a new lead, in the Initial phase of its account type.
+/// Its number is 0 until [`record_new_lead`] gives it one, so a refused lead
+/// never consumes a number.
+pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
+    let owner = input.owner.clone().unwrap_or_else(|| ctx.actor.user.clone());
+    access::can_assign_owner(ctx.actor, &owner)?;
+    let account_type = match &input.account_type {
+        Some(a) => a.clone(),
+        None => match ctx.config.account_types.as_slice() {
+            [only] => only.code.clone(),
+            _ => {
+                return Err(InputError::Required {
+                    field: "account_type".to_owned(),
+                }
+                .into());
+            }
+        },
+    };
+    let mut errors = Vec::new();
+    let region = ctx.config.settings.default_phone_region.as_str();
+    let email = parse_email(&mut errors, input.email.as_deref());
+    let phone = parse_phone(&mut errors, input.phone.as_deref(), region);
+    let phase = ctx.config.initial_phase(&account_type).map(|p| p.reference());
+    check_team(&input.team)?;
+    let mut team = input.team.clone();
+    team.remove(&owner);
+    let lead = Lead {
+        id: LeadId::new(),
+        number: 0,
+        version: 1,
+        title: input.title.trim().to_owned(),
+        first_name: input.first_name.trim().to_owned(),
+        last_name: input.last_name.trim().to_owned(),
+        company: input.company.trim().to_owned(),
+        job_title: input.job_title.trim().to_owned(),
+        email,
+        phone,
+        address: input.address.trim().to_owned(),
+        city: input.city.trim().to_owned(),
+        state: input.state.trim().to_owned(),
+        zone: input.zone.trim().to_owned(),
+        source: input.source.clone(),
+        priority: input.priority.clone(),
+        description: input.description.trim().to_owned(),
+        owner: owner.clone(),
+        team,
+        tags: input.tags.clone(),
+        expected_revenue: input.expected_revenue,
+        probability: input.probability,
+        expected_close: input.expected_close,
+        account_type,
+        phase,
+        phase_entered_at: ctx.now,
+        status: LeadStatus::New,
+        closing_reason: None,
+        closing_note: None,
+        lost_reason: None,
+        lost_note: None,
+        customer: input.customer,
+        merged_into: None,
+        reopen_point: None,
+        documents: Vec::new(),
+        custom: input.custom.clone(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    if let Err(e) = validate_lead(ctx.config, &lead) {
+        match e {
+            InputError::Many(list) => errors.extend(list),
+            other => errors.push(other),
+        }
+    }
+    InputError::collect(errors)?;
+    Ok(lead)
+}
+
+/// Records a validated new lead under its number.
+pub fn record_new_lead(ctx: &Ctx<'_>, mut lead: Lead, number: u64, action: &str) -> (UnitOfWork, Lead) {
+    lead.number = number;
+    let mut uow = ctx.uow(action);
+    uow.insert(&lead);
+    uow.event(DomainEvent::LeadCreated {
+        lead: lead.id,
+        number,
+        owner: lead.owner.clone(),
+    });
+    (uow, lead)
+}
+
+pub(crate) fn refuse_merged(lead: &Lead, action: &str) -> Result<(), LeadError> {
+    if lead.status == LeadStatus::Merged {
+        return Err(LeadError::Closed {
+            number: lead.number,
+            status: lead.status,
+            action: action.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Edits lead fields.
+pub fn update_lead(ctx: &Ctx<'_>, lead: &Lead, patch: &LeadPatch) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    refuse_merged(lead, "edit")?;
+    let mut errors = Vec::new();
+    let region = ctx.config.settings.default_phone_region.as_str();
+    let mut next = lead.clone();
+    let set_text = |target: &mut String, value: &Option<String>| {
+        if let Some(v) = value {
+            *target = v.trim().to_owned();
+        }
+    };
+    set_text(&mut next.title, &patch.title);
+    set_text(&mut next.first_name, &patch.first_name);
+    set_text(&mut next.last_name, &patch.last_name);
+    set_text(&mut next.company, &patch.company);
+    set_text(&mut next.job_title, &patch.job_title);
+    set_text(&mut next.address, &patch.address);
+    set_text(&mut next.city, &patch.city);
+    set_text(&mut next.state, &patch.state);
+    set_text(&mut next.zone, &patch.zone);
+    set_text(&mut next.description, &patch.description);
+    if let Some(e) = &patch.email {
+        next.email = parse_email(&mut errors, e.as_deref());
+    }
+    if let Some(p) = &patch.phone {
+        next.phone = parse_phone(&mut errors, p.as_deref(), region);
+    }
+    if let Some(s) = &patch.source {
+        next.source.clone_from(s);
+    }
+    if let Some(p) = &patch.priority {
+        next.priority.clone_from(p);
+    }
+    if let Some(t) = &patch.tags {
+        next.tags.clone_from(t);
+    }
+    if let Some(m) = patch.expected_revenue {
+        next.expected_revenue = m;
+    }
+    if let Some(p) = patch.probability {
+        next.probability = p;
+    }
+    if let Some(d) = patch.expected_close {
+        next.expected_close = d;
+    }
+    for (name, value) in &patch.custom {
+        match value {
+            Some(v) => {
+                next.custom.insert(name.clone(), v.clone());
+            }
+            None => {
+                next.custom.remove(name);
+            }
+        }
+    }
+    if let Err(e) = validate_lead(ctx.config, &next) {
+        match e {
+            InputError::Many(list) => errors.extend(list),
+            other => errors.push(other),
+        }
+    }
+    InputError::collect(errors)?;
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("update_lead");
+    let fields = uow.update(lead, &mut next);
+    if !fields.is_empty() {
+        uow.event(DomainEvent::LeadUpdated { lead: lead.id, fields });
+    }
+    Ok((uow, next))
+}
+
+/// Sets New or Contacted by hand; any other status names the action that reaches it.
+pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    let action = machine::manual_status_action(status)?;
+    let to = machine::lead_transition(lead.number, lead.status, action, None)?;
+    let mut next = lead.clone();
+    next.status = to;
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("set_lead_status");
+    if !uow.update(lead, &mut next).is_empty() {
+        uow.event(DomainEvent::LeadStatusChanged {
+            lead: lead.id,
+            from: lead.status,
+            to,
+        });
+    }
+    Ok((uow, next))
+}
+
+/// Puts the lead in `phase`. A phase change restarts the time in phase and
+/// clears the closing reason: a reason belongs to the closing phase it was
+/// recorded in.
+pub(crate) fn enter_phase(next: &mut Lead, config: &Config, phase: Option<PhaseRef>, now: DateTime<Utc>) {
+    if next.phase != phase {
+        next.phase = phase;
+        next.phase_entered_at = now;
+        next.closing_reason = None;
+        next.closing_note = None;
+    }
+    if !next.in_closing_phase(config) {
+        next.closing_reason = None;
+        next.closing_note = None;
+    }
+}
+
+pub(crate) fn phase_events(uow: &mut UnitOfWork, old: &Lead, new: &Lead) {
+    if old.phase != new.phase {
+        uow.event(DomainEvent::PhaseChanged {
+            lead: old.id,
+            from: old.phase.clone(),
+            to: new.phase.clone(),
+        });
+    }
+}
+
+/// Moves a lead to a phase of its account type, optionally recording a closing reason.
+pub fn move_phase(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    target: &PhaseRef,
+    reason: Option<&Code>,
+    note_text: Option<&str>,
+) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    let phase = machine::phase_target(ctx.config, lead, target)?;
+    let mut next = lead.clone();
+    enter_phase(&mut next, ctx.config, Some(target.clone()), ctx.now);
+    if let Some(reason) = reason {
+        if phase.phase_type != PhaseType::Closing {
+            return Err(PhaseError::NotClosingPhase {
+                number: lead.number,
+                phase: target.to_string(),
+            }
+            .into());
+        }
+        next.closing_note = closing_reason(ctx.config, reason, note_text)?;
+        next.closing_reason = Some(reason.clone());
+    }
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("move_lead_phase");
+    uow.update(lead, &mut next);
+    phase_events(&mut uow, lead, &next);
+    if let Some(reason) = &next.closing_reason
+        && next.closing_reason != lead.closing_reason
+    {
+        uow.event(DomainEvent::ClosingReasonSet {
+            lead: lead.id,
+            reason: reason.clone(),
+        });
+    }
+    Ok((uow, next))
+}
+
+/// Records a closing reason; only in a closing phase.
+pub fn set_closing_reason(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    reason: &Code,
+    note_text: Option<&str>,
+) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    refuse_merged(lead, "record a closing reason")?;
+    machine::closing_reason_allowed(ctx.config, lead)?;
+    let mut next = lead.clone();
+    next.closing_note = closing_reason(ctx.config, reason, note_text)?;
+    next.closing_reason = Some(reason.clone());
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("set_closing_reason");
+    if !uow.update(lead, &mut next).is_empty() {
+        uow.event(DomainEvent::ClosingReasonSet {
+            lead: lead.id,
+            reason: reason.clone(),
+        });
+    }
+    Ok((uow, next))
+}
+
+/// Changes the account type; the new phase must be valid for the new type
+/// (seed 004 FAQ: "After changing the type, select a status that is allowed for that type").
+pub fn change_account_type(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    account_type: &Code,
+    phase: Option<&PhaseRef>,
+) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    if lead.status.is_closed() {
+        return Err(PhaseError::LeadClosed {
+            number: lead.number,
+            status: lead.status,
+        }
+        .into());
+    }
+    if ctx.config.account_type(account_type).is_none() {
+        return Err(unknown("account type", account_type).into());
+    }
+    let allowed = ctx.config.allowed_phases(account_type);
+    let new_phase = match phase {
+        Some(p) => Some(machine::allowed_phase(ctx.config, account_type, p)?.reference()),
+        None if allowed.is_empty() => None,
+        None => {
+            return Err(PhaseError::PhaseRequiredForAccountType {
+                account_type: account_type.clone(),
+            }
+            .into());
+        }
+    };
+    let mut next = lead.clone();
+    next.account_type = account_type.clone();
+    enter_phase(&mut next, ctx.config, new_phase, ctx.now);
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("change_account_type");
+    uow.update(lead, &mut next);
+    if lead.account_type != next.account_type {
+        uow.event(DomainEvent::AccountTypeChanged {
+            lead: lead.id,
+            from: lead.account_type.clone(),
+            to: next.account_type.clone(),
+        });
+    }
+    phase_events(&mut uow, lead, &next);
+    Ok((uow, next))
+}
+
+/// Disqualify / Lost (seeds 001, 003): a required lost reason; the lead moves
+/// to its account type's closing phase with outcome `lost`, if configured.
+pub fn disqualify(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    reason: &Code,
+    note_text: Option<&str>,
+) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    let to = machine::lead_transition(lead.number, lead.status, LeadAction::Disqualify, None)?;
+    let n = lost_reason(ctx.config, reason, note_text)?;
+    let mut next = lead.clone();
+    next.reopen_point = Some(ReopenPoint {
+        status: lead.status,
+        phase: lead.phase.clone(),
+    });
+    next.status = to;
+    next.lost_reason = Some(reason.clone());
+    next.lost_note = n;
+    if let Some(lost) = ctx.config.outcome_phase(&lead.account_type, Outcome::Lost) {
+        enter_phase(&mut next, ctx.config, Some(lost.reference()), ctx.now);
+    }
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("disqualify_lead");
+    uow.update(lead, &mut next);
+    uow.event(DomainEvent::LeadStatusChanged {
+        lead: lead.id,
+        from: lead.status,
+        to,
+    });
+    uow.event(DomainEvent::LeadDisqualified {
+        lead: lead.id,
+        reason: reason.clone(),
+    });
+    phase_events(&mut uow, lead, &next);
+    Ok((uow, next))
+}
+
+/// The phase a lead returns to: the saved one if it is still allowed (and, when
+/// `open_only`, not a closing phase), else its account type's Initial phase.
+pub(crate) fn restore_phase(
+    config: &Config,
+    lead: &Lead,
+    saved: Option<&PhaseRef>,
+    open_only: bool,
+) -> Option<PhaseRef> {
+    match saved {
+        Some(p)
+            if machine::allowed_phase(config, &lead.account_type, p)
+                .is_ok_and(|ph| !open_only || ph.phase_type != PhaseType::Closing) =>
+        {
+            Some(p.clone())
+        }
+        _ => config.initial_phase(&lead.account_type).map(|p| p.reference()),
+    }
+}
+
+/// Reopens a disqualified lead: status and phase return to what they were; the
+/// lost reason is cleared (history keeps it).
+pub fn reopen(ctx: &Ctx<'_>, lead: &Lead) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    let saved = lead.reopen_point.clone();
+    let to = machine::lead_transition(
+        lead.number,
+        lead.status,
+        LeadAction::Reopen,
+        saved.as_ref().map(|p| p.status),
+    )?;
+    let mut next = lead.clone();
+    next.status = to;
+    next.lost_reason = None;
+    next.lost_note = None;
+    next.reopen_point = None;
+    let phase = restore_phase(ctx.config, lead, saved.as_ref().and_then(|p| p.phase.as_ref()), false);
+    enter_phase(&mut next, ctx.config, phase, ctx.now);
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("reopen_lead");
+    uow.update(lead, &mut next);
+    uow.event(DomainEvent::LeadStatusChanged {
+        lead: lead.id,
+        from: lead.status,
+        to,
+    });
+    uow.event(DomainEvent::LeadReopened {
+        lead: lead.id,
+        status: to,
+    });
+    phase_events(&mut uow, lead, &next);
+    Ok((uow, next))
+}
+
+/// Merges a duplicate (New or Contacted) into an open lead.
+pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    access::can_change_lead(ctx.actor, into)?;
+    if lead.id == into.id {
+        return Err(LeadError::MergeIntoSelf.into());
+    }
+    if into.is_closed(ctx.config) {
+        return Err(LeadError::Closed {
+            number: into.number,
+            status: into.status,
+            action: "merge into".to_owned(),
+        }
+        .into());
+    }
+    let to = machine::lead_transition(lead.number, lead.status, LeadAction::Merge, None)?;
+    let mut next = lead.clone();
+    next.status = to;
+    next.merged_into = Some(into.id);
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("merge_lead");
+    uow.update(lead, &mut next);
+    uow.event(DomainEvent::LeadStatusChanged {
+        lead: lead.id,
+        from: lead.status,
+        to,
+    });
+    uow.event(DomainEvent::LeadMerged {
+        lead: lead.id,
+        into: into.id,
+    });
+    Ok((uow, next))
+}
+
+/// Gives a lead another owner (manager). The lead's `deals` follow it: they
+/// get the new owner and the lead's record team, so the previous owner no
+/// longer works them (unless on the team) and the new owner does.
+pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, deals: &[Deal], owner: &UserId) -> Result<(UnitOfWork, Lead), Error> {
+    access::require_role(ctx.actor, Role::Manager, Action::Reassign)?;
+    refuse_merged(lead, "reassign")?;
+    let mut next = lead.clone();
+    next.owner = owner.clone();
+    next.team.remove(owner);
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("reassign_lead");
+    if !uow.update(lead, &mut next).is_empty() {
+        uow.event(DomainEvent::LeadReassigned {
+            lead: lead.id,
+            from: lead.owner.clone(),
+            to: owner.clone(),
+        });
+    }
+    deals_follow_lead(ctx, &mut uow, &next, deals);
+    Ok((uow, next))
+}
+
+/// Replaces a lead's record team (the owner or a manager); the lead's `deals`
+/// get the same team.
+pub fn set_team(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    deals: &[Deal],
+    team: &BTreeSet<UserId>,
+) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_team(ctx.actor, lead)?;
+    check_team(team)?;
+    refuse_merged(lead, "change the team of")?;
+    let mut next = lead.clone();
+    next.team = team.iter().filter(|u| **u != lead.owner).cloned().collect();
+    next.updated_at = ctx.now;
+    let mut uow = ctx.uow("set_lead_team");
+    if !uow.update(lead, &mut next).is_empty() {
+        uow.event(DomainEvent::TeamChanged {
+            lead: lead.id,
+            team: next.team.iter().cloned().collect(),
+        });
+    }
+    deals_follow_lead(ctx, &mut uow, &next, deals);
+    Ok((uow, next))
+}
+
+/// Deal access follows the lead: a lead's deals have its owner and record team.
+pub(crate) fn deals_follow_lead(ctx: &Ctx<'_>, uow: &mut UnitOfWork, lead: &Lead, deals: &[Deal]) {
+    let stale = |d: &&Deal| d.lead == Some(lead.id) && (d.owner != lead.owner || d.team != lead.team);
+    for deal in deals.iter().filter(stale) {
+        let mut next = deal.clone();
+        next.owner = lead.owner.clone();
+        next.team = lead.team.clone();
+        next.updated_at = ctx.now;
+        let fields = uow.update(deal, &mut next);
+        if !fields.is_empty() {
+            uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
+        }
+    }
+}
+
+/// What is linked to a lead (a lead with links is not deleted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeadLinks {
+    /// Deals created from it.
+    pub deals: usize,
+    /// Calls and e-mails attached to it.
+    pub communications: usize,
+    /// Activities and follow-ups on its timeline.
+    pub timeline: usize,
+}
+
+/// Deletes a lead (admin). Seed 003: refused while orders, invoices, calls,
+/// e-mails (or deals and timeline items) are linked; close it instead.
+pub fn delete_lead(ctx: &Ctx<'_>, lead: &Lead, links: &LeadLinks) -> Result<UnitOfWork, Error> {
+    access::require_role(ctx.actor, Role::Admin, Action::DeleteLead)?;
+    let mut found = Vec::new();
+    let docs = lead.documents.len();
+    for (n, what) in [
+        (docs, "documents"),
+        (links.deals, "deals"),
+        (links.communications, "calls/e-mails"),
+        (links.timeline, "activities/follow-ups"),
+    ] {
+        if n > 0 {
+            found.push(format!("{n} {what}"));
+        }
+    }
+    if !found.is_empty() {
+        return Err(LeadError::HasLinks {
+            number: lead.number,
+            links: found,
+        }
+        .into());
+    }
+    let mut uow = ctx.uow("delete_lead");
+    uow.delete(lead);
+    uow.event(DomainEvent::LeadDeleted {
+        lead: lead.id,
+        number: lead.number,
+    });
+    Ok(uow)
+}
+
+pub(crate) fn document(
+    errors: &mut Vec<InputError>,
+    kind: DocumentKind,
+    external_id: &str,
+    now: DateTime<Utc>,
+) -> DocumentLink {
+    let id = external_id.trim();
+    if id.is_empty() {
+        errors.push(InputError::Required {
+            field: "external_id".to_owned(),
+        });
+    }
+    check_len(errors, "external_id", id, limits::LINE);
+    DocumentLink {
+        kind,
+        external_id: id.to_owned(),
+        linked_at: now,
+    }
+}
+
+/// Links an order or invoice to a lead. Quotations belong to deals (seed 001):
+/// asking for one on a lead is refused with the lead's deals, or "qualify first".
+pub fn link_lead_document(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    deals: &[Deal],
+    kind: DocumentKind,
+    external_id: &str,
+) -> Result<(UnitOfWork, Lead), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    refuse_merged(lead, "link documents to")?;
+    if kind == DocumentKind::Quotation {
+        return Err(LeadError::QuotationRequiresDeal {
+            number: lead.number,
+            deals: deals.iter().map(|d| d.id).collect(),
+        }
+        .into());
+    }
+    let mut errors = Vec::new();
+    let doc = document(&mut errors, kind, external_id, ctx.now);
+    InputError::collect(errors)?;
+    let mut next = lead.clone();
+    let mut uow = ctx.uow("link_lead_document");
+    if !lead
+        .documents
+        .iter()
+        .any(|d| d.kind == kind && d.external_id == doc.external_id)
+    {
+        next.documents.push(doc.clone());
+        next.updated_at = ctx.now;
+        uow.update(lead, &mut next);
+        uow.event(DomainEvent::DocumentLinked {
+            subject: Subject::Lead(lead.id),
+            kind,
+            external_id: doc.external_id,
+        });
+    }
+    Ok((uow, next))
+}

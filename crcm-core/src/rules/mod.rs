@@ -1,0 +1,49 @@
+//! Every business rule of crcm, as pure functions: loaded records and a command
+//! in, a [`UnitOfWork`] (entity writes + history + events) or a typed refusal
+//! out. No I/O happens here; the [`Engine`](crate::Engine) loads what a rule
+//! needs, calls it, and commits the result.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::config::Config;
+use crate::rules::access::Actor;
+use crate::store::uow::UnitOfWork;
+
+/// What every rule needs: who acts, under which configuration, at what time.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx<'a> {
+    /// The actor.
+    pub actor: &'a Actor,
+    /// The configuration in force.
+    pub config: &'a Config,
+    /// The time of the command.
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx<'_> {
+    fn uow(&self, action: &str) -> UnitOfWork {
+        UnitOfWork::new(&self.actor.user, self.now, action)
+    }
+}
+
+pub mod access;
+pub mod communication;
+pub mod config;
+pub mod customer;
+pub mod deal;
+pub mod error;
+mod fields;
+pub mod lead;
+pub mod machine;
+pub mod qualify;
+pub mod reason;
+pub mod timeline;
+
+pub use communication::*;
+pub use config::*;
+pub use customer::*;
+pub use deal::*;
+pub use lead::*;
+pub use qualify::*;
+pub use reason::*;
+pub use timeline::*;

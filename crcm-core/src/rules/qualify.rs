@@ -1,0 +1,252 @@
+//! Qualify (customer step + deal step) and opening further deals.
+
+use crate::domain::config::ConfigError;
+use crate::domain::customer::{Contact, Customer};
+use crate::domain::deal::{Deal, DealStatus};
+use crate::domain::error::InputError;
+use crate::domain::event::DomainEvent;
+use crate::domain::ids::{Code, CustomerId, DealId};
+use crate::domain::input::{CustomerChoice, DealDraft};
+use crate::domain::lead::{Lead, LeadStatus};
+use crate::domain::limits::{self};
+use crate::rules::access::{self};
+use crate::rules::error::Error;
+use crate::rules::machine::LeadError;
+use crate::rules::machine::{self, LeadAction};
+use crate::store::uow::UnitOfWork;
+
+use super::Ctx;
+use super::fields::{check_len, unknown};
+
+/// What Qualify produced.
+#[derive(Clone, Debug)]
+pub struct Qualified {
+    /// The unit of work.
+    pub uow: UnitOfWork,
+    /// The lead, now Qualified.
+    pub lead: Lead,
+    /// The linked or new customer.
+    pub customer: Customer,
+    /// The new deal.
+    pub deal: Deal,
+}
+
+/// Qualify (seed 001): in one step, link an existing customer or create one,
+/// and create a deal at the first stage of the default pipeline.
+///
+/// `existing` is the customer already linked to the lead, or the one chosen
+/// with [`CustomerChoice::Link`]; `candidates` are the customers matching the
+/// lead's normalized e-mail or phone.
+pub fn qualify(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    choice: &CustomerChoice,
+    existing: Option<&Customer>,
+    candidates: &[Customer],
+    draft: &DealDraft,
+) -> Result<Qualified, Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    let to = machine::lead_transition(lead.number, lead.status, LeadAction::Qualify, None)?;
+    if lead.in_closing_phase(ctx.config) {
+        return Err(LeadError::Closed {
+            number: lead.number,
+            status: lead.status,
+            action: "qualify (the lead is in a closing phase)".to_owned(),
+        }
+        .into());
+    }
+    // Checked before the customer step, so bad deal input creates nothing.
+    let template = new_deal(
+        ctx,
+        lead,
+        crate::domain::ids::CustomerId(uuid::Uuid::nil()),
+        None,
+        draft,
+    )?;
+
+    let mut uow = ctx.uow("qualify_lead");
+    // Step 1 — customer. A lead already linked skips this step.
+    let (customer, created) = match (lead.customer, choice, existing) {
+        (Some(_), _, Some(c)) | (None, CustomerChoice::Link { .. }, Some(c)) => (c.clone(), false),
+        (Some(id), _, None) => return Err(Error::NotFound(crate::domain::entity::EntityRef::customer(id))),
+        (None, CustomerChoice::Link { customer }, None) => {
+            return Err(Error::NotFound(crate::domain::entity::EntityRef::customer(*customer)));
+        }
+        (None, CustomerChoice::Auto, _) if !candidates.is_empty() => {
+            return Err(LeadError::CustomerChoiceRequired {
+                number: lead.number,
+                candidates: candidates.iter().map(|c| c.id).collect(),
+            }
+            .into());
+        }
+        (None, CustomerChoice::Auto | CustomerChoice::Create, _) => (customer_from_lead(ctx, lead), true),
+    };
+    if created {
+        uow.insert(&customer);
+        uow.event(DomainEvent::CustomerCreated { customer: customer.id });
+    }
+    // Step 2 — deal at the first stage of the default pipeline.
+    let deal = Deal {
+        customer: customer.id,
+        ..template
+    };
+    uow.insert(&deal);
+    uow.event(DomainEvent::DealCreated {
+        deal: deal.id,
+        lead: Some(lead.id),
+        customer: customer.id,
+        pipeline: deal.pipeline.clone(),
+        stage: deal.stage.clone(),
+    });
+    let mut next = lead.clone();
+    next.status = to;
+    next.customer = Some(customer.id);
+    next.updated_at = ctx.now;
+    uow.update(lead, &mut next);
+    uow.event(DomainEvent::LeadStatusChanged {
+        lead: lead.id,
+        from: lead.status,
+        to,
+    });
+    uow.event(DomainEvent::LeadQualified {
+        lead: lead.id,
+        customer: customer.id,
+        customer_created: created,
+        deal: deal.id,
+    });
+    Ok(Qualified {
+        uow,
+        lead: next,
+        customer,
+        deal,
+    })
+}
+
+/// A new deal for a lead: at the first stage of `pipeline` (default: the
+/// default pipeline), owned and worked by the lead's owner and team. Refuses
+/// an unknown pipeline and invalid draft fields.
+pub(crate) fn new_deal(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    customer: crate::domain::ids::CustomerId,
+    pipeline: Option<&Code>,
+    draft: &DealDraft,
+) -> Result<Deal, Error> {
+    let pipeline = match pipeline {
+        Some(code) => ctx
+            .config
+            .pipeline(code)
+            .ok_or_else(|| Error::from(unknown("pipeline", code)))?,
+        None => ctx.config.default_pipeline().ok_or(ConfigError::Missing)?,
+    };
+    let Some(stage) = pipeline.stages.first() else {
+        return Err(ConfigError::Missing.into());
+    };
+    let mut errors = Vec::new();
+    let title = draft
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            if lead.company.is_empty() {
+                lead.display_name()
+            } else {
+                lead.company.clone()
+            }
+        });
+    check_len(&mut errors, "deal title", &title, limits::LINE);
+    if let Some(v) = &draft.value
+        && let Err(e) = v.validate()
+    {
+        errors.push(e);
+    }
+    InputError::collect(errors)?;
+    Ok(Deal {
+        id: DealId::new(),
+        version: 1,
+        title,
+        value: draft.value.or(lead.expected_revenue),
+        expected_close: draft.expected_close.or(lead.expected_close),
+        pipeline: pipeline.code.clone(),
+        stage: stage.code.clone(),
+        status: DealStatus::Open,
+        probability: stage.probability,
+        probability_manual: false,
+        lost_reason: None,
+        lost_note: None,
+        close_date: None,
+        lead: Some(lead.id),
+        customer,
+        owner: lead.owner.clone(),
+        team: lead.team.clone(),
+        documents: Vec::new(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    })
+}
+
+/// Opens another deal for a qualified or converted lead (seed 001: "if the
+/// lead already has one or more deals…"), for the lead's customer. The lead
+/// itself does not change: a lost extra deal leaves a converted lead
+/// converted, and winning one converts a qualified lead as any deal does.
+pub fn open_deal(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    pipeline: Option<&Code>,
+    draft: &DealDraft,
+) -> Result<(UnitOfWork, Deal), Error> {
+    access::can_change_lead(ctx.actor, lead)?;
+    let (LeadStatus::Qualified | LeadStatus::Converted, Some(customer)) = (lead.status, lead.customer) else {
+        return Err(LeadError::NotAllowed {
+            number: lead.number,
+            status: lead.status,
+            action: "open a deal for (qualify it first)".to_owned(),
+        }
+        .into());
+    };
+    let deal = new_deal(ctx, lead, customer, pipeline, draft)?;
+    let mut uow = ctx.uow("open_deal");
+    uow.insert(&deal);
+    uow.event(DomainEvent::DealCreated {
+        deal: deal.id,
+        lead: Some(lead.id),
+        customer,
+        pipeline: deal.pipeline.clone(),
+        stage: deal.stage.clone(),
+    });
+    Ok((uow, deal))
+}
+
+pub(crate) fn customer_from_lead(ctx: &Ctx<'_>, lead: &Lead) -> Customer {
+    let person = format!("{} {}", lead.first_name, lead.last_name).trim().to_owned();
+    let contacts = if person.is_empty() {
+        Vec::new()
+    } else {
+        vec![Contact {
+            name: person.clone(),
+            job_title: lead.job_title.clone(),
+            email: lead.email.clone(),
+            phone: lead.phone.clone(),
+        }]
+    };
+    Customer {
+        id: CustomerId::new(),
+        version: 1,
+        name: if lead.company.is_empty() {
+            lead.display_name()
+        } else {
+            lead.company.clone()
+        },
+        email: lead.email.clone(),
+        phone: lead.phone.clone(),
+        address: lead.address.clone(),
+        city: lead.city.clone(),
+        state: lead.state.clone(),
+        contacts,
+        owner: lead.owner.clone(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    }
+}

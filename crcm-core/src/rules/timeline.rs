@@ -1,0 +1,147 @@
+//! Timeline rules: activities and follow-ups on a lead or deal.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::activity::{Activity, ActivityKind, FollowUp, Subject};
+use crate::domain::deal::Deal;
+use crate::domain::error::InputError;
+use crate::domain::event::DomainEvent;
+use crate::domain::ids::{ActivityId, FollowUpId, UserId};
+use crate::domain::lead::Lead;
+use crate::domain::limits::{self};
+use crate::rules::access::{self, Actor};
+use crate::rules::error::Error;
+use crate::store::uow::UnitOfWork;
+
+use super::Ctx;
+use super::fields::check_len;
+use super::lead::refuse_merged;
+
+/// The lead or deal a timeline item belongs to, loaded.
+#[derive(Clone, Copy, Debug)]
+pub enum SubjectRecord<'a> {
+    /// A lead.
+    Lead(&'a Lead),
+    /// A deal.
+    Deal(&'a Deal),
+}
+
+impl SubjectRecord<'_> {
+    fn check(&self, actor: &Actor) -> Result<Subject, Error> {
+        match self {
+            Self::Lead(l) => {
+                access::can_change_lead(actor, l)?;
+                refuse_merged(l, "add to the timeline of")?;
+                Ok(Subject::Lead(l.id))
+            }
+            Self::Deal(d) => {
+                access::can_change_deal(actor, d)?;
+                Ok(Subject::Deal(d.id))
+            }
+        }
+    }
+}
+
+/// Logs a note, call, e-mail or meeting.
+pub fn log_activity(
+    ctx: &Ctx<'_>,
+    subject: SubjectRecord<'_>,
+    kind: ActivityKind,
+    summary: &str,
+    body: &str,
+    occurred_at: Option<DateTime<Utc>>,
+) -> Result<(UnitOfWork, Activity), Error> {
+    let subject = subject.check(ctx.actor)?;
+    let mut errors = Vec::new();
+    let summary = summary.trim();
+    if summary.is_empty() {
+        errors.push(InputError::Required {
+            field: "summary".to_owned(),
+        });
+    }
+    check_len(&mut errors, "summary", summary, limits::LINE);
+    check_len(&mut errors, "body", body, limits::TEXT);
+    InputError::collect(errors)?;
+    let activity = Activity {
+        id: ActivityId::new(),
+        version: 1,
+        subject,
+        kind,
+        summary: summary.to_owned(),
+        body: body.trim().to_owned(),
+        occurred_at: occurred_at.unwrap_or(ctx.now),
+        author: ctx.actor.user.clone(),
+        created_at: ctx.now,
+    };
+    let mut uow = ctx.uow("log_activity");
+    uow.insert(&activity);
+    uow.event(DomainEvent::ActivityLogged {
+        activity: activity.id,
+        subject,
+        kind,
+    });
+    Ok((uow, activity))
+}
+
+/// Schedules a follow-up.
+pub fn schedule_follow_up(
+    ctx: &Ctx<'_>,
+    subject: SubjectRecord<'_>,
+    due: chrono::NaiveDate,
+    note_text: &str,
+    assignee: Option<&UserId>,
+) -> Result<(UnitOfWork, FollowUp), Error> {
+    let subject = subject.check(ctx.actor)?;
+    let mut errors = Vec::new();
+    let text = note_text.trim();
+    if text.is_empty() {
+        errors.push(InputError::Required {
+            field: "note".to_owned(),
+        });
+    }
+    check_len(&mut errors, "note", text, limits::TEXT);
+    InputError::collect(errors)?;
+    let follow_up = FollowUp {
+        id: FollowUpId::new(),
+        version: 1,
+        subject,
+        due,
+        note: text.to_owned(),
+        assignee: assignee.cloned().unwrap_or_else(|| ctx.actor.user.clone()),
+        done: false,
+        done_at: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let mut uow = ctx.uow("schedule_follow_up");
+    uow.insert(&follow_up);
+    uow.event(DomainEvent::FollowUpScheduled {
+        follow_up: follow_up.id,
+        subject,
+        due,
+    });
+    Ok((uow, follow_up))
+}
+
+/// Marks a follow-up done (its assignee, or whoever may change its subject).
+pub fn complete_follow_up(
+    ctx: &Ctx<'_>,
+    follow_up: &FollowUp,
+    subject: SubjectRecord<'_>,
+) -> Result<(UnitOfWork, FollowUp), Error> {
+    if follow_up.assignee != ctx.actor.user {
+        subject.check(ctx.actor)?;
+    }
+    let mut next = follow_up.clone();
+    let mut uow = ctx.uow("complete_follow_up");
+    if !follow_up.done {
+        next.done = true;
+        next.done_at = Some(ctx.now);
+        next.updated_at = ctx.now;
+        uow.update(follow_up, &mut next);
+        uow.event(DomainEvent::FollowUpCompleted {
+            follow_up: follow_up.id,
+        });
+    }
+    Ok((uow, next))
+}
