@@ -5,9 +5,18 @@
 //! events; the three state machines (lead lifecycle, lead phase, deal);
 //! reference data and its validation; permissions.
 //!
-//! Every business rule lives in this crate, in pure functions
-//! ([`rules`], [`machine`]) that take loaded records and return a
-//! [`UnitOfWork`] or a typed refusal.
+//! The crate is four layers, each importing only the ones before it
+//! (a test checks this):
+//!
+//! | layer | holds |
+//! |---|---|
+//! | [`domain`] | records, ids, contact data, money, configuration, history, events, [`InputError`](error::InputError) |
+//! | [`store`] | the storage contract ([`Store`]), units of work, lookup keys, the in-memory store |
+//! | [`rules`] | every business rule as a pure function: the three state machines, permissions, and one module per concern |
+//! | [`engine`] | the [`Engine`] facade and the commands it runs |
+//!
+//! A rule takes loaded records and returns a [`UnitOfWork`] (entity writes,
+//! history, events) or a typed refusal; the engine loads, decides, commits.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -32,7 +41,7 @@ pub use domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, Fol
 pub use domain::input::{CustomerChoice, DealDraft, LeadPatch, NewLead};
 pub use domain::lead::{Lead, LeadStatus};
 pub use domain::money::{Currency, Money};
-pub use engine::command::{Command, CommandOutput};
+pub use engine::commands::{self, Command, CommandOutput, TypedCommand};
 pub use engine::{Engine, Executed};
 pub use rules::access::{Actor, Role};
 pub use rules::error::{Error, Result};
@@ -40,6 +49,26 @@ pub use store::memory::MemoryStore;
 pub use store::record::Record;
 pub use store::uow::UnitOfWork;
 pub use store::{DealFilter, DynStore, LeadFilter, Store, StoreExt};
+
+/// What most applications use: the engine, the commands, the records and
+/// their ids, the configuration, and the errors. `use crcm_core::prelude::*;`
+pub mod prelude {
+    pub use crate::domain::activity::{ActivityKind, Subject};
+    pub use crate::domain::config::{Config, PhaseRef};
+    pub use crate::domain::contact::{Email, Phone};
+    pub use crate::domain::customer::Customer;
+    pub use crate::domain::deal::{Deal, DealStatus};
+    pub use crate::domain::ids::{Code, CustomerId, DealId, LeadId, UserId};
+    pub use crate::domain::input::{CustomerChoice, DealDraft, DealPatch, LeadPatch, NewLead};
+    pub use crate::domain::lead::{Lead, LeadStatus};
+    pub use crate::domain::money::{Currency, Money};
+    pub use crate::engine::Engine;
+    pub use crate::engine::commands::*;
+    pub use crate::rules::access::{Actor, Role};
+    pub use crate::rules::error::{Error, Result};
+    pub use crate::store::memory::MemoryStore;
+    pub use crate::store::{LeadFilter, Store};
+}
 
 /// Every error type, in one place: [`Error`] and the errors it composes,
 /// each defined beside what raises it.

@@ -2,6 +2,7 @@
 //! normalized contact data or refused with a typed error that changes nothing.
 #![cfg(feature = "testing")]
 
+use crcm_core::commands;
 use crcm_core::testing::{MemoryFactory, ann, fixture_engine, strategies};
 use crcm_core::{Error, LeadFilter};
 use proptest::prelude::*;
@@ -15,7 +16,7 @@ proptest! {
         rt.block_on(async {
             let engine = fixture_engine(&MemoryFactory).await;
             let events_before = engine.events_since(0, 100).await.expect("events").len();
-            match engine.create_lead(&ann(), input.clone()).await {
+            match engine.run(&ann(), commands::CreateLead { lead: input.clone() }).await {
                 Ok(lead) => {
                     if let Some(e) = &lead.email {
                         prop_assert_eq!(e.as_str(), e.as_str().to_lowercase());

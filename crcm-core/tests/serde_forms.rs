@@ -33,49 +33,49 @@ fn all_commands() -> Vec<Command> {
     let money = Money::new(12_345, Currency::new("EUR").expect("EUR")).expect("money");
     let p: PhaseRef = phase("b2b", "QUOTE");
     vec![
-        Command::SetConfig {
-            config: Box::new(fixture_config()),
+        Command::SetConfig(commands::SetConfig {
+            config: fixture_config(),
             expected_version: Some(3),
-        },
-        Command::CreateLead {
-            lead: Box::new(NewLead {
+        }),
+        Command::CreateLead(commands::CreateLead {
+            lead: NewLead {
                 first_name: "Ada".into(),
                 email: Some("ada@example.com".into()),
                 expected_revenue: Some(money),
                 custom: BTreeMap::from([(code("segment"), custom::CustomValue::Choice("smb".into()))]),
                 ..NewLead::default()
-            }),
-        },
-        Command::UpdateLead {
+            },
+        }),
+        Command::UpdateLead(commands::UpdateLead {
             lead,
-            patch: Box::new(LeadPatch {
+            patch: LeadPatch {
                 email: Some(None),
                 phone: Some(Some("+31 20 123 4567".into())),
                 probability: Some(Some(30)),
                 ..LeadPatch::default()
-            }),
-        },
-        Command::SetLeadStatus {
+            },
+        }),
+        Command::SetLeadStatus(commands::SetLeadStatus {
             lead,
             status: LeadStatus::Contacted,
-        },
-        Command::MoveLeadPhase {
+        }),
+        Command::MoveLeadPhase(commands::MoveLeadPhase {
             lead,
             phase: p.clone(),
             closing_reason: Some(code("won")),
             note: Some("n".into()),
-        },
-        Command::SetClosingReason {
+        }),
+        Command::SetClosingReason(commands::SetClosingReason {
             lead,
             reason: code("lost"),
             note: None,
-        },
-        Command::ChangeAccountType {
+        }),
+        Command::ChangeAccountType(commands::ChangeAccountType {
             lead,
             account_type: code("b2c"),
             phase: Some(p),
-        },
-        Command::QualifyLead {
+        }),
+        Command::QualifyLead(commands::QualifyLead {
             lead,
             customer: CustomerChoice::Link {
                 customer: CustomerId::new(),
@@ -85,92 +85,92 @@ fn all_commands() -> Vec<Command> {
                 value: Some(money),
                 expected_close: NaiveDate::from_ymd_opt(2027, 1, 2),
             },
-        },
-        Command::DisqualifyLead {
+        }),
+        Command::DisqualifyLead(commands::DisqualifyLead {
             lead,
             reason: code("other"),
             note: Some("why".into()),
-        },
-        Command::ReopenLead { lead },
-        Command::MergeLead {
+        }),
+        Command::ReopenLead(commands::ReopenLead { lead }),
+        Command::MergeLead(commands::MergeLead {
             lead,
             into: LeadId::new(),
-        },
-        Command::ReassignLead {
+        }),
+        Command::ReassignLead(commands::ReassignLead {
             lead,
             owner: UserId::new("bob").expect("user"),
-        },
-        Command::SetLeadTeam {
+        }),
+        Command::SetLeadTeam(commands::SetLeadTeam {
             lead,
             team: BTreeSet::from([UserId::new("cy").expect("user")]),
-        },
-        Command::DeleteLead { lead },
-        Command::LinkLeadDocument {
+        }),
+        Command::DeleteLead(commands::DeleteLead { lead }),
+        Command::LinkLeadDocument(commands::LinkLeadDocument {
             lead,
             kind: DocumentKind::Invoice,
             external_id: "INV-1".into(),
-        },
-        Command::MoveDealStage {
+        }),
+        Command::MoveDealStage(commands::MoveDealStage {
             deal,
             stage: code("proposal"),
-        },
-        Command::WinDeal {
+        }),
+        Command::WinDeal(commands::WinDeal {
             deal,
             stage: Some(code("won")),
-        },
-        Command::LoseDeal {
+        }),
+        Command::LoseDeal(commands::LoseDeal {
             deal,
             reason: code("no_fit"),
             note: None,
-        },
-        Command::ReopenDeal { deal, stage: None },
-        Command::SetDealProbability {
+        }),
+        Command::ReopenDeal(commands::ReopenDeal { deal, stage: None }),
+        Command::SetDealProbability(commands::SetDealProbability {
             deal,
             probability: Some(55),
-        },
-        Command::UpdateDeal {
+        }),
+        Command::UpdateDeal(commands::UpdateDeal {
             deal,
             patch: DealPatch {
                 title: Some("New".into()),
                 value: Some(None),
                 expected_close: None,
             },
-        },
-        Command::LinkDealDocument {
+        }),
+        Command::LinkDealDocument(commands::LinkDealDocument {
             deal,
             kind: DocumentKind::Quotation,
             external_id: "Q-9".into(),
-        },
-        Command::CreateCustomer {
+        }),
+        Command::CreateCustomer(commands::CreateCustomer {
             customer: NewCustomer {
                 name: "Acme".into(),
                 ..NewCustomer::default()
             },
-        },
-        Command::AddContact {
+        }),
+        Command::AddContact(commands::AddContact {
             customer: CustomerId::new(),
             contact: NewContact {
                 name: "Ann".into(),
                 ..NewContact::default()
             },
-        },
-        Command::LogActivity {
+        }),
+        Command::LogActivity(commands::LogActivity {
             subject: Subject::Deal(deal),
             kind: ActivityKind::Meeting,
             summary: "demo".into(),
             body: String::new(),
             occurred_at: Some(Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).single().expect("time")),
-        },
-        Command::ScheduleFollowUp {
+        }),
+        Command::ScheduleFollowUp(commands::ScheduleFollowUp {
             subject: Subject::Lead(lead),
             due: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
             note: "call".into(),
             assignee: None,
-        },
-        Command::CompleteFollowUp {
+        }),
+        Command::CompleteFollowUp(commands::CompleteFollowUp {
             follow_up: FollowUpId::new(),
-        },
-        Command::ReceiveCommunication {
+        }),
+        Command::ReceiveCommunication(commands::ReceiveCommunication {
             communication: InboundCommunication {
                 kind: CommunicationKind::Call,
                 from_email: None,
@@ -179,18 +179,18 @@ fn all_commands() -> Vec<Command> {
                 body: "b".into(),
                 received_at: None,
             },
-        },
-        Command::AttachCommunication {
+        }),
+        Command::AttachCommunication(commands::AttachCommunication {
             communication: CommunicationId::new(),
             lead,
-        },
-        Command::CreateLeadFromCommunication {
+        }),
+        Command::CreateLeadFromCommunication(commands::CreateLeadFromCommunication {
             communication: CommunicationId::new(),
-            lead: Box::new(NewLead::default()),
-        },
-        Command::IgnoreCommunication {
+            lead: NewLead::default(),
+        }),
+        Command::IgnoreCommunication(commands::IgnoreCommunication {
             communication: CommunicationId::new(),
-        },
+        }),
     ]
 }
 
@@ -217,11 +217,11 @@ fn commands_parse_from_minimal_json() {
     let cmd: Command = serde_json::from_str(&json).expect("defaults fill the rest");
     assert_eq!(
         cmd,
-        Command::QualifyLead {
+        Command::QualifyLead(commands::QualifyLead {
             lead,
             customer: CustomerChoice::Auto,
             deal: DealDraft::default()
-        }
+        })
     );
     let bad = r#"{"type":"move_deal_stage","deal":"not-a-uuid","stage":"x"}"#;
     assert!(serde_json::from_str::<Command>(bad).is_err());
@@ -248,20 +248,30 @@ fn every_output_round_trips() {
         let engine = crcm_core::testing::fixture_engine(&crcm_core::testing::MemoryFactory).await;
         let ann = crcm_core::testing::ann();
         let lead = engine
-            .create_lead(
+            .run(
                 &ann,
-                NewLead {
-                    first_name: "Ada".into(),
-                    company: "Acme".into(),
-                    account_type: Some(code("b2b")),
-                    ..NewLead::default()
+                commands::CreateLead {
+                    lead: NewLead {
+                        first_name: "Ada".into(),
+                        company: "Acme".into(),
+                        account_type: Some(code("b2b")),
+                        ..NewLead::default()
+                    },
                 },
             )
             .await
             .expect("lead");
         let (l, c, d) = engine
-            .qualify_lead(&ann, lead.id, CustomerChoice::Auto, DealDraft::default())
+            .run(
+                &ann,
+                commands::QualifyLead {
+                    lead: lead.id,
+                    customer: CustomerChoice::Auto,
+                    deal: DealDraft::default(),
+                },
+            )
             .await
+            .map(|q| (q.lead, q.customer, q.deal))
             .expect("qualify");
         let outputs = vec![
             CommandOutput::Config { version: 2 },
@@ -286,13 +296,13 @@ fn every_output_round_trips() {
         let out = engine
             .execute(
                 &ann,
-                Command::LogActivity {
+                Command::LogActivity(commands::LogActivity {
                     subject: Subject::Lead(lead.id),
                     kind: ActivityKind::Note,
                     summary: "n".into(),
                     body: String::new(),
                     occurred_at: None,
-                },
+                }),
             )
             .await
             .expect("activity");
@@ -300,12 +310,12 @@ fn every_output_round_trips() {
         let out = engine
             .execute(
                 &ann,
-                Command::ScheduleFollowUp {
+                Command::ScheduleFollowUp(commands::ScheduleFollowUp {
                     subject: Subject::Lead(lead.id),
                     due: NaiveDate::from_ymd_opt(2027, 1, 1).expect("d"),
                     note: "x".into(),
                     assignee: None,
-                },
+                }),
             )
             .await
             .expect("follow-up");
@@ -313,7 +323,7 @@ fn every_output_round_trips() {
         let out = engine
             .execute(
                 &ann,
-                Command::ReceiveCommunication {
+                Command::ReceiveCommunication(commands::ReceiveCommunication {
                     communication: InboundCommunication {
                         kind: CommunicationKind::Email,
                         from_email: Some("x@example.com".into()),
@@ -322,7 +332,7 @@ fn every_output_round_trips() {
                         body: String::new(),
                         received_at: None,
                     },
-                },
+                }),
             )
             .await
             .expect("communication");

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::{Server, SqlFactory, run};
+use crcm_core::commands;
 use crcm_core::domain::entity::EntityRef;
 use crcm_core::domain::event::DomainEvent;
 use crcm_core::domain::ids::{CustomerId, DealId};
@@ -47,7 +48,12 @@ async fn setup(factory: &SqlFactory) -> (Engine, SeaStore, Lead) {
         .unwrap_or_else(|e| panic!("connect: {e}"));
     let engine = configured(Arc::new(store.clone())).await;
     let lead = engine
-        .create_lead(&ann(), conformance::b2b("Ada", "Acme"))
+        .run(
+            &ann(),
+            commands::CreateLead {
+                lead: conformance::b2b("Ada", "Acme"),
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("create: {e}"));
     (engine, store, lead)
@@ -61,12 +67,25 @@ async fn database_error_mid_unit(server: Server) {
     }
     let (engine, _store, lead) = setup(&factory).await;
     let other = engine
-        .create_lead(&ann(), conformance::b2b("Bob", "Beta"))
+        .run(
+            &ann(),
+            commands::CreateLead {
+                lead: conformance::b2b("Bob", "Beta"),
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("create: {e}"));
     let (_, _, deal) = engine
-        .qualify_lead(&ann(), other.id, CustomerChoice::Auto, DealDraft::default())
+        .run(
+            &ann(),
+            commands::QualifyLead {
+                lead: other.id,
+                customer: CustomerChoice::Auto,
+                deal: DealDraft::default(),
+            },
+        )
         .await
+        .map(|q| (q.lead, q.customer, q.deal))
         .unwrap_or_else(|e| panic!("qualify: {e}"));
     let before = snapshot(&engine, &lead).await;
 
@@ -130,7 +149,16 @@ fn lost_connection_mid_unit_postgres() {
             description: Some("lost with the connection".into()),
             ..LeadPatch::default()
         };
-        match engine.update_lead(&ann(), lead.id, patch.clone()).await {
+        match engine
+            .run(
+                &ann(),
+                commands::UpdateLead {
+                    lead: lead.id,
+                    patch: patch.clone(),
+                },
+            )
+            .await
+        {
             Err(Error::Store(StoreError::Backend {
                 backend: "postgres", ..
             })) => {}
@@ -142,7 +170,7 @@ fn lost_connection_mid_unit_postgres() {
             .await
             .unwrap_or_else(|e| panic!("drop trigger: {e}"));
         let updated = engine
-            .update_lead(&ann(), lead.id, patch)
+            .run(&ann(), commands::UpdateLead { lead: lead.id, patch })
             .await
             .unwrap_or_else(|e| panic!("after reconnecting: {e}"));
         assert_eq!(

@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Server, SqlFactory, run};
+use crcm_core::commands;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::{FORMAT_VERSION, Store, StoreExt};
 use crcm_core::testing;
@@ -95,7 +96,12 @@ async fn story(server: Server) {
     let store: Arc<dyn Store> = Arc::new(store);
     let engine = testing::configured(store.clone()).await;
     let lead = engine
-        .create_lead(&testing::ann(), crcm_core::testing::conformance::b2b("Ada", "Acme"))
+        .run(
+            &testing::ann(),
+            commands::CreateLead {
+                lead: crcm_core::testing::conformance::b2b("Ada", "Acme"),
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("create lead: {e}"));
     let sea = SeaStore::connect_with(&place.url, manual.clone())

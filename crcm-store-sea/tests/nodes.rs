@@ -17,11 +17,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Place, Server, SqlFactory};
+use crcm_core::commands;
 use crcm_core::domain::entity::EntityRef;
 use crcm_core::domain::event::DomainEvent;
 use crcm_core::domain::input::{CustomerChoice, DealDraft};
 use crcm_core::domain::lead::LeadStatus;
-use crcm_core::engine::command::Command;
+use crcm_core::engine::commands::Command;
 use crcm_core::rules::error::Error;
 use crcm_core::rules::machine::LeadError;
 use crcm_core::store::LeadFilter;
@@ -93,11 +94,11 @@ fn node_child() {
         // Both nodes qualify the same leads in the same order.
         let (mut won, mut refused, mut retried) = (0, 0, 0);
         for lead in &race {
-            let command = Command::QualifyLead {
+            let command = Command::QualifyLead(commands::QualifyLead {
                 lead: *lead,
                 customer: CustomerChoice::Auto,
                 deal: DealDraft::default(),
-            };
+            });
             match engine.execute_detailed(&ann(), command).await {
                 Ok(done) => {
                     won += 1;
@@ -122,12 +123,12 @@ fn node_child() {
                     let mut gave_up = 0usize;
                     for i in 0..MOVES_PER_TASK {
                         let which = (t + i) % shared.len();
-                        let command = Command::MoveLeadPhase {
+                        let command = Command::MoveLeadPhase(commands::MoveLeadPhase {
                             lead: shared[which],
                             phase: phases[(pid + t * 7 + i) % phases.len()].clone(),
                             closing_reason: None,
                             note: None,
-                        };
+                        });
                         match engine.execute_detailed(&ann(), command).await {
                             Ok(done) if done.receipt.is_some() => applied[which] += 1,
                             Ok(_) => {}
@@ -206,7 +207,7 @@ fn race(server: Server) {
                     ..NewLead::default()
                 };
                 engine
-                    .create_lead(&ann(), lead)
+                    .run(&ann(), commands::CreateLead { lead })
                     .await
                     .unwrap_or_else(|e| panic!("create lead: {e}"));
             }

@@ -912,7 +912,7 @@ mod tests {
                 account_type: crcm_core::Code::new("b2b").ok(),
                 ..crcm_core::NewLead::default()
             };
-            rt.block_on(engine.create_lead(&crcm_core::testing::ann(), lead))
+            rt.block_on(engine.run(&crcm_core::testing::ann(), crcm_core::commands::CreateLead { lead }))
                 .expect("lead");
         }
         (tmp, store, engine, rt)
@@ -957,7 +957,7 @@ mod tests {
             ..crcm_core::NewLead::default()
         };
         let err = rt
-            .block_on(engine.create_lead(&crcm_core::testing::ann(), lead))
+            .block_on(engine.run(&crcm_core::testing::ann(), crcm_core::commands::CreateLead { lead }))
             .expect_err("the flush failed");
         assert!(
             matches!(

@@ -11,8 +11,9 @@ use std::process::{Command as Process, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crcm_core::commands;
 use crcm_core::domain::input::{CustomerChoice, DealDraft};
-use crcm_core::engine::command::Command;
+use crcm_core::engine::commands::Command;
 use crcm_core::testing::{ann, configured, conformance, phase};
 use crcm_core::{Code, Engine, NewLead};
 use crcm_store_sled::SledStore;
@@ -73,31 +74,59 @@ fn crash_child() {
         let b2b = Code::new("b2b").expect("code");
         for i in 0u64.. {
             let lead = engine
-                .create_lead(
+                .run(
                     &ann(),
-                    NewLead {
-                        company: format!("Crash Co {i}"),
-                        email: Some(format!("crash{i}.{}@example.com", std::process::id())),
-                        account_type: Some(b2b.clone()),
-                        ..NewLead::default()
+                    commands::CreateLead {
+                        lead: NewLead {
+                            company: format!("Crash Co {i}"),
+                            email: Some(format!("crash{i}.{}@example.com", std::process::id())),
+                            account_type: Some(b2b.clone()),
+                            ..NewLead::default()
+                        },
                     },
                 )
                 .await
                 .expect("create");
             report(&format!("C {} {}", lead.number, lead.version));
             let moved = engine
-                .move_lead_phase(&ann(), lead.id, phase("b2b", "MEETING"))
+                .run(
+                    &ann(),
+                    commands::MoveLeadPhase {
+                        lead: lead.id,
+                        phase: phase("b2b", "MEETING"),
+                        closing_reason: None,
+                        note: None,
+                    },
+                )
                 .await
                 .expect("move");
             report(&format!("C {} {}", moved.number, moved.version));
             if i % 2 == 0 {
                 let (q, _, deal) = engine
-                    .qualify_lead(&ann(), lead.id, CustomerChoice::Create, DealDraft::default())
+                    .run(
+                        &ann(),
+                        commands::QualifyLead {
+                            lead: lead.id,
+                            customer: CustomerChoice::Create,
+                            deal: DealDraft::default(),
+                        },
+                    )
                     .await
+                    .map(|q| (q.lead, q.customer, q.deal))
                     .expect("qualify");
                 report(&format!("C {} {}", q.number, q.version));
                 if i % 4 == 0 {
-                    let (_, won) = engine.win_deal(&ann(), deal.id).await.expect("win");
+                    let (_, won) = engine
+                        .run(
+                            &ann(),
+                            commands::WinDeal {
+                                deal: deal.id,
+                                stage: None,
+                            },
+                        )
+                        .await
+                        .map(|c| (c.deal, c.lead))
+                        .expect("win");
                     if let Some(w) = won {
                         report(&format!("C {} {}", w.number, w.version));
                     }
@@ -106,11 +135,11 @@ fn crash_child() {
                 let out = engine
                     .execute(
                         &ann(),
-                        Command::DisqualifyLead {
+                        Command::DisqualifyLead(commands::DisqualifyLead {
                             lead: lead.id,
                             reason: Code::new("no_fit").expect("code"),
                             note: None,
-                        },
+                        }),
                     )
                     .await
                     .expect("disqualify");

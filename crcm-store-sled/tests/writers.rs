@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crcm_core::NewLead;
+use crcm_core::commands;
 use crcm_core::testing::{ann, configured};
 use crcm_store_sled::SledStore;
 
@@ -45,7 +46,7 @@ fn run(writers: usize, run: usize) -> u64 {
                                 account_type: crcm_core::Code::new("b2b").ok(),
                                 ..NewLead::default()
                             };
-                            engine.create_lead(&ann(), lead).await.expect("create");
+                            engine.run(&ann(), commands::CreateLead { lead }).await.expect("create");
                             p.fetch_add(1, Ordering::SeqCst);
                         }
                     })

@@ -2,11 +2,12 @@
 //! work leads as two sales people and a manager, then print the board, one
 //! lead's history and the event outbox. It needs an empty store.
 
+use crcm::commands;
 use crcm::domain::config::{AccountType, Phase, PhaseType};
 use crcm::domain::input::{CustomerChoice, DealDraft, NewCustomer};
 use crcm::{
-    Actor, Code, Command, CommandOutput, Config, Currency, DomainEvent, Engine, EntityRef, LeadFilter, LeadStatus,
-    Money, NewLead, PhaseRef, Role, UserId,
+    Actor, Code, Config, Currency, DomainEvent, Engine, EntityRef, LeadFilter, LeadStatus, Money, NewLead, PhaseRef,
+    Role, UserId,
 };
 
 /// The examples' result type.
@@ -73,7 +74,15 @@ pub async fn run(engine: &Engine) -> Result<()> {
     let maria = Actor::new(UserId::new("maria")?, Role::Manager);
 
     say("1. Maria configures the funnel of seed 000 and the default deal pipeline");
-    let version = engine.set_config(&maria, funnel()?, None).await?;
+    let version = engine
+        .run(
+            &maria,
+            commands::SetConfig {
+                config: funnel()?,
+                expected_version: None,
+            },
+        )
+        .await?;
     let (config, _) = engine.config().await?;
     for p in config.phases_of(&code("business")?) {
         println!("   {:<7} {:<18} {:?}", p.code.as_str(), p.description, p.phase_type);
@@ -85,10 +94,10 @@ pub async fn run(engine: &Engine) -> Result<()> {
     );
 
     say("2. Leads arrive");
-    let out = engine
-        .execute(
+    let globex = engine
+        .run(
             &maria,
-            Command::CreateCustomer {
+            commands::CreateCustomer {
                 customer: NewCustomer {
                     name: "Globex".into(),
                     phone: Some("+1 212-555-0147".into()),
@@ -97,9 +106,6 @@ pub async fn run(engine: &Engine) -> Result<()> {
             },
         )
         .await?;
-    let CommandOutput::Customer { customer: globex } = out else {
-        return Err("expected a customer".into());
-    };
     println!(
         "   existing customer: {} (phone {})",
         globex.name,
@@ -117,32 +123,48 @@ pub async fn run(engine: &Engine) -> Result<()> {
         ..NewLead::default()
     };
     let acme = engine
-        .create_lead(
+        .run(
             &anna,
-            lead("Ada", "Lovelace", "Acme Corp", Some("Ada@Acme.example.com"), None),
+            commands::CreateLead {
+                lead: lead("Ada", "Lovelace", "Acme Corp", Some("Ada@Acme.example.com"), None),
+            },
         )
         .await?;
     let globex_lead = engine
-        .create_lead(
+        .run(
             &anna,
-            lead("Hank", "Scorpio", "Globex Corp", None, Some("(212) 555 0147")),
+            commands::CreateLead {
+                lead: lead("Hank", "Scorpio", "Globex Corp", None, Some("(212) 555 0147")),
+            },
         )
         .await?;
     match engine
-        .create_lead(&ben, lead("Peter", "Gibbons", "Initech", Some("peter@@initech"), None))
+        .run(
+            &ben,
+            commands::CreateLead {
+                lead: lead("Peter", "Gibbons", "Initech", Some("peter@@initech"), None),
+            },
+        )
         .await
     {
         Err(e) => println!("   ben's lead refused: {e}"),
         Ok(l) => println!("   unexpected: lead {} accepted", l.number),
     }
     let initech = engine
-        .create_lead(
+        .run(
             &ben,
-            lead("Peter", "Gibbons", "Initech", Some("peter@initech.example.com"), None),
+            commands::CreateLead {
+                lead: lead("Peter", "Gibbons", "Initech", Some("peter@initech.example.com"), None),
+            },
         )
         .await?;
     let umbrella = engine
-        .create_lead(&ben, lead("Alice", "Abernathy", "Umbrella", None, None))
+        .run(
+            &ben,
+            commands::CreateLead {
+                lead: lead("Alice", "Abernathy", "Umbrella", None, None),
+            },
+        )
         .await?;
     for l in [&acme, &globex_lead, &initech, &umbrella] {
         println!(
@@ -156,20 +178,67 @@ pub async fn run(engine: &Engine) -> Result<()> {
     }
 
     say("3. Work the pipeline");
-    engine.set_lead_status(&anna, acme.id, LeadStatus::Contacted).await?;
-    engine.move_lead_phase(&anna, acme.id, phase("QUOTE")?).await?;
-    engine.move_lead_phase(&anna, globex_lead.id, phase("QUOTE")?).await?;
+    engine
+        .run(
+            &anna,
+            commands::SetLeadStatus {
+                lead: acme.id,
+                status: LeadStatus::Contacted,
+            },
+        )
+        .await?;
+    engine
+        .run(
+            &anna,
+            commands::MoveLeadPhase {
+                lead: acme.id,
+                phase: phase("QUOTE")?,
+                closing_reason: None,
+                note: None,
+            },
+        )
+        .await?;
+    engine
+        .run(
+            &anna,
+            commands::MoveLeadPhase {
+                lead: globex_lead.id,
+                phase: phase("QUOTE")?,
+                closing_reason: None,
+                note: None,
+            },
+        )
+        .await?;
     println!(
         "   anna moved leads {} and {} to Send Quote",
         acme.number, globex_lead.number
     );
-    match engine.move_lead_phase(&ben, acme.id, phase("CLOSED")?).await {
+    match engine
+        .run(
+            &ben,
+            commands::MoveLeadPhase {
+                lead: acme.id,
+                phase: phase("CLOSED")?,
+                closing_reason: None,
+                note: None,
+            },
+        )
+        .await
+    {
         Err(e) => println!("   ben may not touch anna's lead: {e}"),
         Ok(_) => println!("   unexpected: ben moved anna's lead"),
     }
     match engine
-        .qualify_lead(&anna, globex_lead.id, CustomerChoice::Auto, DealDraft::default())
+        .run(
+            &anna,
+            commands::QualifyLead {
+                lead: globex_lead.id,
+                customer: CustomerChoice::Auto,
+                deal: DealDraft::default(),
+            },
+        )
         .await
+        .map(|q| (q.lead, q.customer, q.deal))
     {
         Err(e) => println!("   qualify lead {}: {e}", globex_lead.number),
         Ok(_) => println!("   unexpected: qualified without choosing"),
@@ -182,18 +251,30 @@ pub async fn run(engine: &Engine) -> Result<()> {
         );
     }
     let (_, customer, deal) = engine
-        .qualify_lead(
+        .run(
             &anna,
-            globex_lead.id,
-            CustomerChoice::Link { customer: globex.id },
-            DealDraft::default(),
+            commands::QualifyLead {
+                lead: globex_lead.id,
+                customer: CustomerChoice::Link { customer: globex.id },
+                deal: DealDraft::default(),
+            },
         )
-        .await?;
+        .await
+        .map(|q| (q.lead, q.customer, q.deal))?;
     println!(
         "   lead {} qualified: linked to {}, deal \"{}\" at stage {}",
         globex_lead.number, customer.name, deal.title, deal.stage
     );
-    let (won, converted) = engine.win_deal(&anna, deal.id).await?;
+    let (won, converted) = engine
+        .run(
+            &anna,
+            commands::WinDeal {
+                deal: deal.id,
+                stage: None,
+            },
+        )
+        .await
+        .map(|c| (c.deal, c.lead))?;
     println!(
         "   deal \"{}\" won on {} (probability {}%): lead {} is now {}",
         won.title,
@@ -203,11 +284,26 @@ pub async fn run(engine: &Engine) -> Result<()> {
         converted.map_or("unchanged", |l| l.status.as_str())
     );
     let (_, acme_customer, _) = engine
-        .qualify_lead(&anna, acme.id, CustomerChoice::Auto, DealDraft::default())
-        .await?;
+        .run(
+            &anna,
+            commands::QualifyLead {
+                lead: acme.id,
+                customer: CustomerChoice::Auto,
+                deal: DealDraft::default(),
+            },
+        )
+        .await
+        .map(|q| (q.lead, q.customer, q.deal))?;
     println!("   lead {} qualified: new customer {}", acme.number, acme_customer.name);
     let l = engine
-        .disqualify_lead(&ben, initech.id, code("no_budget")?, None)
+        .run(
+            &ben,
+            commands::DisqualifyLead {
+                lead: initech.id,
+                reason: code("no_budget")?,
+                note: None,
+            },
+        )
         .await?;
     println!(
         "   lead {} disqualified by ben: reason {}",
@@ -215,9 +311,9 @@ pub async fn run(engine: &Engine) -> Result<()> {
         l.lost_reason.as_ref().map_or("-", |r| r.as_str())
     );
     engine
-        .execute(
+        .run(
             &ben,
-            Command::MoveLeadPhase {
+            commands::MoveLeadPhase {
                 lead: umbrella.id,
                 phase: phase("CLOSED")?,
                 closing_reason: Some(code("competitor")?),

@@ -134,7 +134,7 @@ pub struct LeadPatch {
 }
 
 /// Qualify's customer step (seed 001 "Step 1 — Customer").
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "choice", rename_all = "snake_case")]
 pub enum CustomerChoice {
     /// Create a customer when none matches; when some match, refuse and list

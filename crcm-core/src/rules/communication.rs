@@ -16,6 +16,7 @@ use crate::store::uow::UnitOfWork;
 use super::Ctx;
 use super::fields::{check_len, parse_email, parse_phone};
 use super::lead::{new_lead, record_new_lead, refuse_merged};
+use super::matching::open_matches;
 
 /// Records an inbound call or e-mail. `matches` are the leads whose phone or
 /// e-mail equals the sender's; it is linked when exactly one open lead matches.
@@ -25,7 +26,7 @@ pub fn receive_communication(
     matches: &[Lead],
 ) -> Result<(UnitOfWork, Communication), Error> {
     let (email, phone) = communication_contacts(ctx.config, input)?;
-    let open: Vec<&Lead> = matches.iter().filter(|l| !l.is_closed(ctx.config)).collect();
+    let open = open_matches(ctx.config, matches.to_vec(), None);
     let lead = match open.as_slice() {
         [one] => Some(one.id),
         _ => None,
@@ -48,7 +49,7 @@ pub fn receive_communication(
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    let mut uow = ctx.uow("receive_communication");
+    let mut uow = ctx.uow();
     uow.insert(&communication);
     uow.event(DomainEvent::CommunicationReceived {
         communication: communication.id,
@@ -117,7 +118,7 @@ pub fn attach_communication(
     next.lead = Some(lead.id);
     next.status = CommunicationStatus::Linked;
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("attach_communication");
+    let mut uow = ctx.uow();
     if !uow.update(communication, &mut next).is_empty() {
         uow.event(DomainEvent::CommunicationLinked {
             communication: communication.id,
@@ -154,7 +155,7 @@ pub fn record_lead_from_communication(
     lead: Lead,
     number: u64,
 ) -> (UnitOfWork, Communication, Lead) {
-    let (mut uow, lead) = record_new_lead(ctx, lead, number, "create_lead_from_communication");
+    let (mut uow, lead) = record_new_lead(ctx, lead, number);
     let mut next = communication.clone();
     next.lead = Some(lead.id);
     next.status = CommunicationStatus::Linked;
@@ -182,7 +183,7 @@ pub fn ignore_communication(
     let mut next = communication.clone();
     next.status = CommunicationStatus::Ignored;
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("ignore_communication");
+    let mut uow = ctx.uow();
     if !uow.update(communication, &mut next).is_empty() {
         uow.event(DomainEvent::CommunicationIgnored {
             communication: communication.id,

@@ -17,6 +17,7 @@ use crate::store::uow::{ConfigWrite, UnitOfWork};
 pub fn set_config(
     actor: &Actor,
     now: DateTime<Utc>,
+    action: &str,
     current: Option<(&Config, u64)>,
     next: &Config,
     expected_version: Option<u64>,
@@ -39,7 +40,7 @@ pub fn set_config(
         return Err(ConfigError::InUse { uses: in_use }.into());
     }
     let version = found.map_or(1, |v| v + 1);
-    let mut uow = UnitOfWork::new(&actor.user, now, "set_config");
+    let mut uow = UnitOfWork::new(&actor.user, now, action);
     uow.config = Some(ConfigWrite {
         config: next.clone(),
         version,

@@ -66,7 +66,7 @@ pub fn create_customer(ctx: &Ctx<'_>, input: &NewCustomer) -> Result<(UnitOfWork
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    let mut uow = ctx.uow("create_customer");
+    let mut uow = ctx.uow();
     uow.insert(&customer);
     uow.event(DomainEvent::CustomerCreated { customer: customer.id });
     Ok((uow, customer))
@@ -95,7 +95,7 @@ pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Re
         phone,
     });
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("add_contact");
+    let mut uow = ctx.uow();
     uow.update(customer, &mut next);
     uow.event(DomainEvent::CustomerUpdated { customer: customer.id });
     Ok((uow, next))

@@ -61,13 +61,12 @@ pub(crate) fn stage_of<'c>(
 /// Applies a status change and its lead side effects (conversion, un-conversion).
 pub(crate) fn finish_deal_change(
     ctx: &Ctx<'_>,
-    action: &str,
     deal: &Deal,
     mut next: Deal,
     link: DealLead<'_>,
 ) -> Result<DealChanged, Error> {
     let today = ctx.now.date_naive();
-    let mut uow = ctx.uow(action);
+    let mut uow = ctx.uow();
     match (deal.status, next.status) {
         (DealStatus::Open, DealStatus::Won) => {
             next.close_date = Some(today);
@@ -192,7 +191,7 @@ pub fn move_deal_stage(ctx: &Ctx<'_>, deal: &Deal, stage: &Code, link: DealLead<
     if target.kind == StageKind::Open && !deal.probability_manual {
         next.probability = target.probability;
     }
-    finish_deal_change(ctx, "move_deal_stage", deal, next, link)
+    finish_deal_change(ctx, deal, next, link)
 }
 
 /// Wins a deal at a won stage (default: the pipeline's first); the lead becomes Converted.
@@ -203,7 +202,7 @@ pub fn win_deal(ctx: &Ctx<'_>, deal: &Deal, stage: Option<&Code>, link: DealLead
     let mut next = deal.clone();
     next.stage = target;
     next.status = status;
-    finish_deal_change(ctx, "win_deal", deal, next, link)
+    finish_deal_change(ctx, deal, next, link)
 }
 
 /// Loses a deal with a lost reason, at the pipeline's first lost stage.
@@ -223,7 +222,7 @@ pub fn lose_deal(
     next.status = status;
     next.lost_reason = Some(reason.clone());
     next.lost_note = n;
-    finish_deal_change(ctx, "lose_deal", deal, next, link)
+    finish_deal_change(ctx, deal, next, link)
 }
 
 /// Reopens a won or lost deal at an open stage (default: the first); close date
@@ -238,7 +237,7 @@ pub fn reopen_deal(ctx: &Ctx<'_>, deal: &Deal, stage: Option<&Code>, link: DealL
     next.probability_manual = false;
     next.stage = target;
     next.status = status;
-    finish_deal_change(ctx, "reopen_deal", deal, next, link)
+    finish_deal_change(ctx, deal, next, link)
 }
 
 pub(crate) fn pick_stage(config: &Config, deal: &Deal, stage: Option<&Code>, kind: StageKind) -> Result<Code, Error> {
@@ -284,7 +283,7 @@ pub fn set_deal_probability(ctx: &Ctx<'_>, deal: &Deal, probability: Option<u8>)
         }
     }
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("set_deal_probability");
+    let mut uow = ctx.uow();
     let fields = uow.update(deal, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
@@ -324,7 +323,7 @@ pub fn update_deal(ctx: &Ctx<'_>, deal: &Deal, patch: &DealPatch) -> Result<Deal
     }
     InputError::collect(errors)?;
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("update_deal");
+    let mut uow = ctx.uow();
     let fields = uow.update(deal, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
@@ -348,7 +347,7 @@ pub fn link_deal_document(
     let doc = document(&mut errors, kind, external_id, ctx.now);
     InputError::collect(errors)?;
     let mut next = deal.clone();
-    let mut uow = ctx.uow("link_deal_document");
+    let mut uow = ctx.uow();
     if !deal
         .documents
         .iter()

@@ -162,9 +162,9 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
 }
 
 /// Records a validated new lead under its number.
-pub fn record_new_lead(ctx: &Ctx<'_>, mut lead: Lead, number: u64, action: &str) -> (UnitOfWork, Lead) {
+pub fn record_new_lead(ctx: &Ctx<'_>, mut lead: Lead, number: u64) -> (UnitOfWork, Lead) {
     lead.number = number;
-    let mut uow = ctx.uow(action);
+    let mut uow = ctx.uow();
     uow.insert(&lead);
     uow.event(DomainEvent::LeadCreated {
         lead: lead.id,
@@ -249,7 +249,7 @@ pub fn update_lead(ctx: &Ctx<'_>, lead: &Lead, patch: &LeadPatch) -> Result<(Uni
     }
     InputError::collect(errors)?;
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("update_lead");
+    let mut uow = ctx.uow();
     let fields = uow.update(lead, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::LeadUpdated { lead: lead.id, fields });
@@ -265,7 +265,7 @@ pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(Uni
     let mut next = lead.clone();
     next.status = to;
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("set_lead_status");
+    let mut uow = ctx.uow();
     if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::LeadStatusChanged {
             lead: lead.id,
@@ -326,7 +326,7 @@ pub fn move_phase(
         next.closing_reason = Some(reason.clone());
     }
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("move_lead_phase");
+    let mut uow = ctx.uow();
     uow.update(lead, &mut next);
     phase_events(&mut uow, lead, &next);
     if let Some(reason) = &next.closing_reason
@@ -354,7 +354,7 @@ pub fn set_closing_reason(
     next.closing_note = closing_reason(ctx.config, reason, note_text)?;
     next.closing_reason = Some(reason.clone());
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("set_closing_reason");
+    let mut uow = ctx.uow();
     if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::ClosingReasonSet {
             lead: lead.id,
@@ -398,7 +398,7 @@ pub fn change_account_type(
     next.account_type = account_type.clone();
     enter_phase(&mut next, ctx.config, new_phase, ctx.now);
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("change_account_type");
+    let mut uow = ctx.uow();
     uow.update(lead, &mut next);
     if lead.account_type != next.account_type {
         uow.event(DomainEvent::AccountTypeChanged {
@@ -434,7 +434,7 @@ pub fn disqualify(
         enter_phase(&mut next, ctx.config, Some(lost.reference()), ctx.now);
     }
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("disqualify_lead");
+    let mut uow = ctx.uow();
     uow.update(lead, &mut next);
     uow.event(DomainEvent::LeadStatusChanged {
         lead: lead.id,
@@ -487,7 +487,7 @@ pub fn reopen(ctx: &Ctx<'_>, lead: &Lead) -> Result<(UnitOfWork, Lead), Error> {
     let phase = restore_phase(ctx.config, lead, saved.as_ref().and_then(|p| p.phase.as_ref()), false);
     enter_phase(&mut next, ctx.config, phase, ctx.now);
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("reopen_lead");
+    let mut uow = ctx.uow();
     uow.update(lead, &mut next);
     uow.event(DomainEvent::LeadStatusChanged {
         lead: lead.id,
@@ -522,7 +522,7 @@ pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lea
     next.status = to;
     next.merged_into = Some(into.id);
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("merge_lead");
+    let mut uow = ctx.uow();
     uow.update(lead, &mut next);
     uow.event(DomainEvent::LeadStatusChanged {
         lead: lead.id,
@@ -546,7 +546,7 @@ pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, deals: &[Deal], owner: &UserId) -> R
     next.owner = owner.clone();
     next.team.remove(owner);
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("reassign_lead");
+    let mut uow = ctx.uow();
     if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::LeadReassigned {
             lead: lead.id,
@@ -572,7 +572,7 @@ pub fn set_team(
     let mut next = lead.clone();
     next.team = team.iter().filter(|u| **u != lead.owner).cloned().collect();
     next.updated_at = ctx.now;
-    let mut uow = ctx.uow("set_lead_team");
+    let mut uow = ctx.uow();
     if !uow.update(lead, &mut next).is_empty() {
         uow.event(DomainEvent::TeamChanged {
             lead: lead.id,
@@ -632,7 +632,7 @@ pub fn delete_lead(ctx: &Ctx<'_>, lead: &Lead, links: &LeadLinks) -> Result<Unit
         }
         .into());
     }
-    let mut uow = ctx.uow("delete_lead");
+    let mut uow = ctx.uow();
     uow.delete(lead);
     uow.event(DomainEvent::LeadDeleted {
         lead: lead.id,
@@ -683,7 +683,7 @@ pub fn link_lead_document(
     let doc = document(&mut errors, kind, external_id, ctx.now);
     InputError::collect(errors)?;
     let mut next = lead.clone();
-    let mut uow = ctx.uow("link_lead_document");
+    let mut uow = ctx.uow();
     if !lead
         .documents
         .iter()

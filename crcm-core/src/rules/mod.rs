@@ -18,11 +18,14 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// The time of the command.
     pub now: DateTime<Utc>,
+    /// The command's name, recorded in history (e.g. `qualify_lead`).
+    pub action: &'static str,
 }
 
 impl Ctx<'_> {
-    fn uow(&self, action: &str) -> UnitOfWork {
-        UnitOfWork::new(&self.actor.user, self.now, action)
+    /// An empty unit of work of this command.
+    fn uow(&self) -> UnitOfWork {
+        UnitOfWork::new(&self.actor.user, self.now, self.action)
     }
 }
 
@@ -35,8 +38,11 @@ pub mod error;
 mod fields;
 pub mod lead;
 pub mod machine;
+pub mod matching;
 pub mod qualify;
 pub mod reason;
+#[cfg(test)]
+mod test_support;
 pub mod timeline;
 
 pub use communication::*;

@@ -3,6 +3,7 @@
 use crate::domain::config::ConfigError;
 use crate::domain::customer::{Contact, Customer};
 use crate::domain::deal::{Deal, DealStatus};
+use crate::domain::entity::EntityRef;
 use crate::domain::error::InputError;
 use crate::domain::event::DomainEvent;
 use crate::domain::ids::{Code, CustomerId, DealId};
@@ -18,9 +19,9 @@ use crate::store::uow::UnitOfWork;
 use super::Ctx;
 use super::fields::{check_len, unknown};
 
-/// What Qualify produced.
+/// What Qualify decided: the unit of work and the records as they will be.
 #[derive(Clone, Debug)]
-pub struct Qualified {
+pub struct QualifyOutcome {
     /// The unit of work.
     pub uow: UnitOfWork,
     /// The lead, now Qualified.
@@ -31,20 +32,45 @@ pub struct Qualified {
     pub deal: Deal,
 }
 
+/// What Qualify's customer step links or creates, decided once from the
+/// lead and the caller's [`CustomerChoice`]; the engine loads what it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomerStep {
+    /// Link this customer: the one the lead is already for (the step is
+    /// skipped), or the one chosen.
+    Link(CustomerId),
+    /// Look for customers matching the lead's normalized e-mail or phone;
+    /// create one when none does.
+    Match,
+    /// Create a new customer from the lead.
+    Create,
+}
+
+/// Decides Qualify's customer step: a lead already for a customer keeps it,
+/// whatever the choice.
+pub fn customer_step(lead: &Lead, choice: &CustomerChoice) -> CustomerStep {
+    match (lead.customer, *choice) {
+        (Some(id), _) | (None, CustomerChoice::Link { customer: id }) => CustomerStep::Link(id),
+        (None, CustomerChoice::Auto) => CustomerStep::Match,
+        (None, CustomerChoice::Create) => CustomerStep::Create,
+    }
+}
+
+/// The customer step as loaded by the engine.
+#[allow(clippy::large_enum_variant)] // one per Qualify, never stored
+#[derive(Clone, Debug, PartialEq)]
+pub enum CustomerFound {
+    /// [`CustomerStep::Link`]: the customer, `None` when it does not exist.
+    Link(CustomerId, Option<Customer>),
+    /// [`CustomerStep::Match`]: the matching customers.
+    Candidates(Vec<Customer>),
+    /// [`CustomerStep::Create`].
+    Create,
+}
+
 /// Qualify (seed 001): in one step, link an existing customer or create one,
 /// and create a deal at the first stage of the default pipeline.
-///
-/// `existing` is the customer already linked to the lead, or the one chosen
-/// with [`CustomerChoice::Link`]; `candidates` are the customers matching the
-/// lead's normalized e-mail or phone.
-pub fn qualify(
-    ctx: &Ctx<'_>,
-    lead: &Lead,
-    choice: &CustomerChoice,
-    existing: Option<&Customer>,
-    candidates: &[Customer],
-    draft: &DealDraft,
-) -> Result<Qualified, Error> {
+pub fn qualify(ctx: &Ctx<'_>, lead: &Lead, found: &CustomerFound, draft: &DealDraft) -> Result<QualifyOutcome, Error> {
     access::can_change_lead(ctx.actor, lead)?;
     let to = machine::lead_transition(lead.number, lead.status, LeadAction::Qualify, None)?;
     if lead.in_closing_phase(ctx.config) {
@@ -56,30 +82,21 @@ pub fn qualify(
         .into());
     }
     // Checked before the customer step, so bad deal input creates nothing.
-    let template = new_deal(
-        ctx,
-        lead,
-        crate::domain::ids::CustomerId(uuid::Uuid::nil()),
-        None,
-        draft,
-    )?;
+    let template = new_deal(ctx, lead, CustomerId(uuid::Uuid::nil()), None, draft)?;
 
-    let mut uow = ctx.uow("qualify_lead");
+    let mut uow = ctx.uow();
     // Step 1 — customer. A lead already linked skips this step.
-    let (customer, created) = match (lead.customer, choice, existing) {
-        (Some(_), _, Some(c)) | (None, CustomerChoice::Link { .. }, Some(c)) => (c.clone(), false),
-        (Some(id), _, None) => return Err(Error::NotFound(crate::domain::entity::EntityRef::customer(id))),
-        (None, CustomerChoice::Link { customer }, None) => {
-            return Err(Error::NotFound(crate::domain::entity::EntityRef::customer(*customer)));
-        }
-        (None, CustomerChoice::Auto, _) if !candidates.is_empty() => {
+    let (customer, created) = match found {
+        CustomerFound::Link(_, Some(c)) => (c.clone(), false),
+        CustomerFound::Link(id, None) => return Err(Error::NotFound(EntityRef::customer(*id))),
+        CustomerFound::Candidates(candidates) if !candidates.is_empty() => {
             return Err(LeadError::CustomerChoiceRequired {
                 number: lead.number,
                 candidates: candidates.iter().map(|c| c.id).collect(),
             }
             .into());
         }
-        (None, CustomerChoice::Auto | CustomerChoice::Create, _) => (customer_from_lead(ctx, lead), true),
+        CustomerFound::Candidates(_) | CustomerFound::Create => (customer_from_lead(ctx, lead), true),
     };
     if created {
         uow.insert(&customer);
@@ -114,7 +131,7 @@ pub fn qualify(
         customer_created: created,
         deal: deal.id,
     });
-    Ok(Qualified {
+    Ok(QualifyOutcome {
         uow,
         lead: next,
         customer,
@@ -128,7 +145,7 @@ pub fn qualify(
 pub(crate) fn new_deal(
     ctx: &Ctx<'_>,
     lead: &Lead,
-    customer: crate::domain::ids::CustomerId,
+    customer: CustomerId,
     pipeline: Option<&Code>,
     draft: &DealDraft,
 ) -> Result<Deal, Error> {
@@ -207,7 +224,7 @@ pub fn open_deal(
         .into());
     };
     let deal = new_deal(ctx, lead, customer, pipeline, draft)?;
-    let mut uow = ctx.uow("open_deal");
+    let mut uow = ctx.uow();
     uow.insert(&deal);
     uow.event(DomainEvent::DealCreated {
         deal: deal.id,

@@ -18,15 +18,16 @@ use super::fields::check_len;
 use super::lead::refuse_merged;
 
 /// The lead or deal a timeline item belongs to, loaded.
-#[derive(Clone, Copy, Debug)]
-pub enum SubjectRecord<'a> {
+#[allow(clippy::large_enum_variant)] // short-lived, one per command
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubjectRecord {
     /// A lead.
-    Lead(&'a Lead),
+    Lead(Lead),
     /// A deal.
-    Deal(&'a Deal),
+    Deal(Deal),
 }
 
-impl SubjectRecord<'_> {
+impl SubjectRecord {
     fn check(&self, actor: &Actor) -> Result<Subject, Error> {
         match self {
             Self::Lead(l) => {
@@ -45,7 +46,7 @@ impl SubjectRecord<'_> {
 /// Logs a note, call, e-mail or meeting.
 pub fn log_activity(
     ctx: &Ctx<'_>,
-    subject: SubjectRecord<'_>,
+    subject: &SubjectRecord,
     kind: ActivityKind,
     summary: &str,
     body: &str,
@@ -73,7 +74,7 @@ pub fn log_activity(
         author: ctx.actor.user.clone(),
         created_at: ctx.now,
     };
-    let mut uow = ctx.uow("log_activity");
+    let mut uow = ctx.uow();
     uow.insert(&activity);
     uow.event(DomainEvent::ActivityLogged {
         activity: activity.id,
@@ -86,7 +87,7 @@ pub fn log_activity(
 /// Schedules a follow-up.
 pub fn schedule_follow_up(
     ctx: &Ctx<'_>,
-    subject: SubjectRecord<'_>,
+    subject: &SubjectRecord,
     due: chrono::NaiveDate,
     note_text: &str,
     assignee: Option<&UserId>,
@@ -113,7 +114,7 @@ pub fn schedule_follow_up(
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    let mut uow = ctx.uow("schedule_follow_up");
+    let mut uow = ctx.uow();
     uow.insert(&follow_up);
     uow.event(DomainEvent::FollowUpScheduled {
         follow_up: follow_up.id,
@@ -127,13 +128,13 @@ pub fn schedule_follow_up(
 pub fn complete_follow_up(
     ctx: &Ctx<'_>,
     follow_up: &FollowUp,
-    subject: SubjectRecord<'_>,
+    subject: &SubjectRecord,
 ) -> Result<(UnitOfWork, FollowUp), Error> {
     if follow_up.assignee != ctx.actor.user {
         subject.check(ctx.actor)?;
     }
     let mut next = follow_up.clone();
-    let mut uow = ctx.uow("complete_follow_up");
+    let mut uow = ctx.uow();
     if !follow_up.done {
         next.done = true;
         next.done_at = Some(ctx.now);

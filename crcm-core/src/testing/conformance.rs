@@ -25,7 +25,8 @@ use crate::domain::input::{
 use crate::domain::lead::{DocumentKind, Lead, LeadStatus};
 use crate::domain::money::{Currency, Money};
 use crate::engine::Engine;
-use crate::engine::command::{Command, CommandOutput};
+use crate::engine::commands;
+use crate::engine::commands::{Command, CommandOutput};
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::machine::ReasonError;
@@ -55,7 +56,7 @@ pub fn b2b(first_name: &str, company: &str) -> NewLead {
 
 async fn create(engine: &Engine, actor: &Actor, lead: NewLead) -> Lead {
     engine
-        .create_lead(actor, lead)
+        .run(actor, commands::CreateLead { lead })
         .await
         .unwrap_or_else(|e| panic!("create_lead must succeed: {e}"))
 }
@@ -78,8 +79,16 @@ async fn refuse(engine: &Engine, actor: &Actor, command: Command) -> Error {
 
 async fn qualify(engine: &Engine, actor: &Actor, lead: LeadId) -> (Lead, crate::domain::customer::Customer, Deal) {
     engine
-        .qualify_lead(actor, lead, CustomerChoice::Auto, DealDraft::default())
+        .run(
+            actor,
+            commands::QualifyLead {
+                lead,
+                customer: CustomerChoice::Auto,
+                deal: DealDraft::default(),
+            },
+        )
         .await
+        .map(|q| (q.lead, q.customer, q.deal))
         .unwrap_or_else(|e| panic!("qualify must succeed: {e}"))
 }
 
@@ -155,7 +164,7 @@ pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn 
     bad.email = Some("ada@@acme".into());
     bad.phone = Some("12".into());
     bad.source = Some(code("carrier_pigeon"));
-    let e = refuse(&engine, &ann(), Command::CreateLead { lead: Box::new(bad) }).await;
+    let e = refuse(&engine, &ann(), Command::CreateLead(commands::CreateLead { lead: bad })).await;
     match e {
         Error::Input(InputError::Many(list)) => {
             assert_eq!(list.len(), 3, "every problem is reported at once: {list:?}");
@@ -167,9 +176,9 @@ pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn 
     let e = refuse(
         &engine,
         &ann(),
-        Command::CreateLead {
-            lead: Box::new(NewLead::default()),
-        },
+        Command::CreateLead(commands::CreateLead {
+            lead: NewLead::default(),
+        }),
     )
     .await;
     assert!(matches!(e, Error::Input(InputError::Required { .. })), "{e}");
@@ -177,7 +186,12 @@ pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn 
     custom
         .custom
         .insert(code("segment"), CustomValue::Choice("galactic".into()));
-    let e = refuse(&engine, &ann(), Command::CreateLead { lead: Box::new(custom) }).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::CreateLead(commands::CreateLead { lead: custom }),
+    )
+    .await;
     assert!(matches!(e, Error::Input(InputError::CustomField { .. })), "{e}");
     assert!(
         engine
@@ -200,12 +214,24 @@ pub async fn only_new_and_contacted_are_set_by_hand(factory: Arc<dyn StoreFactor
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     let l = engine
-        .set_lead_status(&ann(), lead.id, LeadStatus::Contacted)
+        .run(
+            &ann(),
+            commands::SetLeadStatus {
+                lead: lead.id,
+                status: LeadStatus::Contacted,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((l.status, l.version), (LeadStatus::Contacted, 2));
     let l = engine
-        .set_lead_status(&ann(), lead.id, LeadStatus::New)
+        .run(
+            &ann(),
+            commands::SetLeadStatus {
+                lead: lead.id,
+                status: LeadStatus::New,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(l.status, LeadStatus::New);
@@ -216,7 +242,12 @@ pub async fn only_new_and_contacted_are_set_by_hand(factory: Arc<dyn StoreFactor
         LeadStatus::Disqualified,
         LeadStatus::Merged,
     ] {
-        let e = refuse(&engine, &ann(), Command::SetLeadStatus { lead: lead.id, status }).await;
+        let e = refuse(
+            &engine,
+            &ann(),
+            Command::SetLeadStatus(commands::SetLeadStatus { lead: lead.id, status }),
+        )
+        .await;
         assert!(
             matches!(e, Error::Lead(LeadError::StatusRequiresAction { status: s, .. }) if s == status),
             "{status}: {e}"
@@ -274,11 +305,11 @@ pub async fn qualify_creates_customer_and_deal(factory: Arc<dyn StoreFactory>) {
     let e = refuse(
         &engine,
         &ann(),
-        Command::QualifyLead {
+        Command::QualifyLead(commands::QualifyLead {
             lead: lead.id,
             customer: CustomerChoice::Create,
             deal: DealDraft::default(),
-        },
+        }),
     )
     .await;
     assert!(
@@ -303,13 +334,13 @@ pub async fn qualify_with_matching_customer_asks_to_choose(factory: Arc<dyn Stor
     let customer = match exec(
         &engine,
         &bob(),
-        Command::CreateCustomer {
+        Command::CreateCustomer(commands::CreateCustomer {
             customer: NewCustomer {
                 name: "Globex".into(),
                 phone: Some("+1 212-555-0147".into()),
                 ..NewCustomer::default()
             },
-        },
+        }),
     )
     .await
     {
@@ -329,11 +360,11 @@ pub async fn qualify_with_matching_customer_asks_to_choose(factory: Arc<dyn Stor
     let e = refuse(
         &engine,
         &ann(),
-        Command::QualifyLead {
+        Command::QualifyLead(commands::QualifyLead {
             lead: lead.id,
             customer: CustomerChoice::Auto,
             deal: DealDraft::default(),
-        },
+        }),
     )
     .await;
     assert!(
@@ -342,16 +373,19 @@ pub async fn qualify_with_matching_customer_asks_to_choose(factory: Arc<dyn Stor
     );
     assert_unchanged(&engine, &before, lead.id, "qualify without a choice").await;
     let (l, c, deal) = engine
-        .qualify_lead(
+        .run(
             &ann(),
-            lead.id,
-            CustomerChoice::Link { customer: customer.id },
-            DealDraft {
-                title: Some("Globex rollout".into()),
-                ..DealDraft::default()
+            commands::QualifyLead {
+                lead: lead.id,
+                customer: CustomerChoice::Link { customer: customer.id },
+                deal: DealDraft {
+                    title: Some("Globex rollout".into()),
+                    ..DealDraft::default()
+                },
             },
         )
         .await
+        .map(|q| (q.lead, q.customer, q.deal))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         (l.customer, c.id, deal.customer),
@@ -371,10 +405,12 @@ pub async fn quotations_need_a_deal(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     let before = snapshot(&engine, lead.id).await;
-    let quote = |lead| Command::LinkLeadDocument {
-        lead,
-        kind: DocumentKind::Quotation,
-        external_id: "Q-1".into(),
+    let quote = |lead| {
+        Command::LinkLeadDocument(commands::LinkLeadDocument {
+            lead,
+            kind: DocumentKind::Quotation,
+            external_id: "Q-1".into(),
+        })
     };
     let e = refuse(&engine, &ann(), quote(lead.id)).await;
     assert!(
@@ -392,11 +428,11 @@ pub async fn quotations_need_a_deal(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &ann(),
-        Command::LinkDealDocument {
+        Command::LinkDealDocument(commands::LinkDealDocument {
             deal: deal.id,
             kind: DocumentKind::Quotation,
             external_id: "Q-1".into(),
-        },
+        }),
     )
     .await;
     let CommandOutput::Deal { deal: d, .. } = out else {
@@ -407,11 +443,11 @@ pub async fn quotations_need_a_deal(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &ann(),
-        Command::LinkLeadDocument {
+        Command::LinkLeadDocument(commands::LinkLeadDocument {
             lead: lead.id,
             kind: DocumentKind::Order,
             external_id: "SO-7".into(),
-        },
+        }),
     )
     .await;
     let CommandOutput::Lead { lead: l } = out else {
@@ -427,7 +463,17 @@ pub async fn winning_a_deal_converts_the_lead(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     let (_, _, deal) = qualify(&engine, &ann(), lead.id).await;
-    let (won, l) = engine.win_deal(&ann(), deal.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let (won, l) = engine
+        .run(
+            &ann(),
+            commands::WinDeal {
+                deal: deal.id,
+                stage: None,
+            },
+        )
+        .await
+        .map(|c| (c.deal, c.lead))
+        .unwrap_or_else(|e| panic!("{e}"));
     let l = l.unwrap_or_else(|| panic!("the lead must change"));
     assert_eq!(
         (won.status, won.probability, won.stage.as_str()),
@@ -443,10 +489,10 @@ pub async fn winning_a_deal_converts_the_lead(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &ann(),
-        Command::MoveDealStage {
+        Command::MoveDealStage(commands::MoveDealStage {
             deal: deal.id,
             stage: code("invoiced"),
-        },
+        }),
     )
     .await;
     let CommandOutput::Deal { deal: d, .. } = out else {
@@ -476,23 +522,23 @@ pub async fn winning_a_deal_converts_the_lead(factory: Arc<dyn StoreFactory>) {
     let e = refuse(
         &engine,
         &ann(),
-        Command::DisqualifyLead {
+        Command::DisqualifyLead(commands::DisqualifyLead {
             lead: lead.id,
             reason: code("no_fit"),
             note: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Lead(LeadError::Closed { .. })), "{e}");
     let e = refuse(
         &engine,
         &ann(),
-        Command::MoveLeadPhase {
+        Command::MoveLeadPhase(commands::MoveLeadPhase {
             lead: lead.id,
             phase: phase("b2b", "QUOTE"),
             closing_reason: None,
             note: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Phase(PhaseError::LeadClosed { .. })), "{e}");
@@ -507,39 +553,60 @@ pub async fn disqualify_and_reopen(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     engine
-        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .run(
+            &ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: phase("b2b", "QUOTE"),
+                closing_reason: None,
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     engine
-        .set_lead_status(&ann(), lead.id, LeadStatus::Contacted)
+        .run(
+            &ann(),
+            commands::SetLeadStatus {
+                lead: lead.id,
+                status: LeadStatus::Contacted,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let before = snapshot(&engine, lead.id).await;
     let e = refuse(
         &engine,
         &ann(),
-        Command::DisqualifyLead {
+        Command::DisqualifyLead(commands::DisqualifyLead {
             lead: lead.id,
             reason: code("bogus"),
             note: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Reason(ReasonError::Unknown { .. })), "{e}");
     let e = refuse(
         &engine,
         &ann(),
-        Command::DisqualifyLead {
+        Command::DisqualifyLead(commands::DisqualifyLead {
             lead: lead.id,
             reason: code("other"),
             note: Some("  ".into()),
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Reason(ReasonError::NoteRequired { .. })), "{e}");
     assert_unchanged(&engine, &before, lead.id, "disqualify without a valid reason").await;
     let l = engine
-        .disqualify_lead(&ann(), lead.id, code("other"), Some("moved abroad".into()))
+        .run(
+            &ann(),
+            commands::DisqualifyLead {
+                lead: lead.id,
+                reason: code("other"),
+                note: Some("moved abroad".into()),
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(l.status, LeadStatus::Disqualified);
@@ -563,7 +630,12 @@ pub async fn disqualify_and_reopen(factory: Arc<dyn StoreFactory>) {
             .len()
             == 1
     );
-    let out = exec(&engine, &ann(), Command::ReopenLead { lead: lead.id }).await;
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::ReopenLead(commands::ReopenLead { lead: lead.id }),
+    )
+    .await;
     let CommandOutput::Lead { lead: r } = out else {
         panic!("{out:?}")
     };
@@ -579,7 +651,12 @@ pub async fn disqualify_and_reopen(factory: Arc<dyn StoreFactory>) {
         .change("lost_reason")
         .unwrap_or_else(|| panic!("reopen records the cleared reason"));
     assert_eq!((lost.old.as_str(), lost.new.is_null()), (Some("other"), true));
-    let e = refuse(&engine, &ann(), Command::ReopenLead { lead: lead.id }).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::ReopenLead(commands::ReopenLead { lead: lead.id }),
+    )
+    .await;
     assert!(matches!(e, Error::Lead(LeadError::NotAllowed { .. })), "{e}");
 }
 
@@ -605,10 +682,22 @@ pub async fn closed_leads_are_not_duplicates_or_requalified(factory: Arc<dyn Sto
         .collect();
     assert_eq!(dups, vec![b.number, c.number]);
     engine
-        .disqualify_lead(&ann(), b.id, code("no_fit"), None)
+        .run(
+            &ann(),
+            commands::DisqualifyLead {
+                lead: b.id,
+                reason: code("no_fit"),
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = exec(&engine, &ann(), Command::MergeLead { lead: c.id, into: a.id }).await;
+    let out = exec(
+        &engine,
+        &ann(),
+        Command::MergeLead(commands::MergeLead { lead: c.id, into: a.id }),
+    )
+    .await;
     let CommandOutput::Lead { lead: merged } = out else {
         panic!("{out:?}")
     };
@@ -622,19 +711,29 @@ pub async fn closed_leads_are_not_duplicates_or_requalified(factory: Arc<dyn Sto
         let e = refuse(
             &engine,
             &ann(),
-            Command::QualifyLead {
+            Command::QualifyLead(commands::QualifyLead {
                 lead: closed,
                 customer: CustomerChoice::Create,
                 deal: DealDraft::default(),
-            },
+            }),
         )
         .await;
         assert!(matches!(e, Error::Lead(LeadError::Closed { .. })), "{e}");
         assert_unchanged(&engine, &before, closed, "qualify a closed lead").await;
     }
-    let e = refuse(&engine, &ann(), Command::MergeLead { lead: a.id, into: a.id }).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::MergeLead(commands::MergeLead { lead: a.id, into: a.id }),
+    )
+    .await;
     assert!(matches!(e, Error::Lead(LeadError::MergeIntoSelf)), "{e}");
-    let e = refuse(&engine, &ann(), Command::MergeLead { lead: a.id, into: b.id }).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::MergeLead(commands::MergeLead { lead: a.id, into: b.id }),
+    )
+    .await;
     assert!(matches!(e, Error::Lead(LeadError::Closed { .. })), "{e}");
 }
 
@@ -646,11 +745,13 @@ pub async fn phases_belong_to_the_account_type(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     let before = snapshot(&engine, lead.id).await;
-    let mv = |p: PhaseRef| Command::MoveLeadPhase {
-        lead: lead.id,
-        phase: p,
-        closing_reason: None,
-        note: None,
+    let mv = |p: PhaseRef| {
+        Command::MoveLeadPhase(commands::MoveLeadPhase {
+            lead: lead.id,
+            phase: p,
+            closing_reason: None,
+            note: None,
+        })
     };
     let e = refuse(&engine, &ann(), mv(phase("b2c", "INTRO"))).await;
     assert!(
@@ -662,11 +763,11 @@ pub async fn phases_belong_to_the_account_type(factory: Arc<dyn StoreFactory>) {
     let e = refuse(
         &engine,
         &ann(),
-        Command::ChangeAccountType {
+        Command::ChangeAccountType(commands::ChangeAccountType {
             lead: lead.id,
             account_type: code("b2c"),
             phase: None,
-        },
+        }),
     )
     .await;
     assert!(
@@ -676,11 +777,11 @@ pub async fn phases_belong_to_the_account_type(factory: Arc<dyn StoreFactory>) {
     let e = refuse(
         &engine,
         &ann(),
-        Command::ChangeAccountType {
+        Command::ChangeAccountType(commands::ChangeAccountType {
             lead: lead.id,
             account_type: code("b2c"),
             phase: Some(phase("b2b", "QUOTE")),
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Phase(PhaseError::NotInAccountType { .. })), "{e}");
@@ -688,11 +789,11 @@ pub async fn phases_belong_to_the_account_type(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &ann(),
-        Command::ChangeAccountType {
+        Command::ChangeAccountType(commands::ChangeAccountType {
             lead: lead.id,
             account_type: code("b2c"),
             phase: Some(phase("b2c", "INTRO")),
-        },
+        }),
     )
     .await;
     let CommandOutput::Lead { lead: l } = out else {
@@ -706,11 +807,11 @@ pub async fn phases_belong_to_the_account_type(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &ann(),
-        Command::ChangeAccountType {
+        Command::ChangeAccountType(commands::ChangeAccountType {
             lead: lead.id,
             account_type: code("partner"),
             phase: None,
-        },
+        }),
     )
     .await;
     let CommandOutput::Lead { lead: l } = out else {
@@ -728,7 +829,13 @@ pub async fn unphased_account_types_follow_the_setting(factory: Arc<dyn StoreFac
     let (mut config, version) = engine.config().await.unwrap_or_else(|e| panic!("{e}"));
     config.settings.unphased_account_types = crate::domain::config::UnphasedAccountTypes::AllowAllPhases;
     engine
-        .set_config(&maria(), config, Some(version))
+        .run(
+            &maria(),
+            commands::SetConfig {
+                config,
+                expected_version: Some(version),
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut p = b2b("Pam", "Partner Co");
@@ -736,7 +843,15 @@ pub async fn unphased_account_types_follow_the_setting(factory: Arc<dyn StoreFac
     let lead = create(&engine, &ann(), p).await;
     assert_eq!(lead.phase, None, "no Initial phase of its own");
     let l = engine
-        .move_lead_phase(&ann(), lead.id, phase("b2c", "INTRO"))
+        .run(
+            &ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: phase("b2c", "INTRO"),
+                closing_reason: None,
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(l.phase, Some(phase("b2c", "INTRO")));
@@ -751,23 +866,23 @@ pub async fn closing_reasons_only_in_closing_phases(factory: Arc<dyn StoreFactor
     let e = refuse(
         &engine,
         &ann(),
-        Command::SetClosingReason {
+        Command::SetClosingReason(commands::SetClosingReason {
             lead: lead.id,
             reason: code("won"),
             note: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Phase(PhaseError::NotClosingPhase { .. })), "{e}");
     let e = refuse(
         &engine,
         &ann(),
-        Command::MoveLeadPhase {
+        Command::MoveLeadPhase(commands::MoveLeadPhase {
             lead: lead.id,
             phase: phase("b2b", "QUOTE"),
             closing_reason: Some(code("won")),
             note: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Phase(PhaseError::NotClosingPhase { .. })), "{e}");
@@ -775,12 +890,12 @@ pub async fn closing_reasons_only_in_closing_phases(factory: Arc<dyn StoreFactor
     let out = exec(
         &engine,
         &ann(),
-        Command::MoveLeadPhase {
+        Command::MoveLeadPhase(commands::MoveLeadPhase {
             lead: lead.id,
             phase: phase("b2b", "LOST"),
             closing_reason: Some(code("competitor")),
             note: None,
-        },
+        }),
     )
     .await;
     let CommandOutput::Lead { lead: l } = out else {
@@ -792,17 +907,25 @@ pub async fn closing_reasons_only_in_closing_phases(factory: Arc<dyn StoreFactor
     let e = refuse(
         &engine,
         &ann(),
-        Command::SetClosingReason {
+        Command::SetClosingReason(commands::SetClosingReason {
             lead: lead.id,
             reason: code("other"),
             note: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Reason(ReasonError::NoteRequired { .. })), "{e}");
     // Leaving the closing phase clears the reason (history keeps it).
     let l = engine
-        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .run(
+            &ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: phase("b2b", "QUOTE"),
+                closing_reason: None,
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(l.closing_reason, None);
@@ -822,40 +945,40 @@ pub async fn deal_stages_probability_and_reopen(factory: Arc<dyn StoreFactory>) 
     let moved = d(exec(
         &engine,
         &ann(),
-        Command::MoveDealStage {
+        Command::MoveDealStage(commands::MoveDealStage {
             deal: deal.id,
             stage: code("proposal"),
-        },
+        }),
     )
     .await);
     assert_eq!(moved.probability, 40);
     let e = refuse(
         &engine,
         &ann(),
-        Command::MoveDealStage {
+        Command::MoveDealStage(commands::MoveDealStage {
             deal: deal.id,
             stage: code("renewal_open"),
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Deal(DealError::StageNotInPipeline { .. })), "{e}");
     let e = refuse(
         &engine,
         &ann(),
-        Command::MoveDealStage {
+        Command::MoveDealStage(commands::MoveDealStage {
             deal: deal.id,
             stage: code("lost"),
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Deal(DealError::LostNeedsReason { .. })), "{e}");
     let e = refuse(
         &engine,
         &ann(),
-        Command::SetDealProbability {
+        Command::SetDealProbability(commands::SetDealProbability {
             deal: deal.id,
             probability: Some(101),
-        },
+        }),
     )
     .await;
     assert!(
@@ -865,42 +988,42 @@ pub async fn deal_stages_probability_and_reopen(factory: Arc<dyn StoreFactory>) 
     let manual = d(exec(
         &engine,
         &ann(),
-        Command::SetDealProbability {
+        Command::SetDealProbability(commands::SetDealProbability {
             deal: deal.id,
             probability: Some(65),
-        },
+        }),
     )
     .await);
     assert_eq!((manual.probability, manual.probability_manual), (65, true));
     let kept = d(exec(
         &engine,
         &ann(),
-        Command::MoveDealStage {
+        Command::MoveDealStage(commands::MoveDealStage {
             deal: deal.id,
             stage: code("prospecting"),
-        },
+        }),
     )
     .await);
     assert_eq!(kept.probability, 65, "a probability set by hand survives stage moves");
     let e = refuse(
         &engine,
         &ann(),
-        Command::LoseDeal {
+        Command::LoseDeal(commands::LoseDeal {
             deal: deal.id,
             reason: code("other"),
             note: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Reason(ReasonError::NoteRequired { .. })), "{e}");
     let lost = d(exec(
         &engine,
         &ann(),
-        Command::LoseDeal {
+        Command::LoseDeal(commands::LoseDeal {
             deal: deal.id,
             reason: code("no_budget"),
             note: None,
-        },
+        }),
     )
     .await);
     assert_eq!(
@@ -911,30 +1034,30 @@ pub async fn deal_stages_probability_and_reopen(factory: Arc<dyn StoreFactory>) 
     let e = refuse(
         &engine,
         &ann(),
-        Command::SetDealProbability {
+        Command::SetDealProbability(commands::SetDealProbability {
             deal: deal.id,
             probability: Some(5),
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Deal(DealError::ProbabilityFixed { .. })), "{e}");
     let e = refuse(
         &engine,
         &ann(),
-        Command::WinDeal {
+        Command::WinDeal(commands::WinDeal {
             deal: deal.id,
             stage: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Deal(DealError::NotAllowed { .. })), "{e}");
     let reopened = d(exec(
         &engine,
         &ann(),
-        Command::ReopenDeal {
+        Command::ReopenDeal(commands::ReopenDeal {
             deal: deal.id,
             stage: None,
-        },
+        }),
     )
     .await);
     assert_eq!(
@@ -952,13 +1075,13 @@ pub async fn deal_stages_probability_and_reopen(factory: Arc<dyn StoreFactory>) 
     let updated = d(exec(
         &engine,
         &ann(),
-        Command::UpdateDeal {
+        Command::UpdateDeal(commands::UpdateDeal {
             deal: deal.id,
             patch: DealPatch {
                 value: Some(Some(usd(1_000))),
                 ..DealPatch::default()
             },
-        },
+        }),
     )
     .await);
     assert_eq!(updated.value, Some(usd(1_000)));
@@ -970,18 +1093,36 @@ pub async fn reopening_the_won_deal_unconverts_the_lead(factory: Arc<dyn StoreFa
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     engine
-        .move_lead_phase(&ann(), lead.id, phase("b2b", "MEETING"))
+        .run(
+            &ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: phase("b2b", "MEETING"),
+                closing_reason: None,
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let (_, _, deal) = qualify(&engine, &ann(), lead.id).await;
-    engine.win_deal(&ann(), deal.id).await.unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .run(
+            &ann(),
+            commands::WinDeal {
+                deal: deal.id,
+                stage: None,
+            },
+        )
+        .await
+        .map(|c| (c.deal, c.lead))
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = exec(
         &engine,
         &ann(),
-        Command::ReopenDeal {
+        Command::ReopenDeal(commands::ReopenDeal {
             deal: deal.id,
             stage: None,
-        },
+        }),
     )
     .await;
     let CommandOutput::Deal { lead: Some(l), .. } = out else {
@@ -1000,10 +1141,12 @@ pub async fn reopening_the_won_deal_unconverts_the_lead(factory: Arc<dyn StoreFa
 /// another is won keeps it converted.
 pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
-    let open = |lead: LeadId, pipeline: Option<&str>| Command::OpenDeal {
-        lead,
-        pipeline: pipeline.map(code),
-        deal: DealDraft::default(),
+    let open = |lead: LeadId, pipeline: Option<&str>| {
+        Command::OpenDeal(commands::OpenDeal {
+            lead,
+            pipeline: pipeline.map(code),
+            deal: DealDraft::default(),
+        })
     };
     let deal_of = |out: CommandOutput| match out {
         CommandOutput::Deal { deal, lead: None } => *deal,
@@ -1059,18 +1202,25 @@ pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
 
     // Win the first: converted. Lose the second: still converted.
     let (_, l) = engine
-        .win_deal(&ann(), first.id)
+        .run(
+            &ann(),
+            commands::WinDeal {
+                deal: first.id,
+                stage: None,
+            },
+        )
         .await
+        .map(|c| (c.deal, c.lead))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(l.map(|l| l.status), Some(LeadStatus::Converted));
     exec(
         &engine,
         &ann(),
-        Command::LoseDeal {
+        Command::LoseDeal(commands::LoseDeal {
             deal: second.id,
             reason: code("no_budget"),
             note: None,
-        },
+        }),
     )
     .await;
     let status = |l: Option<Lead>| l.map(|l| l.status);
@@ -1079,12 +1229,21 @@ pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
     // A converted lead gets another deal; with two won, reopening one keeps it converted.
     let third = deal_of(exec(&engine, &maria(), open(lead.id, None)).await);
     engine
-        .win_deal(&ann(), third.id)
+        .run(
+            &ann(),
+            commands::WinDeal {
+                deal: third.id,
+                stage: None,
+            },
+        )
         .await
+        .map(|c| (c.deal, c.lead))
         .unwrap_or_else(|e| panic!("{e}"));
-    let reopen = |deal: &Deal| Command::ReopenDeal {
-        deal: deal.id,
-        stage: None,
+    let reopen = |deal: &Deal| {
+        Command::ReopenDeal(commands::ReopenDeal {
+            deal: deal.id,
+            stage: None,
+        })
     };
     exec(&engine, &ann(), reopen(&first)).await;
     assert_eq!(
@@ -1133,7 +1292,13 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
         config.tags.push(vip.clone());
     }
     engine
-        .set_config(&maria(), config, Some(version))
+        .run(
+            &maria(),
+            commands::SetConfig {
+                config,
+                expected_version: Some(version),
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("case-variant codes: {e}"));
 
@@ -1150,23 +1315,25 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
     exec(
         &engine,
         &ann(),
-        Command::MoveLeadPhase {
+        Command::MoveLeadPhase(commands::MoveLeadPhase {
             lead: lead.id,
             phase: phase("b2b", "call"),
             closing_reason: None,
             note: None,
-        },
+        }),
     )
     .await;
     // A second text at the limit: the history entry holds both.
     let emoji2 = "🚀".repeat(limits::TEXT);
     engine
-        .update_lead(
+        .run(
             &ann(),
-            lead.id,
-            LeadPatch {
-                description: Some(emoji2.clone()),
-                ..LeadPatch::default()
+            commands::UpdateLead {
+                lead: lead.id,
+                patch: LeadPatch {
+                    description: Some(emoji2.clone()),
+                    ..LeadPatch::default()
+                },
             },
         )
         .await
@@ -1218,9 +1385,11 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
 
     // Refusals: typed, naming the field, and nothing changes.
     let before = snapshot(&engine, lead.id).await;
-    let patch = |p: LeadPatch| Command::UpdateLead {
-        lead: lead.id,
-        patch: Box::new(p),
+    let patch = |p: LeadPatch| {
+        Command::UpdateLead(commands::UpdateLead {
+            lead: lead.id,
+            patch: p,
+        })
     };
     let refusals = [
         (
@@ -1259,18 +1428,18 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
             "email",
         ),
         (
-            Command::SetLeadTeam {
+            Command::SetLeadTeam(commands::SetLeadTeam {
                 lead: lead.id,
                 team: (0..=limits::TEAM).map(|i| user(&format!("other{i}"))).collect(),
-            },
+            }),
             "team",
         ),
         (
-            Command::DisqualifyLead {
+            Command::DisqualifyLead(commands::DisqualifyLead {
                 lead: lead.id,
                 reason: code("no_budget"),
                 note: Some("n".repeat(limits::NOTE + 1)),
-            },
+            }),
             "note",
         ),
     ];
@@ -1290,11 +1459,11 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
     exec(
         &engine,
         &ann(),
-        Command::DisqualifyLead {
+        Command::DisqualifyLead(commands::DisqualifyLead {
             lead: lead.id,
             reason: code("no_budget"),
             note: Some("n".repeat(limits::NOTE)),
-        },
+        }),
     )
     .await;
     let stored = engine.lead(lead.id).await.unwrap_or_else(|e| panic!("{e}"));
@@ -1314,43 +1483,46 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
     let e = refuse(
         &engine,
         &bob(),
-        Command::SetLeadStatus {
+        Command::SetLeadStatus(commands::SetLeadStatus {
             lead: lead.id,
             status: LeadStatus::Contacted,
-        },
+        }),
     )
     .await;
     assert!(matches!(&e, Error::Permission(p) if p.user == bob().user), "{e}");
     let e = refuse(
         &engine,
         &bob(),
-        Command::ReassignLead {
+        Command::ReassignLead(commands::ReassignLead {
             lead: lead.id,
             owner: bob().user,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Permission(_)), "{e}");
-    let e = refuse(&engine, &ann(), Command::DeleteLead { lead: lead.id }).await;
+    let e = refuse(
+        &engine,
+        &ann(),
+        Command::DeleteLead(commands::DeleteLead { lead: lead.id }),
+    )
+    .await;
     assert!(matches!(e, Error::Permission(_)), "{e}");
     let mut for_bob = b2b("Ben", "Beta");
     for_bob.owner = Some(bob().user);
     let e = refuse(
         &engine,
         &ann(),
-        Command::CreateLead {
-            lead: Box::new(for_bob.clone()),
-        },
+        Command::CreateLead(commands::CreateLead { lead: for_bob.clone() }),
     )
     .await;
     assert!(matches!(e, Error::Permission(_)), "{e}");
     let e = refuse(
         &engine,
         &ann(),
-        Command::SetConfig {
-            config: Box::new(fixture_config()),
+        Command::SetConfig(commands::SetConfig {
+            config: fixture_config(),
             expected_version: Some(1),
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Permission(_)), "{e}");
@@ -1359,23 +1531,29 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
     exec(
         &engine,
         &ann(),
-        Command::SetLeadTeam {
+        Command::SetLeadTeam(commands::SetLeadTeam {
             lead: lead.id,
             team: BTreeSet::from([bob().user]),
-        },
+        }),
     )
     .await;
     engine
-        .set_lead_status(&bob(), lead.id, LeadStatus::Contacted)
+        .run(
+            &bob(),
+            commands::SetLeadStatus {
+                lead: lead.id,
+                status: LeadStatus::Contacted,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("team member: {e}"));
     let e = refuse(
         &engine,
         &bob(),
-        Command::SetLeadTeam {
+        Command::SetLeadTeam(commands::SetLeadTeam {
             lead: lead.id,
             team: BTreeSet::new(),
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Permission(_)), "{e}");
@@ -1383,10 +1561,10 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &maria(),
-        Command::ReassignLead {
+        Command::ReassignLead(commands::ReassignLead {
             lead: lead.id,
             owner: bob().user,
-        },
+        }),
     )
     .await;
     let CommandOutput::Lead { lead: l } = out else {
@@ -1404,7 +1582,12 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
         .await
         .unwrap_or_default();
     assert_eq!(mine.len(), 2, "My leads means owner = me");
-    let CommandOutput::Deleted { number } = exec(&engine, &root(), Command::DeleteLead { lead: created.id }).await
+    let CommandOutput::Deleted { number } = exec(
+        &engine,
+        &root(),
+        Command::DeleteLead(commands::DeleteLead { lead: created.id }),
+    )
+    .await
     else {
         panic!("delete")
     };
@@ -1422,7 +1605,7 @@ pub async fn delete_is_refused_while_links_exist(factory: Arc<dyn StoreFactory>)
     let out = exec(
         &engine,
         &ann(),
-        Command::ReceiveCommunication {
+        Command::ReceiveCommunication(commands::ReceiveCommunication {
             communication: InboundCommunication {
                 kind: CommunicationKind::Call,
                 from_email: None,
@@ -1431,7 +1614,7 @@ pub async fn delete_is_refused_while_links_exist(factory: Arc<dyn StoreFactory>)
                 body: String::new(),
                 received_at: None,
             },
-        },
+        }),
     )
     .await;
     let CommandOutput::Communication { communication, .. } = out else {
@@ -1443,7 +1626,12 @@ pub async fn delete_is_refused_while_links_exist(factory: Arc<dyn StoreFactory>)
         "found by phone"
     );
     let before = snapshot(&engine, lead.id).await;
-    let e = refuse(&engine, &root(), Command::DeleteLead { lead: lead.id }).await;
+    let e = refuse(
+        &engine,
+        &root(),
+        Command::DeleteLead(commands::DeleteLead { lead: lead.id }),
+    )
+    .await;
     assert!(
         matches!(&e, Error::Lead(LeadError::HasLinks { links, .. }) if links == &vec!["1 calls/e-mails".to_owned()]),
         "{e}"
@@ -1455,15 +1643,17 @@ pub async fn delete_is_refused_while_links_exist(factory: Arc<dyn StoreFactory>)
 /// an existing lead, or mark it ignored.
 pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
-    let receive = |email: &str| Command::ReceiveCommunication {
-        communication: InboundCommunication {
-            kind: CommunicationKind::Email,
-            from_email: Some(email.into()),
-            from_phone: None,
-            summary: "hello".into(),
-            body: String::new(),
-            received_at: None,
-        },
+    let receive = |email: &str| {
+        Command::ReceiveCommunication(commands::ReceiveCommunication {
+            communication: InboundCommunication {
+                kind: CommunicationKind::Email,
+                from_email: Some(email.into()),
+                from_phone: None,
+                summary: "hello".into(),
+                body: String::new(),
+                received_at: None,
+            },
+        })
     };
     let comm = |out: CommandOutput| match out {
         CommandOutput::Communication { communication, lead } => (*communication, lead.map(|l| *l)),
@@ -1475,10 +1665,10 @@ pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn Store
         exec(
             &engine,
             &ann(),
-            Command::CreateLeadFromCommunication {
+            Command::CreateLeadFromCommunication(commands::CreateLeadFromCommunication {
                 communication: c1.id,
-                lead: Box::new(b2b("New", "Person Inc")),
-            },
+                lead: b2b("New", "Person Inc"),
+            }),
         )
         .await,
     );
@@ -1486,15 +1676,22 @@ pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn Store
     assert_eq!(lead.email.as_ref().map(|e| e.as_str()), Some("new.person@example.org"));
     assert_eq!((c1.status, c1.lead), (CommunicationStatus::Linked, Some(lead.id)));
     let (c2, _) = comm(exec(&engine, &ann(), receive("spam@example.net")).await);
-    let (c2, _) = comm(exec(&engine, &ann(), Command::IgnoreCommunication { communication: c2.id }).await);
+    let (c2, _) = comm(
+        exec(
+            &engine,
+            &ann(),
+            Command::IgnoreCommunication(commands::IgnoreCommunication { communication: c2.id }),
+        )
+        .await,
+    );
     assert_eq!(c2.status, CommunicationStatus::Ignored);
     let e = refuse(
         &engine,
         &ann(),
-        Command::AttachCommunication {
+        Command::AttachCommunication(commands::AttachCommunication {
             communication: c2.id,
             lead: lead.id,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Input(_)), "{e}");
@@ -1503,10 +1700,10 @@ pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn Store
         exec(
             &engine,
             &ann(),
-            Command::AttachCommunication {
+            Command::AttachCommunication(commands::AttachCommunication {
                 communication: c3.id,
                 lead: lead.id,
-            },
+            }),
         )
         .await,
     );
@@ -1515,7 +1712,7 @@ pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn Store
     let e = refuse(
         &engine,
         &ann(),
-        Command::ReceiveCommunication {
+        Command::ReceiveCommunication(commands::ReceiveCommunication {
             communication: InboundCommunication {
                 kind: CommunicationKind::Call,
                 from_email: None,
@@ -1524,7 +1721,7 @@ pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn Store
                 body: String::new(),
                 received_at: None,
             },
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Input(InputError::Required { .. })), "{e}");
@@ -1539,25 +1736,25 @@ pub async fn timeline_and_rotting(factory: Arc<dyn StoreFactory>) {
     exec(
         &engine,
         &ann(),
-        Command::LogActivity {
+        Command::LogActivity(commands::LogActivity {
             subject,
             kind: ActivityKind::Call,
             summary: "intro call".into(),
             body: "wants 40 seats".into(),
             occurred_at: None,
-        },
+        }),
     )
     .await;
     let e = refuse(
         &engine,
         &bob(),
-        Command::LogActivity {
+        Command::LogActivity(commands::LogActivity {
             subject,
             kind: ActivityKind::Note,
             summary: "not my lead".into(),
             body: String::new(),
             occurred_at: None,
-        },
+        }),
     )
     .await;
     assert!(matches!(e, Error::Permission(_)), "{e}");
@@ -1565,12 +1762,12 @@ pub async fn timeline_and_rotting(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &ann(),
-        Command::ScheduleFollowUp {
+        Command::ScheduleFollowUp(commands::ScheduleFollowUp {
             subject,
             due,
             note: "call back".into(),
             assignee: None,
-        },
+        }),
     )
     .await;
     let CommandOutput::FollowUp { follow_up } = out else {
@@ -1579,9 +1776,9 @@ pub async fn timeline_and_rotting(factory: Arc<dyn StoreFactory>) {
     let out = exec(
         &engine,
         &ann(),
-        Command::CompleteFollowUp {
+        Command::CompleteFollowUp(commands::CompleteFollowUp {
             follow_up: follow_up.id,
-        },
+        }),
     )
     .await;
     let CommandOutput::FollowUp { follow_up: done } = out else {
@@ -1596,7 +1793,15 @@ pub async fn timeline_and_rotting(factory: Arc<dyn StoreFactory>) {
     assert_eq!(engine.follow_ups(subject).await.unwrap_or_default().len(), 1);
     // Rotting: MEETING rots after 14 days.
     let l = engine
-        .move_lead_phase(&ann(), lead.id, phase("b2b", "MEETING"))
+        .run(
+            &ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: phase("b2b", "MEETING"),
+                closing_reason: None,
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let config = fixture_config();
@@ -1620,10 +1825,10 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
     let e = refuse(
         &engine,
         &maria(),
-        Command::SetConfig {
-            config: Box::new(broken),
+        Command::SetConfig(commands::SetConfig {
+            config: broken,
             expected_version: Some(1),
-        },
+        }),
     )
     .await;
     match e {
@@ -1633,10 +1838,10 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
     let e = refuse(
         &engine,
         &maria(),
-        Command::SetConfig {
-            config: Box::new(config.clone()),
+        Command::SetConfig(commands::SetConfig {
+            config: config.clone(),
             expected_version: Some(7),
-        },
+        }),
     )
     .await;
     assert!(
@@ -1645,7 +1850,15 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
     );
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     engine
-        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .run(
+            &ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: phase("b2b", "QUOTE"),
+                closing_reason: None,
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut strands = config.clone();
@@ -1653,10 +1866,10 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
     let e = refuse(
         &engine,
         &maria(),
-        Command::SetConfig {
-            config: Box::new(strands),
+        Command::SetConfig(commands::SetConfig {
+            config: strands,
             expected_version: Some(1),
-        },
+        }),
     )
     .await;
     match &e {
@@ -1672,7 +1885,13 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
     ok.phases.retain(|p| p.code.as_str() != "MEETING");
     assert_eq!(
         engine
-            .set_config(&maria(), ok, Some(1))
+            .run(
+                &maria(),
+                commands::SetConfig {
+                    config: ok,
+                    expected_version: Some(1)
+                }
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}")),
         2
@@ -1685,7 +1904,13 @@ pub async fn stale_writes_conflict_and_write_nothing(factory: Arc<dyn StoreFacto
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     let fresh = engine
-        .set_lead_status(&ann(), lead.id, LeadStatus::Contacted)
+        .run(
+            &ann(),
+            commands::SetLeadStatus {
+                lead: lead.id,
+                status: LeadStatus::Contacted,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let before = snapshot(&engine, lead.id).await;
@@ -1732,8 +1957,16 @@ pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) 
                 let engine = engine.clone();
                 tokio::spawn(async move {
                     engine
-                        .qualify_lead(&ann(), lead.id, CustomerChoice::Auto, DealDraft::default())
+                        .run(
+                            &ann(),
+                            commands::QualifyLead {
+                                lead: lead.id,
+                                customer: CustomerChoice::Auto,
+                                deal: DealDraft::default(),
+                            },
+                        )
                         .await
+                        .map(|q| (q.lead, q.customer, q.deal))
                 })
             })
             .collect();
@@ -1781,8 +2014,16 @@ pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) 
                 let engine = once.clone();
                 tokio::spawn(async move {
                     engine
-                        .qualify_lead(&ann(), lead.id, CustomerChoice::Create, DealDraft::default())
+                        .run(
+                            &ann(),
+                            commands::QualifyLead {
+                                lead: lead.id,
+                                customer: CustomerChoice::Create,
+                                deal: DealDraft::default(),
+                            },
+                        )
                         .await
+                        .map(|q| (q.lead, q.customer, q.deal))
                 })
             })
             .collect();
@@ -1845,11 +2086,11 @@ pub async fn concurrent_auto_qualify_creates_one_customer(factory: Arc<dyn Store
                     engine
                         .execute(
                             &ann(),
-                            Command::QualifyLead {
+                            Command::QualifyLead(commands::QualifyLead {
                                 lead: id,
                                 customer: CustomerChoice::Auto,
                                 deal: DealDraft::default(),
-                            },
+                            }),
                         )
                         .await
                 })
@@ -1905,13 +2146,13 @@ pub async fn delete_races_new_links(factory: Arc<dyn StoreFactory>) {
                 engine
                     .execute(
                         &ann(),
-                        Command::LogActivity {
+                        Command::LogActivity(commands::LogActivity {
                             subject,
                             kind: ActivityKind::Call,
                             summary: "called".into(),
                             body: String::new(),
                             occurred_at: None,
-                        },
+                        }),
                     )
                     .await
             })
@@ -1920,7 +2161,9 @@ pub async fn delete_races_new_links(factory: Arc<dyn StoreFactory>) {
             let engine = engine.clone();
             tokio::spawn(async move {
                 start.wait().await;
-                engine.execute(&root(), Command::DeleteLead { lead: lead.id }).await
+                engine
+                    .execute(&root(), Command::DeleteLead(commands::DeleteLead { lead: lead.id }))
+                    .await
             })
         };
         let log = log.await.unwrap_or_else(|e| panic!("task: {e}"));
@@ -2012,12 +2255,12 @@ pub async fn concurrent_moves(factory: Arc<dyn StoreFactory>, tasks: usize, move
                     } else {
                         1 + rng.below(leads.len() - 1)
                     };
-                    let cmd = Command::MoveLeadPhase {
+                    let cmd = Command::MoveLeadPhase(commands::MoveLeadPhase {
                         lead: leads[which],
                         phase: phases[rng.below(phases.len())].clone(),
                         closing_reason: None,
                         note: None,
-                    };
+                    });
                     match engine.execute_detailed(&ann(), cmd).await {
                         Ok(done) => {
                             if done.receipt.is_some() {
@@ -2135,20 +2378,30 @@ pub async fn history_records_every_field_change(factory: Arc<dyn StoreFactory>) 
         ..LeadPatch::default()
     };
     engine
-        .update_lead(&ann(), lead.id, patch)
+        .run(&ann(), commands::UpdateLead { lead: lead.id, patch })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     engine
-        .move_lead_phase(&ann(), lead.id, phase("b2b", "QUOTE"))
+        .run(
+            &ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: phase("b2b", "QUOTE"),
+                closing_reason: None,
+                note: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let noop = engine
-        .update_lead(
+        .run(
             &ann(),
-            lead.id,
-            LeadPatch {
-                job_title: Some("CTO".into()),
-                ..LeadPatch::default()
+            commands::UpdateLead {
+                lead: lead.id,
+                patch: LeadPatch {
+                    job_title: Some("CTO".into()),
+                    ..LeadPatch::default()
+                },
             },
         )
         .await;
@@ -2195,13 +2448,26 @@ pub async fn lead_filters_match_their_semantics(factory: Arc<dyn StoreFactory>) 
         let lead = create(&engine, &actor, input).await;
         if i % 3 == 1 {
             engine
-                .set_lead_status(&actor, lead.id, LeadStatus::Contacted)
+                .run(
+                    &actor,
+                    commands::SetLeadStatus {
+                        lead: lead.id,
+                        status: LeadStatus::Contacted,
+                    },
+                )
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         if i % 4 == 1 {
             engine
-                .disqualify_lead(&actor, lead.id, code("no_fit"), None)
+                .run(
+                    &actor,
+                    commands::DisqualifyLead {
+                        lead: lead.id,
+                        reason: code("no_fit"),
+                        note: None,
+                    },
+                )
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }

@@ -27,6 +27,7 @@ use crate::domain::config::{
 use crate::domain::ids::{Code, UserId};
 use crate::domain::money::Currency;
 use crate::engine::Engine;
+use crate::engine::commands;
 use crate::rules::access::{Actor, Role};
 use crate::store::Store;
 use crate::store::error::StoreError;
@@ -271,7 +272,13 @@ pub async fn fixture_engine(factory: &dyn StoreFactory) -> Engine {
 pub async fn configured(store: Arc<dyn Store>) -> Engine {
     let engine = Engine::open(store).await.unwrap_or_else(|e| panic!("open: {e}"));
     engine
-        .set_config(&maria(), fixture_config(), None)
+        .run(
+            &maria(),
+            commands::SetConfig {
+                config: fixture_config(),
+                expected_version: None,
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("the fixture configuration must be accepted: {e}"));
     engine

@@ -31,7 +31,8 @@ use crate::domain::ids::{Code, LeadId};
 use crate::domain::input::{CustomerChoice, DealDraft, NewLead};
 use crate::domain::lead::{Lead, LeadStatus};
 use crate::engine::Engine;
-use crate::engine::command::Command;
+use crate::engine::commands;
+use crate::engine::commands::Command;
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::store::StoreExt;
@@ -992,8 +993,8 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
             at,
             group,
             valid_email,
-        } => Command::CreateLead {
-            lead: Box::new(NewLead {
+        } => Command::CreateLead(commands::CreateLead {
+            lead: NewLead {
                 first_name: format!("Lead{}", sut.leads.len()),
                 company: format!("Company {group}"),
                 email: Some(if *valid_email {
@@ -1004,33 +1005,33 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
                 account_type: Some(c(at.code())),
                 owner: Some(who.actor().user),
                 ..NewLead::default()
-            }),
-        },
-        Step::SetStatus { lead: i, status, .. } => Command::SetLeadStatus {
+            },
+        }),
+        Step::SetStatus { lead: i, status, .. } => Command::SetLeadStatus(commands::SetLeadStatus {
             lead: lead(*i)?,
             status: *status,
-        },
+        }),
         Step::MovePhase {
             lead: i, phase, reason, ..
-        } => Command::MoveLeadPhase {
+        } => Command::MoveLeadPhase(commands::MoveLeadPhase {
             lead: lead(*i)?,
             phase: to_ref(*phase),
             closing_reason: reason.map(c),
             note: None,
-        },
+        }),
         Step::SetClosingReason {
             lead: i, reason, note, ..
-        } => Command::SetClosingReason {
+        } => Command::SetClosingReason(commands::SetClosingReason {
             lead: lead(*i)?,
             reason: c(reason),
             note: note.then(|| "because".to_owned()),
-        },
-        Step::ChangeAccountType { lead: i, at, phase, .. } => Command::ChangeAccountType {
+        }),
+        Step::ChangeAccountType { lead: i, at, phase, .. } => Command::ChangeAccountType(commands::ChangeAccountType {
             lead: lead(*i)?,
             account_type: c(at.code()),
             phase: phase.map(to_ref),
-        },
-        Step::Qualify { lead: i, create, .. } => Command::QualifyLead {
+        }),
+        Step::Qualify { lead: i, create, .. } => Command::QualifyLead(commands::QualifyLead {
             lead: lead(*i)?,
             customer: if *create {
                 CustomerChoice::Create
@@ -1038,49 +1039,49 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
                 CustomerChoice::Auto
             },
             deal: DealDraft::default(),
-        },
+        }),
         Step::Disqualify {
             lead: i, reason, note, ..
-        } => Command::DisqualifyLead {
+        } => Command::DisqualifyLead(commands::DisqualifyLead {
             lead: lead(*i)?,
             reason: c(reason),
             note: note.then(|| "because".to_owned()),
-        },
-        Step::Reopen { lead: i, .. } => Command::ReopenLead { lead: lead(*i)? },
-        Step::OpenDeal { lead: i, .. } => Command::OpenDeal {
+        }),
+        Step::Reopen { lead: i, .. } => Command::ReopenLead(commands::ReopenLead { lead: lead(*i)? }),
+        Step::OpenDeal { lead: i, .. } => Command::OpenDeal(commands::OpenDeal {
             lead: lead(*i)?,
             pipeline: None,
             deal: DealDraft::default(),
-        },
+        }),
         Step::MoveDeal {
             lead: i, deal, stage, ..
-        } => Command::MoveDealStage {
+        } => Command::MoveDealStage(commands::MoveDealStage {
             deal: deal_of(sut, state, *i, *deal)?,
             stage: c(stage),
-        },
-        Step::WinDeal { lead: i, deal, .. } => Command::WinDeal {
+        }),
+        Step::WinDeal { lead: i, deal, .. } => Command::WinDeal(commands::WinDeal {
             deal: deal_of(sut, state, *i, *deal)?,
             stage: None,
-        },
+        }),
         Step::LoseDeal {
             lead: i,
             deal,
             reason,
             note,
             ..
-        } => Command::LoseDeal {
+        } => Command::LoseDeal(commands::LoseDeal {
             deal: deal_of(sut, state, *i, *deal)?,
             reason: c(reason),
             note: note.then(|| "because".to_owned()),
-        },
-        Step::ReopenDeal { lead: i, deal, .. } => Command::ReopenDeal {
+        }),
+        Step::ReopenDeal { lead: i, deal, .. } => Command::ReopenDeal(commands::ReopenDeal {
             deal: deal_of(sut, state, *i, *deal)?,
             stage: None,
-        },
-        Step::Reassign { lead: i, to, .. } => Command::ReassignLead {
+        }),
+        Step::Reassign { lead: i, to, .. } => Command::ReassignLead(commands::ReassignLead {
             lead: lead(*i)?,
             owner: to.actor().user,
-        },
+        }),
     })
 }
 
@@ -1152,7 +1153,7 @@ impl StateMachineTest for PipelineTest {
         let result: Result<_, Error> = sut.block_on(sut.engine().execute(&actor, cmd));
         match (ref_state.last, &result) {
             (Expect::Applied, Ok(out)) => {
-                if let (Step::Create { .. }, crate::engine::command::CommandOutput::Lead { lead }) = (&step, out) {
+                if let (Step::Create { .. }, crate::engine::commands::CommandOutput::Lead { lead }) = (&step, out) {
                     sut.leads.push(lead.id);
                 }
             }

@@ -40,7 +40,8 @@ use crate::domain::input::{
 };
 use crate::domain::lead::DocumentKind;
 use crate::engine::Engine;
-use crate::engine::command::{Command, CommandOutput};
+use crate::engine::commands;
+use crate::engine::commands::{Command, CommandOutput};
 use crate::rules::access::{Actor, Role};
 use crate::rules::error::Error;
 use crate::store::StoreExt;
@@ -461,7 +462,10 @@ impl Setup<'_> {
             email,
             ..NewLead::default()
         };
-        match self.run(&maria(), Command::CreateLead { lead: Box::new(input) }).await {
+        match self
+            .run(&maria(), Command::CreateLead(commands::CreateLead { lead: input }))
+            .await
+        {
             CommandOutput::Lead { lead } => lead.id,
             other => panic!("{other:?}"),
         }
@@ -473,11 +477,11 @@ impl Setup<'_> {
 
     /// Qualifies `lead` as `actor`; returns the deal.
     async fn qualify(&mut self, actor: &Actor, lead: LeadId) -> DealId {
-        let command = Command::QualifyLead {
+        let command = Command::QualifyLead(commands::QualifyLead {
             lead,
             customer: CustomerChoice::Auto,
             deal: DealDraft::default(),
-        };
+        });
         match self.run(actor, command).await {
             CommandOutput::Qualified { deal, .. } => deal.id,
             other => panic!("{other:?}"),
@@ -495,10 +499,12 @@ impl Setup<'_> {
         let lead = self.lead_of(&bob(), None).await;
         let deal = self.qualify(&bob(), lead).await;
         if won {
-            self.run(&bob(), Command::WinDeal { deal, stage: None }).await;
+            self.run(&bob(), Command::WinDeal(commands::WinDeal { deal, stage: None }))
+                .await;
         }
         let owner = ann().user;
-        self.run(&maria(), Command::ReassignLead { lead, owner }).await;
+        self.run(&maria(), Command::ReassignLead(commands::ReassignLead { lead, owner }))
+            .await;
         (lead, deal)
     }
 
@@ -507,7 +513,10 @@ impl Setup<'_> {
             name: "Matrix Customer".into(),
             ..NewCustomer::default()
         };
-        match self.run(owner, Command::CreateCustomer { customer }).await {
+        match self
+            .run(owner, Command::CreateCustomer(commands::CreateCustomer { customer }))
+            .await
+        {
             CommandOutput::Customer { customer } => customer.id,
             other => panic!("{other:?}"),
         }
@@ -522,7 +531,13 @@ impl Setup<'_> {
             body: String::new(),
             received_at: None,
         };
-        match self.run(&root(), Command::ReceiveCommunication { communication }).await {
+        match self
+            .run(
+                &root(),
+                Command::ReceiveCommunication(commands::ReceiveCommunication { communication }),
+            )
+            .await
+        {
             CommandOutput::Communication { communication, .. } => communication.id,
             other => panic!("{other:?}"),
         }
@@ -548,41 +563,41 @@ impl Setup<'_> {
             customer: None,
         };
         match case {
-            Case::CreateLead => on_nothing(Command::CreateLead {
-                lead: Box::new(NewLead {
+            Case::CreateLead => on_nothing(Command::CreateLead(commands::CreateLead {
+                lead: NewLead {
                     company: "Made for the owner".into(),
                     account_type: Some(code("b2b")),
                     owner: Some(ann().user),
                     ..NewLead::default()
-                }),
-            }),
+                },
+            })),
             Case::CreateLeadLinkingCustomer => {
                 let customer = self.customer_of(&sam()).await;
                 Prepared {
-                    command: Command::CreateLead {
-                        lead: Box::new(NewLead {
+                    command: Command::CreateLead(commands::CreateLead {
+                        lead: NewLead {
                             company: "Linked".into(),
                             account_type: Some(code("b2b")),
                             customer: Some(customer),
                             ..NewLead::default()
-                        }),
-                    },
+                        },
+                    }),
                     lead: None,
                     customer: Some(customer),
                 }
             }
             Case::UpdateLead => {
                 let lead = self.owner_lead().await;
-                let patch = Box::new(LeadPatch {
+                let patch = LeadPatch {
                     description: Some("Call back on Monday".into()),
                     ..LeadPatch::default()
-                });
-                on_lead(lead, Command::UpdateLead { lead, patch })
+                };
+                on_lead(lead, Command::UpdateLead(commands::UpdateLead { lead, patch }))
             }
             Case::SetLeadStatus => {
                 let lead = self.owner_lead().await;
                 let status = crate::domain::lead::LeadStatus::Contacted;
-                on_lead(lead, Command::SetLeadStatus { lead, status })
+                on_lead(lead, Command::SetLeadStatus(commands::SetLeadStatus { lead, status }))
             }
             Case::MoveLeadPhase => {
                 let lead = self.owner_lead().await;
@@ -591,39 +606,39 @@ impl Setup<'_> {
             Case::SetClosingReason => {
                 let lead = self.owner_lead().await;
                 self.run(&ann(), move_to(lead, "WON")).await;
-                let command = Command::SetClosingReason {
+                let command = Command::SetClosingReason(commands::SetClosingReason {
                     lead,
                     reason: code("won"),
                     note: None,
-                };
+                });
                 on_lead(lead, command)
             }
             Case::ChangeAccountType => {
                 let lead = self.owner_lead().await;
-                let command = Command::ChangeAccountType {
+                let command = Command::ChangeAccountType(commands::ChangeAccountType {
                     lead,
                     account_type: code("b2c"),
                     phase: Some(phase("b2c", "INTRO")),
-                };
+                });
                 on_lead(lead, command)
             }
             Case::QualifyLead => {
                 let lead = self.owner_lead().await;
-                let command = Command::QualifyLead {
+                let command = Command::QualifyLead(commands::QualifyLead {
                     lead,
                     customer: CustomerChoice::Auto,
                     deal: DealDraft::default(),
-                };
+                });
                 on_lead(lead, command)
             }
             Case::QualifyLeadLinkingCustomer => {
                 let customer = self.customer_of(&sam()).await;
                 let lead = self.owner_lead().await;
-                let command = Command::QualifyLead {
+                let command = Command::QualifyLead(commands::QualifyLead {
                     lead,
                     customer: CustomerChoice::Link { customer },
                     deal: DealDraft::default(),
-                };
+                });
                 Prepared {
                     command,
                     lead: Some(lead),
@@ -632,11 +647,11 @@ impl Setup<'_> {
             }
             Case::OpenDeal => {
                 let (lead, _) = self.owner_deal().await;
-                let command = Command::OpenDeal {
+                let command = Command::OpenDeal(commands::OpenDeal {
                     lead,
                     pipeline: Some(code("renewals")),
                     deal: DealDraft::default(),
-                };
+                });
                 on_lead(lead, command)
             }
             Case::DisqualifyLead => {
@@ -646,71 +661,75 @@ impl Setup<'_> {
             Case::ReopenLead => {
                 let lead = self.owner_lead().await;
                 self.run(&ann(), disqualify(lead)).await;
-                on_lead(lead, Command::ReopenLead { lead })
+                on_lead(lead, Command::ReopenLead(commands::ReopenLead { lead }))
             }
             Case::MergeLead => {
                 let lead = self.owner_lead().await;
                 let into = self.owner_lead().await;
-                on_lead(lead, Command::MergeLead { lead, into })
+                on_lead(lead, Command::MergeLead(commands::MergeLead { lead, into }))
             }
             Case::ReassignLead => {
                 let lead = self.owner_lead().await;
                 let owner = bob().user;
-                on_lead(lead, Command::ReassignLead { lead, owner })
+                on_lead(lead, Command::ReassignLead(commands::ReassignLead { lead, owner }))
             }
             Case::SetLeadTeam => {
                 let lead = self.owner_lead().await;
                 let team = BTreeSet::from([tess().user, user("uma")]);
-                on_lead(lead, Command::SetLeadTeam { lead, team })
+                on_lead(lead, Command::SetLeadTeam(commands::SetLeadTeam { lead, team }))
             }
             Case::DeleteLead => {
                 let lead = self.owner_lead().await;
-                on_lead(lead, Command::DeleteLead { lead })
+                on_lead(lead, Command::DeleteLead(commands::DeleteLead { lead }))
             }
             Case::LinkLeadDocument => {
                 let lead = self.owner_lead().await;
-                let command = Command::LinkLeadDocument {
+                let command = Command::LinkLeadDocument(commands::LinkLeadDocument {
                     lead,
                     kind: DocumentKind::Order,
                     external_id: "SO-1".into(),
-                };
+                });
                 on_lead(lead, command)
             }
             Case::MoveDealStage => {
                 let (lead, deal) = self.owner_deal().await;
                 let stage = code("proposal");
-                on_lead(lead, Command::MoveDealStage { deal, stage })
+                on_lead(lead, Command::MoveDealStage(commands::MoveDealStage { deal, stage }))
             }
             Case::WinDeal => {
                 let (lead, deal) = self.owner_deal().await;
-                on_lead(lead, Command::WinDeal { deal, stage: None })
+                on_lead(lead, Command::WinDeal(commands::WinDeal { deal, stage: None }))
             }
             Case::WinDealAfterReassign => {
                 let (lead, deal) = self.reassigned_deal(false).await;
-                on_lead(lead, Command::WinDeal { deal, stage: None })
+                on_lead(lead, Command::WinDeal(commands::WinDeal { deal, stage: None }))
             }
             Case::LoseDeal => {
                 let (lead, deal) = self.owner_deal().await;
-                let command = Command::LoseDeal {
+                let command = Command::LoseDeal(commands::LoseDeal {
                     deal,
                     reason: code("no_budget"),
                     note: None,
-                };
+                });
                 on_lead(lead, command)
             }
             Case::ReopenDeal => {
                 let (lead, deal) = self.owner_deal().await;
-                self.run(&ann(), Command::WinDeal { deal, stage: None }).await;
-                on_lead(lead, Command::ReopenDeal { deal, stage: None })
+                self.run(&ann(), Command::WinDeal(commands::WinDeal { deal, stage: None }))
+                    .await;
+                on_lead(lead, Command::ReopenDeal(commands::ReopenDeal { deal, stage: None }))
             }
             Case::ReopenDealAfterReassign => {
                 let (lead, deal) = self.reassigned_deal(true).await;
-                on_lead(lead, Command::ReopenDeal { deal, stage: None })
+                on_lead(lead, Command::ReopenDeal(commands::ReopenDeal { deal, stage: None }))
             }
             Case::SetDealProbability => {
                 let (lead, deal) = self.owner_deal().await;
                 let probability = Some(55);
-                on_lead(lead, Command::SetDealProbability { deal, probability })
+                on_lead(
+                    lead,
+                    Command::SetDealProbability(commands::SetDealProbability { deal, probability }),
+                )
             }
             Case::UpdateDeal => {
                 let (lead, deal) = self.owner_deal().await;
@@ -718,23 +737,23 @@ impl Setup<'_> {
                     title: Some("Bigger order".into()),
                     ..DealPatch::default()
                 };
-                on_lead(lead, Command::UpdateDeal { deal, patch })
+                on_lead(lead, Command::UpdateDeal(commands::UpdateDeal { deal, patch }))
             }
             Case::LinkDealDocument => {
                 let (lead, deal) = self.owner_deal().await;
-                let command = Command::LinkDealDocument {
+                let command = Command::LinkDealDocument(commands::LinkDealDocument {
                     deal,
                     kind: DocumentKind::Quotation,
                     external_id: "QT-1".into(),
-                };
+                });
                 on_lead(lead, command)
             }
-            Case::CreateCustomer => on_nothing(Command::CreateCustomer {
+            Case::CreateCustomer => on_nothing(Command::CreateCustomer(commands::CreateCustomer {
                 customer: NewCustomer {
                     name: "Own Customer".into(),
                     ..NewCustomer::default()
                 },
-            }),
+            })),
             Case::AddContact => {
                 let customer = self.customer_of(&ann()).await;
                 let contact = NewContact {
@@ -742,7 +761,7 @@ impl Setup<'_> {
                     ..NewContact::default()
                 };
                 Prepared {
-                    command: Command::AddContact { customer, contact },
+                    command: Command::AddContact(commands::AddContact { customer, contact }),
                     lead: None,
                     customer: Some(customer),
                 }
@@ -765,7 +784,10 @@ impl Setup<'_> {
                     CommandOutput::FollowUp { follow_up } => follow_up.id,
                     other => panic!("{other:?}"),
                 };
-                on_lead(lead, Command::CompleteFollowUp { follow_up })
+                on_lead(
+                    lead,
+                    Command::CompleteFollowUp(commands::CompleteFollowUp { follow_up }),
+                )
             }
             Case::ReceiveCommunication => {
                 let email = self.unique_email();
@@ -778,18 +800,27 @@ impl Setup<'_> {
                     body: String::new(),
                     received_at: None,
                 };
-                on_lead(lead, Command::ReceiveCommunication { communication })
+                on_lead(
+                    lead,
+                    Command::ReceiveCommunication(commands::ReceiveCommunication { communication }),
+                )
             }
             Case::AttachNewCommunication => {
                 let lead = self.owner_lead().await;
                 let email = self.unique_email();
                 let communication = self.receive(&email).await;
-                on_lead(lead, Command::AttachCommunication { communication, lead })
+                on_lead(
+                    lead,
+                    Command::AttachCommunication(commands::AttachCommunication { communication, lead }),
+                )
             }
             Case::AttachLinkedCommunication => {
                 let (source, communication) = self.linked_communication().await;
                 let lead = self.lead_of(actor, None).await;
-                on_lead(source, Command::AttachCommunication { communication, lead })
+                on_lead(
+                    source,
+                    Command::AttachCommunication(commands::AttachCommunication { communication, lead }),
+                )
             }
             Case::CreateLeadFromNewCommunication => {
                 let email = self.unique_email();
@@ -803,14 +834,16 @@ impl Setup<'_> {
             Case::IgnoreCommunication => {
                 let email = self.unique_email();
                 let communication = self.receive(&email).await;
-                on_nothing(Command::IgnoreCommunication { communication })
+                on_nothing(Command::IgnoreCommunication(commands::IgnoreCommunication {
+                    communication,
+                }))
             }
             Case::SetConfig => {
                 let (config, version) = self.engine.config().await.unwrap_or_else(|e| panic!("config: {e}"));
-                on_nothing(Command::SetConfig {
-                    config: Box::new(config),
+                on_nothing(Command::SetConfig(commands::SetConfig {
+                    config,
                     expected_version: Some(version),
-                })
+                }))
             }
         }
     }
@@ -836,50 +869,50 @@ impl Setup<'_> {
 }
 
 fn move_to(lead: LeadId, phase_code: &str) -> Command {
-    Command::MoveLeadPhase {
+    Command::MoveLeadPhase(commands::MoveLeadPhase {
         lead,
         phase: phase("b2b", phase_code),
         closing_reason: None,
         note: None,
-    }
+    })
 }
 
 fn disqualify(lead: LeadId) -> Command {
-    Command::DisqualifyLead {
+    Command::DisqualifyLead(commands::DisqualifyLead {
         lead,
         reason: code("no_budget"),
         note: None,
-    }
+    })
 }
 
 fn log(subject: Subject) -> Command {
-    Command::LogActivity {
+    Command::LogActivity(commands::LogActivity {
         subject,
         kind: ActivityKind::Call,
         summary: "Talked about the budget".into(),
         body: String::new(),
         occurred_at: None,
-    }
+    })
 }
 
 fn follow_up(lead: LeadId) -> Command {
-    Command::ScheduleFollowUp {
+    Command::ScheduleFollowUp(commands::ScheduleFollowUp {
         subject: Subject::Lead(lead),
         due: Utc::now().date_naive(),
         note: "Send the offer".into(),
         assignee: None,
-    }
+    })
 }
 
 fn from_communication(communication: crate::domain::ids::CommunicationId) -> Command {
-    Command::CreateLeadFromCommunication {
+    Command::CreateLeadFromCommunication(commands::CreateLeadFromCommunication {
         communication,
-        lead: Box::new(NewLead {
+        lead: NewLead {
             company: "From an e-mail".into(),
             account_type: Some(code("b2b")),
             ..NewLead::default()
-        }),
-    }
+        },
+    })
 }
 
 /// Runs every cell of [`MATRIX`]: an allowed cell succeeds; a denied one fails
@@ -954,11 +987,11 @@ pub async fn deals_follow_their_lead(factory: Arc<dyn StoreFactory>) {
     let renewal = match setup
         .run(
             &ann(),
-            Command::OpenDeal {
+            Command::OpenDeal(commands::OpenDeal {
                 lead,
                 pipeline: Some(code("renewals")),
                 deal: DealDraft::default(),
-            },
+            }),
         )
         .await
     {
@@ -969,10 +1002,10 @@ pub async fn deals_follow_their_lead(factory: Arc<dyn StoreFactory>) {
     setup
         .run(
             &ann(),
-            Command::SetLeadTeam {
+            Command::SetLeadTeam(commands::SetLeadTeam {
                 lead,
                 team: team.clone(),
-            },
+            }),
         )
         .await;
     let deals = engine.deals_of_lead(lead).await.unwrap_or_else(|e| panic!("{e}"));
