@@ -74,10 +74,11 @@ pub mod prelude {
 /// each defined beside what raises it.
 pub mod error {
     pub use crate::domain::config::{ConfigError, ItemInUse};
-    pub use crate::domain::error::InputError;
+    pub use crate::domain::error::{InputError, ReferenceKind};
     pub use crate::rules::access::PermissionError;
-    pub use crate::rules::error::{Error, Result};
-    pub use crate::rules::machine::ReasonError;
-    pub use crate::rules::machine::{DealError, LeadError, PhaseError};
+    pub use crate::rules::error::{ERROR_CODES, Error, ErrorCode, ErrorReport, Result, code};
+    pub use crate::rules::machine::{
+        CommunicationError, DealError, LeadError, LeadLinks, PhaseError, ReasonError, ReasonKind,
+    };
     pub use crate::store::error::StoreError;
 }

@@ -66,7 +66,7 @@ use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, St
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, SqlErr, TransactionTrait,
 };
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 use serde::Serialize;
@@ -200,19 +200,34 @@ fn subject_key(s: Subject) -> String {
     }
 }
 
-/// Whether the server aborted the transaction to resolve a lock conflict.
+/// Whether the server aborted the transaction to resolve a lock conflict,
+/// read from the database's own error code, never from message text:
+/// PostgreSQL SQLSTATE 40001 (serialization failure) and 40P01 (deadlock
+/// detected); MySQL/MariaDB errors 1213 (deadlock) and 1205 (lock wait
+/// timeout); SQLite `SQLITE_BUSY` and `SQLITE_LOCKED` (primary codes 5 and 6,
+/// with their extended codes).
 fn is_lock_conflict(e: &DbErr) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    [
-        "deadlock",
-        "could not serialize",
-        "lock wait timeout",
-        "database is locked",
-        "40001",
-        "40p01",
-    ]
-    .iter()
-    .any(|m| text.contains(m))
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = e
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(db) = &**e else {
+        return false;
+    };
+    #[cfg(feature = "mysql")]
+    if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(mysql.number(), 1205 | 1213);
+    }
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+        return db
+            .code()
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6));
+    }
+    matches!(db.code().as_deref(), Some("40001" | "40P01"))
 }
 
 /// A valid PostgreSQL identifier for a schema name.

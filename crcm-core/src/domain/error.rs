@@ -4,6 +4,34 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error as ThisError;
 
+/// The kinds of reference data a code names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceKind {
+    /// An account type.
+    AccountType,
+    /// A lead source.
+    LeadSource,
+    /// A priority.
+    Priority,
+    /// A tag.
+    Tag,
+    /// A pipeline.
+    Pipeline,
+}
+
+impl std::fmt::Display for ReferenceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::AccountType => "account type",
+            Self::LeadSource => "lead source",
+            Self::Priority => "priority",
+            Self::Tag => "tag",
+            Self::Pipeline => "pipeline",
+        })
+    }
+}
+
 /// Refused input: a field whose value is malformed or missing.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -96,8 +124,8 @@ pub enum InputError {
     /// A code that names no configured item of that kind.
     #[error("unknown {kind} {code:?}")]
     UnknownReference {
-        /// What kind of reference data (e.g. "lead source").
-        kind: String,
+        /// What kind of reference data.
+        kind: ReferenceKind,
         /// The code given.
         code: String,
     },

@@ -16,7 +16,8 @@ use crate::domain::ids::{CommunicationId, CustomerId, DealId, FollowUpId, LeadId
 use crate::domain::lead::Lead;
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
-use crate::rules::{self, Ctx, DealLead, LeadLinks, SubjectRecord};
+use crate::rules::machine::LeadLinks;
+use crate::rules::{self, Ctx, DealLead, SubjectRecord};
 use crate::store::error::StoreError;
 use crate::store::record::{Entity, Record, lookup};
 use crate::store::uow::Guard;
@@ -196,15 +197,24 @@ impl<'a> Scope<'a> {
         })
     }
 
-    /// What is linked to a lead (for delete), guarded.
+    /// What is linked to a lead in the store (for delete; the rule adds the
+    /// lead's own documents), guarded.
     pub(crate) async fn lead_links(&self, lead: &Lead) -> Result<LeadLinks, Error> {
         let subject = Subject::Lead(lead.id);
         self.keys(vec![lookup::lead_deals(lead.id), lookup::timeline(subject)])
             .await?;
         Ok(LeadLinks {
-            deals: self.store.deals_of_lead(lead.id).await?.len(),
-            communications: self.store.communications_of(lead.id).await?.len(),
-            timeline: self.store.activities(subject).await?.len() + self.store.follow_ups(subject).await?.len(),
+            documents: Vec::new(),
+            deals: self.store.deals_of_lead(lead.id).await?.iter().map(|d| d.id).collect(),
+            communications: self
+                .store
+                .communications_of(lead.id)
+                .await?
+                .iter()
+                .map(|c| c.id)
+                .collect(),
+            activities: self.store.activities(subject).await?.iter().map(|a| a.id).collect(),
+            follow_ups: self.store.follow_ups(subject).await?.iter().map(|f| f.id).collect(),
         })
     }
 

@@ -17,6 +17,7 @@ use super::Ctx;
 use super::fields::{check_len, parse_email, parse_phone};
 use super::lead::{new_lead, record_new_lead, refuse_merged};
 use super::matching::open_matches;
+use crate::rules::machine::CommunicationError;
 
 /// Records an inbound call or e-mail. `matches` are the leads whose phone or
 /// e-mail equals the sender's; it is linked when exactly one open lead matches.
@@ -84,11 +85,7 @@ pub fn communication_contacts(
 
 pub(crate) fn communication_open(c: &Communication) -> Result<(), Error> {
     if c.status == CommunicationStatus::Ignored {
-        return Err(InputError::CustomField {
-            field: "communication".to_owned(),
-            reason: "it is marked ignored".to_owned(),
-        }
-        .into());
+        return Err(CommunicationError::Ignored { communication: c.id }.into());
     }
     Ok(())
 }
@@ -112,7 +109,7 @@ pub fn attach_communication(
 ) -> Result<(UnitOfWork, Communication), Error> {
     access::can_change_lead(ctx.actor, lead)?;
     can_take_communication(ctx.actor, source)?;
-    refuse_merged(lead, "attach communications to")?;
+    refuse_merged(lead)?;
     communication_open(communication)?;
     let mut next = communication.clone();
     next.lead = Some(lead.id);
@@ -174,9 +171,9 @@ pub fn ignore_communication(
     communication: &Communication,
 ) -> Result<(UnitOfWork, Communication), Error> {
     if communication.status == CommunicationStatus::Linked {
-        return Err(InputError::CustomField {
-            field: "communication".to_owned(),
-            reason: "it is linked to a lead".to_owned(),
+        return Err(CommunicationError::Linked {
+            communication: communication.id,
+            lead: communication.lead,
         }
         .into());
     }

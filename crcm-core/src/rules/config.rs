@@ -6,7 +6,7 @@ use crate::domain::config::{Config, ConfigItem};
 use crate::domain::config::{ConfigError, ItemInUse};
 pub use crate::domain::error::InputError;
 use crate::domain::event::DomainEvent;
-use crate::domain::money::Money;
+
 use crate::rules::access::{self, Action, Actor, Role};
 use crate::rules::error::Error;
 use crate::store::uow::{ConfigWrite, UnitOfWork};
@@ -58,9 +58,4 @@ pub fn in_use(item: &ConfigItem, what: &str, count: usize, examples: Vec<String>
         what: what.to_owned(),
         examples,
     }
-}
-
-/// The value and currency of money given in the default currency.
-pub fn money(config: &Config, minor: i64) -> Result<Money, InputError> {
-    Money::new(minor, config.settings.default_currency)
 }

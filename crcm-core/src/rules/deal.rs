@@ -3,7 +3,7 @@
 use crate::domain::activity::Subject;
 use crate::domain::config::{Config, Outcome, StageKind};
 use crate::domain::deal::{Deal, DealStatus};
-use crate::domain::error::InputError;
+use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::event::DomainEvent;
 use crate::domain::ids::Code;
 use crate::domain::input::DealPatch;
@@ -46,7 +46,7 @@ pub(crate) fn stage_of<'c>(
     stage: &Code,
 ) -> Result<(&'c crate::domain::config::Pipeline, &'c crate::domain::config::Stage), Error> {
     let Some(pipeline) = config.pipeline(&deal.pipeline) else {
-        return Err(unknown("pipeline", &deal.pipeline).into());
+        return Err(unknown(ReferenceKind::Pipeline, &deal.pipeline).into());
     };
     let Some(s) = pipeline.stage(stage) else {
         return Err(DealError::StageNotInPipeline {
@@ -242,21 +242,23 @@ pub fn reopen_deal(ctx: &Ctx<'_>, deal: &Deal, stage: Option<&Code>, link: DealL
 
 pub(crate) fn pick_stage(config: &Config, deal: &Deal, stage: Option<&Code>, kind: StageKind) -> Result<Code, Error> {
     let Some(pipeline) = config.pipeline(&deal.pipeline) else {
-        return Err(unknown("pipeline", &deal.pipeline).into());
+        return Err(unknown(ReferenceKind::Pipeline, &deal.pipeline).into());
     };
     let chosen = match stage {
         Some(code) => pipeline.stage(code).ok_or_else(|| DealError::StageNotInPipeline {
             stage: code.clone(),
             pipeline: deal.pipeline.clone(),
         })?,
-        None => pipeline
-            .first_of(kind)
-            .ok_or_else(|| unknown("stage kind", &deal.pipeline))?,
+        None => pipeline.first_of(kind).ok_or_else(|| DealError::NoStageOfKind {
+            pipeline: deal.pipeline.clone(),
+            kind,
+        })?,
     };
     if chosen.kind != kind {
-        return Err(DealError::NotAllowed {
-            status: deal.status,
-            action: format!("use stage {} ({:?}) for this action", chosen.code, chosen.kind),
+        return Err(DealError::WrongStageKind {
+            stage: chosen.code.clone(),
+            kind: chosen.kind,
+            expected: kind,
         }
         .into());
     }

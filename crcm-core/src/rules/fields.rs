@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::domain::contact::{Email, Phone};
-use crate::domain::error::InputError;
+use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::ids::{Code, UserId};
 use crate::domain::limits::{self, Lines};
 
@@ -46,9 +46,9 @@ pub(crate) fn parse_phone(errors: &mut Vec<InputError>, raw: Option<&str>, regio
     Phone::parse(raw, region).map_err(|e| errors.push(e)).ok()
 }
 
-pub(crate) fn unknown(kind: &str, code: &Code) -> InputError {
+pub(crate) fn unknown(kind: ReferenceKind, code: &Code) -> InputError {
     InputError::UnknownReference {
-        kind: kind.to_owned(),
+        kind,
         code: code.to_string(),
     }
 }

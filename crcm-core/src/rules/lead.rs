@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::activity::Subject;
 use crate::domain::config::{Config, Outcome, PhaseRef, PhaseType};
 use crate::domain::deal::Deal;
-use crate::domain::error::InputError;
+use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::event::DomainEvent;
 use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::input::{LeadPatch, NewLead};
@@ -17,7 +17,7 @@ use crate::domain::limits::{self};
 use crate::rules::access::{self, Action, Role};
 use crate::rules::error::Error;
 use crate::rules::machine::{self, LeadAction};
-use crate::rules::machine::{LeadError, PhaseError};
+use crate::rules::machine::{LeadError, LeadLinks, PhaseError};
 use crate::store::uow::UnitOfWork;
 
 use super::Ctx;
@@ -49,21 +49,21 @@ pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
     }
     check_len(&mut errors, "description", &lead.description, limits::TEXT);
     if config.account_type(&lead.account_type).is_none() {
-        errors.push(unknown("account type", &lead.account_type));
+        errors.push(unknown(ReferenceKind::AccountType, &lead.account_type));
     }
     if let Some(s) = &lead.source
         && !config.sources.iter().any(|x| &x.code == s)
     {
-        errors.push(unknown("lead source", s));
+        errors.push(unknown(ReferenceKind::LeadSource, s));
     }
     if let Some(p) = &lead.priority
         && !config.priorities.iter().any(|x| &x.code == p)
     {
-        errors.push(unknown("priority", p));
+        errors.push(unknown(ReferenceKind::Priority, p));
     }
     for t in &lead.tags {
         if !config.tags.iter().any(|x| &x.code == t) {
-            errors.push(unknown("tag", t));
+            errors.push(unknown(ReferenceKind::Tag, t));
         }
     }
     if let Some(p) = lead.probability
@@ -174,12 +174,12 @@ pub fn record_new_lead(ctx: &Ctx<'_>, mut lead: Lead, number: u64) -> (UnitOfWor
     (uow, lead)
 }
 
-pub(crate) fn refuse_merged(lead: &Lead, action: &str) -> Result<(), LeadError> {
+/// A merged lead no longer changes: work on the lead it was merged into.
+pub(crate) fn refuse_merged(lead: &Lead) -> Result<(), LeadError> {
     if lead.status == LeadStatus::Merged {
-        return Err(LeadError::Closed {
+        return Err(LeadError::Merged {
             number: lead.number,
-            status: lead.status,
-            action: action.to_owned(),
+            into: lead.merged_into,
         });
     }
     Ok(())
@@ -188,7 +188,7 @@ pub(crate) fn refuse_merged(lead: &Lead, action: &str) -> Result<(), LeadError> 
 /// Edits lead fields.
 pub fn update_lead(ctx: &Ctx<'_>, lead: &Lead, patch: &LeadPatch) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
-    refuse_merged(lead, "edit")?;
+    refuse_merged(lead)?;
     let mut errors = Vec::new();
     let region = ctx.config.settings.default_phone_region.as_str();
     let mut next = lead.clone();
@@ -348,7 +348,7 @@ pub fn set_closing_reason(
     note_text: Option<&str>,
 ) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
-    refuse_merged(lead, "record a closing reason")?;
+    refuse_merged(lead)?;
     machine::closing_reason_allowed(ctx.config, lead)?;
     let mut next = lead.clone();
     next.closing_note = closing_reason(ctx.config, reason, note_text)?;
@@ -381,7 +381,7 @@ pub fn change_account_type(
         .into());
     }
     if ctx.config.account_type(account_type).is_none() {
-        return Err(unknown("account type", account_type).into());
+        return Err(unknown(ReferenceKind::AccountType, account_type).into());
     }
     let allowed = ctx.config.allowed_phases(account_type);
     let new_phase = match phase {
@@ -509,11 +509,12 @@ pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lea
     if lead.id == into.id {
         return Err(LeadError::MergeIntoSelf.into());
     }
-    if into.is_closed(ctx.config) {
+    machine::lead_transition(into.number, into.status, LeadAction::MergeInto, None)?;
+    if into.in_closing_phase(ctx.config) {
         return Err(LeadError::Closed {
             number: into.number,
             status: into.status,
-            action: "merge into".to_owned(),
+            action: LeadAction::MergeInto,
         }
         .into());
     }
@@ -541,7 +542,7 @@ pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lea
 /// longer works them (unless on the team) and the new owner does.
 pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, deals: &[Deal], owner: &UserId) -> Result<(UnitOfWork, Lead), Error> {
     access::require_role(ctx.actor, Role::Manager, Action::Reassign)?;
-    refuse_merged(lead, "reassign")?;
+    refuse_merged(lead)?;
     let mut next = lead.clone();
     next.owner = owner.clone();
     next.team.remove(owner);
@@ -568,7 +569,7 @@ pub fn set_team(
 ) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_team(ctx.actor, lead)?;
     check_team(team)?;
-    refuse_merged(lead, "change the team of")?;
+    refuse_merged(lead)?;
     let mut next = lead.clone();
     next.team = team.iter().filter(|u| **u != lead.owner).cloned().collect();
     next.updated_at = ctx.now;
@@ -598,37 +599,16 @@ pub(crate) fn deals_follow_lead(ctx: &Ctx<'_>, uow: &mut UnitOfWork, lead: &Lead
     }
 }
 
-/// What is linked to a lead (a lead with links is not deleted).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LeadLinks {
-    /// Deals created from it.
-    pub deals: usize,
-    /// Calls and e-mails attached to it.
-    pub communications: usize,
-    /// Activities and follow-ups on its timeline.
-    pub timeline: usize,
-}
-
 /// Deletes a lead (admin). Seed 003: refused while orders, invoices, calls,
 /// e-mails (or deals and timeline items) are linked; close it instead.
 pub fn delete_lead(ctx: &Ctx<'_>, lead: &Lead, links: &LeadLinks) -> Result<UnitOfWork, Error> {
     access::require_role(ctx.actor, Role::Admin, Action::DeleteLead)?;
-    let mut found = Vec::new();
-    let docs = lead.documents.len();
-    for (n, what) in [
-        (docs, "documents"),
-        (links.deals, "deals"),
-        (links.communications, "calls/e-mails"),
-        (links.timeline, "activities/follow-ups"),
-    ] {
-        if n > 0 {
-            found.push(format!("{n} {what}"));
-        }
-    }
-    if !found.is_empty() {
+    let mut links = links.clone();
+    links.documents = lead.documents.iter().map(|d| d.external_id.clone()).collect();
+    if !links.is_empty() {
         return Err(LeadError::HasLinks {
             number: lead.number,
-            links: found,
+            links: Box::new(links),
         }
         .into());
     }
@@ -671,7 +651,7 @@ pub fn link_lead_document(
     external_id: &str,
 ) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
-    refuse_merged(lead, "link documents to")?;
+    refuse_merged(lead)?;
     if kind == DocumentKind::Quotation {
         return Err(LeadError::QuotationRequiresDeal {
             number: lead.number,

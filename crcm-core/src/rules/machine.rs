@@ -30,11 +30,12 @@ use thiserror::Error as ThisError;
 
 use crate::domain::config::{Config, Phase, PhaseRef, PhaseType, StageKind};
 use crate::domain::deal::DealStatus;
-use crate::domain::ids::{Code, CustomerId, DealId};
+use crate::domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId};
 use crate::domain::lead::{Lead, LeadStatus};
 
-/// Lifecycle actions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Lifecycle actions: what a command asks of a lead's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LeadAction {
     /// Set New by hand.
     SetNew,
@@ -52,6 +53,10 @@ pub enum LeadAction {
     Reopen,
     /// Merge into another lead.
     Merge,
+    /// Be the lead another one is merged into.
+    MergeInto,
+    /// Open another deal (a qualified or converted lead).
+    OpenDeal,
 }
 
 impl LeadAction {
@@ -66,7 +71,15 @@ impl LeadAction {
             Self::Disqualify => "disqualify",
             Self::Reopen => "reopen",
             Self::Merge => "merge",
+            Self::MergeInto => "merge into",
+            Self::OpenDeal => "open a deal for",
         }
+    }
+}
+
+impl std::fmt::Display for LeadAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -80,16 +93,8 @@ pub fn lead_transition(
 ) -> Result<LeadStatus, LeadError> {
     use LeadAction as A;
     use LeadStatus as S;
-    let refuse = || LeadError::NotAllowed {
-        number,
-        status,
-        action: action.name().to_owned(),
-    };
-    let closed = || LeadError::Closed {
-        number,
-        status,
-        action: action.name().to_owned(),
-    };
+    let refuse = || LeadError::NotAllowed { number, status, action };
+    let closed = || LeadError::Closed { number, status, action };
     match (action, status) {
         (A::SetNew, S::New | S::Contacted) => Ok(S::New),
         (A::SetContacted, S::New | S::Contacted) => Ok(S::Contacted),
@@ -112,6 +117,10 @@ pub fn lead_transition(
         (A::Merge, S::New | S::Contacted) => Ok(S::Merged),
         (A::Merge, S::Qualified) => Err(refuse()),
         (A::Merge, _) => Err(closed()),
+        (A::MergeInto, S::New | S::Contacted | S::Qualified) => Ok(status),
+        (A::MergeInto, _) => Err(closed()),
+        (A::OpenDeal, S::Qualified | S::Converted) => Ok(status),
+        (A::OpenDeal, _) => Err(refuse()),
     }
 }
 
@@ -119,17 +128,14 @@ pub fn lead_transition(
 /// the lead page only offers New and Contacted"); the others name the action
 /// that reaches them.
 pub fn manual_status_action(status: LeadStatus) -> Result<LeadAction, LeadError> {
-    let requires = |action: &str| LeadError::StatusRequiresAction {
-        status,
-        action: action.to_owned(),
-    };
+    let requires = |reached_by| LeadError::StatusRequiresAction { status, reached_by };
     match status {
         LeadStatus::New => Ok(LeadAction::SetNew),
         LeadStatus::Contacted => Ok(LeadAction::SetContacted),
-        LeadStatus::Qualified => Err(requires("Qualify")),
-        LeadStatus::Converted => Err(requires("winning a linked deal")),
-        LeadStatus::Disqualified => Err(requires("Disqualify with a reason")),
-        LeadStatus::Merged => Err(requires("merging into another lead")),
+        LeadStatus::Qualified => Err(requires(LeadAction::Qualify)),
+        LeadStatus::Converted => Err(requires(LeadAction::Convert)),
+        LeadStatus::Disqualified => Err(requires(LeadAction::Disqualify)),
+        LeadStatus::Merged => Err(requires(LeadAction::Merge)),
     }
 }
 
@@ -189,7 +195,8 @@ pub fn closing_reason_allowed(config: &Config, lead: &Lead) -> Result<(), PhaseE
 }
 
 /// Deal actions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DealAction {
     /// Move to a stage of this kind.
     MoveTo(StageKind),
@@ -201,8 +208,15 @@ pub enum DealAction {
     Reopen,
 }
 
+impl std::fmt::Display for DealAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl DealAction {
-    fn name(self) -> &'static str {
+    /// The action's name as shown in refusals.
+    pub fn name(self) -> &'static str {
         match self {
             Self::MoveTo(StageKind::Open) => "move to an open stage",
             Self::MoveTo(StageKind::Won) => "move to a won stage",
@@ -218,10 +232,7 @@ impl DealAction {
 pub fn deal_transition(status: DealStatus, action: DealAction, stage: &Code) -> Result<DealStatus, DealError> {
     use DealAction as A;
     use DealStatus as S;
-    let refuse = || DealError::NotAllowed {
-        status,
-        action: action.name().to_owned(),
-    };
+    let refuse = || DealError::NotAllowed { status, action };
     match (action, status) {
         (A::MoveTo(StageKind::Open), S::Open) => Ok(S::Open),
         // Between two won stages the deal stays won (and keeps its first close date).
@@ -239,12 +250,12 @@ pub fn deal_transition(status: DealStatus, action: DealAction, stage: &Code) -> 
 #[non_exhaustive]
 pub enum LeadError {
     /// Seed 001: only New and Contacted are picked by hand; other statuses are reached by an action.
-    #[error("status {status} cannot be set by hand; it is reached by {action}")]
+    #[error("status {status} cannot be set by hand; it is reached by the action {reached_by}")]
     StatusRequiresAction {
         /// The status asked for.
         status: LeadStatus,
         /// The action that reaches it.
-        action: String,
+        reached_by: LeadAction,
     },
     /// The action is not possible from the lead's current status.
     #[error("cannot {action} lead {number} while it is {status}")]
@@ -254,7 +265,7 @@ pub enum LeadError {
         /// Its status.
         status: LeadStatus,
         /// The action refused.
-        action: String,
+        action: LeadAction,
     },
     /// Qualify found existing customers matching the lead's e-mail or phone; the caller must choose.
     #[error("lead {number} matches {} existing customers; choose to link one or to create a new customer", .candidates.len())]
@@ -273,26 +284,77 @@ pub enum LeadError {
         deals: Vec<DealId>,
     },
     /// Seed 003: a lead with linked documents, communications or deals is not deleted.
-    #[error("lead {number} cannot be deleted while it has links: {}", .links.join(", "))]
+    #[error("lead {number} cannot be deleted while it has links: {links}")]
     HasLinks {
         /// The lead's number.
         number: u64,
-        /// What is linked.
-        links: Vec<String>,
+        /// What is linked, by id.
+        links: Box<LeadLinks>,
     },
     /// A lead cannot be merged into itself.
     #[error("a lead cannot be merged into itself")]
     MergeIntoSelf,
     /// The lead's closed status forbids the action (closed leads are not qualified or merged again).
-    #[error("lead {number} is closed ({status}); {action} is refused")]
+    #[error("lead {number} is closed ({status}, or in a closing phase); {action} is refused")]
     Closed {
         /// The lead's number.
         number: u64,
         /// Its status.
         status: LeadStatus,
         /// The action refused.
-        action: String,
+        action: LeadAction,
     },
+    /// The lead was merged into another one: work on that one instead.
+    #[error("lead {number} was merged into another lead; it no longer changes")]
+    Merged {
+        /// The lead's number.
+        number: u64,
+        /// The lead it was merged into.
+        into: Option<LeadId>,
+    },
+}
+
+/// What is linked to a lead; a lead with any link is not deleted (seed 003).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadLinks {
+    /// Linked documents (orders, invoices), by the ERP's id.
+    pub documents: Vec<String>,
+    /// Deals created from it.
+    pub deals: Vec<DealId>,
+    /// Calls and e-mails attached to it.
+    pub communications: Vec<CommunicationId>,
+    /// Activities on its timeline.
+    pub activities: Vec<ActivityId>,
+    /// Follow-ups on its timeline.
+    pub follow_ups: Vec<FollowUpId>,
+}
+
+impl LeadLinks {
+    /// No link at all.
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty()
+            && self.deals.is_empty()
+            && self.communications.is_empty()
+            && self.activities.is_empty()
+            && self.follow_ups.is_empty()
+    }
+}
+
+impl std::fmt::Display for LeadLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [
+            (self.documents.len(), "documents"),
+            (self.deals.len(), "deals"),
+            (self.communications.len(), "calls/e-mails"),
+            (self.activities.len(), "activities"),
+            (self.follow_ups.len(), "follow-ups"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        f.write_str(&parts.join(", "))
+    }
 }
 
 /// A refused lead phase command.
@@ -361,7 +423,26 @@ pub enum DealError {
         /// The deal's status.
         status: DealStatus,
         /// The action refused.
-        action: String,
+        action: DealAction,
+    },
+    /// The stage chosen is of another kind than the action needs (e.g. an
+    /// open stage to win with).
+    #[error("stage {stage} is a {kind:?} stage; this action needs a {expected:?} stage")]
+    WrongStageKind {
+        /// The stage chosen.
+        stage: Code,
+        /// Its kind.
+        kind: StageKind,
+        /// The kind the action needs.
+        expected: StageKind,
+    },
+    /// The deal's pipeline has no stage of the kind the action needs.
+    #[error("pipeline {pipeline} has no {kind:?} stage")]
+    NoStageOfKind {
+        /// The pipeline.
+        pipeline: Code,
+        /// The kind needed.
+        kind: StageKind,
     },
     /// A lost stage is reached through LoseDeal, which records a reason.
     #[error("stage {stage} is a lost stage: use LoseDeal with a reason")]
@@ -374,6 +455,26 @@ pub enum DealError {
     ProbabilityFixed {
         /// The deal's status.
         status: DealStatus,
+    },
+}
+
+/// A refused command on an inbound communication.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CommunicationError {
+    /// The communication was marked ignored (not related to sales).
+    #[error("communication {communication} is marked ignored")]
+    Ignored {
+        /// The communication.
+        communication: CommunicationId,
+    },
+    /// A communication linked to a lead is not ignored; detach it first.
+    #[error("communication {communication} is linked to a lead and cannot be ignored")]
+    Linked {
+        /// The communication.
+        communication: CommunicationId,
+        /// The lead it is linked to.
+        lead: Option<LeadId>,
     },
 }
 

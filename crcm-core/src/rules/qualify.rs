@@ -4,11 +4,11 @@ use crate::domain::config::ConfigError;
 use crate::domain::customer::{Contact, Customer};
 use crate::domain::deal::{Deal, DealStatus};
 use crate::domain::entity::EntityRef;
-use crate::domain::error::InputError;
+use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::event::DomainEvent;
 use crate::domain::ids::{Code, CustomerId, DealId};
 use crate::domain::input::{CustomerChoice, DealDraft};
-use crate::domain::lead::{Lead, LeadStatus};
+use crate::domain::lead::Lead;
 use crate::domain::limits::{self};
 use crate::rules::access::{self};
 use crate::rules::error::Error;
@@ -77,7 +77,7 @@ pub fn qualify(ctx: &Ctx<'_>, lead: &Lead, found: &CustomerFound, draft: &DealDr
         return Err(LeadError::Closed {
             number: lead.number,
             status: lead.status,
-            action: "qualify (the lead is in a closing phase)".to_owned(),
+            action: LeadAction::Qualify,
         }
         .into());
     }
@@ -153,7 +153,7 @@ pub(crate) fn new_deal(
         Some(code) => ctx
             .config
             .pipeline(code)
-            .ok_or_else(|| Error::from(unknown("pipeline", code)))?,
+            .ok_or_else(|| Error::from(unknown(ReferenceKind::Pipeline, code)))?,
         None => ctx.config.default_pipeline().ok_or(ConfigError::Missing)?,
     };
     let Some(stage) = pipeline.stages.first() else {
@@ -215,11 +215,12 @@ pub fn open_deal(
     draft: &DealDraft,
 ) -> Result<(UnitOfWork, Deal), Error> {
     access::can_change_lead(ctx.actor, lead)?;
-    let (LeadStatus::Qualified | LeadStatus::Converted, Some(customer)) = (lead.status, lead.customer) else {
+    machine::lead_transition(lead.number, lead.status, LeadAction::OpenDeal, None)?;
+    let Some(customer) = lead.customer else {
         return Err(LeadError::NotAllowed {
             number: lead.number,
             status: lead.status,
-            action: "open a deal for (qualify it first)".to_owned(),
+            action: LeadAction::OpenDeal,
         }
         .into());
     };

@@ -32,7 +32,7 @@ impl SubjectRecord {
         match self {
             Self::Lead(l) => {
                 access::can_change_lead(actor, l)?;
-                refuse_merged(l, "add to the timeline of")?;
+                refuse_merged(l)?;
                 Ok(Subject::Lead(l.id))
             }
             Self::Deal(d) => {

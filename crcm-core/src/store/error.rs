@@ -112,6 +112,34 @@ impl StoreError {
         }
     }
 
+    /// The typed details as JSON (for [`ErrorReport`](crate::error::ErrorReport)).
+    pub fn details(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Self::Conflict {
+                entity,
+                expected,
+                found,
+            } => json!({ "entity": entity, "expected": expected, "found": found }),
+            Self::ConfigConflict { expected, found } => json!({ "expected": expected, "found": found }),
+            Self::LookupConflict { key, expected, found } => {
+                json!({ "key": key, "expected": expected, "found": found })
+            }
+            Self::Contention { backend, message } => json!({ "backend": backend, "message": message }),
+            Self::Duplicate { what, value } => json!({ "what": what, "value": value }),
+            Self::FormatTooNew { found, supported } => json!({ "found": found, "supported": supported }),
+            Self::NotACrcmStore(what) => json!({ "what": what }),
+            Self::Corrupt { what, message } => json!({ "what": what, "message": message }),
+            Self::NotDurable {
+                backend,
+                first_seq,
+                events,
+                message,
+            } => json!({ "backend": backend, "first_seq": first_seq, "events": events, "message": message }),
+            Self::Backend { backend, source } => json!({ "backend": backend, "message": source.to_string() }),
+        }
+    }
+
     /// True for an optimistic-concurrency conflict: nothing was written, and
     /// the command can be re-run against fresh state.
     pub fn is_conflict(&self) -> bool {

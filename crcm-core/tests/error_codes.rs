@@ -1,0 +1,380 @@
+//! The error table: every code is unique and in its group's range, README
+//! shows the table, and one sample of every error pins its code and its JSON
+//! form (`tests/golden/errors.json`). `CRCM_BLESS=1` rewrites README's table
+//! and the golden file after a deliberate change.
+
+use std::collections::BTreeSet;
+
+use crcm_core::domain::config::{ConfigError, ConfigItem, ConfigProblem, ItemInUse};
+use crcm_core::domain::error::{InputError, ReferenceKind};
+use crcm_core::error::{
+    CommunicationError, DealError, ERROR_CODES, LeadError, LeadLinks, PhaseError, ReasonError, ReasonKind, StoreError,
+};
+use crcm_core::rules::access::{Action, PermissionError};
+use crcm_core::rules::machine::{DealAction, LeadAction};
+use crcm_core::*;
+use uuid::Uuid;
+
+const BEGIN: &str = "<!-- error-codes:begin (generated from crcm-core/src/rules/error.rs) -->\n";
+const END: &str = "<!-- error-codes:end -->";
+
+fn bless() -> bool {
+    std::env::var("CRCM_BLESS").is_ok_and(|v| v == "1")
+}
+
+fn code(s: &str) -> Code {
+    Code::new(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+/// One error of every code, with fixed ids so the JSON is stable.
+fn samples() -> Vec<Error> {
+    let field = |f: &str| f.to_owned();
+    let phase = PhaseRef {
+        account_type: code("b2b"),
+        code: code("WON"),
+    };
+    vec![
+        InputError::InvalidEmail {
+            value: "ada@".into(),
+            reason: "missing domain".into(),
+        }
+        .into(),
+        InputError::InvalidPhone {
+            value: "12".into(),
+            reason: "too short".into(),
+        }
+        .into(),
+        InputError::InvalidRegion { value: "XX".into() }.into(),
+        InputError::InvalidCode { value: "a b".into() }.into(),
+        InputError::InvalidUserId { value: String::new() }.into(),
+        InputError::InvalidCurrency { value: "XAU".into() }.into(),
+        InputError::NegativeAmount { minor: -5 }.into(),
+        InputError::ProbabilityOutOfRange { value: 101 }.into(),
+        InputError::Required {
+            field: field("contact name or company"),
+        }
+        .into(),
+        InputError::TooLong {
+            field: field("title"),
+            max: 200,
+        }
+        .into(),
+        InputError::ControlCharacter {
+            field: field("title"),
+            code_point: 0,
+        }
+        .into(),
+        InputError::TooMany {
+            field: field("team"),
+            max: 50,
+        }
+        .into(),
+        InputError::UnknownReference {
+            kind: ReferenceKind::LeadSource,
+            code: "fair".into(),
+        }
+        .into(),
+        InputError::CustomField {
+            field: field("segment"),
+            reason: "not one of smb, enterprise".into(),
+        }
+        .into(),
+        InputError::Many(vec![
+            InputError::Required { field: field("name") },
+            InputError::NegativeAmount { minor: -1 },
+        ])
+        .into(),
+        PermissionError {
+            user: UserId::new("bob").unwrap_or_else(|e| panic!("{e}")),
+            role: Role::SalesPerson,
+            action: Action::ChangeLead,
+            reason: "not the owner or on the record team".into(),
+        }
+        .into(),
+        Error::NotFound(EntityRef::lead(LeadId(id(1)))),
+        Error::LeadNumberNotFound(42),
+        StoreError::Conflict {
+            entity: EntityRef::lead(LeadId(id(1))),
+            expected: Some(3),
+            found: Some(4),
+        }
+        .into(),
+        StoreError::ConfigConflict {
+            expected: Some(1),
+            found: Some(2),
+        }
+        .into(),
+        StoreError::LookupConflict {
+            key: "lead.deals:1".into(),
+            expected: 1,
+            found: 2,
+        }
+        .into(),
+        StoreError::Contention {
+            backend: "postgres",
+            message: "deadlock detected".into(),
+        }
+        .into(),
+        StoreError::Duplicate {
+            what: "lead number".into(),
+            value: "7".into(),
+        }
+        .into(),
+        ConfigError::Stale { expected: 1, found: 2 }.into(),
+        ConfigError::Invalid {
+            problems: vec![ConfigProblem {
+                path: "account_types".into(),
+                message: "at least one account type is required".into(),
+            }],
+        }
+        .into(),
+        ConfigError::InUse {
+            uses: vec![ItemInUse {
+                item: ConfigItem::Tag { code: code("vip") }.to_string(),
+                count: 2,
+                what: "leads".into(),
+                examples: vec!["lead 1".into(), "lead 2".into()],
+            }],
+        }
+        .into(),
+        ConfigError::Missing.into(),
+        LeadError::StatusRequiresAction {
+            status: LeadStatus::Converted,
+            reached_by: LeadAction::Convert,
+        }
+        .into(),
+        LeadError::NotAllowed {
+            number: 7,
+            status: LeadStatus::Qualified,
+            action: LeadAction::Qualify,
+        }
+        .into(),
+        LeadError::CustomerChoiceRequired {
+            number: 7,
+            candidates: vec![CustomerId(id(2))],
+        }
+        .into(),
+        LeadError::QuotationRequiresDeal {
+            number: 7,
+            deals: vec![],
+        }
+        .into(),
+        LeadError::HasLinks {
+            number: 7,
+            links: Box::new(LeadLinks {
+                documents: vec!["SO-1".into()],
+                deals: vec![DealId(id(3))],
+                communications: vec![CommunicationId(id(4))],
+                activities: vec![ActivityId(id(5))],
+                follow_ups: vec![FollowUpId(id(6))],
+            }),
+        }
+        .into(),
+        LeadError::MergeIntoSelf.into(),
+        LeadError::Closed {
+            number: 7,
+            status: LeadStatus::Disqualified,
+            action: LeadAction::Merge,
+        }
+        .into(),
+        LeadError::Merged {
+            number: 7,
+            into: Some(LeadId(id(8))),
+        }
+        .into(),
+        PhaseError::NotInAccountType {
+            phase: "b2c/NEW".into(),
+            account_type: code("b2b"),
+        }
+        .into(),
+        PhaseError::UnknownPhase {
+            phase: "b2b/NOPE".into(),
+        }
+        .into(),
+        PhaseError::NoPhases {
+            account_type: code("partner"),
+        }
+        .into(),
+        PhaseError::PhaseRequiredForAccountType {
+            account_type: code("b2c"),
+        }
+        .into(),
+        PhaseError::NotClosingPhase {
+            number: 7,
+            phase: phase.to_string(),
+        }
+        .into(),
+        PhaseError::LeadClosed {
+            number: 7,
+            status: LeadStatus::Converted,
+        }
+        .into(),
+        DealError::StageNotInPipeline {
+            stage: code("NOPE"),
+            pipeline: code("sales"),
+        }
+        .into(),
+        DealError::NotAllowed {
+            status: DealStatus::Won,
+            action: DealAction::Lose,
+        }
+        .into(),
+        DealError::LostNeedsReason { stage: code("LOST") }.into(),
+        DealError::ProbabilityFixed {
+            status: DealStatus::Lost,
+        }
+        .into(),
+        DealError::WrongStageKind {
+            stage: code("PROPOSAL"),
+            kind: StageKind::Open,
+            expected: StageKind::Won,
+        }
+        .into(),
+        DealError::NoStageOfKind {
+            pipeline: code("sales"),
+            kind: StageKind::Won,
+        }
+        .into(),
+        ReasonError::Unknown {
+            kind: ReasonKind::Lost,
+            code: code("weather"),
+        }
+        .into(),
+        ReasonError::NoteRequired {
+            kind: ReasonKind::Closing,
+            code: code("other"),
+        }
+        .into(),
+        CommunicationError::Ignored {
+            communication: CommunicationId(id(4)),
+        }
+        .into(),
+        CommunicationError::Linked {
+            communication: CommunicationId(id(4)),
+            lead: Some(LeadId(id(1))),
+        }
+        .into(),
+        StoreError::FormatTooNew { found: 2, supported: 1 }.into(),
+        StoreError::NotACrcmStore("a file of another program".into()).into(),
+        StoreError::Corrupt {
+            what: "lead 1".into(),
+            message: "expected value".into(),
+        }
+        .into(),
+        StoreError::NotDurable {
+            backend: "sled",
+            first_seq: 10,
+            events: 2,
+            message: "disk full".into(),
+        }
+        .into(),
+        StoreError::backend("sqlite", std::io::Error::other("disk I/O error")).into(),
+    ]
+}
+
+#[test]
+fn codes_are_unique_and_grouped() {
+    let mut numbers = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for c in ERROR_CODES {
+        assert!(numbers.insert(c.code), "code {} twice", c.code);
+        assert!(names.insert(c.name), "name {} twice", c.name);
+        let group = match c.code / 1000 {
+            1 => vec!["input"],
+            2 => vec!["permission"],
+            3 => vec!["not_found"],
+            4 => vec!["conflict"],
+            5 => vec!["config", "lead", "phase", "deal", "reason", "communication"],
+            6 => vec!["storage"],
+            _ => vec![],
+        };
+        assert!(
+            group.contains(&c.kind),
+            "{} ({}) is outside its group's range",
+            c.name,
+            c.kind
+        );
+    }
+    assert!(
+        ERROR_CODES.windows(2).all(|w| w[0].code < w[1].code),
+        "the table is in code order"
+    );
+}
+
+#[test]
+fn every_code_has_a_sample_and_every_sample_its_code() {
+    let samples = samples();
+    let used: BTreeSet<u32> = samples.iter().map(|e| e.code().code).collect();
+    let table: BTreeSet<u32> = ERROR_CODES.iter().map(|c| c.code).collect();
+    assert_eq!(used, table, "one sample per code");
+    assert_eq!(samples.len(), ERROR_CODES.len(), "one sample per code");
+    // A conflict is what the engine re-runs; the table groups exactly those.
+    for e in &samples {
+        if e.is_conflict() {
+            assert_eq!(e.kind(), "conflict", "{e}");
+        }
+    }
+}
+
+fn markdown() -> String {
+    let mut out = String::from("| code | kind | name | meaning |\n|---|---|---|---|\n");
+    for c in ERROR_CODES {
+        out.push_str(&format!("| {} | {} | `{}` | {} |\n", c.code, c.kind, c.name, c.meaning));
+    }
+    out
+}
+
+#[test]
+fn readme_error_table_is_the_code_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let start = readme
+        .find(BEGIN)
+        .unwrap_or_else(|| panic!("README.md has no line {BEGIN:?}"))
+        + BEGIN.len();
+    let end = start
+        + readme[start..]
+            .find(END)
+            .unwrap_or_else(|| panic!("README.md has no line {END:?}"));
+    let table = markdown();
+    if readme[start..end] == table {
+        return;
+    }
+    if bless() {
+        let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
+        std::fs::write(path, updated).unwrap_or_else(|e| panic!("{path}: {e}"));
+        return;
+    }
+    panic!("README.md's error table differs from ERROR_CODES; run with CRCM_BLESS=1 to rewrite it.\n{table}");
+}
+
+#[test]
+fn error_reports_match_the_golden_file() {
+    let reports: Vec<serde_json::Value> = samples()
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or_else(|err| panic!("{err}")))
+        .collect();
+    for (e, r) in samples().iter().zip(&reports) {
+        assert_eq!(r["code"], e.code().code, "{r}");
+        assert_eq!(r["message"], e.to_string(), "{r}");
+        let back: crcm_core::error::ErrorReport =
+            serde_json::from_value(r.clone()).unwrap_or_else(|err| panic!("{err}: {r}"));
+        assert_eq!(back, e.report());
+    }
+    let text = serde_json::to_string_pretty(&reports).unwrap_or_else(|e| panic!("{e}")) + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/errors.json");
+    if bless() {
+        std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(path, &text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        return;
+    }
+    let golden = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e} (run with CRCM_BLESS=1)"));
+    assert!(
+        golden == text,
+        "error JSON changed; if deliberate, run with CRCM_BLESS=1 and review the diff of {path}"
+    );
+}
