@@ -272,16 +272,20 @@ pub fn keys(record: &Record) -> Vec<Entry> {
     out
 }
 
-/// The board cell a lead counts in: account type, phase code (or empty), status.
+/// The board cell a lead counts in: its account type, its phase (the
+/// phase's own account type and code: an unphased type's lead may sit in
+/// another type's phase, and two types may share a phase code; both empty
+/// without a phase), and its status.
 pub fn board_key(record: &Record) -> Option<Vec<u8>> {
     match record {
         Record::Lead(l) => {
             let mut k = Vec::new();
             push_part(&mut k, l.account_type.as_str().as_bytes());
-            push_part(
-                &mut k,
-                l.phase.as_ref().map_or(&b""[..], |p| p.code.as_str().as_bytes()),
-            );
+            let (phase_type, phase_code) = l.phase.as_ref().map_or((&b""[..], &b""[..]), |p| {
+                (p.account_type.as_str().as_bytes(), p.code.as_str().as_bytes())
+            });
+            push_part(&mut k, phase_type);
+            push_part(&mut k, phase_code);
             push_part(&mut k, l.status.as_str().as_bytes());
             Some(k)
         }

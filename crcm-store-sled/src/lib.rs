@@ -24,7 +24,7 @@
 //! | `history` | kind byte + UUID + version (u64 BE) | encoded [`HistoryEntry`] |
 //! | `events` | sequence (u64 BE) | encoded [`EventEnvelope`] |
 //! | `idx` | index tag + length-prefixed values + UUID | empty |
-//! | `board` | account type + phase + status (length-prefixed) | count (u64 BE) |
+//! | `board` | account type + phase's account type + phase code + status (length-prefixed) | count (u64 BE) |
 //! | `lookups` | lookup key (UTF-8, see `crcm_core::store::record::lookup`) | version (u64 BE) |
 //!
 //! Numbers are big-endian so that byte order is numeric order. Encoded values
@@ -340,6 +340,7 @@ impl SledStore {
                 }
             }
         }
+        self.rebuild_board_if_old()?;
         // The lead sequence never falls behind the highest stored number.
         if let Some((k, _)) = self
             .idx
@@ -391,23 +392,49 @@ impl SledStore {
         verify::verify(self)
     }
 
-    /// Leads per (account type, phase code or "", status): the board counts,
-    /// kept in the same transactions as the leads.
+    /// Leads per (account type, phase as `account type/code` or "", status):
+    /// the board counts, kept in the same transactions as the leads.
     pub fn board_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError> {
         let mut out = Vec::new();
         for item in self.board.iter() {
             let (k, v) = item.map_err(io)?;
             let parts = index::split_parts(&k);
-            if let [at, phase, status] = parts.as_slice() {
-                out.push((
-                    String::from_utf8_lossy(at).into_owned(),
-                    String::from_utf8_lossy(phase).into_owned(),
-                    String::from_utf8_lossy(status).into_owned(),
-                    u64_value(v),
-                ));
+            if let [at, phase_type, phase_code, status] = parts.as_slice() {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let phase = if phase_code.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/{}", text(phase_type), text(phase_code))
+                };
+                out.push((text(at), phase, text(status), u64_value(v)));
             }
         }
         Ok(out)
+    }
+
+    /// Recounts the board from the leads when it was written with the key of
+    /// an older build (account type, phase code, status): those cells let two
+    /// account types sharing a phase code collide. Runs once; `meta/board` marks it done.
+    fn rebuild_board_if_old(&self) -> Result<(), StoreError> {
+        const BOARD_KEY_VERSION: u32 = 2;
+        if self.meta.get(b"board").map_err(io)?.is_some() {
+            return Ok(());
+        }
+        self.board.clear().map_err(io)?;
+        let mut counts: std::collections::BTreeMap<Vec<u8>, u64> = std::collections::BTreeMap::new();
+        for item in self.records.iter() {
+            let (k, v) = item.map_err(io)?;
+            if let Some(b) = index::board_key(&decode::<Record>(&v, &k)?) {
+                *counts.entry(b).or_default() += 1;
+            }
+        }
+        for (k, n) in counts {
+            self.board.insert(k, &n.to_be_bytes()).map_err(io)?;
+        }
+        self.meta
+            .insert(b"board", &BOARD_KEY_VERSION.to_be_bytes())
+            .map_err(io)?;
+        Ok(())
     }
 
     fn load(&self, key: &[u8]) -> Result<Option<Record>, StoreError> {
@@ -931,7 +958,10 @@ mod tests {
             "status, owner, type, phase, zone, email, number, updated"
         );
         let counts = store.board_counts().expect("board");
-        assert_eq!(counts, vec![("b2b".to_owned(), "CALL".to_owned(), "new".to_owned(), 5)]);
+        assert_eq!(
+            counts,
+            vec![("b2b".to_owned(), "b2b/CALL".to_owned(), "new".to_owned(), 5)]
+        );
     }
 
     #[test]
@@ -975,6 +1005,45 @@ mod tests {
         let stored = rt.block_on(engine.lead_by_number(1)).expect("the lead was applied");
         assert_eq!(stored.company, "Unflushed");
         assert!(rt.block_on(engine.lead_by_number(2)).is_err(), "applied once");
+    }
+
+    #[test]
+    fn a_board_of_an_older_key_is_recounted_on_open() {
+        let (tmp, store, engine, _rt) = lead_store();
+        // Rewrite the board as an older build did: (account type, phase code, status).
+        let old: Vec<(Vec<u8>, sled::IVec)> = store
+            .board
+            .iter()
+            .map(|kv| kv.expect("read"))
+            .map(|(k, v)| {
+                let parts = index::split_parts(&k);
+                let mut key = Vec::new();
+                for p in [parts[0], parts[2], parts[3]] {
+                    key.extend_from_slice(&u16::try_from(p.len()).expect("short").to_be_bytes());
+                    key.extend_from_slice(p);
+                }
+                (key, v)
+            })
+            .collect();
+        store.board.clear().expect("clear");
+        for (k, v) in old {
+            store.board.insert(k, v).expect("write");
+        }
+        store.meta.remove(b"board").expect("unmark");
+        assert!(
+            store.board_counts().expect("board").is_empty(),
+            "old cells are not read as new ones"
+        );
+        drop(engine);
+        drop(store);
+        let store = SledStore::open(tmp.path().join("s")).expect("reopen");
+        let counts = store.board_counts().expect("board");
+        assert_eq!(
+            counts,
+            vec![("b2b".to_owned(), "b2b/CALL".to_owned(), "new".to_owned(), 5)]
+        );
+        let report = store.verify().expect("verify");
+        assert!(report.is_ok(), "{:?}", report.problems);
     }
 
     #[test]

@@ -82,7 +82,8 @@ pub async fn run(engine: &Engine) -> Result<()> {
                 expected_version: None,
             },
         )
-        .await?;
+        .await?
+        .version;
     let (config, _) = engine.config().await?;
     for p in config.phases_of(&code("business")?) {
         println!("   {:<7} {:<18} {:?}", p.code.as_str(), p.description, p.phase_type);

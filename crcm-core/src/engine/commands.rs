@@ -20,38 +20,38 @@
 //!
 //! | command | name (history, JSON `type`) | output | what it does |
 //! |---|---|---|---|
-//! | [`SetConfig`] | `set_config` | u64 | Replace the configuration (manager), guarded by the version it was based on. |
-//! | [`CreateLead`] | `create_lead` | Lead | Create a lead. |
-//! | [`UpdateLead`] | `update_lead` | Lead | Edit lead fields. |
-//! | [`SetLeadStatus`] | `set_lead_status` | Lead | Set New or Contacted by hand. |
-//! | [`MoveLeadPhase`] | `move_lead_phase` | Lead | Move a lead to another phase of its account type. |
-//! | [`SetClosingReason`] | `set_closing_reason` | Lead | Record a closing reason (closing phases only). |
-//! | [`ChangeAccountType`] | `change_account_type` | Lead | Change the account type, with a phase valid for the new type. |
-//! | [`QualifyLead`] | `qualify_lead` | Qualified | Qualify: link or create a customer and create a deal, in one step. |
-//! | [`OpenDeal`] | `open_deal` | Deal | Open another deal for a qualified or converted lead (seed 001: a lead |
-//! | [`DisqualifyLead`] | `disqualify_lead` | Lead | Disqualify / Lost with a reason. |
-//! | [`ReopenLead`] | `reopen_lead` | Lead | Reopen a disqualified lead. |
-//! | [`MergeLead`] | `merge_lead` | Lead | Merge a duplicate into another lead. |
-//! | [`ReassignLead`] | `reassign_lead` | Lead | Give a lead another owner (manager). |
-//! | [`SetLeadTeam`] | `set_lead_team` | Lead | Replace a lead's record team (owner or manager). |
-//! | [`DeleteLead`] | `delete_lead` | u64 | Delete a lead (admin; refused while links exist). |
-//! | [`LinkLeadDocument`] | `link_lead_document` | Lead | Link an order or invoice to a lead (quotations are refused: they belong to deals). |
-//! | [`MoveDealStage`] | `move_deal_stage` | ChangedDeal | Move a deal within its pipeline. |
-//! | [`WinDeal`] | `win_deal` | ChangedDeal | Win a deal (the lead becomes Converted). |
-//! | [`LoseDeal`] | `lose_deal` | ChangedDeal | Lose a deal with a reason. |
-//! | [`ReopenDeal`] | `reopen_deal` | ChangedDeal | Reopen a won or lost deal. |
-//! | [`SetDealProbability`] | `set_deal_probability` | ChangedDeal | Set an open deal's probability by hand (`None`: follow the stage again). |
-//! | [`UpdateDeal`] | `update_deal` | ChangedDeal | Edit deal fields. |
-//! | [`LinkDealDocument`] | `link_deal_document` | ChangedDeal | Link a quotation, order or invoice to a deal. |
-//! | [`CreateCustomer`] | `create_customer` | Customer | Create a customer. |
-//! | [`AddContact`] | `add_contact` | Customer | Add a contact person to a customer. |
-//! | [`LogActivity`] | `log_activity` | Activity | Log a note, call, e-mail or meeting on a lead's or deal's timeline. |
-//! | [`ScheduleFollowUp`] | `schedule_follow_up` | FollowUp | Schedule a follow-up. |
-//! | [`CompleteFollowUp`] | `complete_follow_up` | FollowUp | Mark a follow-up done. |
-//! | [`ReceiveCommunication`] | `receive_communication` | Communication | Record an inbound call or e-mail; it is linked to the one open lead whose |
-//! | [`AttachCommunication`] | `attach_communication` | Communication | Attach a communication to a lead. |
-//! | [`CreateLeadFromCommunication`] | `create_lead_from_communication` | (Communication, Lead) | Create a lead from a communication and attach it. |
-//! | [`IgnoreCommunication`] | `ignore_communication` | Communication | Mark a communication "Ignored" (not related to sales). |
+//! | [`SetConfig`] | `set_config` | [`ConfigVersion`] | Replace the configuration (manager), guarded by the version it was based on. |
+//! | [`CreateLead`] | `create_lead` | [`Lead`] | Create a lead. |
+//! | [`UpdateLead`] | `update_lead` | [`Lead`] | Edit lead fields. |
+//! | [`SetLeadStatus`] | `set_lead_status` | [`Lead`] | Set New or Contacted by hand. |
+//! | [`MoveLeadPhase`] | `move_lead_phase` | [`Lead`] | Move a lead to another phase of its account type. |
+//! | [`SetClosingReason`] | `set_closing_reason` | [`Lead`] | Record a closing reason (closing phases only). |
+//! | [`ChangeAccountType`] | `change_account_type` | [`Lead`] | Change the account type, with a phase valid for the new type. |
+//! | [`QualifyLead`] | `qualify_lead` | [`Qualified`] | Qualify: link or create a customer and create a deal, in one step. |
+//! | [`OpenDeal`] | `open_deal` | [`Deal`] | Open another deal for a qualified or converted lead (seed 001: a lead |
+//! | [`DisqualifyLead`] | `disqualify_lead` | [`Lead`] | Disqualify / Lost with a reason. |
+//! | [`ReopenLead`] | `reopen_lead` | [`Lead`] | Reopen a disqualified lead. |
+//! | [`MergeLead`] | `merge_lead` | [`Lead`] | Merge a duplicate into another lead. |
+//! | [`ReassignLead`] | `reassign_lead` | [`Lead`] | Give a lead another owner (manager). |
+//! | [`SetLeadTeam`] | `set_lead_team` | [`Lead`] | Replace a lead's record team (owner or manager). |
+//! | [`DeleteLead`] | `delete_lead` | [`Deleted`] | Delete a lead (admin; refused while links exist). |
+//! | [`LinkLeadDocument`] | `link_lead_document` | [`Lead`] | Link an order or invoice to a lead (quotations are refused: they belong to deals). |
+//! | [`MoveDealStage`] | `move_deal_stage` | [`ChangedDeal`] | Move a deal within its pipeline. |
+//! | [`WinDeal`] | `win_deal` | [`ChangedDeal`] | Win a deal (the lead becomes Converted). |
+//! | [`LoseDeal`] | `lose_deal` | [`ChangedDeal`] | Lose a deal with a reason. |
+//! | [`ReopenDeal`] | `reopen_deal` | [`ChangedDeal`] | Reopen a won or lost deal. |
+//! | [`SetDealProbability`] | `set_deal_probability` | [`ChangedDeal`] | Set an open deal's probability by hand (`None`: follow the stage again). |
+//! | [`UpdateDeal`] | `update_deal` | [`ChangedDeal`] | Edit deal fields. |
+//! | [`LinkDealDocument`] | `link_deal_document` | [`ChangedDeal`] | Link a quotation, order or invoice to a deal. |
+//! | [`CreateCustomer`] | `create_customer` | [`Customer`] | Create a customer. |
+//! | [`AddContact`] | `add_contact` | [`Customer`] | Add a contact person to a customer. |
+//! | [`LogActivity`] | `log_activity` | [`Activity`] | Log a note, call, e-mail or meeting on a lead's or deal's timeline. |
+//! | [`ScheduleFollowUp`] | `schedule_follow_up` | [`FollowUp`] | Schedule a follow-up. |
+//! | [`CompleteFollowUp`] | `complete_follow_up` | [`FollowUp`] | Mark a follow-up done. |
+//! | [`ReceiveCommunication`] | `receive_communication` | [`Communication`] | Record an inbound call or e-mail; it is linked to the one open lead whose |
+//! | [`AttachCommunication`] | `attach_communication` | [`Communication`] | Attach a communication to a lead. |
+//! | [`CreateLeadFromCommunication`] | `create_lead_from_communication` | ([`Communication`], [`Lead`]) | Create a lead from a communication and attach it. |
+//! | [`IgnoreCommunication`] | `ignore_communication` | [`Communication`] | Mark a communication "Ignored" (not related to sales). |
 
 use std::collections::BTreeSet;
 
@@ -222,8 +222,8 @@ pub enum CommandOutput {
 /// [`Engine::run`](crate::Engine::run).
 #[async_trait]
 pub trait TypedCommand: Into<Command> + Clone + Send + Sync + 'static {
-    /// What the command returns.
-    type Output: Send;
+    /// What the command returns (and its JSON form, a [`CommandOutput`]).
+    type Output: Into<CommandOutput> + Send;
     /// The snake_case name: the JSON `type` and the history action.
     const NAME: &'static str;
     /// Whether the engine re-runs the command against fresh state after a
@@ -233,9 +233,6 @@ pub trait TypedCommand: Into<Command> + Clone + Send + Sync + 'static {
     /// Loads what the rule needs through `s` and runs the rule: the unit of
     /// work to commit and the output, or a refusal.
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error>;
-
-    /// The output in the JSON form ([`CommandOutput`]).
-    fn wrap(output: Self::Output) -> CommandOutput;
 }
 
 /// What [`QualifyLead`] returns.
@@ -249,6 +246,20 @@ pub struct Qualified {
     pub deal: Deal,
 }
 
+/// What [`SetConfig`] returns: the configuration's new version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigVersion {
+    /// The new version (pass it as the next change's `expected_version`).
+    pub version: u64,
+}
+
+/// What [`DeleteLead`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deleted {
+    /// The deleted lead's number.
+    pub number: u64,
+}
+
 /// What a deal command returns: the deal, and its lead when the command
 /// changed it too (won: converted; reopened: back to qualified).
 #[derive(Clone, Debug, PartialEq)]
@@ -257,6 +268,97 @@ pub struct ChangedDeal {
     pub deal: Deal,
     /// The lead, when the command changed it.
     pub lead: Option<Lead>,
+}
+
+// Each output type's JSON form.
+impl From<ConfigVersion> for CommandOutput {
+    fn from(o: ConfigVersion) -> Self {
+        CommandOutput::Config { version: o.version }
+    }
+}
+
+impl From<Deleted> for CommandOutput {
+    fn from(o: Deleted) -> Self {
+        CommandOutput::Deleted { number: o.number }
+    }
+}
+
+impl From<Lead> for CommandOutput {
+    fn from(lead: Lead) -> Self {
+        CommandOutput::Lead { lead: Box::new(lead) }
+    }
+}
+
+impl From<Qualified> for CommandOutput {
+    fn from(o: Qualified) -> Self {
+        CommandOutput::Qualified {
+            lead: Box::new(o.lead),
+            customer: Box::new(o.customer),
+            deal: Box::new(o.deal),
+        }
+    }
+}
+
+/// A new deal (OpenDeal): its lead did not change.
+impl From<Deal> for CommandOutput {
+    fn from(deal: Deal) -> Self {
+        CommandOutput::Deal {
+            deal: Box::new(deal),
+            lead: None,
+        }
+    }
+}
+
+impl From<ChangedDeal> for CommandOutput {
+    fn from(o: ChangedDeal) -> Self {
+        CommandOutput::Deal {
+            deal: Box::new(o.deal),
+            lead: o.lead.map(Box::new),
+        }
+    }
+}
+
+impl From<Customer> for CommandOutput {
+    fn from(customer: Customer) -> Self {
+        CommandOutput::Customer {
+            customer: Box::new(customer),
+        }
+    }
+}
+
+impl From<Activity> for CommandOutput {
+    fn from(activity: Activity) -> Self {
+        CommandOutput::Activity {
+            activity: Box::new(activity),
+        }
+    }
+}
+
+impl From<FollowUp> for CommandOutput {
+    fn from(follow_up: FollowUp) -> Self {
+        CommandOutput::FollowUp {
+            follow_up: Box::new(follow_up),
+        }
+    }
+}
+
+impl From<Communication> for CommandOutput {
+    fn from(communication: Communication) -> Self {
+        CommandOutput::Communication {
+            communication: Box::new(communication),
+            lead: None,
+        }
+    }
+}
+
+/// A communication and the lead created from it.
+impl From<(Communication, Lead)> for CommandOutput {
+    fn from((communication, lead): (Communication, Lead)) -> Self {
+        CommandOutput::Communication {
+            communication: Box::new(communication),
+            lead: Some(Box::new(lead)),
+        }
+    }
 }
 
 impl ChangedDeal {
@@ -283,7 +385,7 @@ pub struct SetConfig {
 
 #[async_trait]
 impl TypedCommand for SetConfig {
-    type Output = u64;
+    type Output = ConfigVersion;
     const NAME: &'static str = "set_config";
     /// Not re-run after a conflict: the change was prepared against the
     /// version the caller saw, which `expected_version` names.
@@ -309,11 +411,7 @@ impl TypedCommand for SetConfig {
             in_use,
         )?;
         let version = uow.config.as_ref().map_or(0, |c| c.version);
-        Ok((uow, version))
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Config { version: output }
+        Ok((uow, ConfigVersion { version }))
     }
 }
 
@@ -338,10 +436,6 @@ impl TypedCommand for CreateLead {
         let number = s.store.next_lead_number().await?;
         Ok(rules::record_new_lead(&ctx, prepared, number))
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Edit lead fields.
@@ -362,10 +456,6 @@ impl TypedCommand for UpdateLead {
         let ctx = s.ctx(Self::NAME)?;
         rules::update_lead(&ctx, &s.lead(self.lead).await?, &self.patch)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Set New or Contacted by hand.
@@ -385,10 +475,6 @@ impl TypedCommand for SetLeadStatus {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         rules::set_status(&ctx, &s.lead(self.lead).await?, self.status)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
     }
 }
 
@@ -424,10 +510,6 @@ impl TypedCommand for MoveLeadPhase {
             self.note.as_deref(),
         )
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Record a closing reason (closing phases only).
@@ -452,10 +534,6 @@ impl TypedCommand for SetClosingReason {
         let lead = s.lead(self.lead).await?;
         rules::set_closing_reason(&ctx, &lead, &self.reason, self.note.as_deref())
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Change the account type, with a phase valid for the new type.
@@ -479,10 +557,6 @@ impl TypedCommand for ChangeAccountType {
         let ctx = s.ctx(Self::NAME)?;
         let lead = s.lead(self.lead).await?;
         rules::change_account_type(&ctx, &lead, &self.account_type, self.phase.as_ref())
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
     }
 }
 
@@ -520,14 +594,6 @@ impl TypedCommand for QualifyLead {
         };
         Ok((q.uow, output))
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Qualified {
-            lead: Box::new(output.lead),
-            customer: Box::new(output.customer),
-            deal: Box::new(output.deal),
-        }
-    }
 }
 
 /// Open another deal for a qualified or converted lead (seed 001: a lead
@@ -555,13 +621,6 @@ impl TypedCommand for OpenDeal {
         let lead = s.lead(self.lead).await?;
         rules::open_deal(&ctx, &lead, self.pipeline.as_ref(), &self.deal)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output),
-            lead: None,
-        }
-    }
 }
 
 /// Disqualify / Lost with a reason.
@@ -586,10 +645,6 @@ impl TypedCommand for DisqualifyLead {
         let lead = s.lead(self.lead).await?;
         rules::disqualify(&ctx, &lead, &self.reason, self.note.as_deref())
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Reopen a disqualified lead.
@@ -607,10 +662,6 @@ impl TypedCommand for ReopenLead {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         rules::reopen(&ctx, &s.lead(self.lead).await?)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
     }
 }
 
@@ -631,10 +682,6 @@ impl TypedCommand for MergeLead {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         rules::merge(&ctx, &s.lead(self.lead).await?, &s.lead(self.into).await?)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
     }
 }
 
@@ -658,10 +705,6 @@ impl TypedCommand for ReassignLead {
         let deals = s.lead_deals(&lead).await?;
         rules::reassign(&ctx, &lead, &deals, &self.owner)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Replace a lead's record team (owner or manager).
@@ -684,10 +727,6 @@ impl TypedCommand for SetLeadTeam {
         let deals = s.lead_deals(&lead).await?;
         rules::set_team(&ctx, &lead, &deals, &self.team)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Delete a lead (admin; refused while links exist).
@@ -699,18 +738,17 @@ pub struct DeleteLead {
 
 #[async_trait]
 impl TypedCommand for DeleteLead {
-    type Output = u64;
+    type Output = Deleted;
     const NAME: &'static str = "delete_lead";
 
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         let lead = s.lead(self.lead).await?;
         let links = s.lead_links(&lead).await?;
-        Ok((rules::delete_lead(&ctx, &lead, &links)?, lead.number))
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deleted { number: output }
+        Ok((
+            rules::delete_lead(&ctx, &lead, &links)?,
+            Deleted { number: lead.number },
+        ))
     }
 }
 
@@ -736,10 +774,6 @@ impl TypedCommand for LinkLeadDocument {
         let deals = s.lead_deals(&lead).await?;
         rules::link_lead_document(&ctx, &lead, &deals, self.kind, &self.external_id)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Lead { lead: Box::new(output) }
-    }
 }
 
 /// Move a deal within its pipeline.
@@ -762,13 +796,6 @@ impl TypedCommand for MoveDealStage {
         s.with_deal_lead(&deal, |link| rules::move_deal_stage(&ctx, &deal, &self.stage, link))
             .await
             .map(ChangedDeal::from_rule)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output.deal),
-            lead: output.lead.map(Box::new),
-        }
     }
 }
 
@@ -793,13 +820,6 @@ impl TypedCommand for WinDeal {
         s.with_deal_lead(&deal, |link| rules::win_deal(&ctx, &deal, self.stage.as_ref(), link))
             .await
             .map(ChangedDeal::from_rule)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output.deal),
-            lead: output.lead.map(Box::new),
-        }
     }
 }
 
@@ -829,13 +849,6 @@ impl TypedCommand for LoseDeal {
         .await
         .map(ChangedDeal::from_rule)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output.deal),
-            lead: output.lead.map(Box::new),
-        }
-    }
 }
 
 /// Reopen a won or lost deal.
@@ -860,13 +873,6 @@ impl TypedCommand for ReopenDeal {
             .await
             .map(ChangedDeal::from_rule)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output.deal),
-            lead: output.lead.map(Box::new),
-        }
-    }
 }
 
 /// Set an open deal's probability by hand (`None`: follow the stage again).
@@ -887,13 +893,6 @@ impl TypedCommand for SetDealProbability {
         let ctx = s.ctx(Self::NAME)?;
         rules::set_deal_probability(&ctx, &s.deal(self.deal).await?, self.probability).map(ChangedDeal::from_rule)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output.deal),
-            lead: output.lead.map(Box::new),
-        }
-    }
 }
 
 /// Edit deal fields.
@@ -913,13 +912,6 @@ impl TypedCommand for UpdateDeal {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         rules::update_deal(&ctx, &s.deal(self.deal).await?, &self.patch).map(ChangedDeal::from_rule)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output.deal),
-            lead: output.lead.map(Box::new),
-        }
     }
 }
 
@@ -944,13 +936,6 @@ impl TypedCommand for LinkDealDocument {
         let deal = s.deal(self.deal).await?;
         rules::link_deal_document(&ctx, &deal, self.kind, &self.external_id).map(ChangedDeal::from_rule)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Deal {
-            deal: Box::new(output.deal),
-            lead: output.lead.map(Box::new),
-        }
-    }
 }
 
 /// Create a customer.
@@ -968,12 +953,6 @@ impl TypedCommand for CreateCustomer {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         rules::create_customer(&ctx, &self.customer)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Customer {
-            customer: Box::new(output),
-        }
     }
 }
 
@@ -994,12 +973,6 @@ impl TypedCommand for AddContact {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         rules::add_contact(&ctx, &s.customer(self.customer).await?, &self.contact)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Customer {
-            customer: Box::new(output),
-        }
     }
 }
 
@@ -1030,12 +1003,6 @@ impl TypedCommand for LogActivity {
         let subject = s.subject(self.subject).await?;
         rules::log_activity(&ctx, &subject, self.kind, &self.summary, &self.body, self.occurred_at)
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Activity {
-            activity: Box::new(output),
-        }
-    }
 }
 
 /// Schedule a follow-up.
@@ -1062,12 +1029,6 @@ impl TypedCommand for ScheduleFollowUp {
         let subject = s.subject(self.subject).await?;
         rules::schedule_follow_up(&ctx, &subject, self.due, &self.note, self.assignee.as_ref())
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::FollowUp {
-            follow_up: Box::new(output),
-        }
-    }
 }
 
 /// Mark a follow-up done.
@@ -1087,12 +1048,6 @@ impl TypedCommand for CompleteFollowUp {
         let follow_up = s.follow_up(self.follow_up).await?;
         let subject = s.subject(follow_up.subject).await?;
         rules::complete_follow_up(&ctx, &follow_up, &subject)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::FollowUp {
-            follow_up: Box::new(output),
-        }
     }
 }
 
@@ -1114,13 +1069,6 @@ impl TypedCommand for ReceiveCommunication {
         let (email, phone) = rules::communication_contacts(ctx.config, &self.communication)?;
         let matches = s.leads_sharing_contact(email.as_ref(), phone.as_ref()).await?;
         rules::receive_communication(&ctx, &self.communication, &matches)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Communication {
-            communication: Box::new(output),
-            lead: None,
-        }
     }
 }
 
@@ -1144,13 +1092,6 @@ impl TypedCommand for AttachCommunication {
         let source = s.communication_source(&communication).await?;
         let lead = s.lead(self.lead).await?;
         rules::attach_communication(&ctx, &communication, source.as_ref(), &lead)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Communication {
-            communication: Box::new(output),
-            lead: None,
-        }
     }
 }
 
@@ -1177,13 +1118,6 @@ impl TypedCommand for CreateLeadFromCommunication {
         let (uow, communication, lead) = rules::record_lead_from_communication(&ctx, &communication, prepared, number);
         Ok((uow, (communication, lead)))
     }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Communication {
-            communication: Box::new(output.0),
-            lead: Some(Box::new(output.1)),
-        }
-    }
 }
 
 /// Mark a communication "Ignored" (not related to sales).
@@ -1201,12 +1135,5 @@ impl TypedCommand for IgnoreCommunication {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         rules::ignore_communication(&ctx, &s.communication(self.communication).await?)
-    }
-
-    fn wrap(output: Self::Output) -> CommandOutput {
-        CommandOutput::Communication {
-            communication: Box::new(output),
-            lead: None,
-        }
     }
 }

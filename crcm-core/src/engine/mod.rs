@@ -106,7 +106,7 @@ macro_rules! dispatch {
                         Command::$name(command) => self
                             .run_detailed(actor, command)
                             .await
-                            .map(|e| e.map(<commands::$name as TypedCommand>::wrap)),
+                            .map(|e| e.map(Into::into)),
                     )*
                 }
             }

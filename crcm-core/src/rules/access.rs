@@ -18,6 +18,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::activity::FollowUp;
+use crate::domain::customer::Customer;
 use crate::domain::deal::Deal;
 use crate::domain::ids::UserId;
 use crate::domain::lead::Lead;
@@ -157,6 +159,29 @@ pub fn can_change_team(actor: &Actor, lead: &Lead) -> Result<(), PermissionError
             Action::ChangeTeam,
             "only the owner or a manager changes the record team",
         ))
+    }
+}
+
+/// A customer's owner, or a manager, changes it (adds contact persons).
+pub fn can_change_customer(actor: &Actor, customer: &Customer) -> Result<(), PermissionError> {
+    if customer.owner == actor.user {
+        Ok(())
+    } else {
+        require_role(actor, Role::Manager, Action::ChangeCustomer)
+    }
+}
+
+/// A follow-up is completed by its assignee, or by whoever may change the
+/// lead or deal it belongs to (`subject`).
+pub fn can_complete_follow_up(
+    actor: &Actor,
+    follow_up: &FollowUp,
+    subject: impl FnOnce() -> Result<(), PermissionError>,
+) -> Result<(), PermissionError> {
+    if follow_up.assignee == actor.user {
+        Ok(())
+    } else {
+        subject()
     }
 }
 

@@ -8,7 +8,7 @@ use crate::domain::event::DomainEvent;
 use crate::domain::ids::CustomerId;
 use crate::domain::input::{NewContact, NewCustomer};
 use crate::domain::limits::{self};
-use crate::rules::access::{self, Action, Role};
+use crate::rules::access::{self};
 use crate::rules::error::Error;
 use crate::store::uow::UnitOfWork;
 
@@ -74,9 +74,7 @@ pub fn create_customer(ctx: &Ctx<'_>, input: &NewCustomer) -> Result<(UnitOfWork
 
 /// Adds a contact person (the customer's owner or a manager).
 pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Result<(UnitOfWork, Customer), Error> {
-    if customer.owner != ctx.actor.user {
-        access::require_role(ctx.actor, Role::Manager, Action::ChangeCustomer)?;
-    }
+    access::can_change_customer(ctx.actor, customer)?;
     let mut errors = Vec::new();
     let (name, email, phone) = contact_fields(
         &mut errors,

@@ -15,10 +15,10 @@ use crate::rules::machine::DealError;
 use crate::rules::machine::{self, DealAction, LeadAction};
 use crate::store::uow::UnitOfWork;
 
-use super::Ctx;
 use super::fields::{check_len, unknown};
-use super::lead::{document, enter_phase, phase_events, restore_phase};
+use super::lead::{add_document, enter_phase, phase_events, restore_phase};
 use super::reason::lost_reason;
+use super::{Ctx, status_changed};
 
 /// A deal change and its effect on the lead.
 #[derive(Clone, Debug)]
@@ -121,11 +121,7 @@ pub(crate) fn finish_deal_change(
                 }
                 l.updated_at = ctx.now;
                 uow.update(lead, &mut l);
-                uow.event(DomainEvent::LeadStatusChanged {
-                    lead: lead.id,
-                    from: lead.status,
-                    to,
-                });
+                status_changed(&mut uow, lead.id, lead.status, to);
                 uow.event(DomainEvent::LeadConverted {
                     lead: lead.id,
                     deal: deal.id,
@@ -160,11 +156,7 @@ pub(crate) fn finish_deal_change(
                 l.reopen_point = None;
                 l.updated_at = ctx.now;
                 uow.update(lead, &mut l);
-                uow.event(DomainEvent::LeadStatusChanged {
-                    lead: lead.id,
-                    from: lead.status,
-                    to,
-                });
+                status_changed(&mut uow, lead.id, lead.status, to);
                 phase_events(&mut uow, lead, &l);
                 lead_after = Some(l);
             }
@@ -284,17 +276,22 @@ pub fn set_deal_probability(ctx: &Ctx<'_>, deal: &Deal, probability: Option<u8>)
             next.probability_manual = false;
         }
     }
+    Ok(deal_fields_changed(ctx, deal, next))
+}
+
+/// Writes changed deal fields (an unchanged deal writes nothing).
+fn deal_fields_changed(ctx: &Ctx<'_>, deal: &Deal, mut next: Deal) -> DealChanged {
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
     let fields = uow.update(deal, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
     }
-    Ok(DealChanged {
+    DealChanged {
         uow,
         deal: next,
         lead: None,
-    })
+    }
 }
 
 /// Edits deal fields.
@@ -324,17 +321,7 @@ pub fn update_deal(ctx: &Ctx<'_>, deal: &Deal, patch: &DealPatch) -> Result<Deal
         next.expected_close = d;
     }
     InputError::collect(errors)?;
-    next.updated_at = ctx.now;
-    let mut uow = ctx.uow();
-    let fields = uow.update(deal, &mut next);
-    if !fields.is_empty() {
-        uow.event(DomainEvent::DealUpdated { deal: deal.id, fields });
-    }
-    Ok(DealChanged {
-        uow,
-        deal: next,
-        lead: None,
-    })
+    Ok(deal_fields_changed(ctx, deal, next))
 }
 
 /// Links a quotation, order or invoice to a deal.
@@ -345,17 +332,9 @@ pub fn link_deal_document(
     external_id: &str,
 ) -> Result<DealChanged, Error> {
     access::can_change_deal(ctx.actor, deal)?;
-    let mut errors = Vec::new();
-    let doc = document(&mut errors, kind, external_id, ctx.now);
-    InputError::collect(errors)?;
     let mut next = deal.clone();
     let mut uow = ctx.uow();
-    if !deal
-        .documents
-        .iter()
-        .any(|d| d.kind == kind && d.external_id == doc.external_id)
-    {
-        next.documents.push(doc.clone());
+    if let Some(doc) = add_document(&mut next.documents, kind, external_id, ctx.now)? {
         next.updated_at = ctx.now;
         uow.update(deal, &mut next);
         uow.event(DomainEvent::DocumentLinked {

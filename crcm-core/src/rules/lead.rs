@@ -20,9 +20,9 @@ use crate::rules::machine::{self, LeadAction};
 use crate::rules::machine::{LeadError, LeadLinks, PhaseError};
 use crate::store::uow::UnitOfWork;
 
-use super::Ctx;
 use super::fields::{check_len, check_team, parse_email, parse_phone, unknown};
 use super::reason::{closing_reason, lost_reason};
+use super::{Ctx, status_changed};
 
 /// Every field rule of a lead: a name or company, known references, valid
 /// amounts and probability, custom fields that fit their definitions, text
@@ -267,11 +267,7 @@ pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(Uni
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
     if !uow.update(lead, &mut next).is_empty() {
-        uow.event(DomainEvent::LeadStatusChanged {
-            lead: lead.id,
-            from: lead.status,
-            to,
-        });
+        status_changed(&mut uow, lead.id, lead.status, to);
     }
     Ok((uow, next))
 }
@@ -373,13 +369,7 @@ pub fn change_account_type(
     phase: Option<&PhaseRef>,
 ) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
-    if lead.status.is_closed() {
-        return Err(PhaseError::LeadClosed {
-            number: lead.number,
-            status: lead.status,
-        }
-        .into());
-    }
+    machine::phase_may_move(lead)?;
     if ctx.config.account_type(account_type).is_none() {
         return Err(unknown(ReferenceKind::AccountType, account_type).into());
     }
@@ -436,11 +426,7 @@ pub fn disqualify(
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
     uow.update(lead, &mut next);
-    uow.event(DomainEvent::LeadStatusChanged {
-        lead: lead.id,
-        from: lead.status,
-        to,
-    });
+    status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadDisqualified {
         lead: lead.id,
         reason: reason.clone(),
@@ -489,11 +475,7 @@ pub fn reopen(ctx: &Ctx<'_>, lead: &Lead) -> Result<(UnitOfWork, Lead), Error> {
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
     uow.update(lead, &mut next);
-    uow.event(DomainEvent::LeadStatusChanged {
-        lead: lead.id,
-        from: lead.status,
-        to,
-    });
+    status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadReopened {
         lead: lead.id,
         status: to,
@@ -525,11 +507,7 @@ pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lea
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
     uow.update(lead, &mut next);
-    uow.event(DomainEvent::LeadStatusChanged {
-        lead: lead.id,
-        from: lead.status,
-        to,
-    });
+    status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadMerged {
         lead: lead.id,
         into: into.id,
@@ -621,24 +599,34 @@ pub fn delete_lead(ctx: &Ctx<'_>, lead: &Lead, links: &LeadLinks) -> Result<Unit
     Ok(uow)
 }
 
-pub(crate) fn document(
-    errors: &mut Vec<InputError>,
+/// Adds a document link to `documents` unless the same kind and id is
+/// already there; returns the new link, or `None` when nothing changed.
+/// Refuses an empty or overlong id.
+pub(crate) fn add_document(
+    documents: &mut Vec<DocumentLink>,
     kind: DocumentKind,
     external_id: &str,
     now: DateTime<Utc>,
-) -> DocumentLink {
+) -> Result<Option<DocumentLink>, InputError> {
     let id = external_id.trim();
+    let mut errors = Vec::new();
     if id.is_empty() {
         errors.push(InputError::Required {
             field: "external_id".to_owned(),
         });
     }
-    check_len(errors, "external_id", id, limits::LINE);
-    DocumentLink {
+    check_len(&mut errors, "external_id", id, limits::LINE);
+    InputError::collect(errors)?;
+    if documents.iter().any(|d| d.kind == kind && d.external_id == id) {
+        return Ok(None);
+    }
+    let link = DocumentLink {
         kind,
         external_id: id.to_owned(),
         linked_at: now,
-    }
+    };
+    documents.push(link.clone());
+    Ok(Some(link))
 }
 
 /// Links an order or invoice to a lead. Quotations belong to deals (seed 001):
@@ -659,17 +647,9 @@ pub fn link_lead_document(
         }
         .into());
     }
-    let mut errors = Vec::new();
-    let doc = document(&mut errors, kind, external_id, ctx.now);
-    InputError::collect(errors)?;
     let mut next = lead.clone();
     let mut uow = ctx.uow();
-    if !lead
-        .documents
-        .iter()
-        .any(|d| d.kind == kind && d.external_id == doc.external_id)
-    {
-        next.documents.push(doc.clone());
+    if let Some(doc) = add_document(&mut next.documents, kind, external_id, ctx.now)? {
         next.updated_at = ctx.now;
         uow.update(lead, &mut next);
         uow.event(DomainEvent::DocumentLinked {

@@ -28,7 +28,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error as ThisError;
 
-use crate::domain::config::{Config, Phase, PhaseRef, PhaseType, StageKind};
+use crate::domain::config::{Config, Phase, PhaseRef, StageKind};
 use crate::domain::deal::DealStatus;
 use crate::domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId};
 use crate::domain::lead::{Lead, LeadStatus};
@@ -139,15 +139,21 @@ pub fn manual_status_action(status: LeadStatus) -> Result<LeadAction, LeadError>
     }
 }
 
-/// The phase a lead may move to: one of its account type's phases (seed 000:
-/// "Each lead phase belongs to one account type"), and only while its status is open.
-pub fn phase_target<'c>(config: &'c Config, lead: &Lead, target: &PhaseRef) -> Result<&'c Phase, PhaseError> {
+/// A lead's phase (and account type) moves only while its status is open.
+pub fn phase_may_move(lead: &Lead) -> Result<(), PhaseError> {
     if lead.status.is_closed() {
         return Err(PhaseError::LeadClosed {
             number: lead.number,
             status: lead.status,
         });
     }
+    Ok(())
+}
+
+/// The phase a lead may move to: one of its account type's phases (seed 000:
+/// "Each lead phase belongs to one account type"), and only while its status is open.
+pub fn phase_target<'c>(config: &'c Config, lead: &Lead, target: &PhaseRef) -> Result<&'c Phase, PhaseError> {
+    phase_may_move(lead)?;
     allowed_phase(config, &lead.account_type, target)
 }
 
@@ -176,12 +182,7 @@ pub fn allowed_phase<'c>(config: &'c Config, account_type: &Code, target: &Phase
 
 /// Seed 000: "Only a closing phase lets you record why a deal was won or lost."
 pub fn closing_reason_allowed(config: &Config, lead: &Lead) -> Result<(), PhaseError> {
-    let in_closing = lead
-        .phase
-        .as_ref()
-        .and_then(|p| config.phase(p))
-        .is_some_and(|p| p.phase_type == PhaseType::Closing);
-    if in_closing {
+    if lead.in_closing_phase(config) {
         Ok(())
     } else {
         Err(PhaseError::NotClosingPhase {

@@ -6,6 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::config::Config;
+use crate::domain::event::DomainEvent;
+use crate::domain::ids::LeadId;
+use crate::domain::lead::LeadStatus;
 use crate::rules::access::Actor;
 use crate::store::uow::UnitOfWork;
 
@@ -27,6 +30,11 @@ impl Ctx<'_> {
     fn uow(&self) -> UnitOfWork {
         UnitOfWork::new(&self.actor.user, self.now, self.action)
     }
+}
+
+/// Records a lead's status change as an event (history comes from the write).
+fn status_changed(uow: &mut UnitOfWork, lead: LeadId, from: LeadStatus, to: LeadStatus) {
+    uow.event(DomainEvent::LeadStatusChanged { lead, from, to });
 }
 
 pub mod access;

@@ -16,8 +16,8 @@ use crate::rules::machine::LeadError;
 use crate::rules::machine::{self, LeadAction};
 use crate::store::uow::UnitOfWork;
 
-use super::Ctx;
 use super::fields::{check_len, unknown};
+use super::{Ctx, status_changed};
 
 /// What Qualify decided: the unit of work and the records as they will be.
 #[derive(Clone, Debug)]
@@ -120,11 +120,7 @@ pub fn qualify(ctx: &Ctx<'_>, lead: &Lead, found: &CustomerFound, draft: &DealDr
     next.customer = Some(customer.id);
     next.updated_at = ctx.now;
     uow.update(lead, &mut next);
-    uow.event(DomainEvent::LeadStatusChanged {
-        lead: lead.id,
-        from: lead.status,
-        to,
-    });
+    status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadQualified {
         lead: lead.id,
         customer: customer.id,

@@ -28,17 +28,24 @@ pub enum SubjectRecord {
 }
 
 impl SubjectRecord {
+    /// Whether the actor may change this lead or deal.
+    fn permits(&self, actor: &Actor) -> Result<(), access::PermissionError> {
+        match self {
+            Self::Lead(l) => access::can_change_lead(actor, l),
+            Self::Deal(d) => access::can_change_deal(actor, d),
+        }
+    }
+
+    /// The subject a new timeline item goes on: one the actor may change,
+    /// and not a merged lead.
     fn check(&self, actor: &Actor) -> Result<Subject, Error> {
+        self.permits(actor)?;
         match self {
             Self::Lead(l) => {
-                access::can_change_lead(actor, l)?;
                 refuse_merged(l)?;
                 Ok(Subject::Lead(l.id))
             }
-            Self::Deal(d) => {
-                access::can_change_deal(actor, d)?;
-                Ok(Subject::Deal(d.id))
-            }
+            Self::Deal(d) => Ok(Subject::Deal(d.id)),
         }
     }
 }
@@ -130,9 +137,7 @@ pub fn complete_follow_up(
     follow_up: &FollowUp,
     subject: &SubjectRecord,
 ) -> Result<(UnitOfWork, FollowUp), Error> {
-    if follow_up.assignee != ctx.actor.user {
-        subject.check(ctx.actor)?;
-    }
+    access::can_complete_follow_up(ctx.actor, follow_up, || subject.permits(ctx.actor))?;
     let mut next = follow_up.clone();
     let mut uow = ctx.uow();
     if !follow_up.done {

@@ -1898,7 +1898,8 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
                 }
             )
             .await
-            .unwrap_or_else(|e| panic!("{e}")),
+            .unwrap_or_else(|e| panic!("{e}"))
+            .version,
         2
     );
 }
