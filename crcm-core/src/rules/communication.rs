@@ -188,3 +188,75 @@ pub fn ignore_communication(
     }
     Ok((uow, next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::activity::CommunicationKind;
+    use crate::domain::lead::LeadStatus;
+    use crate::rules::test_support::{ann, bob, config, ctx, lead};
+
+    fn call(from: &str) -> InboundCommunication {
+        InboundCommunication {
+            kind: CommunicationKind::Call,
+            from_email: None,
+            from_phone: Some(from.into()),
+            summary: "asks for a quote".into(),
+            body: String::new(),
+            received_at: None,
+        }
+    }
+
+    #[test]
+    fn a_call_links_to_the_one_open_lead_that_matches() {
+        let config = config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let open = lead(&config, 1, LeadStatus::New);
+        let closed = lead(&config, 2, LeadStatus::Converted);
+        let (_, linked) =
+            receive_communication(&c, &call("415-555-0100"), &[open.clone(), closed]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (linked.status, linked.lead),
+            (CommunicationStatus::Linked, Some(open.id))
+        );
+        let other = lead(&config, 3, LeadStatus::Contacted);
+        let (_, unsure) =
+            receive_communication(&c, &call("415-555-0100"), &[open, other]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (unsure.status, unsure.lead),
+            (CommunicationStatus::New, None),
+            "two matches: the user picks"
+        );
+        let mut nobody = call("415-555-0100");
+        nobody.from_phone = None;
+        let e = receive_communication(&c, &nobody, &[]).err();
+        assert!(matches!(e, Some(Error::Input(InputError::Required { .. }))), "{e:?}");
+    }
+
+    #[test]
+    fn ignored_and_linked_communications_refuse_what_does_not_fit() {
+        let config = config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let l = lead(&config, 1, LeadStatus::New);
+        let (_, new) = receive_communication(&c, &call("415-555-0100"), &[]).unwrap_or_else(|e| panic!("{e}"));
+        let (_, ignored) = ignore_communication(&c, &new).unwrap_or_else(|e| panic!("{e}"));
+        let e = attach_communication(&c, &ignored, None, &l).err();
+        assert!(
+            matches!(e, Some(Error::Communication(CommunicationError::Ignored { communication })) if communication == new.id),
+            "{e:?}"
+        );
+        let (_, attached) = attach_communication(&c, &new, None, &l).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(attached.lead, Some(l.id));
+        let e = ignore_communication(&c, &attached).err();
+        assert!(
+            matches!(e, Some(Error::Communication(CommunicationError::Linked { lead, .. })) if lead == Some(l.id)),
+            "{e:?}"
+        );
+        // Taking it off Ann's lead needs the right to change that lead.
+        let bobs = lead(&config, 2, LeadStatus::New);
+        let e = attach_communication(&ctx(&config, &bob()), &attached, Some(&l), &bobs).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+    }
+}

@@ -59,3 +59,57 @@ pub fn in_use(item: &ConfigItem, what: &str, count: usize, examples: Vec<String>
         examples,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::{ann, config, maria, now};
+
+    #[test]
+    fn managers_replace_the_configuration_against_the_version_they_saw() {
+        let next = config();
+        let e = set_config(&ann(), now(), "set_config", None, &next, None, Vec::new()).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+        let uow =
+            set_config(&maria(), now(), "set_config", None, &next, None, Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(uow.config.as_ref().map(|c| (c.version, c.expected)), Some((1, None)));
+        let e = set_config(
+            &maria(),
+            now(),
+            "set_config",
+            Some((&next, 3)),
+            &next,
+            Some(2),
+            Vec::new(),
+        )
+        .err();
+        assert!(
+            matches!(e, Some(Error::Config(ConfigError::Stale { expected: 2, found: 3 }))),
+            "{e:?}"
+        );
+        let mut broken = config();
+        let twice = broken.account_types[0].clone();
+        broken.account_types.push(twice);
+        let e = set_config(&maria(), now(), "set_config", None, &broken, None, Vec::new()).err();
+        assert!(matches!(e, Some(Error::Config(ConfigError::Invalid { .. }))), "{e:?}");
+        let used = in_use(
+            &ConfigItem::Tag {
+                code: crate::rules::test_support::code("vip"),
+            },
+            "leads",
+            1,
+            vec!["lead 1".into()],
+        );
+        let e = set_config(
+            &maria(),
+            now(),
+            "set_config",
+            Some((&next, 1)),
+            &next,
+            Some(1),
+            vec![used],
+        )
+        .err();
+        assert!(matches!(e, Some(Error::Config(ConfigError::InUse { .. }))), "{e:?}");
+    }
+}

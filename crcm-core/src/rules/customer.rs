@@ -98,3 +98,57 @@ pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Re
     uow.event(DomainEvent::CustomerUpdated { customer: customer.id });
     Ok((uow, next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::{ann, bob, config, ctx, maria};
+
+    fn acme() -> NewCustomer {
+        NewCustomer {
+            name: " Acme ".into(),
+            email: Some("Sales@Acme.example".into()),
+            phone: Some("(415) 555-0100".into()),
+            ..NewCustomer::default()
+        }
+    }
+
+    #[test]
+    fn a_customer_has_a_name_and_normalized_contact_data() {
+        let config = config();
+        let ann = ann();
+        let (uow, c) = create_customer(&ctx(&config, &ann), &acme()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.name, "Acme");
+        assert_eq!(c.phone.as_ref().map(|p| p.e164.as_str()), Some("+14155550100"));
+        assert_eq!(c.owner, ann.user);
+        assert_eq!(uow.events, vec![DomainEvent::CustomerCreated { customer: c.id }]);
+        let e = create_customer(&ctx(&config, &ann), &NewCustomer::default()).err();
+        assert!(matches!(e, Some(Error::Input(InputError::Required { .. }))), "{e:?}");
+        let bad = NewCustomer {
+            email: Some("not an address".into()),
+            ..acme()
+        };
+        let e = create_customer(&ctx(&config, &ann), &bad).err();
+        assert!(
+            matches!(e, Some(Error::Input(InputError::InvalidEmail { .. }))),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn contacts_are_added_by_the_owner_or_a_manager() {
+        let config = config();
+        let ann = ann();
+        let (_, c) = create_customer(&ctx(&config, &ann), &acme()).unwrap_or_else(|e| panic!("{e}"));
+        let person = NewContact {
+            name: "Ada".into(),
+            ..NewContact::default()
+        };
+        let e = add_contact(&ctx(&config, &bob()), &c, &person).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+        let (_, by_owner) = add_contact(&ctx(&config, &ann), &c, &person).unwrap_or_else(|e| panic!("{e}"));
+        let (_, by_manager) =
+            add_contact(&ctx(&config, &maria()), &by_owner, &person).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(by_manager.contacts.len(), 2);
+    }
+}

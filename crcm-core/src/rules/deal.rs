@@ -349,3 +349,124 @@ pub fn link_deal_document(
         lead: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::lead::LeadStatus;
+    use crate::rules::qualify::{CustomerFound, qualify};
+    use crate::rules::test_support::{ann, bob, code, ctx, lead, phase, phased_config};
+
+    /// A qualified lead and its deal.
+    fn qualified(config: &Config) -> (Lead, Deal) {
+        let ann = ann();
+        let l = lead(config, 1, LeadStatus::Contacted);
+        let q = qualify(&ctx(config, &ann), &l, &CustomerFound::Create, &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        (q.lead, q.deal)
+    }
+
+    #[test]
+    fn winning_converts_the_lead_and_reopening_unconverts_it() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let (l, deal) = qualified(&config);
+        let link = DealLead {
+            lead: Some(&l),
+            other_won: false,
+        };
+        let won = win_deal(&c, &deal, None, link).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((won.deal.status, won.deal.probability), (DealStatus::Won, 100));
+        assert_eq!(won.deal.close_date, Some(c.now.date_naive()));
+        let converted = won.lead.clone().unwrap_or_else(|| panic!("the lead changes"));
+        assert_eq!(
+            (converted.status, converted.phase.clone()),
+            (LeadStatus::Converted, Some(phase("WON")))
+        );
+        let link = DealLead {
+            lead: Some(&converted),
+            other_won: false,
+        };
+        let reopened = reopen_deal(&c, &won.deal, None, link).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reopened.deal.status, DealStatus::Open);
+        assert_eq!(reopened.lead.map(|l| l.status), Some(LeadStatus::Qualified));
+    }
+
+    #[test]
+    fn a_lost_stage_needs_a_reason_and_closed_deals_keep_their_probability() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let (l, deal) = qualified(&config);
+        let link = || DealLead {
+            lead: Some(&l),
+            other_won: false,
+        };
+        let e = move_deal_stage(&c, &deal, &code("lost"), link()).err();
+        assert!(
+            matches!(e, Some(Error::Deal(DealError::LostNeedsReason { .. }))),
+            "{e:?}"
+        );
+        let e = move_deal_stage(&c, &deal, &code("nope"), link()).err();
+        assert!(
+            matches!(e, Some(Error::Deal(DealError::StageNotInPipeline { .. }))),
+            "{e:?}"
+        );
+        let e = win_deal(&c, &deal, Some(&code("proposal")), link()).err();
+        assert!(
+            matches!(
+                e,
+                Some(Error::Deal(DealError::WrongStageKind {
+                    kind: StageKind::Open,
+                    expected: StageKind::Won,
+                    ..
+                }))
+            ),
+            "{e:?}"
+        );
+        let lost = lose_deal(&c, &deal, &code("no_budget"), None, link()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((lost.deal.status, lost.deal.probability), (DealStatus::Lost, 0));
+        let e = set_deal_probability(&c, &lost.deal, Some(50)).err();
+        assert!(
+            matches!(e, Some(Error::Deal(DealError::ProbabilityFixed { .. }))),
+            "{e:?}"
+        );
+        let e = lose_deal(&c, &lost.deal, &code("no_budget"), None, link()).err();
+        assert!(
+            matches!(
+                e,
+                Some(Error::Deal(DealError::NotAllowed {
+                    action: DealAction::Lose,
+                    ..
+                }))
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn probability_follows_the_stage_until_set_by_hand() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let (l, deal) = qualified(&config);
+        let link = DealLead {
+            lead: Some(&l),
+            other_won: false,
+        };
+        let moved = move_deal_stage(&c, &deal, &code("negotiation"), link).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(moved.deal.probability, 70);
+        let manual = set_deal_probability(&c, &moved.deal, Some(55)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((manual.deal.probability, manual.deal.probability_manual), (55, true));
+        let back = set_deal_probability(&c, &manual.deal, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((back.deal.probability, back.deal.probability_manual), (70, false));
+        let e = set_deal_probability(&c, &deal, Some(101)).err();
+        assert!(
+            matches!(e, Some(Error::Input(InputError::ProbabilityOutOfRange { .. }))),
+            "{e:?}"
+        );
+        let e = update_deal(&ctx(&config, &bob()), &deal, &DealPatch::default()).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+    }
+}

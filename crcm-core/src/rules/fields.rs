@@ -52,3 +52,50 @@ pub(crate) fn unknown(kind: ReferenceKind, code: &Code) -> InputError {
         code: code.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_data_is_optional_but_valid_when_given() {
+        let mut errors = Vec::new();
+        assert_eq!(parse_email(&mut errors, None), None);
+        assert_eq!(parse_email(&mut errors, Some("   ")), None);
+        assert_eq!(
+            parse_email(&mut errors, Some(" ada@example.com ")).map(|e| e.as_str().to_owned()),
+            Some("ada@example.com".to_owned())
+        );
+        assert_eq!(
+            parse_phone(&mut errors, Some("+31 20 555 0100"), "US").map(|p| p.e164),
+            Some("+31205550100".to_owned())
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(parse_email(&mut errors, Some("ada@")), None);
+        assert_eq!(parse_phone(&mut errors, Some("12"), "US"), None);
+        assert!(
+            matches!(
+                errors.as_slice(),
+                [InputError::InvalidEmail { .. }, InputError::InvalidPhone { .. }]
+            ),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn single_line_fields_refuse_line_breaks_and_teams_have_a_limit() {
+        let mut errors = Vec::new();
+        check_len(&mut errors, "title", "two\\nlines", limits::LINE);
+        assert!(errors.is_empty(), "an escaped newline is text");
+        check_len(&mut errors, "title", "two\nlines", limits::LINE);
+        check_len(&mut errors, "description", "two\nlines", limits::TEXT);
+        assert!(
+            matches!(errors.as_slice(), [InputError::ControlCharacter { field, .. }] if field == "title"),
+            "{errors:?}"
+        );
+        let team: BTreeSet<UserId> = (0..=limits::TEAM)
+            .map(|i| UserId::new(format!("u{i}")).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        assert!(matches!(check_team(&team), Err(InputError::TooMany { .. })));
+    }
+}

@@ -660,3 +660,186 @@ pub fn link_lead_document(
     }
     Ok((uow, next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::activity::Subject;
+    use crate::domain::ids::DealId;
+    use crate::rules::test_support::{ann, bob, code, ctx, lead, maria, phase, phased_config};
+
+    #[test]
+    fn a_lead_needs_a_name_or_a_company() {
+        let config = phased_config();
+        let ann = ann();
+        let e = new_lead(&ctx(&config, &ann), &NewLead::default()).err();
+        assert!(
+            matches!(&e, Some(Error::Input(InputError::Required { field })) if field == "contact name or company"),
+            "{e:?}"
+        );
+        let l = lead(&config, 1, LeadStatus::New);
+        assert_eq!(l.phase, Some(phase("NEW")), "a new lead starts in the initial phase");
+        assert_eq!(l.owner, ann.user);
+    }
+
+    #[test]
+    fn only_new_and_contacted_are_set_by_hand() {
+        let config = phased_config();
+        let ann = ann();
+        let l = lead(&config, 1, LeadStatus::New);
+        let (uow, next) = set_status(&ctx(&config, &ann), &l, LeadStatus::Contacted).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(next.status, LeadStatus::Contacted);
+        assert!(uow.events.contains(&DomainEvent::LeadStatusChanged {
+            lead: l.id,
+            from: LeadStatus::New,
+            to: LeadStatus::Contacted
+        }));
+        let e = set_status(&ctx(&config, &ann), &l, LeadStatus::Converted).err();
+        assert!(
+            matches!(
+                e,
+                Some(Error::Lead(LeadError::StatusRequiresAction {
+                    reached_by: LeadAction::Convert,
+                    ..
+                }))
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn another_sales_person_may_not_edit_the_lead() {
+        let config = phased_config();
+        let l = lead(&config, 1, LeadStatus::New);
+        let e = update_lead(&ctx(&config, &bob()), &l, &LeadPatch::default()).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+        let (uow, _) =
+            update_lead(&ctx(&config, &maria()), &l, &LeadPatch::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(uow.is_empty(), "an empty patch writes nothing");
+    }
+
+    #[test]
+    fn disqualify_moves_to_the_lost_closing_phase_and_reopen_restores() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let l = lead(&config, 1, LeadStatus::Contacted);
+        let (_, moved) = move_phase(&c, &l, &phase("WORK"), None, None).unwrap_or_else(|e| panic!("{e}"));
+        let (_, lost) = disqualify(&c, &moved, &code("no_fit"), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (lost.status, lost.phase.clone(), lost.lost_reason.clone()),
+            (LeadStatus::Disqualified, Some(phase("LOST")), Some(code("no_fit")))
+        );
+        let e = disqualify(&c, &moved, &code("other"), None).err();
+        assert!(matches!(e, Some(Error::Reason(_))), "'other' needs a note: {e:?}");
+        let (_, back) = reopen(&c, &lost).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((back.status, back.phase), (LeadStatus::Contacted, Some(phase("WORK"))));
+    }
+
+    #[test]
+    fn a_closing_reason_needs_a_closing_phase() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let l = lead(&config, 1, LeadStatus::New);
+        let e = set_closing_reason(&c, &l, &code("won"), None).err();
+        assert!(
+            matches!(e, Some(Error::Phase(PhaseError::NotClosingPhase { .. }))),
+            "{e:?}"
+        );
+        let (_, won) = move_phase(&c, &l, &phase("WON"), Some(&code("won")), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(won.closing_reason, Some(code("won")));
+        assert!(won.is_closed(&config), "a lead in a closing phase is closed");
+    }
+
+    #[test]
+    fn merging_refuses_itself_and_closed_targets_and_merged_leads_stay_put() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let a = lead(&config, 1, LeadStatus::New);
+        let b = lead(&config, 2, LeadStatus::New);
+        assert!(matches!(merge(&c, &a, &a), Err(Error::Lead(LeadError::MergeIntoSelf))));
+        let converted = lead(&config, 3, LeadStatus::Converted);
+        let e = merge(&c, &a, &converted).err();
+        assert!(
+            matches!(
+                e,
+                Some(Error::Lead(LeadError::Closed {
+                    action: LeadAction::MergeInto,
+                    ..
+                }))
+            ),
+            "{e:?}"
+        );
+        let (_, merged) = merge(&c, &a, &b).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((merged.status, merged.merged_into), (LeadStatus::Merged, Some(b.id)));
+        let e = update_lead(&c, &merged, &LeadPatch::default()).err();
+        assert!(
+            matches!(e, Some(Error::Lead(LeadError::Merged { into, .. })) if into == Some(b.id)),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn delete_is_for_admins_and_names_what_blocks_it() {
+        let config = phased_config();
+        let root = crate::rules::test_support::actor("root", crate::rules::access::Role::Admin);
+        let c = ctx(&config, &root);
+        let mut l = lead(&config, 1, LeadStatus::New);
+        assert!(matches!(
+            delete_lead(&ctx(&config, &maria()), &l, &LeadLinks::default()),
+            Err(Error::Permission(_))
+        ));
+        l.documents.push(DocumentLink {
+            kind: DocumentKind::Order,
+            external_id: "SO-1".into(),
+            linked_at: l.created_at,
+        });
+        let deal = DealId::new();
+        let links = LeadLinks {
+            deals: vec![deal],
+            ..LeadLinks::default()
+        };
+        match delete_lead(&c, &l, &links) {
+            Err(Error::Lead(LeadError::HasLinks { links, .. })) => {
+                assert_eq!(
+                    (links.documents.clone(), links.deals.clone()),
+                    (vec!["SO-1".to_owned()], vec![deal])
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        l.documents.clear();
+        let uow = delete_lead(&c, &l, &LeadLinks::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(uow.writes.len(), 1);
+    }
+
+    #[test]
+    fn documents_link_once_and_quotations_belong_to_deals() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let l = lead(&config, 1, LeadStatus::New);
+        let e = link_lead_document(&c, &l, &[], DocumentKind::Quotation, "Q-1").err();
+        assert!(
+            matches!(e, Some(Error::Lead(LeadError::QuotationRequiresDeal { .. }))),
+            "{e:?}"
+        );
+        let (uow, linked) =
+            link_lead_document(&c, &l, &[], DocumentKind::Invoice, " INV-7 ").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(linked.documents.len(), 1);
+        assert_eq!(linked.documents[0].external_id, "INV-7", "trimmed");
+        assert!(uow.events.contains(&DomainEvent::DocumentLinked {
+            subject: Subject::Lead(l.id),
+            kind: DocumentKind::Invoice,
+            external_id: "INV-7".into()
+        }));
+        let (again, same) =
+            link_lead_document(&c, &linked, &[], DocumentKind::Invoice, "INV-7").unwrap_or_else(|e| panic!("{e}"));
+        assert!(again.is_empty(), "the same document is not linked twice");
+        assert_eq!(same.documents.len(), 1);
+        let e = link_lead_document(&c, &l, &[], DocumentKind::Invoice, "  ").err();
+        assert!(matches!(e, Some(Error::Input(InputError::Required { .. }))), "{e:?}");
+    }
+}

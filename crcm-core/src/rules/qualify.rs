@@ -264,3 +264,143 @@ pub(crate) fn customer_from_lead(ctx: &Ctx<'_>, lead: &Lead) -> Customer {
         updated_at: ctx.now,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::lead::LeadStatus;
+    use crate::rules::test_support::{ann, bob, config, ctx, lead};
+
+    #[test]
+    fn the_customer_step_is_decided_once() {
+        let config = config();
+        let mut l = lead(&config, 1, LeadStatus::New);
+        let chosen = CustomerId::new();
+        assert_eq!(customer_step(&l, &CustomerChoice::Auto), CustomerStep::Match);
+        assert_eq!(customer_step(&l, &CustomerChoice::Create), CustomerStep::Create);
+        assert_eq!(
+            customer_step(&l, &CustomerChoice::Link { customer: chosen }),
+            CustomerStep::Link(chosen)
+        );
+        let own = CustomerId::new();
+        l.customer = Some(own);
+        for choice in [
+            CustomerChoice::Auto,
+            CustomerChoice::Create,
+            CustomerChoice::Link { customer: chosen },
+        ] {
+            assert_eq!(
+                customer_step(&l, &choice),
+                CustomerStep::Link(own),
+                "the lead's own customer wins"
+            );
+        }
+    }
+
+    #[test]
+    fn qualify_creates_a_customer_and_a_deal_at_the_first_stage() {
+        let config = config();
+        let ann = ann();
+        let l = lead(&config, 1, LeadStatus::Contacted);
+        let q = qualify(
+            &ctx(&config, &ann),
+            &l,
+            &CustomerFound::Candidates(Vec::new()),
+            &DealDraft::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.lead.status, LeadStatus::Qualified);
+        assert_eq!(q.lead.customer, Some(q.customer.id));
+        assert_eq!(q.customer.name, l.company);
+        assert_eq!(
+            (q.deal.pipeline.as_str(), q.deal.stage.as_str(), q.deal.probability),
+            ("sales", "prospecting", 10)
+        );
+        assert_eq!((q.deal.lead, q.deal.customer), (Some(l.id), q.customer.id));
+        assert_eq!(q.uow.writes.len(), 3, "customer, deal, lead");
+        assert!(q.uow.events.contains(&DomainEvent::LeadQualified {
+            lead: l.id,
+            customer: q.customer.id,
+            customer_created: true,
+            deal: q.deal.id
+        }));
+    }
+
+    #[test]
+    fn matching_customers_make_the_caller_choose_and_missing_ones_are_not_found() {
+        let config = config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let l = lead(&config, 1, LeadStatus::New);
+        let (_, existing) = crate::rules::create_customer(
+            &c,
+            &crate::domain::input::NewCustomer {
+                name: "Acme".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let e = qualify(
+            &c,
+            &l,
+            &CustomerFound::Candidates(vec![existing.clone()]),
+            &DealDraft::default(),
+        )
+        .err();
+        assert!(
+            matches!(&e, Some(Error::Lead(LeadError::CustomerChoiceRequired { candidates, .. })) if candidates == &vec![existing.id]),
+            "{e:?}"
+        );
+        let missing = CustomerId::new();
+        let e = qualify(&c, &l, &CustomerFound::Link(missing, None), &DealDraft::default()).err();
+        assert!(
+            matches!(e, Some(Error::NotFound(entity)) if entity == EntityRef::customer(missing)),
+            "{e:?}"
+        );
+        let q = qualify(
+            &c,
+            &l,
+            &CustomerFound::Link(existing.id, Some(existing.clone())),
+            &DealDraft::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.customer, existing);
+        assert_eq!(q.uow.writes.len(), 2, "deal and lead; the customer exists");
+        let e = qualify(&ctx(&config, &bob()), &l, &CustomerFound::Create, &DealDraft::default()).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+    }
+
+    #[test]
+    fn another_deal_needs_a_qualified_or_converted_lead() {
+        let config = config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let l = lead(&config, 1, LeadStatus::New);
+        let e = open_deal(&c, &l, None, &DealDraft::default()).err();
+        assert!(
+            matches!(
+                e,
+                Some(Error::Lead(LeadError::NotAllowed {
+                    action: LeadAction::OpenDeal,
+                    ..
+                }))
+            ),
+            "{e:?}"
+        );
+        let q = qualify(&c, &l, &CustomerFound::Create, &DealDraft::default()).unwrap_or_else(|e| panic!("{e}"));
+        let (uow, deal) = open_deal(&c, &q.lead, None, &DealDraft::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(deal.customer, q.customer.id);
+        assert_eq!(uow.writes.len(), 1, "the lead does not change");
+        let e = open_deal(
+            &c,
+            &q.lead,
+            Some(&Code::new("nope").unwrap_or_else(|e| panic!("{e}"))),
+            &DealDraft::default(),
+        )
+        .err();
+        assert!(
+            matches!(e, Some(Error::Input(InputError::UnknownReference { .. }))),
+            "{e:?}"
+        );
+    }
+}

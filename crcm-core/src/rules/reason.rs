@@ -52,3 +52,43 @@ pub fn lost_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> R
 pub fn closing_reason(config: &Config, reason: &Code, note_text: Option<&str>) -> Result<Option<String>, Error> {
     check_reason(config, ReasonKind::Closing, reason, note_text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::{code, config};
+
+    #[test]
+    fn a_reason_is_configured_and_some_need_a_note() {
+        let config = config();
+        let ok = |r: Result<Option<String>, Error>| r.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            ok(lost_reason(&config, &code("no_budget"), Some("  "))),
+            None,
+            "a blank note is no note"
+        );
+        assert_eq!(
+            ok(lost_reason(&config, &code("other"), Some(" went dark "))),
+            Some("went dark".to_owned())
+        );
+        let e = lost_reason(&config, &code("other"), None).err();
+        assert!(
+            matches!(&e, Some(Error::Reason(ReasonError::NoteRequired { kind: ReasonKind::Lost, code: c })) if c.as_str() == "other"),
+            "{e:?}"
+        );
+        let e = closing_reason(&config, &code("no_budget"), None).err();
+        assert!(
+            matches!(
+                e,
+                Some(Error::Reason(ReasonError::Unknown {
+                    kind: ReasonKind::Closing,
+                    ..
+                }))
+            ),
+            "a lost reason is not a closing reason: {e:?}"
+        );
+        let long = "x".repeat(limits::NOTE + 1);
+        let e = closing_reason(&config, &code("won"), Some(&long)).err();
+        assert!(matches!(e, Some(Error::Input(InputError::TooLong { .. }))), "{e:?}");
+    }
+}

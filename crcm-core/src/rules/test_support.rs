@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::domain::config::Config;
-use crate::domain::ids::UserId;
+use crate::domain::config::{Config, Outcome, Phase, PhaseRef, PhaseType};
+use crate::domain::ids::{Code, UserId};
 use crate::domain::input::NewLead;
 use crate::domain::lead::{Lead, LeadStatus};
 use crate::domain::money::Currency;
@@ -13,6 +13,51 @@ use crate::rules::access::{Actor, Role};
 pub(crate) fn config() -> Config {
     let usd = Currency::new("USD").unwrap_or_else(|e| panic!("{e}"));
     Config::default_with("US", usd)
+}
+
+pub(crate) fn code(s: &str) -> Code {
+    Code::new(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The default configuration with phases for its account type: NEW
+/// (initial), WORK (regular), WON and LOST (closing, with those outcomes).
+pub(crate) fn phased_config() -> Config {
+    let mut c = config();
+    let phase = |c_: &str, order, phase_type, outcome| Phase {
+        account_type: code("default"),
+        code: code(c_),
+        description: c_.to_owned(),
+        phase_type,
+        order,
+        rot_after_days: None,
+        outcome,
+    };
+    c.phases = vec![
+        phase("NEW", 10, PhaseType::Initial, None),
+        phase("WORK", 20, PhaseType::Regular, None),
+        phase("WON", 30, PhaseType::Closing, Some(Outcome::Won)),
+        phase("LOST", 40, PhaseType::Closing, Some(Outcome::Lost)),
+    ];
+    c
+}
+
+pub(crate) fn phase(code_: &str) -> PhaseRef {
+    PhaseRef {
+        account_type: code("default"),
+        code: code(code_),
+    }
+}
+
+pub(crate) fn ann() -> Actor {
+    actor("ann", Role::SalesPerson)
+}
+
+pub(crate) fn bob() -> Actor {
+    actor("bob", Role::SalesPerson)
+}
+
+pub(crate) fn maria() -> Actor {
+    actor("maria", Role::Manager)
 }
 
 pub(crate) fn user(name: &str) -> UserId {

@@ -151,3 +151,64 @@ pub fn complete_follow_up(
     }
     Ok((uow, next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::lead::LeadStatus;
+    use crate::rules::test_support::{ann, bob, config, ctx, lead, maria};
+
+    #[test]
+    fn activities_go_on_leads_the_actor_works_and_not_on_merged_ones() {
+        let config = config();
+        let ann = ann();
+        let l = lead(&config, 1, LeadStatus::New);
+        let subject = SubjectRecord::Lead(l.clone());
+        let (uow, a) = log_activity(&ctx(&config, &ann), &subject, ActivityKind::Call, " called ", "", None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((a.summary.as_str(), a.subject), ("called", Subject::Lead(l.id)));
+        assert_eq!(uow.writes.len(), 1);
+        let e = log_activity(&ctx(&config, &bob()), &subject, ActivityKind::Note, "x", "", None).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+        let e = log_activity(&ctx(&config, &ann), &subject, ActivityKind::Note, "  ", "", None).err();
+        assert!(matches!(e, Some(Error::Input(InputError::Required { .. }))), "{e:?}");
+        let mut merged = l;
+        merged.status = LeadStatus::Merged;
+        let e = log_activity(
+            &ctx(&config, &ann),
+            &SubjectRecord::Lead(merged),
+            ActivityKind::Note,
+            "x",
+            "",
+            None,
+        )
+        .err();
+        assert!(
+            matches!(e, Some(Error::Lead(crate::rules::machine::LeadError::Merged { .. }))),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_follow_up_is_completed_by_its_assignee_or_whoever_works_the_lead() {
+        let config = config();
+        let ann = ann();
+        let bob = bob();
+        let l = lead(&config, 1, LeadStatus::New);
+        let subject = SubjectRecord::Lead(l);
+        let due = ctx(&config, &ann).now.date_naive();
+        let (_, f) = schedule_follow_up(&ctx(&config, &maria()), &subject, due, "call back", Some(&bob.user))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.assignee, bob.user);
+        // Bob does not work the lead, but the follow-up is his.
+        let (uow, done) = complete_follow_up(&ctx(&config, &bob), &f, &subject).unwrap_or_else(|e| panic!("{e}"));
+        assert!(done.done);
+        assert_eq!(uow.events, vec![DomainEvent::FollowUpCompleted { follow_up: f.id }]);
+        let (again, _) = complete_follow_up(&ctx(&config, &bob), &done, &subject).unwrap_or_else(|e| panic!("{e}"));
+        assert!(again.is_empty(), "completing twice changes nothing");
+        let (_, mine) = schedule_follow_up(&ctx(&config, &ann), &subject, due, "send quote", None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = complete_follow_up(&ctx(&config, &bob), &mine, &subject).err();
+        assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+    }
+}
