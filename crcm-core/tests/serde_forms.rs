@@ -27,6 +27,53 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(val
     json
 }
 
+/// The wire form a client sees, with ids and times replaced by stable
+/// placeholders (`<uuid 1>`, `<time>`), so the golden files pin the shape.
+fn normalized(value: &serde_json::Value, ids: &mut Vec<String>) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if uuid::Uuid::parse_str(s).is_ok() && s.len() == 36 => {
+            let n = ids.iter().position(|x| x == s).unwrap_or_else(|| {
+                ids.push(s.clone());
+                ids.len() - 1
+            });
+            Value::String(format!("<uuid {}>", n + 1))
+        }
+        Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => Value::String("<time>".into()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| normalized(v, ids)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    // Keys that are ids (e.g. a map by lead id) are placeholders too.
+                    let key = match normalized(&Value::String(k.clone()), ids) {
+                        Value::String(k) => k,
+                        _ => k.clone(),
+                    };
+                    (key, normalized(v, ids))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Compares `values` with `tests/golden/<name>.json`; `CRCM_BLESS=1` rewrites it.
+fn golden(name: &str, values: &[serde_json::Value]) {
+    let mut ids = Vec::new();
+    let list: Vec<serde_json::Value> = values.iter().map(|v| normalized(v, &mut ids)).collect();
+    let text = serde_json::to_string_pretty(&list).expect("json") + "\n";
+    let path = format!("{}/tests/golden/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var("CRCM_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &text).expect("write golden file");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (run with CRCM_BLESS=1)"));
+    assert!(
+        committed == text,
+        "the JSON form of {name} changed; if deliberate, run with CRCM_BLESS=1 and review the diff of {path}"
+    );
+}
+
 fn all_commands() -> Vec<Command> {
     let lead = LeadId::new();
     let deal = DealId::new();
@@ -74,6 +121,15 @@ fn all_commands() -> Vec<Command> {
             lead,
             account_type: code("b2c"),
             phase: Some(p),
+        }),
+        Command::OpenDeal(commands::OpenDeal {
+            lead,
+            pipeline: Some(code("sales")),
+            deal: DealDraft {
+                title: Some("Second order".into()),
+                value: Some(money),
+                expected_close: None,
+            },
         }),
         Command::QualifyLead(commands::QualifyLead {
             lead,
@@ -199,7 +255,8 @@ fn every_command_round_trips_with_a_stable_tag() {
     let commands = all_commands();
     let names: BTreeSet<&str> = commands.iter().map(Command::name).collect();
     assert_eq!(names.len(), commands.len(), "one sample per variant");
-    assert_eq!(commands.len(), 31, "every Command variant has a sample");
+    assert_eq!(commands.len(), 32, "every Command variant has a sample");
+    let mut forms = Vec::new();
     for c in &commands {
         let json = round_trip(c);
         assert_eq!(
@@ -207,7 +264,9 @@ fn every_command_round_trips_with_a_stable_tag() {
             Some(c.name()),
             "the JSON tag is the command's name"
         );
+        forms.push(json);
     }
+    golden("commands", &forms);
 }
 
 #[test]
@@ -273,7 +332,7 @@ fn every_output_round_trips() {
             .await
             .map(|q| (q.lead, q.customer, q.deal))
             .expect("qualify");
-        let outputs = vec![
+        let outputs = [
             CommandOutput::Config { version: 2 },
             CommandOutput::Lead {
                 lead: Box::new(lead.clone()),
@@ -290,9 +349,7 @@ fn every_output_round_trips() {
             CommandOutput::Customer { customer: Box::new(c) },
             CommandOutput::Deleted { number: 4 },
         ];
-        for o in &outputs {
-            round_trip(o);
-        }
+        let mut forms: Vec<serde_json::Value> = outputs.iter().map(round_trip).collect();
         let out = engine
             .execute(
                 &ann,
@@ -306,7 +363,7 @@ fn every_output_round_trips() {
             )
             .await
             .expect("activity");
-        round_trip(&out);
+        forms.push(round_trip(&out));
         let out = engine
             .execute(
                 &ann,
@@ -319,7 +376,7 @@ fn every_output_round_trips() {
             )
             .await
             .expect("follow-up");
-        round_trip(&out);
+        forms.push(round_trip(&out));
         let out = engine
             .execute(
                 &ann,
@@ -336,7 +393,8 @@ fn every_output_round_trips() {
             )
             .await
             .expect("communication");
-        round_trip(&out);
+        forms.push(round_trip(&out));
+        golden("outputs", &forms);
         // And every event the store recorded.
         for e in engine.events_since(0, 100).await.expect("events") {
             let json = round_trip(&e);
@@ -477,10 +535,13 @@ fn every_event_variant_round_trips() {
         DomainEvent::ConfigChanged { version: 2 },
     ];
     let mut tags = BTreeSet::new();
+    let mut forms = Vec::new();
     for e in &events {
         let json = round_trip(e);
         tags.insert(json["type"].as_str().expect("tag").to_owned());
+        forms.push(json);
     }
+    golden("events", &forms);
     assert_eq!(
         tags.len(),
         events.len(),
@@ -521,6 +582,9 @@ fn newer_store_formats_are_refused() {
         }
         async fn query_deals(&self, f: &DealFilter) -> Result<Vec<Deal>, error::StoreError> {
             self.0.query_deals(f).await
+        }
+        async fn list_customers(&self, a: Option<CustomerId>, n: usize) -> Result<Vec<Customer>, error::StoreError> {
+            self.0.list_customers(a, n).await
         }
         async fn customers_by_email(&self, e: &str) -> Result<Vec<Customer>, error::StoreError> {
             self.0.customers_by_email(e).await

@@ -57,7 +57,7 @@ use crcm_core::domain::deal::Deal;
 use crcm_core::domain::entity::{EntityKind, EntityRef};
 use crcm_core::domain::event::EventEnvelope;
 use crcm_core::domain::history::HistoryEntry;
-use crcm_core::domain::ids::LeadId;
+use crcm_core::domain::ids::{CustomerId, LeadId};
 use crcm_core::domain::lead::Lead;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
@@ -987,6 +987,21 @@ impl Store for SeaStore {
         deals.sort_by_key(|d| d.id);
         deals.truncate(f.limit.unwrap_or(usize::MAX));
         Ok(deals)
+    }
+
+    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
+        let mut query = customer::Entity::find();
+        if let Some(after) = after {
+            // Ids are stored as canonical UUID text, whose order is the ids' order.
+            query = query.filter(customer::Column::Id.gt(after.0.to_string()));
+        }
+        let rows = query
+            .order_by_asc(customer::Column::Id)
+            .limit(sql_limit(limit))
+            .all(&self.db)
+            .await
+            .map_err(self.err())?;
+        decode(&rows)
     }
 
     async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {

@@ -80,7 +80,7 @@ use crcm_core::domain::deal::Deal;
 use crcm_core::domain::entity::{EntityKind, EntityRef};
 use crcm_core::domain::event::EventEnvelope;
 use crcm_core::domain::history::HistoryEntry;
-use crcm_core::domain::ids::LeadId;
+use crcm_core::domain::ids::{CustomerId, LeadId};
 use crcm_core::domain::lead::Lead;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
@@ -609,6 +609,27 @@ impl SledStore {
         Ok(deals)
     }
 
+    /// Customers by id after `after`: a range of the records tree, whose keys
+    /// are the kind byte and the id's bytes (UUID byte order is id order).
+    fn list_customers_now(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
+        let kind = codec::kind_byte(EntityKind::Customer);
+        let start = match after {
+            Some(id) => std::ops::Bound::Excluded(record_key(EntityRef::customer(id))),
+            None => std::ops::Bound::Included(vec![kind]),
+        };
+        let mut out = Vec::new();
+        for item in self.records.range((start, std::ops::Bound::Excluded(vec![kind + 1]))) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(io)?;
+            if let Record::Customer(c) = decode::<Record>(&v, &k)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
     fn customers_by_email_now(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
         Ok(customers(self.by_index(&index::customer_email_prefix(email))?))
     }
@@ -865,6 +886,10 @@ impl Store for SledStore {
     async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
         let filter = filter.clone();
         self.blocking(move |s| s.query_deals_now(&filter)).await
+    }
+
+    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
+        self.blocking(move |s| s.list_customers_now(after, limit)).await
     }
 
     async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {

@@ -69,11 +69,46 @@ impl std::fmt::Display for Email {
 /// (seed 003: "The Phone field is used … for automatic lead lookup when
 /// processing calls").
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PhoneFields")]
 pub struct Phone {
     /// The number as the user entered it, trimmed.
     pub raw: String,
     /// The E.164 form, e.g. `+13955571028`.
     pub e164: String,
+}
+
+/// A phone's serde form, checked before it becomes a [`Phone`].
+#[derive(Deserialize)]
+struct PhoneFields {
+    raw: String,
+    e164: String,
+}
+
+impl TryFrom<PhoneFields> for Phone {
+    type Error = InputError;
+
+    /// A stored or received phone is checked as a phone is when entered,
+    /// except for its region's numbering plan (already applied when it was
+    /// parsed): the text within limits, the key in E.164 form (`+` and 2 to
+    /// 15 digits).
+    fn try_from(f: PhoneFields) -> Result<Self, Self::Error> {
+        let invalid = |reason: &str| InputError::InvalidPhone {
+            value: f.raw.clone(),
+            reason: reason.to_owned(),
+        };
+        let raw_ok = !f.raw.trim().is_empty() && f.raw.len() <= 64 && !f.raw.chars().any(char::is_control);
+        if !raw_ok {
+            return Err(invalid("a phone number has 1 to 64 characters"));
+        }
+        let digits = f.e164.strip_prefix('+').unwrap_or("");
+        if !(2..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return Err(invalid("the E.164 form is + and 2 to 15 digits"));
+        }
+        Ok(Self {
+            raw: f.raw,
+            e164: f.e164,
+        })
+    }
 }
 
 impl Phone {
@@ -186,6 +221,22 @@ pub fn validate_region(region: &str) -> Result<(), InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_checked_when_deserialized() {
+        let ok: Phone = serde_json::from_str(r#"{"raw": "(415) 555-0100", "e164": "+14155550100"}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.key(), "+14155550100");
+        for bad in [
+            r#"{"raw": "", "e164": "+14155550100"}"#,
+            r#"{"raw": "415", "e164": "14155550100"}"#,
+            r#"{"raw": "415", "e164": "+1415555010012345"}"#,
+            r#"{"raw": "415", "e164": "+1-415"}"#,
+            r#"{"raw": "415", "e164": "+0415"}"#,
+        ] {
+            assert!(serde_json::from_str::<Phone>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn email_is_validated_and_normalized() {

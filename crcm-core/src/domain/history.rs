@@ -21,6 +21,20 @@ pub struct FieldChange {
     pub new: Value,
 }
 
+impl FieldChange {
+    /// The value before, read as the field's type (`None` when it was empty):
+    /// `change.old_as::<LeadStatus>()`.
+    pub fn old_as<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, serde_json::Error> {
+        serde_json::from_value(self.old.clone())
+    }
+
+    /// The value after, read as the field's type (`None` when it was cleared):
+    /// `change.new_as::<PhaseRef>()`.
+    pub fn new_as<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, serde_json::Error> {
+        serde_json::from_value(self.new.clone())
+    }
+}
+
 /// One applied change to one entity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -74,6 +88,25 @@ pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_read_back_as_their_field_type() {
+        use crate::domain::lead::LeadStatus;
+        let change = FieldChange {
+            field: "status".into(),
+            old: serde_json::json!("new"),
+            new: serde_json::json!("qualified"),
+        };
+        assert_eq!(change.old_as::<LeadStatus>().ok().flatten(), Some(LeadStatus::New));
+        assert_eq!(change.new_as::<LeadStatus>().ok().flatten(), Some(LeadStatus::Qualified));
+        let cleared = FieldChange {
+            field: "probability".into(),
+            old: serde_json::json!(40),
+            new: Value::Null,
+        };
+        assert_eq!(cleared.new_as::<u8>().ok().flatten(), None);
+        assert!(change.new_as::<u8>().is_err(), "a wrong type is an error, not a guess");
+    }
     use serde_json::json;
 
     #[test]

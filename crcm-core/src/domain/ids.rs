@@ -67,6 +67,37 @@ entity_id!(
 pub struct UserId(String);
 
 impl UserId {
+    /// Whether a literal is a valid user id, checked when the program
+    /// compiles (see [`user_id!`](crate::user_id)): not empty, no surrounding
+    /// ASCII white space, no control character, at most 128 characters.
+    pub const fn is_valid_literal(s: &str) -> bool {
+        let b = s.as_bytes();
+        if b.is_empty() || b[0].is_ascii_whitespace() || b[b.len() - 1].is_ascii_whitespace() {
+            return false;
+        }
+        let mut chars = 0;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            // ASCII controls, and C1 controls (U+0080..U+009F, encoded C2 80..C2 9F).
+            if c < 0x20 || c == 0x7f || (c == 0xc2 && i + 1 < b.len() && b[i + 1] >= 0x80 && b[i + 1] <= 0x9f) {
+                return false;
+            }
+            if c & 0xc0 != 0x80 {
+                chars += 1;
+            }
+            i += 1;
+        }
+        chars <= crate::domain::limits::USER_ID
+    }
+
+    /// A user id from a literal [`Self::is_valid_literal`] accepted; use
+    /// [`user_id!`](crate::user_id), which checks it at compile time.
+    #[doc(hidden)]
+    pub fn from_checked_literal(s: &'static str) -> Self {
+        Self(s.to_owned())
+    }
+
     /// Validates and wraps a user identifier.
     pub fn new(raw: impl AsRef<str>) -> Result<Self, InputError> {
         let trimmed = raw.as_ref().trim();
@@ -115,14 +146,35 @@ impl fmt::Display for UserId {
 pub struct Code(String);
 
 impl Code {
+    /// Whether `s` is a valid code: 1 to 64 ASCII letters, digits, `_`, `-`
+    /// or `.`. Usable in constants (see [`code!`](crate::code)).
+    pub const fn is_valid(s: &str) -> bool {
+        let b = s.as_bytes();
+        if b.is_empty() || b.len() > 64 {
+            return false;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if !(c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.') {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    /// A code from a literal [`Self::is_valid`] accepted; use
+    /// [`code!`](crate::code), which checks it at compile time.
+    #[doc(hidden)]
+    pub fn from_checked_literal(s: &'static str) -> Self {
+        Self(s.to_owned())
+    }
+
     /// Validates and wraps a code.
     pub fn new(raw: impl AsRef<str>) -> Result<Self, InputError> {
         let s = raw.as_ref();
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if ok {
+        if Self::is_valid(s) {
             Ok(Self(s.to_owned()))
         } else {
             Err(InputError::InvalidCode { value: s.to_owned() })
@@ -161,6 +213,49 @@ impl fmt::Display for Code {
     }
 }
 
+/// A [`Code`] from a string literal, checked when the program compiles (an
+/// invalid literal is a compile error, so no `unwrap` is needed):
+///
+/// ```
+/// let b2b = crcm_core::code!("b2b");
+/// assert_eq!(b2b.as_str(), "b2b");
+/// ```
+///
+/// ```compile_fail
+/// let bad = crcm_core::code!("not a code");
+/// ```
+#[macro_export]
+macro_rules! code {
+    ($literal:literal) => {{
+        const _: () = assert!(
+            $crate::domain::ids::Code::is_valid($literal),
+            concat!("invalid code literal: ", $literal)
+        );
+        $crate::domain::ids::Code::from_checked_literal($literal)
+    }};
+}
+
+/// A [`UserId`] from a string literal, checked when the program compiles:
+///
+/// ```
+/// let ann = crcm_core::user_id!("ann");
+/// assert_eq!(ann.as_str(), "ann");
+/// ```
+///
+/// ```compile_fail
+/// let bad = crcm_core::user_id!("");
+/// ```
+#[macro_export]
+macro_rules! user_id {
+    ($literal:literal) => {{
+        const _: () = assert!(
+            $crate::domain::ids::UserId::is_valid_literal($literal),
+            concat!("invalid user id literal: ", $literal)
+        );
+        $crate::domain::ids::UserId::from_checked_literal($literal)
+    }};
+}
+
 /// Builds a [`Code`] from a literal known to be valid (used for built-in defaults).
 pub(crate) fn code(s: &'static str) -> Code {
     Code(s.to_owned())
@@ -169,6 +264,43 @@ pub(crate) fn code(s: &'static str) -> Code {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_compile_time_checks_agree_with_the_parsers() {
+        for s in [
+            "b2b",
+            "A.b-c_1",
+            "",
+            "a b",
+            "é",
+            "x".repeat(64).as_str(),
+            "x".repeat(65).as_str(),
+            "tab\t",
+        ] {
+            assert_eq!(Code::is_valid(s), Code::new(s).is_ok(), "code {s:?}");
+        }
+        for s in [
+            "ann",
+            "Ann Smith",
+            "ünïcode",
+            "",
+            " ann",
+            "ann ",
+            "a\u{7}b",
+            "a\u{85}b",
+            "é".repeat(128).as_str(),
+            "é".repeat(129).as_str(),
+        ] {
+            // A literal is taken as written: no surrounding white space to trim.
+            let parses_as_written = UserId::new(s).is_ok_and(|u| u.as_str() == s);
+            assert_eq!(UserId::is_valid_literal(s), parses_as_written, "user id {s:?}");
+        }
+        assert_eq!(crate::code!("b2b"), Code::new("b2b").unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(
+            crate::user_id!("ann"),
+            UserId::new("ann").unwrap_or_else(|e| panic!("{e}"))
+        );
+    }
 
     #[test]
     fn codes_accept_the_documented_alphabet_only() {

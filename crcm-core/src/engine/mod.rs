@@ -263,6 +263,12 @@ impl Engine {
             .ok_or(Error::NotFound(EntityRef::customer(id)))
     }
 
+    /// Customers in creation order, `limit` at a time after `after` (`None`
+    /// for the first page); pass the last id of a page to get the next.
+    pub async fn customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, Error> {
+        Ok(self.store.list_customers(after, limit).await?)
+    }
+
     /// The deals created from a lead.
     pub async fn deals_of_lead(&self, lead: LeadId) -> Result<Vec<Deal>, Error> {
         Ok(self.store.deals_of_lead(lead).await?)

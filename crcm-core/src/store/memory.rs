@@ -13,7 +13,7 @@ use crate::domain::deal::Deal;
 use crate::domain::entity::EntityRef;
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::LeadId;
+use crate::domain::ids::{CustomerId, LeadId};
 use crate::domain::lead::Lead;
 use crate::store::error::StoreError;
 use crate::store::record::Record;
@@ -114,6 +114,17 @@ impl Store for MemoryStore {
         deals.sort_by_key(|d| d.id);
         deals.truncate(filter.limit.unwrap_or(usize::MAX));
         Ok(deals)
+    }
+
+    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
+        io().await;
+        let mut list = self.all(|r| match r {
+            Record::Customer(c) if after.is_none_or(|a| c.id > a) => Some(c.clone()),
+            _ => None,
+        });
+        list.sort_by_key(|c| c.id);
+        list.truncate(limit);
+        Ok(list)
     }
 
     async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {

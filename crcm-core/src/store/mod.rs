@@ -217,6 +217,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deals matching a filter.
     async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError>;
 
+    /// Customers by id (creation order, ids being UUID v7), the first
+    /// `limit` after `after` (`None`: from the start). Pass the last id
+    /// returned as the next `after` to page through all of them.
+    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError>;
+
     /// Customers whose normalized e-mail equals `email`.
     async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError>;
 
@@ -274,6 +279,9 @@ impl<T: Store + ?Sized> Store for Arc<T> {
     }
     async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
         (**self).query_deals(filter).await
+    }
+    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
+        (**self).list_customers(after, limit).await
     }
     async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
         (**self).customers_by_email(email).await

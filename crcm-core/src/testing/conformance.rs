@@ -1596,6 +1596,51 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
     assert!(matches!(engine.lead(created.id).await, Err(Error::NotFound(_))));
 }
 
+/// Customers list in creation order, a page at a time, none missed or repeated.
+pub async fn customers_page_in_creation_order(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let out = exec(
+            &engine,
+            &ann(),
+            Command::CreateCustomer(commands::CreateCustomer {
+                customer: NewCustomer {
+                    name: format!("Customer {i}"),
+                    ..NewCustomer::default()
+                },
+            }),
+        )
+        .await;
+        let CommandOutput::Customer { customer } = out else {
+            panic!("{out:?}")
+        };
+        created.push(customer.id);
+    }
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = engine.customers(after, 2).await.unwrap_or_else(|e| panic!("{e}"));
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        pages.push(page.iter().map(|c| c.id).collect::<Vec<_>>());
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+    assert_eq!(pages.concat(), created, "creation order, each once");
+    let all = engine.customers(None, 100).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        vec!["Customer 0", "Customer 1", "Customer 2", "Customer 3", "Customer 4"]
+    );
+    assert!(
+        engine
+            .customers(None, 0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+}
+
 /// Seed 003: "Before deleting, check: there are no related sales orders and
 /// invoices; there are no related calls and emails."
 pub async fn delete_is_refused_while_links_exist(factory: Arc<dyn StoreFactory>) {
@@ -2699,7 +2744,8 @@ macro_rules! conformance_tests {
             history_records_every_field_change,
             lead_filters_match_their_semantics,
             reopen_keeps_everything,
-            edge_inputs_are_stored_exactly
+            edge_inputs_are_stored_exactly,
+            customers_page_in_creation_order
         );
         #[test]
         fn permission_matrix() {
