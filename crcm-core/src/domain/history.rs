@@ -98,7 +98,10 @@ mod tests {
             new: serde_json::json!("qualified"),
         };
         assert_eq!(change.old_as::<LeadStatus>().ok().flatten(), Some(LeadStatus::New));
-        assert_eq!(change.new_as::<LeadStatus>().ok().flatten(), Some(LeadStatus::Qualified));
+        assert_eq!(
+            change.new_as::<LeadStatus>().ok().flatten(),
+            Some(LeadStatus::Qualified)
+        );
         let cleared = FieldChange {
             field: "probability".into(),
             old: serde_json::json!(40),
