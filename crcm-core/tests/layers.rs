@@ -67,12 +67,19 @@ fn paths_after<'a>(line: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
             if end == 0 {
                 break;
             }
+            // `crate::name!`: an exported macro, which lives at the root.
+            if seg[end..].starts_with('!') {
+                path.clear();
+                break;
+            }
             path.push(&seg[..end]);
             if end != seg.len() {
                 break;
             }
         }
-        found.push(path);
+        if !path.is_empty() {
+            found.push(path);
+        }
     }
     found
 }
