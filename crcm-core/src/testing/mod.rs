@@ -1,8 +1,13 @@
 //! The public testing kit (feature `testing`): fixtures, proptest strategies,
 //! the reference model of the three state machines, and the backend
-//! conformance suite.
+//! conformance suite, in two parts:
 //!
-//! A backend crate runs the whole suite with one macro:
+//! - [`contract`]: the storage contract, the cases whose outcome rests on
+//!   what a backend stores and finds; every backend runs every case;
+//! - [`conformance`]: the domain scenarios, told as stories over the
+//!   engine; a backend runs a smoke subset, the in-memory store all of them.
+//!
+//! A backend crate runs its part with one macro:
 //!
 //! ```ignore
 //! struct MyFactory;
@@ -12,6 +17,7 @@
 //! ```
 
 pub mod conformance;
+pub mod contract;
 pub mod model;
 pub mod permissions;
 pub mod strategies;
