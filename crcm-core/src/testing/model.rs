@@ -34,9 +34,9 @@ use proptest::strategy::Union;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
-use super::{StoreFactory, ann, bob, configured, maria, phase, root};
+use super::{StoreFactory, ann, bob, configured, fixture_config, maria, phase, root};
 use crate::domain::activity::{CommunicationKind, CommunicationStatus, Subject};
-use crate::domain::config::{PhaseRef, PhaseType};
+use crate::domain::config::{Config, PhaseRef, PhaseType, UnphasedAccountTypes};
 use crate::domain::deal::{Deal, DealStatus};
 use crate::domain::entity::EntityRef;
 use crate::domain::ids::{Code, LeadId};
@@ -177,15 +177,11 @@ impl MDeal {
 
     /// Won deals are certain, lost ones hopeless; an open deal's chance is
     /// the one set by hand, else its stage's.
-    fn probability(&self) -> u8 {
+    fn probability(&self, v: &Variant) -> u8 {
         match self.status {
             DealStatus::Won => 100,
             DealStatus::Lost => 0,
-            DealStatus::Open => self.manual.unwrap_or(match self.stage {
-                "prospecting" => 10,
-                "proposal" => 40,
-                _ => 100,
-            }),
+            DealStatus::Open => self.manual.unwrap_or_else(|| v.stage_probability(self.stage)),
         }
     }
 }
@@ -304,6 +300,94 @@ pub struct MCustomer {
     pub contacts: usize,
 }
 
+/// The configuration a case runs under: the fixture, with generated changes
+/// to what the rules read from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// Reasons (closing and lost alike) that need a note.
+    pub notes: BTreeSet<&'static str>,
+    /// Probabilities of the open stages `prospecting` and `proposal`.
+    pub probabilities: (u8, u8),
+    /// Account types without phases of their own (partner) may use every phase.
+    pub partner_any_phase: bool,
+}
+
+impl Default for Variant {
+    /// The fixture as it is.
+    fn default() -> Self {
+        Self {
+            notes: BTreeSet::from(["other"]),
+            probabilities: (10, 40),
+            partner_any_phase: false,
+        }
+    }
+}
+
+impl Variant {
+    /// The configuration this variant stands for.
+    pub fn config(&self) -> Config {
+        let mut c = fixture_config();
+        for r in &mut c.closing_reasons {
+            r.requires_note = self.notes.contains(r.code.as_str());
+        }
+        for r in &mut c.lost_reasons {
+            r.requires_note = self.notes.contains(r.code.as_str());
+        }
+        for p in &mut c.pipelines {
+            for s in &mut p.stages {
+                match s.code.as_str() {
+                    "prospecting" => s.probability = self.probabilities.0,
+                    "proposal" => s.probability = self.probabilities.1,
+                    _ => {}
+                }
+            }
+        }
+        c.settings.unphased_account_types = if self.partner_any_phase {
+            UnphasedAccountTypes::AllowAllPhases
+        } else {
+            UnphasedAccountTypes::NoPhases
+        };
+        c
+    }
+
+    /// Whether a lead of `at` may be in phase `p`.
+    fn allowed(&self, at: At, p: MPhase) -> bool {
+        p.0 == at || (!at.has_phases() && self.partner_any_phase)
+    }
+
+    /// Whether leads of `at` have phases to choose from.
+    fn has_phases(&self, at: At) -> bool {
+        at.has_phases() || self.partner_any_phase
+    }
+
+    /// A known reason, with its note when it needs one.
+    fn reason_ok(&self, reason: &str, known: &[&str], note: bool) -> bool {
+        known[..4].contains(&reason) && (!self.notes.contains(reason) || note)
+    }
+
+    /// An open deal's probability at `stage`.
+    fn stage_probability(&self, stage: &str) -> u8 {
+        match stage {
+            "prospecting" => self.probabilities.0,
+            "proposal" => self.probabilities.1,
+            _ => 100,
+        }
+    }
+}
+
+fn variant() -> impl Strategy<Value = Variant> {
+    let reasons =
+        proptest::sample::subsequence(vec!["won", "lost", "competitor", "other", "no_budget", "no_fit"], 0..=3);
+    prop_oneof![
+        2 => Just(Variant::default()),
+        3 => (reasons, 0u8..=100, 0u8..=100, any::<bool>()).prop_map(|(notes, a, b, partner_any_phase)| Variant {
+            notes: notes.into_iter().collect(),
+            probabilities: (a, b),
+            partner_any_phase,
+        }),
+    ]
+}
+
 /// What the model expects of the last step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Expect {
@@ -327,6 +411,8 @@ pub struct ModelState {
     pub customers: Vec<MCustomer>,
     /// The expected outcome of the last step.
     pub last: Expect,
+    /// The configuration of this case.
+    pub variant: Variant,
 }
 
 /// One random command.
@@ -690,16 +776,17 @@ const CLOSING_REASONS: [&str; 5] = ["won", "lost", "competitor", "other", "bogus
 const LOST_REASONS: [&str; 5] = ["no_budget", "no_fit", "competitor", "other", "bogus"];
 const STAGES: [&str; 5] = ["prospecting", "proposal", "won", "invoiced", "lost"];
 
-fn reason_ok(reason: &str, known: &[&str], note: bool) -> bool {
-    known[..4].contains(&reason) && (reason != "other" || note)
-}
-
 impl ReferenceStateMachine for PipelineModel {
     type State = ModelState;
     type Transition = Step;
 
     fn init_state() -> BoxedStrategy<ModelState> {
-        Just(ModelState::default()).boxed()
+        variant()
+            .prop_map(|variant| ModelState {
+                variant,
+                ..ModelState::default()
+            })
+            .boxed()
     }
 
     fn transitions(state: &ModelState) -> BoxedStrategy<Step> {
@@ -1026,6 +1113,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
     }
     let Some(i) = step.target() else { return Applied };
     let groups = state.customer_groups.clone();
+    let v = state.variant.clone();
     let Some(l) = state.leads.get_mut(i) else {
         return Applied;
     };
@@ -1179,12 +1267,12 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
             if !may(who) {
                 Refused("permission")
             } else if !l.open_status()
-                || !l.at.has_phases()
-                || target.0 != l.at
+                || !v.has_phases(l.at)
+                || !v.allowed(l.at, target)
                 || (reason.is_some() && !closing(Some(target)))
             {
                 Refused("phase")
-            } else if reason.is_some_and(|r| !reason_ok(r, &CLOSING_REASONS, false)) {
+            } else if reason.is_some_and(|r| !v.reason_ok(r, &CLOSING_REASONS, false)) {
                 Refused("reason")
             } else {
                 l.enter(Some(target));
@@ -1201,7 +1289,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
                 Refused("lead")
             } else if !closing(l.phase) {
                 Refused("phase")
-            } else if !reason_ok(reason, &CLOSING_REASONS, note) {
+            } else if !v.reason_ok(reason, &CLOSING_REASONS, note) {
                 Refused("reason")
             } else {
                 l.closing = Some((reason, note));
@@ -1216,9 +1304,9 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
             } else if !l.open_status() {
                 Refused("phase")
             } else {
-                let ok = match (at.has_phases(), target) {
+                let ok = match (v.has_phases(at), target) {
                     (false, None) => true,
-                    (true, Some(p)) => p.0 == at,
+                    (true, Some(p)) => v.allowed(at, p),
                     _ => false,
                 };
                 if ok {
@@ -1253,7 +1341,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
                 Refused("permission")
             } else if !l.open_status() {
                 Refused("lead")
-            } else if !reason_ok(reason, &LOST_REASONS, note) {
+            } else if !v.reason_ok(reason, &LOST_REASONS, note) {
                 Refused("reason")
             } else {
                 l.reopen_point = Some((l.status, l.phase));
@@ -1278,7 +1366,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
                     LeadStatus::Contacted
                 };
                 let back = match saved {
-                    Some(p) if p.0 == l.at => Some(p),
+                    Some(p) if v.allowed(l.at, p) => Some(p),
                     _ => l.at.initial(),
                 };
                 l.lost = None;
@@ -1297,16 +1385,16 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
                 Applied
             }
         }
-        Step::MoveDeal { who, deal, stage, .. } => deal_step(l, who, deal, DealOp::Move(stage)),
-        Step::WinDeal { who, deal, .. } => deal_step(l, who, deal, DealOp::Win),
+        Step::MoveDeal { who, deal, stage, .. } => deal_step(l, &v, who, deal, DealOp::Move(stage)),
+        Step::WinDeal { who, deal, .. } => deal_step(l, &v, who, deal, DealOp::Win),
         Step::LoseDeal {
             who,
             deal,
             reason,
             note,
             ..
-        } => deal_step(l, who, deal, DealOp::Lose(reason, note)),
-        Step::ReopenDeal { who, deal, .. } => deal_step(l, who, deal, DealOp::Reopen),
+        } => deal_step(l, &v, who, deal, DealOp::Lose(reason, note)),
+        Step::ReopenDeal { who, deal, .. } => deal_step(l, &v, who, deal, DealOp::Reopen),
         // Only a manager reassigns; the deals follow the lead, so the new owner
         // works them and the previous one no longer does.
         Step::Reassign { who, to, .. } => {
@@ -1488,7 +1576,7 @@ enum DealOp {
     Reopen,
 }
 
-fn deal_step(l: &mut MLead, who: Who, index: usize, op: DealOp) -> Expect {
+fn deal_step(l: &mut MLead, v: &Variant, who: Who, index: usize, op: DealOp) -> Expect {
     use Expect::{Applied, Refused};
     if !l.may(who) {
         return Refused("permission");
@@ -1513,7 +1601,7 @@ fn deal_step(l: &mut MLead, who: Who, index: usize, op: DealOp) -> Expect {
         },
         DealOp::Win if deal.status == DealStatus::Open => ("won", DealStatus::Won),
         DealOp::Lose(reason, note) if deal.status == DealStatus::Open => {
-            if !reason_ok(reason, &LOST_REASONS, note) {
+            if !v.reason_ok(reason, &LOST_REASONS, note) {
                 return Refused("reason");
             }
             ("lost", DealStatus::Lost)
@@ -1552,7 +1640,7 @@ fn deal_step(l: &mut MLead, who: Who, index: usize, op: DealOp) -> Expect {
             if deal.status == DealStatus::Won && l.status == LeadStatus::Converted && !other_won {
                 let saved = l.reopen_point.and_then(|(_, p)| p);
                 let back = match saved {
-                    Some(p) if p.0 == l.at && !closing(Some(p)) => Some(p),
+                    Some(p) if v.allowed(l.at, p) && !closing(Some(p)) => Some(p),
                     _ => l.at.initial(),
                 };
                 l.status = LeadStatus::Qualified;
@@ -1566,8 +1654,10 @@ fn deal_step(l: &mut MLead, who: Who, index: usize, op: DealOp) -> Expect {
     Applied
 }
 
-/// The commands the model drives: every command but `set_config`.
-pub const MODEL_COMMANDS: [&str; 31] = [
+/// The commands the model drives: all of them (`set_config` sets each
+/// case's generated configuration).
+pub const MODEL_COMMANDS: [&str; 32] = [
+    "set_config",
     "create_lead",
     "update_lead",
     "set_lead_status",
@@ -1946,10 +2036,25 @@ impl StateMachineTest for PipelineTest {
     type SystemUnderTest = Sut;
     type Reference = PipelineModel;
 
-    fn init_test(_ref_state: &ModelState) -> Sut {
+    fn init_test(ref_state: &ModelState) -> Sut {
         let harness = HARNESS
             .with(|h| h.borrow().clone())
             .unwrap_or_else(|| panic!("run_state_machine sets up the harness"));
+        // The case's configuration, set the way an application sets it.
+        harness.rt.block_on(async {
+            let (current, version) = harness.engine.config().await.unwrap_or_else(|e| panic!("{e}"));
+            let wanted = ref_state.variant.config();
+            if current != wanted {
+                let set = commands::SetConfig {
+                    config: wanted,
+                    expected_version: Some(version),
+                };
+                let out = harness.engine.run(&maria(), set).await;
+                let out = out.unwrap_or_else(|e| panic!("configuration {:?}: {e}", ref_state.variant));
+                assert_eq!(out.version, version + 1);
+                TALLY.with(|t| t.borrow_mut().entry("set_config").or_default().0 += 1);
+            }
+        });
         let cursor = harness.rt.block_on(async {
             let mut cursor = 0;
             loop {
@@ -2042,7 +2147,7 @@ impl StateMachineTest for PipelineTest {
                 continue;
             }
             let lead = lead.unwrap_or_else(|| panic!("lead {id} vanished"));
-            check_lead(sut, &lead, &deals, history, m);
+            check_lead(sut, &lead, &deals, history, m, &ref_state.variant);
         }
         assert_eq!(sut.comms.len(), ref_state.comms.len(), "communication count");
         for (id, m) in sut.comms.iter().zip(&ref_state.comms) {
@@ -2086,7 +2191,7 @@ fn fixture_phase(phase: &PhaseRef) -> Option<(&'static str, PhaseType)> {
 type DealView<'a> = (&'a str, DealStatus, bool, bool, u8, bool, BTreeSet<String>);
 
 /// One lead read back from the store against the model, and the invariants.
-fn check_lead(sut: &Sut, lead: &Lead, deals: &[Deal], history: usize, m: &MLead) {
+fn check_lead(sut: &Sut, lead: &Lead, deals: &[Deal], history: usize, m: &MLead, v: &Variant) {
     let n = lead.number;
     // The real state equals the model.
     assert_eq!(lead.status, m.status, "status of lead {n}");
@@ -2170,7 +2275,7 @@ fn check_lead(sut: &Sut, lead: &Lead, deals: &[Deal], history: usize, m: &MLead)
                 d.status,
                 d.closed_on,
                 d.lost,
-                d.probability(),
+                d.probability(v),
                 d.manual.is_some() && d.status == DealStatus::Open,
                 d.documents.iter().map(|id| format!("Q-{id}")).collect(),
             )
@@ -2226,8 +2331,10 @@ fn check_lead(sut: &Sut, lead: &Lead, deals: &[Deal], history: usize, m: &MLead)
         );
     }
     if let Some((p, found)) = phase {
+        // A type's own phases; a type without any may use all when the configuration says so.
+        let own_phases = PHASES.iter().any(|(at, _, _)| at.code() == lead.account_type.as_str());
         assert!(
-            found.is_some_and(|(at, _)| at == lead.account_type.as_str()),
+            found.is_some_and(|(at, _)| at == lead.account_type.as_str() || (!own_phases && v.partner_any_phase)),
             "phase {p} is one of account type {}'s (lead {n})",
             lead.account_type
         );
