@@ -75,7 +75,7 @@ pub mod prelude {
 pub mod error {
     pub use crate::domain::config::{ConfigError, ItemInUse};
     pub use crate::domain::error::{InputError, ReferenceKind};
-    pub use crate::rules::access::PermissionError;
+    pub use crate::rules::access::{DenyReason, PermissionError};
     pub use crate::rules::error::{ERROR_CODES, Error, ErrorCode, ErrorReport, Result, code};
     pub use crate::rules::machine::{
         CommunicationError, DealError, LeadError, LeadLinks, PhaseError, ReasonError, ReasonKind,

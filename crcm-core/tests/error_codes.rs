@@ -10,7 +10,7 @@ use crcm_core::domain::error::{InputError, ReferenceKind};
 use crcm_core::error::{
     CommunicationError, DealError, ERROR_CODES, LeadError, LeadLinks, PhaseError, ReasonError, ReasonKind, StoreError,
 };
-use crcm_core::rules::access::{Action, PermissionError};
+use crcm_core::rules::access::{Action, DenyReason, PermissionError};
 use crcm_core::rules::machine::{DealAction, LeadAction};
 use crcm_core::*;
 use uuid::Uuid;
@@ -92,7 +92,10 @@ fn samples() -> Vec<Error> {
             user: UserId::new("bob").unwrap_or_else(|e| panic!("{e}")),
             role: Role::SalesPerson,
             action: Action::ChangeLead,
-            reason: "not the owner or on the record team".into(),
+            reason: DenyReason::NotWorkingLead {
+                number: 7,
+                owner: UserId::new("ann").unwrap_or_else(|e| panic!("{e}")),
+            },
         }
         .into(),
         Error::NotFound(EntityRef::lead(LeadId(id(1)))),

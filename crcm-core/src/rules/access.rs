@@ -100,12 +100,57 @@ impl fmt::Display for Action {
     }
 }
 
-fn deny(actor: &Actor, action: Action, reason: &str) -> PermissionError {
+fn deny(actor: &Actor, action: Action, reason: DenyReason) -> PermissionError {
     PermissionError {
         user: actor.user.clone(),
         role: actor.role,
         action,
-        reason: reason.to_owned(),
+        reason,
+    }
+}
+
+/// Why a command was not allowed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The command needs at least this role.
+    NeedsRole {
+        /// The role needed.
+        role: Role,
+    },
+    /// The user neither owns the lead nor is on its record team.
+    NotWorkingLead {
+        /// The lead's number.
+        number: u64,
+        /// Its owner.
+        owner: UserId,
+    },
+    /// The user neither owns the deal nor is on its team.
+    NotWorkingDeal {
+        /// The deal's owner.
+        owner: UserId,
+    },
+    /// Only the owner (or a manager) may do this.
+    NotOwner {
+        /// The owner.
+        owner: UserId,
+    },
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NeedsRole { role } => write!(f, "needs the {role} role"),
+            Self::NotWorkingLead { number, owner } => {
+                write!(
+                    f,
+                    "lead {number} is owned by {owner} and the user is not on its record team"
+                )
+            }
+            Self::NotWorkingDeal { owner } => write!(f, "the deal is owned by {owner} and the user is not on its team"),
+            Self::NotOwner { owner } => write!(f, "only the owner ({owner}) or a manager may do this"),
+        }
     }
 }
 
@@ -114,7 +159,7 @@ pub fn require_role(actor: &Actor, role: Role, action: Action) -> Result<(), Per
     if actor.role >= role {
         Ok(())
     } else {
-        Err(deny(actor, action, &format!("needs the {role} role")))
+        Err(deny(actor, action, DenyReason::NeedsRole { role }))
     }
 }
 
@@ -126,10 +171,10 @@ pub fn can_change_lead(actor: &Actor, lead: &Lead) -> Result<(), PermissionError
         Err(deny(
             actor,
             Action::ChangeLead,
-            &format!(
-                "lead {} is owned by {} and the user is not on its record team",
-                lead.number, lead.owner
-            ),
+            DenyReason::NotWorkingLead {
+                number: lead.number,
+                owner: lead.owner.clone(),
+            },
         ))
     }
 }
@@ -144,7 +189,9 @@ pub fn can_change_deal(actor: &Actor, deal: &Deal) -> Result<(), PermissionError
         Err(deny(
             actor,
             Action::ChangeDeal,
-            &format!("the deal is owned by {} and the user is not on its team", deal.owner),
+            DenyReason::NotWorkingDeal {
+                owner: deal.owner.clone(),
+            },
         ))
     }
 }
@@ -157,7 +204,9 @@ pub fn can_change_team(actor: &Actor, lead: &Lead) -> Result<(), PermissionError
         Err(deny(
             actor,
             Action::ChangeTeam,
-            "only the owner or a manager changes the record team",
+            DenyReason::NotOwner {
+                owner: lead.owner.clone(),
+            },
         ))
     }
 }
@@ -205,5 +254,5 @@ pub struct PermissionError {
     /// What they asked to do.
     pub action: Action,
     /// Why it is refused.
-    pub reason: String,
+    pub reason: DenyReason,
 }

@@ -318,22 +318,33 @@ pub fn move_phase(
             }
             .into());
         }
-        next.closing_note = closing_reason(ctx.config, reason, note_text)?;
-        next.closing_reason = Some(reason.clone());
+        record_closing_reason(ctx, &mut next, reason, note_text)?;
     }
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
     uow.update(lead, &mut next);
     phase_events(&mut uow, lead, &next);
-    if let Some(reason) = &next.closing_reason
-        && next.closing_reason != lead.closing_reason
+    closing_reason_event(&mut uow, lead, &next);
+    Ok((uow, next))
+}
+
+/// Checks a closing reason and its note and records them on `next`.
+fn record_closing_reason(ctx: &Ctx<'_>, next: &mut Lead, reason: &Code, note_text: Option<&str>) -> Result<(), Error> {
+    next.closing_note = closing_reason(ctx.config, reason, note_text)?;
+    next.closing_reason = Some(reason.clone());
+    Ok(())
+}
+
+/// The event of a closing reason recorded or changed (with its note).
+fn closing_reason_event(uow: &mut UnitOfWork, old: &Lead, new: &Lead) {
+    if let Some(reason) = &new.closing_reason
+        && (new.closing_reason != old.closing_reason || new.closing_note != old.closing_note)
     {
         uow.event(DomainEvent::ClosingReasonSet {
-            lead: lead.id,
+            lead: old.id,
             reason: reason.clone(),
         });
     }
-    Ok((uow, next))
 }
 
 /// Records a closing reason; only in a closing phase.
@@ -347,16 +358,11 @@ pub fn set_closing_reason(
     refuse_merged(lead)?;
     machine::closing_reason_allowed(ctx.config, lead)?;
     let mut next = lead.clone();
-    next.closing_note = closing_reason(ctx.config, reason, note_text)?;
-    next.closing_reason = Some(reason.clone());
+    record_closing_reason(ctx, &mut next, reason, note_text)?;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    if !uow.update(lead, &mut next).is_empty() {
-        uow.event(DomainEvent::ClosingReasonSet {
-            lead: lead.id,
-            reason: reason.clone(),
-        });
-    }
+    uow.update(lead, &mut next);
+    closing_reason_event(&mut uow, lead, &next);
     Ok((uow, next))
 }
 
