@@ -14,29 +14,7 @@ const END: &str = "<!-- access-matrix:end -->";
 #[test]
 fn readme_access_table_is_the_matrix() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-    let readme = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let start = readme
-        .find(BEGIN)
-        .unwrap_or_else(|| panic!("README.md has no line {BEGIN:?}"))
-        + BEGIN.len();
-    let end = start
-        + readme[start..]
-            .find(END)
-            .unwrap_or_else(|| panic!("README.md has no line {END:?}"));
-    let table = markdown();
-    if readme[start..end] == table {
-        return;
-    }
-    if std::env::var("CRCM_BLESS").is_ok_and(|v| v == "1") {
-        let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).unwrap_or_else(|e| panic!("{path}: {e}"));
-        return;
-    }
-    panic!(
-        "README.md's access table differs from the permission matrix; run with CRCM_BLESS=1 to rewrite it.\n\
-         README:\n{}\nmatrix:\n{table}",
-        &readme[start..end]
-    );
+    crcm_core::testing::generated_section(path, BEGIN, END, &markdown());
 }
 
 /// serde lists every variant of `Command` when it meets an unknown one: the

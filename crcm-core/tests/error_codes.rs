@@ -2,6 +2,7 @@
 //! shows the table, and one sample of every error pins its code and its JSON
 //! form (`tests/golden/errors.json`). `CRCM_BLESS=1` rewrites README's table
 //! and the golden file after a deliberate change.
+#![cfg(feature = "testing")]
 
 use std::collections::BTreeSet;
 
@@ -334,25 +335,7 @@ fn markdown() -> String {
 #[test]
 fn readme_error_table_is_the_code_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-    let readme = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let start = readme
-        .find(BEGIN)
-        .unwrap_or_else(|| panic!("README.md has no line {BEGIN:?}"))
-        + BEGIN.len();
-    let end = start
-        + readme[start..]
-            .find(END)
-            .unwrap_or_else(|| panic!("README.md has no line {END:?}"));
-    let table = markdown();
-    if readme[start..end] == table {
-        return;
-    }
-    if bless() {
-        let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).unwrap_or_else(|e| panic!("{path}: {e}"));
-        return;
-    }
-    panic!("README.md's error table differs from ERROR_CODES; run with CRCM_BLESS=1 to rewrite it.\n{table}");
+    crcm_core::testing::generated_section(path, BEGIN, END, &markdown());
 }
 
 #[test]

@@ -319,3 +319,32 @@ where
         .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
     rt.block_on(case(factory));
 }
+
+/// Checks that the part of the file at `path` between the lines `begin` and
+/// `end` is `content` (a table generated from code, e.g. in README). With
+/// `CRCM_BLESS=1` in the environment it rewrites that part instead. Panics
+/// with both versions when they differ, or when a marker is missing.
+pub fn generated_section(path: &str, begin: &str, end: &str, content: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let start = text
+        .find(begin)
+        .unwrap_or_else(|| panic!("{path} has no line {begin:?}"))
+        + begin.len();
+    let stop = start
+        + text[start..]
+            .find(end)
+            .unwrap_or_else(|| panic!("{path} has no line {end:?}"));
+    if text[start..stop] == *content {
+        return;
+    }
+    if std::env::var("CRCM_BLESS").is_ok_and(|v| v == "1") {
+        let updated = format!("{}{content}{}", &text[..start], &text[stop..]);
+        std::fs::write(path, updated).unwrap_or_else(|e| panic!("{path}: {e}"));
+        return;
+    }
+    panic!(
+        "{path}: the generated part differs from the code; run with CRCM_BLESS=1 to rewrite it.\n\
+         file:\n{}\ncode:\n{content}",
+        &text[start..stop]
+    );
+}
