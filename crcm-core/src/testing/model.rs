@@ -665,6 +665,8 @@ pub enum Step {
     Receive {
         /// The sender's group.
         group: u8,
+        /// A valid sender address.
+        valid: bool,
     },
     /// Attach a communication to a lead.
     Attach {
@@ -695,6 +697,8 @@ pub enum Step {
         who: Who,
         /// E-mail group.
         group: Option<u8>,
+        /// With a name (valid) or without.
+        valid: bool,
     },
     /// Add a contact person to a customer.
     AddContact {
@@ -798,9 +802,15 @@ impl ReferenceStateMachine for PipelineModel {
                 valid_email,
             })
             .boxed();
-        let receive = (0u8..3).prop_map(|group| Step::Receive { group }).boxed();
-        let customer = (who(), proptest::option::weighted(0.5, 0u8..3))
-            .prop_map(|(who, group)| Step::CreateCustomer { who, group })
+        let receive = (0u8..3, proptest::bool::weighted(0.9))
+            .prop_map(|(group, valid)| Step::Receive { group, valid })
+            .boxed();
+        let customer = (
+            who(),
+            proptest::option::weighted(0.5, 0u8..3),
+            proptest::bool::weighted(0.9),
+        )
+            .prop_map(|(who, group, valid)| Step::CreateCustomer { who, group, valid })
             .boxed();
         let n = state.leads.len();
         if n == 0 {
@@ -1424,7 +1434,8 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
 fn model_apply_other(state: &mut ModelState, step: &Step) -> Option<Expect> {
     use Expect::{Applied, Refused};
     Some(match *step {
-        Step::CreateCustomer { who, group } => {
+        Step::CreateCustomer { valid: false, .. } | Step::Receive { valid: false, .. } => Refused("input"),
+        Step::CreateCustomer { who, group, .. } => {
             state.customers.push(MCustomer {
                 owner: who,
                 contacts: 0,
@@ -1445,7 +1456,7 @@ fn model_apply_other(state: &mut ModelState, step: &Step) -> Option<Expect> {
             }
         }
         // Linked to the one open lead of its sender's address, if exactly one.
-        Step::Receive { group } => {
+        Step::Receive { group, .. } => {
             let open: Vec<usize> = (0..state.leads.len())
                 .filter(|&i| state.leads[i].group == group && state.leads[i].open())
                 .collect();
@@ -1944,10 +1955,14 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
             },
         }),
         Step::Delete { lead: i, .. } => Command::DeleteLead(commands::DeleteLead { lead: lead(*i)? }),
-        Step::Receive { group } => Command::ReceiveCommunication(commands::ReceiveCommunication {
+        Step::Receive { group, valid } => Command::ReceiveCommunication(commands::ReceiveCommunication {
             communication: InboundCommunication {
                 kind: CommunicationKind::Email,
-                from_email: Some(format!("g{group}.{}@example.com", sut.token)),
+                from_email: Some(if *valid {
+                    format!("g{group}.{}@example.com", sut.token)
+                } else {
+                    format!("g{group}.{}@@example", sut.token)
+                }),
                 from_phone: None,
                 summary: "asks for a quote".into(),
                 body: String::new(),
@@ -1971,9 +1986,13 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
         Step::Ignore { comm, .. } => Command::IgnoreCommunication(commands::IgnoreCommunication {
             communication: *sut.comms.get(*comm)?,
         }),
-        Step::CreateCustomer { group, .. } => Command::CreateCustomer(commands::CreateCustomer {
+        Step::CreateCustomer { group, valid, .. } => Command::CreateCustomer(commands::CreateCustomer {
             customer: NewCustomer {
-                name: format!("Customer {}", sut.customers.len()),
+                name: if *valid {
+                    format!("Customer {}", sut.customers.len())
+                } else {
+                    String::new()
+                },
                 email: group.map(|g| format!("g{g}.{}@example.com", sut.token)),
                 ..NewCustomer::default()
             },
