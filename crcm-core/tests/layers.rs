@@ -10,36 +10,14 @@
 //! A `mod.rs` declaring and re-exporting its children (`mod x;`,
 //! `pub use x::*;`) is the module tree, not an import, and is not counted.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use support::{module_of, rust_files};
 
 const LAYERS: [&str; 5] = ["domain", "store", "rules", "engine", "testing"];
-
-/// A source file's module path, e.g. `["domain", "lead"]`; a `mod.rs` is its folder's module.
-fn module_of(src: &Path, file: &Path) -> Vec<String> {
-    let rel = file.strip_prefix(src).unwrap_or(file).with_extension("");
-    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
-        parts.pop();
-    }
-    parts
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The code of a file without comments (line and doc comments).
 fn code_lines(text: &str) -> impl Iterator<Item = &str> {

@@ -63,6 +63,22 @@ pub(crate) async fn exec(engine: &Engine, actor: &Actor, command: Command) -> Co
         .unwrap_or_else(|e| panic!("{name} must succeed: {e}"))
 }
 
+/// Moves a lead to a phase (no closing reason); the move must be accepted.
+pub(crate) async fn move_to(engine: &Engine, actor: &Actor, lead: LeadId, phase: PhaseRef) -> Lead {
+    engine
+        .run(
+            actor,
+            commands::MoveLeadPhase {
+                lead,
+                phase,
+                closing_reason: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 pub(crate) async fn refuse(engine: &Engine, actor: &Actor, command: Command) -> Error {
     let name = command.name();
     match engine.execute(actor, command).await {
@@ -496,18 +512,7 @@ pub async fn winning_a_deal_converts_the_lead(factory: Arc<dyn StoreFactory>) {
 pub async fn disqualify_and_reopen(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
-    engine
-        .run(
-            &ann(),
-            commands::MoveLeadPhase {
-                lead: lead.id,
-                phase: phase("b2b", "QUOTE"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    move_to(&engine, &ann(), lead.id, phase("b2b", "QUOTE")).await;
     engine
         .run(
             &ann(),
@@ -786,18 +791,7 @@ pub async fn unphased_account_types_follow_the_setting(factory: Arc<dyn StoreFac
     p.account_type = Some(code("partner"));
     let lead = create(&engine, &ann(), p).await;
     assert_eq!(lead.phase, None, "no Initial phase of its own");
-    let l = engine
-        .run(
-            &ann(),
-            commands::MoveLeadPhase {
-                lead: lead.id,
-                phase: phase("b2c", "INTRO"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let l = move_to(&engine, &ann(), lead.id, phase("b2c", "INTRO")).await;
     assert_eq!(l.phase, Some(phase("b2c", "INTRO")));
 }
 
@@ -860,18 +854,7 @@ pub async fn closing_reasons_only_in_closing_phases(factory: Arc<dyn StoreFactor
     .await;
     assert!(matches!(e, Error::Reason(ReasonError::NoteRequired { .. })), "{e}");
     // Leaving the closing phase clears the reason (history keeps it).
-    let l = engine
-        .run(
-            &ann(),
-            commands::MoveLeadPhase {
-                lead: lead.id,
-                phase: phase("b2b", "QUOTE"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let l = move_to(&engine, &ann(), lead.id, phase("b2b", "QUOTE")).await;
     assert_eq!(l.closing_reason, None);
 }
 
@@ -1036,18 +1019,7 @@ pub async fn deal_stages_probability_and_reopen(factory: Arc<dyn StoreFactory>) 
 pub async fn reopening_the_won_deal_unconverts_the_lead(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
-    engine
-        .run(
-            &ann(),
-            commands::MoveLeadPhase {
-                lead: lead.id,
-                phase: phase("b2b", "MEETING"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    move_to(&engine, &ann(), lead.id, phase("b2b", "MEETING")).await;
     let (_, _, deal) = qualify(&engine, &ann(), lead.id).await;
     engine
         .run(
@@ -1402,18 +1374,7 @@ pub async fn timeline_and_rotting(factory: Arc<dyn StoreFactory>) {
     );
     assert_eq!(engine.follow_ups(subject).await.unwrap_or_default().len(), 1);
     // Rotting: MEETING rots after 14 days.
-    let l = engine
-        .run(
-            &ann(),
-            commands::MoveLeadPhase {
-                lead: lead.id,
-                phase: phase("b2b", "MEETING"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let l = move_to(&engine, &ann(), lead.id, phase("b2b", "MEETING")).await;
     let config = fixture_config();
     let entered = l.phase_entered_at;
     assert!(!l.is_rotten(&config, entered + Duration::days(14)));

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::conformance::{assert_unchanged, b2b, code, create, exec, qualify, refuse, snapshot, user};
+use super::conformance::{assert_unchanged, b2b, code, create, exec, move_to, qualify, refuse, snapshot, user};
 use super::{StoreFactory, ann, bob, fixture_engine, maria, phase, root};
 use crate::domain::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};
 use crate::domain::config::ConfigError;
@@ -504,18 +504,7 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
         "{e}"
     );
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
-    engine
-        .run(
-            &ann(),
-            commands::MoveLeadPhase {
-                lead: lead.id,
-                phase: phase("b2b", "QUOTE"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    move_to(&engine, &ann(), lead.id, phase("b2b", "QUOTE")).await;
     let mut strands = config.clone();
     strands.phases.retain(|p| p.code.as_str() != "QUOTE");
     let e = refuse(
@@ -1037,18 +1026,7 @@ pub async fn history_records_every_field_change(factory: Arc<dyn StoreFactory>) 
         .run(&ann(), commands::UpdateLead { lead: lead.id, patch })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    engine
-        .run(
-            &ann(),
-            commands::MoveLeadPhase {
-                lead: lead.id,
-                phase: phase("b2b", "QUOTE"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    move_to(&engine, &ann(), lead.id, phase("b2b", "QUOTE")).await;
     let noop = engine
         .run(
             &ann(),
