@@ -2408,9 +2408,11 @@ pub fn run_state_machine(factory: Arc<dyn StoreFactory>) {
     for (name, (applied, refused)) in &tally {
         eprintln!("  {name:<32} {applied:>6} / {refused}");
     }
-    // The test drives every command but configuration changes, and each of
-    // them really changes state somewhere in a run of this size.
-    if cases >= 200 {
+    // Every command really changes state somewhere in a run of this size.
+    // The rarest (delete, merge) are applied about 3 times in 100 cases, so
+    // only runs of 1,000 cases or more (the in-memory default is 2,000) can
+    // require it without failing by chance; shorter runs print the tally.
+    if cases >= 1000 {
         let never: Vec<&&str> = MODEL_COMMANDS
             .iter()
             .filter(|c| tally.get(**c).is_none_or(|(applied, _)| *applied == 0))
