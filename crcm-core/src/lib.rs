@@ -42,13 +42,16 @@ pub use domain::input::{CustomerChoice, DealDraft, LeadPatch, NewLead};
 pub use domain::lead::{Lead, LeadStatus};
 pub use domain::money::{Currency, Money};
 pub use engine::commands::{self, Command, CommandOutput, TypedCommand};
+pub use engine::query::{CustomerQuery, LeadQuery, LeadSort};
 pub use engine::{Engine, Executed};
 pub use rules::access::{Actor, Role};
 pub use rules::error::{Error, Result};
 pub use store::memory::MemoryStore;
 pub use store::record::Record;
 pub use store::uow::UnitOfWork;
-pub use store::{DealFilter, DynStore, LeadFilter, Store, StoreExt};
+pub use store::{
+    CommunicationFilter, Cursor, CustomerFilter, DealFilter, DynStore, LeadFilter, Page, PageRequest, Store, StoreExt,
+};
 
 /// What most applications use: the engine, the commands, the records and
 /// their ids, the configuration, and the errors. `use crcm_core::prelude::*;`
@@ -64,10 +67,11 @@ pub mod prelude {
     pub use crate::domain::money::{Currency, Money};
     pub use crate::engine::Engine;
     pub use crate::engine::commands::*;
+    pub use crate::engine::query::{CustomerQuery, LeadQuery, LeadSort};
     pub use crate::rules::access::{Actor, Role};
     pub use crate::rules::error::{Error, Result};
     pub use crate::store::memory::MemoryStore;
-    pub use crate::store::{LeadFilter, Store};
+    pub use crate::store::{Cursor, DealFilter, LeadFilter, Page, PageRequest, Store};
 }
 
 /// Every error type, in one place: [`Error`] and the errors it composes,

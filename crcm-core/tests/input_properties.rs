@@ -3,6 +3,7 @@
 #![cfg(feature = "testing")]
 
 use crcm_core::commands;
+use crcm_core::testing::AllLeads;
 use crcm_core::testing::{MemoryFactory, ann, fixture_engine, strategies};
 use crcm_core::{Error, LeadFilter};
 use proptest::prelude::*;
@@ -29,7 +30,7 @@ proptest! {
                     prop_assert_eq!(engine.lead(lead.id).await.expect("stored"), lead);
                 }
                 Err(Error::Input(_)) => {
-                    prop_assert!(engine.leads(&LeadFilter::default()).await.expect("leads").is_empty());
+                    prop_assert!(engine.lead_list(&LeadFilter::default()).await.expect("leads").is_empty());
                     prop_assert_eq!(engine.events_since(0, 100).await.expect("events").len(), events_before);
                 }
                 Err(other) => prop_assert!(false, "only input errors are expected, got {}", other),

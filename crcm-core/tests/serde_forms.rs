@@ -11,6 +11,8 @@ use crcm_core::domain::config::PhaseRef;
 use crcm_core::domain::custom;
 use crcm_core::domain::input::{DealPatch, InboundCommunication, NewContact, NewCustomer};
 use crcm_core::domain::lead::DocumentKind;
+use crcm_core::store::Select;
+use crcm_core::store::tally::{BoardCell, Tally, TallyRow};
 use crcm_core::testing::{fixture_config, phase};
 use crcm_core::*;
 use serde::Serialize;
@@ -574,32 +576,14 @@ fn newer_store_formats_are_refused() {
         async fn get(&self, e: EntityRef) -> Result<Option<Record>, error::StoreError> {
             self.0.get(e).await
         }
-        async fn lead_by_number(&self, n: u64) -> Result<Option<Lead>, error::StoreError> {
-            self.0.lead_by_number(n).await
+        async fn select(&self, q: &Select, p: &PageRequest) -> Result<Page<Record>, error::StoreError> {
+            self.0.select(q, p).await
         }
-        async fn query_leads(&self, f: &LeadFilter) -> Result<Vec<Lead>, error::StoreError> {
-            self.0.query_leads(f).await
+        async fn board_cells(&self, a: &Code) -> Result<Vec<BoardCell>, error::StoreError> {
+            self.0.board_cells(a).await
         }
-        async fn query_deals(&self, f: &DealFilter) -> Result<Vec<Deal>, error::StoreError> {
-            self.0.query_deals(f).await
-        }
-        async fn list_customers(&self, a: Option<CustomerId>, n: usize) -> Result<Vec<Customer>, error::StoreError> {
-            self.0.list_customers(a, n).await
-        }
-        async fn customers_by_email(&self, e: &str) -> Result<Vec<Customer>, error::StoreError> {
-            self.0.customers_by_email(e).await
-        }
-        async fn customers_by_phone(&self, p: &str) -> Result<Vec<Customer>, error::StoreError> {
-            self.0.customers_by_phone(p).await
-        }
-        async fn activities(&self, s: Subject) -> Result<Vec<Activity>, error::StoreError> {
-            self.0.activities(s).await
-        }
-        async fn follow_ups(&self, s: Subject) -> Result<Vec<FollowUp>, error::StoreError> {
-            self.0.follow_ups(s).await
-        }
-        async fn communications_of(&self, l: LeadId) -> Result<Vec<Communication>, error::StoreError> {
-            self.0.communications_of(l).await
+        async fn tally(&self, t: &Tally) -> Result<Vec<TallyRow>, error::StoreError> {
+            self.0.tally(t).await
         }
         async fn history(&self, e: EntityRef) -> Result<Vec<HistoryEntry>, error::StoreError> {
             self.0.history(e).await

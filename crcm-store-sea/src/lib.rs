@@ -46,23 +46,26 @@
 
 pub mod entity;
 pub mod migration;
+mod select;
+
+use select::{BOARD, QueryColumns, SEARCH_WORDS};
+pub use select::{count_statement, page_statement};
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use crcm_core::domain::activity::{Activity, Communication, FollowUp, Subject};
+use crcm_core::domain::activity::Subject;
 use crcm_core::domain::config::Config;
-use crcm_core::domain::customer::Customer;
-use crcm_core::domain::deal::Deal;
 use crcm_core::domain::entity::{EntityKind, EntityRef};
 use crcm_core::domain::event::EventEnvelope;
 use crcm_core::domain::history::HistoryEntry;
-use crcm_core::domain::ids::{CustomerId, LeadId};
+use crcm_core::domain::ids::Code;
 use crcm_core::domain::lead::Lead;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
+use crcm_core::store::tally::{BoardCell, Tally, TallyRow};
 use crcm_core::store::uow::{Guard, UnitOfWork, Write};
-use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
+use crcm_core::store::{CommitReceipt, FORMAT_VERSION, Page, PageRequest, Select, Store};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
@@ -168,11 +171,6 @@ body_rows!(
     follow_up => "follow-up",
     communication => "communication",
 );
-
-/// Decodes the records of `rows`.
-fn decode<T: DeserializeOwned, R: BodyRow>(rows: &[R]) -> Result<Vec<T>, StoreError> {
-    rows.iter().map(|r| parse(r.body(), &r.name())).collect()
-}
 
 /// Decodes the record of an optional row.
 fn decode_one<T: DeserializeOwned, R: BodyRow>(row: Option<R>) -> Result<Option<T>, StoreError> {
@@ -444,6 +442,12 @@ fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Value)>, Store
         ("version", to_i64(record.version()).into()),
     ];
     let opt = |v: Option<String>| sea_orm::Value::String(v);
+    if let Record::Lead(l) = record {
+        cols.extend(select::lead_columns(l));
+    }
+    if let Record::Deal(d) = record {
+        cols.extend(select::deal_columns(d));
+    }
     match record {
         Record::Lead(l) => cols.extend([
             ("number", to_i64(l.number).into()),
@@ -468,6 +472,7 @@ fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Value)>, Store
         Record::Customer(c) => cols.extend([
             ("email", opt(c.email.as_ref().map(ToString::to_string))),
             ("phone", opt(c.phone.as_ref().map(|p| p.e164.clone()))),
+            ("owner", c.owner.as_str().into()),
             ("body", json(c)?.into()),
         ]),
         Record::Deal(d) => cols.extend([
@@ -492,6 +497,7 @@ fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Value)>, Store
         ]),
         Record::Communication(c) => cols.extend([
             ("lead_id", opt(c.lead.map(|l| l.0.to_string()))),
+            ("status", c.status.as_str().into()),
             ("received_at", c.received_at.timestamp_micros().into()),
             ("body", json(c)?.into()),
         ]),
@@ -592,6 +598,136 @@ async fn read_lookups<'a, C: ConnectionTrait>(
     Ok(versions)
 }
 
+/// Inserts the unit's new records, table by table in foreign-key order
+/// (customers before the leads and deals that name them), many rows per
+/// statement: a unit that creates a thousand leads costs a handful of
+/// statements, not thousands. An id that exists already is a conflict, a
+/// lead number that exists already a duplicate; both are checked first.
+async fn insert_new<C: ConnectionTrait>(
+    c: &C,
+    uow: &UnitOfWork,
+    cells: &mut select::CellDeltas,
+    backend: &'static str,
+) -> Result<(), StoreError> {
+    let err = db_err(backend);
+    for kind in [
+        EntityKind::Customer,
+        EntityKind::Lead,
+        EntityKind::Deal,
+        EntityKind::Activity,
+        EntityKind::FollowUp,
+        EntityKind::Communication,
+    ] {
+        let records: Vec<&Record> = uow
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Put { record, expected: None } if record.entity().kind == kind => Some(record),
+                _ => None,
+            })
+            .collect();
+        let Some(first) = records.first() else {
+            continue;
+        };
+        let table = table_of(kind);
+        let width = columns(first)?.len();
+        // Bind parameters per statement stay well under every driver's limit.
+        let per_statement = (20_000 / width.max(1)).max(1);
+        for chunk in records.chunks(per_statement) {
+            let ids: Vec<String> = chunk.iter().map(|r| r.entity().id.to_string()).collect();
+            let taken = Query::select()
+                .columns([Alias::new("id"), Alias::new("version")])
+                .from(Alias::new(table))
+                .and_where(Expr::col(Alias::new("id")).is_in(ids.iter().map(String::as_str)))
+                .to_owned();
+            if let Some(row) = c.query_one(&taken).await.map_err(&err)? {
+                let id: String = row.try_get("", "id").map_err(&err)?;
+                let version: i64 = row.try_get("", "version").map_err(&err)?;
+                let entity = chunk
+                    .iter()
+                    .map(|r| r.entity())
+                    .find(|e| e.id.to_string() == id)
+                    .unwrap_or_else(|| first.entity());
+                return Err(StoreError::Conflict {
+                    entity,
+                    expected: None,
+                    found: Some(to_u64(version)),
+                });
+            }
+            let leads: Vec<&Lead> = chunk
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Lead(l) => Some(l),
+                    _ => None,
+                })
+                .collect();
+            if !leads.is_empty() {
+                let numbers = Query::select()
+                    .column(Alias::new("number"))
+                    .from(Alias::new("crcm_leads"))
+                    .and_where(Expr::col(Alias::new("number")).is_in(leads.iter().map(|l| to_i64(l.number))))
+                    .to_owned();
+                if let Some(row) = c.query_one(&numbers).await.map_err(&err)? {
+                    let number: i64 = row.try_get("", "number").map_err(&err)?;
+                    return Err(StoreError::Duplicate {
+                        what: "lead number".into(),
+                        value: number.to_string(),
+                    });
+                }
+            }
+            let mut insert = Query::insert();
+            let mut named = false;
+            for record in chunk {
+                let cols = columns(record)?;
+                if !named {
+                    insert
+                        .into_table(Alias::new(table))
+                        .columns(cols.iter().map(|(n, _)| Alias::new(*n)));
+                    named = true;
+                }
+                insert
+                    .values(cols.into_iter().map(|(_, v)| Expr::val(v)))
+                    .map_err(|e| err(DbErr::Custom(e.to_string())))?;
+            }
+            if let Err(e) = c.execute(&insert).await {
+                return Err(match (e.sql_err(), leads.first()) {
+                    (Some(SqlErr::UniqueConstraintViolation(msg)), Some(l)) if msg.contains("number") => {
+                        StoreError::Duplicate {
+                            what: "lead number".into(),
+                            value: l.number.to_string(),
+                        }
+                    }
+                    (Some(SqlErr::UniqueConstraintViolation(_)), _) => StoreError::Conflict {
+                        entity: first.entity(),
+                        expected: None,
+                        found: Some(0),
+                    },
+                    _ => err(e),
+                });
+            }
+            let tags: Vec<(String, String)> = leads
+                .iter()
+                .flat_map(|l| l.tags.iter().map(|t| (l.id.0.to_string(), t.to_string())))
+                .collect();
+            for part in tags.chunks(5_000) {
+                let mut q = Query::insert();
+                q.into_table(Alias::new("crcm_lead_tags"))
+                    .columns([Alias::new("lead_id"), Alias::new("tag")]);
+                for (lead, tag) in part {
+                    q.values([lead.as_str().into(), tag.as_str().into()])
+                        .map_err(|e| err(DbErr::Custom(e.to_string())))?;
+                }
+                c.execute(&q).await.map_err(&err)?;
+            }
+            select::insert_terms(c, chunk).await.map_err(&err)?;
+            for l in &leads {
+                select::count_lead(cells, l, 1);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Applies a unit of work inside an open transaction.
 async fn apply<C: ConnectionTrait>(
     c: &C,
@@ -600,10 +736,36 @@ async fn apply<C: ConnectionTrait>(
 ) -> Result<CommitReceipt, StoreError> {
     let err = db_err(backend);
     check_guards(c, uow, backend).await?;
+    let mut cells = select::CellDeltas::new();
+    insert_new(c, uow, &mut cells, backend).await?;
     for w in &uow.writes {
+        if matches!(w, Write::Put { expected: None, .. }) {
+            continue;
+        }
         let entity = w.entity();
         let id = entity.id.to_string();
         let table = table_of(entity.kind);
+        if entity.kind == EntityKind::Lead {
+            // The board cells move with the lead: out of its stored cell, into its new one.
+            let expected = match w {
+                Write::Put { expected, .. } => *expected,
+                Write::Delete { expected, .. } => Some(*expected),
+            };
+            if let Some(v) = expected
+                && let Some((key, value)) = select::stored_cell(c, &id, v).await.map_err(&err)?
+            {
+                let cell = cells.entry(key).or_default();
+                cell.0 -= 1;
+                cell.1 -= value;
+            }
+            if let Write::Put {
+                record: Record::Lead(l),
+                ..
+            } = w
+            {
+                select::count_lead(&mut cells, l, 1);
+            }
+        }
         let (rows, expected) = match w {
             Write::Put { record, expected } => {
                 // An insert of an id that exists is a conflict. Checked first:
@@ -657,9 +819,13 @@ async fn apply<C: ConnectionTrait>(
                         .map_err(&err)?;
                     }
                 }
+                if rows == 1 {
+                    select::write_terms(c, record).await.map_err(&err)?;
+                }
                 (rows, *expected)
             }
             Write::Delete { expected, .. } => {
+                select::delete_terms(c, entity).await.map_err(&err)?;
                 let q = Query::delete()
                     .from_table(Alias::new(table))
                     .and_where(Expr::col(Alias::new("id")).eq(id.clone()))
@@ -678,6 +844,7 @@ async fn apply<C: ConnectionTrait>(
             });
         }
     }
+    select::apply_cells(c, &cells).await.map_err(&err)?;
     if let Some(cw) = &uow.config {
         let body = json(&cw.config)?;
         let rows = match cw.expected {
@@ -894,167 +1061,16 @@ impl Store for SeaStore {
         })
     }
 
-    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
-        let rows = lead::Entity::find()
-            .filter(lead::Column::Number.eq(to_i64(number)))
-            .all(&self.db)
-            .await
-            .map_err(self.err())?;
-        Ok(decode::<Lead, _>(&rows)?.into_iter().next())
+    async fn select(&self, q: &Select, page: &PageRequest) -> Result<Page<Record>, StoreError> {
+        select::select(&self.db, self.backend, q, page).await
     }
 
-    async fn query_leads(&self, f: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
-        use lead::Column as C;
-        let mut q = lead::Entity::find();
-        if let Some(s) = &f.statuses {
-            q = q.filter(C::Status.is_in(s.iter().map(|s| s.as_str())));
-        }
-        let eq = |q: sea_orm::Select<lead::Entity>, col: C, v: Option<String>| match v {
-            Some(v) => q.filter(col.eq(v)),
-            None => q,
-        };
-        q = eq(q, C::Owner, f.owner.as_ref().map(ToString::to_string));
-        q = eq(q, C::AccountType, f.account_type.as_ref().map(ToString::to_string));
-        if let Some(p) = &f.phase {
-            q = q.filter(C::Phase.eq(p.to_string()));
-        }
-        q = eq(q, C::Source, f.source.as_ref().map(ToString::to_string));
-        q = eq(q, C::Priority, f.priority.as_ref().map(ToString::to_string));
-        q = eq(q, C::Zone, f.zone.clone());
-        q = eq(q, C::Email, f.email.clone());
-        q = eq(q, C::Phone, f.phone.clone());
-        q = eq(q, C::CustomerId, f.customer.map(|c| c.0.to_string()));
-        q = eq(q, C::ClosingReason, f.closing_reason.as_ref().map(ToString::to_string));
-        q = eq(q, C::LostReason, f.lost_reason.as_ref().map(ToString::to_string));
-        if let Some(t) = f.updated_from {
-            q = q.filter(C::UpdatedAt.gte(t.timestamp_micros()));
-        }
-        if let Some(t) = f.updated_before {
-            q = q.filter(C::UpdatedAt.lt(t.timestamp_micros()));
-        }
-        if let Some(tag) = &f.tag {
-            q = q.filter(
-                C::Id.in_subquery(
-                    Query::select()
-                        .column(lead_tag::Column::LeadId)
-                        .from(lead_tag::Entity)
-                        .and_where(lead_tag::Column::Tag.eq(tag.as_str()))
-                        .to_owned(),
-                ),
-            );
-        }
-        q = q.order_by_asc(C::Number);
-        // Custom-field presence lives only in the JSON body: it is checked below,
-        // so the limit can only be pushed down without it.
-        if f.has_custom.is_none()
-            && let Some(limit) = f.limit
-        {
-            q = q.limit(sql_limit(limit));
-        }
-        let rows = q.all(&self.db).await.map_err(self.err())?;
-        let mut leads: Vec<Lead> = decode::<Lead, _>(&rows)?.into_iter().filter(|l| f.matches(l)).collect();
-        leads.truncate(f.limit.unwrap_or(usize::MAX));
-        Ok(leads)
+    async fn board_cells(&self, account_type: &Code) -> Result<Vec<BoardCell>, StoreError> {
+        select::board_cells(&self.db, self.backend, account_type).await
     }
 
-    async fn query_deals(&self, f: &DealFilter) -> Result<Vec<Deal>, StoreError> {
-        use deal::Column as C;
-        let mut q = deal::Entity::find();
-        if let Some(l) = f.lead {
-            q = q.filter(C::LeadId.eq(l.0.to_string()));
-        }
-        if let Some(c) = f.customer {
-            q = q.filter(C::CustomerId.eq(c.0.to_string()));
-        }
-        if let Some(p) = &f.pipeline {
-            q = q.filter(C::Pipeline.eq(p.as_str()));
-        }
-        if let Some(s) = &f.stage {
-            q = q.filter(C::Stage.eq(s.as_str()));
-        }
-        if let Some(s) = f.status {
-            q = q.filter(C::Status.eq(s.as_str()));
-        }
-        if let Some(r) = &f.lost_reason {
-            q = q.filter(C::LostReason.eq(r.as_str()));
-        }
-        if let Some(o) = &f.owner {
-            q = q.filter(C::Owner.eq(o.as_str()));
-        }
-        let rows = q.all(&self.db).await.map_err(self.err())?;
-        let mut deals: Vec<Deal> = decode(&rows)?;
-        deals.retain(|d| f.matches(d));
-        deals.sort_by_key(|d| d.id);
-        deals.truncate(f.limit.unwrap_or(usize::MAX));
-        Ok(deals)
-    }
-
-    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
-        let mut query = customer::Entity::find();
-        if let Some(after) = after {
-            // Ids are stored as canonical UUID text, whose order is the ids' order.
-            query = query.filter(customer::Column::Id.gt(after.0.to_string()));
-        }
-        let rows = query
-            .order_by_asc(customer::Column::Id)
-            .limit(sql_limit(limit))
-            .all(&self.db)
-            .await
-            .map_err(self.err())?;
-        decode(&rows)
-    }
-
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
-        let rows = customer::Entity::find()
-            .filter(customer::Column::Email.eq(email))
-            .order_by_asc(customer::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(self.err())?;
-        decode(&rows)
-    }
-
-    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
-        let rows = customer::Entity::find()
-            .filter(customer::Column::Phone.eq(e164))
-            .order_by_asc(customer::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(self.err())?;
-        decode(&rows)
-    }
-
-    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
-        let rows = activity::Entity::find()
-            .filter(activity::Column::Subject.eq(subject_key(subject)))
-            .order_by_asc(activity::Column::OccurredAt)
-            .order_by_asc(activity::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(self.err())?;
-        decode(&rows)
-    }
-
-    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
-        let rows = follow_up::Entity::find()
-            .filter(follow_up::Column::Subject.eq(subject_key(subject)))
-            .order_by_asc(follow_up::Column::Due)
-            .order_by_asc(follow_up::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(self.err())?;
-        decode(&rows)
-    }
-
-    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
-        let rows = communication::Entity::find()
-            .filter(communication::Column::LeadId.eq(lead.0.to_string()))
-            .order_by_asc(communication::Column::ReceivedAt)
-            .order_by_asc(communication::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(self.err())?;
-        decode(&rows)
+    async fn tally(&self, tally: &Tally) -> Result<Vec<TallyRow>, StoreError> {
+        select::tally(&self.db, self.backend, tally).await
     }
 
     async fn history(&self, e: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {

@@ -37,7 +37,10 @@ async fn snapshot(engine: &Engine, lead: &Lead) -> Snapshot {
         lead: store.lead(lead.id).await.unwrap_or_else(|e| panic!("{e}")),
         history: store.history(EntityRef::lead(lead.id)).await.map_or(0, |h| h.len()),
         events: store.events_since(0, usize::MAX).await.map_or(0, |e| e.len()),
-        deals: store.query_deals(&Default::default()).await.map_or(0, |d| d.len()),
+        deals: store
+            .deals(&Default::default(), &crcm_core::PageRequest::all())
+            .await
+            .map_or(0, |d| d.items.len()),
     }
 }
 

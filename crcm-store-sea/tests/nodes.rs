@@ -10,6 +10,8 @@
 
 mod common;
 
+use crcm_core::StoreExt;
+use crcm_core::testing::AllLeads;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command as Process, Stdio};
@@ -49,7 +51,7 @@ fn say(line: &str) {
 /// The leads of the race, split into the ones to qualify and the shared ones.
 async fn race_leads(engine: &Engine) -> (Vec<LeadId>, Vec<LeadId>) {
     let all = engine
-        .leads(&LeadFilter::default())
+        .lead_list(&LeadFilter::default())
         .await
         .unwrap_or_else(|e| panic!("list leads: {e}"));
     let pick = |prefix: &str| -> Vec<LeadId> {

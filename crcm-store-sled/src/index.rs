@@ -1,16 +1,19 @@
 //! Secondary indexes: tags, key encodings, and which index answers a filter.
 //!
 //! An index key is `tag` + length-prefixed value parts + kind byte + UUID, with
-//! an empty value. Two exceptions: the lead-number index is unique
+//! an empty value. The exceptions: the lead-number index is unique
 //! (`N` + number, value = kind byte + UUID) so a transaction can check it with
-//! one read, and the update-time index uses a fixed 8-byte order-preserving
-//! timestamp so a time range is one key range.
+//! one read and a scan of it is number order; the update-time index uses a
+//! fixed 8-byte order-preserving timestamp so a time range is one key range;
+//! search words are not length-prefixed, so a word prefix is a key prefix;
+//! and each lead's query row ([`ROW`]) carries the encoded [`LeadRow`].
 
 use crcm_core::domain::activity::Subject;
 use crcm_core::domain::entity::EntityKind;
 use crcm_core::domain::ids::LeadId;
+use crcm_core::store::DealFilter;
+use crcm_core::store::query::{LeadRow, customer_words};
 use crcm_core::store::record::Record;
-use crcm_core::store::{DealFilter, LeadFilter};
 use uuid::Uuid;
 
 use crate::codec::{kind_byte, kind_from_byte};
@@ -69,6 +72,21 @@ pub const ACTIVITY_SUBJECT: u8 = b'a';
 pub const FOLLOW_UP_SUBJECT: u8 = b'f';
 /// Communication's lead.
 pub const COMMUNICATION_LEAD: u8 = b'm';
+/// Communication status.
+pub const COMMUNICATION_STATUS: u8 = b'g';
+/// Lead phase and the time it entered it: `Q` + phase parts + 8-byte
+/// order-preserving time + kind byte + UUID, so "in this phase since before
+/// a time" (rotten, stuck) is one key range.
+pub const PHASE_ENTERED: u8 = b'Q';
+/// Lead search word: `W` + word bytes + 0 + kind byte + UUID, so that a word
+/// prefix is a key prefix.
+pub const WORD: u8 = b'W';
+/// Customer search word, laid out as [`WORD`].
+pub const CUSTOMER_WORD: u8 = b'V';
+/// A lead's query columns ([`LeadRow`]): `R` + kind byte + UUID, the encoded
+/// row as value. Queries filter and sort on rows and decode only the leads
+/// they return.
+pub const ROW: u8 = b'R';
 
 /// One index entry: key and value.
 pub type Entry = (Vec<u8>, Vec<u8>);
@@ -152,12 +170,73 @@ fn subject_bytes(s: Subject) -> Vec<u8> {
     }
 }
 
+/// A search-word entry: `tag` + word + 0 + kind byte + UUID.
+fn word_entry(tag: u8, word: &str, kind: EntityKind, id: Uuid) -> Entry {
+    let mut k = word_prefix(tag, word);
+    k.push(0);
+    k.push(kind_byte(kind));
+    k.extend_from_slice(id.as_bytes());
+    (k, Vec::new())
+}
+
+/// The prefix of the phase-entered entries of a phase.
+pub fn phase_entered_prefix(phase: &crcm_core::domain::config::PhaseRef) -> Vec<u8> {
+    prefix(
+        PHASE_ENTERED,
+        &[phase.account_type.as_str().as_bytes(), phase.code.as_str().as_bytes()],
+    )
+}
+
+/// The key range of the leads that entered `phase` at or before `at`.
+pub fn entered_by(
+    phase: &crcm_core::domain::config::PhaseRef,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (Vec<u8>, Vec<u8>) {
+    let start = phase_entered_prefix(phase);
+    let mut end = start.clone();
+    match at.checked_add_signed(chrono::Duration::microseconds(1)) {
+        Some(next) => end.extend_from_slice(&time_bytes(next)),
+        None => end.push(0xFF),
+    }
+    (start, end)
+}
+
+/// The prefix of the word entries of every word that starts with `word`.
+pub fn word_prefix(tag: u8, word: &str) -> Vec<u8> {
+    let mut k = vec![tag];
+    k.extend_from_slice(word.as_bytes());
+    k
+}
+
+/// The key of a lead's query row.
+pub fn row_key(id: Uuid) -> Vec<u8> {
+    let mut k = vec![ROW, kind_byte(EntityKind::Lead)];
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The prefix of every lead's query row.
+pub fn row_prefix() -> Vec<u8> {
+    vec![ROW, kind_byte(EntityKind::Lead)]
+}
+
+/// The encoded query row of a lead (JSON; empty only if encoding failed,
+/// which a reader reports as a corrupt row).
+pub fn encode_row(row: &LeadRow) -> Vec<u8> {
+    serde_json::to_vec(row).unwrap_or_default()
+}
+
 /// Every index entry of a record.
 pub fn keys(record: &Record) -> Vec<Entry> {
     let mut out = Vec::new();
     match record {
         Record::Lead(l) => {
             let (k, id) = (EntityKind::Lead, l.id.0);
+            let row = LeadRow::of(l);
+            for w in &row.words {
+                out.push(word_entry(WORD, w, k, id));
+            }
+            out.push((row_key(id), encode_row(&row)));
             out.push(entry(STATUS, &[l.status.as_str().as_bytes()], k, id));
             out.push(entry(OWNER, &[l.owner.as_str().as_bytes()], k, id));
             out.push(entry(ACCOUNT_TYPE, &[l.account_type.as_str().as_bytes()], k, id));
@@ -168,6 +247,11 @@ pub fn keys(record: &Record) -> Vec<Entry> {
                     k,
                     id,
                 ));
+                let mut key = phase_entered_prefix(p);
+                key.extend_from_slice(&time_bytes(l.phase_entered_at));
+                key.push(kind_byte(k));
+                key.extend_from_slice(id.as_bytes());
+                out.push((key, Vec::new()));
             }
             if let Some(s) = &l.source {
                 out.push(entry(SOURCE, &[s.as_str().as_bytes()], k, id));
@@ -207,6 +291,9 @@ pub fn keys(record: &Record) -> Vec<Entry> {
             }
         }
         Record::Customer(c) => {
+            for w in customer_words(c) {
+                out.push(word_entry(CUSTOMER_WORD, &w, EntityKind::Customer, c.id.0));
+            }
             if let Some(e) = &c.email {
                 out.push(entry(
                     CUSTOMER_EMAIL,
@@ -259,6 +346,12 @@ pub fn keys(record: &Record) -> Vec<Entry> {
             ));
         }
         Record::Communication(c) => {
+            out.push(entry(
+                COMMUNICATION_STATUS,
+                &[c.status.as_str().as_bytes()],
+                EntityKind::Communication,
+                c.id.0,
+            ));
             if let Some(l) = c.lead {
                 out.push(entry(
                     COMMUNICATION_LEAD,
@@ -272,25 +365,56 @@ pub fn keys(record: &Record) -> Vec<Entry> {
     out
 }
 
-/// The board cell a lead counts in: its account type, its phase (the
-/// phase's own account type and code: an unphased type's lead may sit in
-/// another type's phase, and two types may share a phase code; both empty
-/// without a phase), and its status.
-pub fn board_key(record: &Record) -> Option<Vec<u8>> {
+/// The board cell a lead counts in, and the expected revenue it adds: the
+/// key is its account type, its phase (the phase's own account type and code:
+/// an unphased type's lead may sit in another type's phase, and two types may
+/// share a phase code; both empty without a phase), its status, its owner and
+/// its revenue's currency (empty without one).
+pub fn board_cell(record: &Record) -> Option<(Vec<u8>, i64)> {
     match record {
         Record::Lead(l) => {
-            let mut k = Vec::new();
-            push_part(&mut k, l.account_type.as_str().as_bytes());
+            let mut k = board_prefix(l.account_type.as_str());
             let (phase_type, phase_code) = l.phase.as_ref().map_or((&b""[..], &b""[..]), |p| {
                 (p.account_type.as_str().as_bytes(), p.code.as_str().as_bytes())
             });
             push_part(&mut k, phase_type);
             push_part(&mut k, phase_code);
             push_part(&mut k, l.status.as_str().as_bytes());
-            Some(k)
+            push_part(&mut k, l.owner.as_str().as_bytes());
+            let currency = l.expected_revenue.map(|m| m.currency.to_string()).unwrap_or_default();
+            push_part(&mut k, currency.as_bytes());
+            Some((k, l.expected_revenue.map_or(0, |m| m.minor)))
         }
         _ => None,
     }
+}
+
+/// The prefix of an account type's board cells.
+pub fn board_prefix(account_type: &str) -> Vec<u8> {
+    let mut k = Vec::new();
+    push_part(&mut k, account_type.as_bytes());
+    k
+}
+
+/// A board cell's value: the count and the summed revenue, big-endian.
+pub fn cell_value(count: u64, value: i64) -> [u8; 16] {
+    let mut out = [0; 16];
+    out[..8].copy_from_slice(&count.to_be_bytes());
+    out[8..].copy_from_slice(&value.to_be_bytes());
+    out
+}
+
+/// Reads a board cell's value (a shorter value reads as zero).
+pub fn read_cell(bytes: &[u8]) -> (u64, i64) {
+    let count = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes);
+    let value = bytes
+        .get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, i64::from_be_bytes);
+    (count, value)
 }
 
 /// Timeline prefix of a subject for an index tag.
@@ -311,79 +435,6 @@ pub fn customer_email_prefix(email: &str) -> Vec<u8> {
 /// Customers by phone.
 pub fn customer_phone_prefix(e164: &str) -> Vec<u8> {
     prefix(CUSTOMER_PHONE, &[e164.as_bytes()])
-}
-
-/// How a lead filter is answered.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Plan {
-    /// The union of these index prefixes (then the whole filter is applied).
-    Prefixes(Vec<Vec<u8>>),
-    /// One key range of the update-time index.
-    Range(Vec<u8>, Vec<u8>),
-    /// No indexed field is set: read every lead.
-    Scan,
-}
-
-/// Chooses the most selective index for a filter.
-pub fn lead_plan(f: &LeadFilter) -> Plan {
-    let one = |tag: u8, parts: &[&[u8]]| Plan::Prefixes(vec![prefix(tag, parts)]);
-    if let Some(e) = &f.email {
-        return one(EMAIL, &[e.as_bytes()]);
-    }
-    if let Some(p) = &f.phone {
-        return one(PHONE, &[p.as_bytes()]);
-    }
-    if let Some(c) = &f.customer {
-        return one(CUSTOMER, &[c.0.as_bytes()]);
-    }
-    if let Some(p) = &f.phase {
-        return one(PHASE, &[p.account_type.as_str().as_bytes(), p.code.as_str().as_bytes()]);
-    }
-    if let Some(r) = &f.lost_reason {
-        return one(LOST_REASON, &[r.as_str().as_bytes()]);
-    }
-    if let Some(r) = &f.closing_reason {
-        return one(CLOSING_REASON, &[r.as_str().as_bytes()]);
-    }
-    if let Some(c) = &f.has_custom {
-        return one(CUSTOM, &[c.as_str().as_bytes()]);
-    }
-    if let Some(t) = &f.tag {
-        return one(TAG, &[t.as_str().as_bytes()]);
-    }
-    if let Some(o) = &f.owner {
-        return one(OWNER, &[o.as_str().as_bytes()]);
-    }
-    if let Some(s) = &f.source {
-        return one(SOURCE, &[s.as_str().as_bytes()]);
-    }
-    if let Some(p) = &f.priority {
-        return one(PRIORITY, &[p.as_str().as_bytes()]);
-    }
-    if let Some(a) = &f.account_type {
-        return one(ACCOUNT_TYPE, &[a.as_str().as_bytes()]);
-    }
-    if let Some(z) = &f.zone {
-        return one(ZONE, &[z.as_bytes()]);
-    }
-    if let Some(statuses) = &f.statuses {
-        return Plan::Prefixes(
-            statuses
-                .iter()
-                .map(|s| prefix(STATUS, &[s.as_str().as_bytes()]))
-                .collect(),
-        );
-    }
-    if f.updated_from.is_some() || f.updated_before.is_some() {
-        let from = f
-            .updated_from
-            .map_or_else(|| vec![UPDATED], |t| [&[UPDATED][..], &time_bytes(t)].concat());
-        let to = f
-            .updated_before
-            .map_or_else(|| vec![UPDATED + 1], |t| [&[UPDATED][..], &time_bytes(t)].concat());
-        return Plan::Range(from, to);
-    }
-    Plan::Scan
 }
 
 /// The index prefix that answers a deal filter, if any field is indexed.

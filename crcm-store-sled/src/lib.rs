@@ -67,25 +67,24 @@
 mod codec;
 mod flush;
 pub mod index;
+mod select;
 mod verify;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use crcm_core::domain::activity::{Activity, Communication, FollowUp, Subject};
 use crcm_core::domain::config::Config;
-use crcm_core::domain::customer::Customer;
-use crcm_core::domain::deal::Deal;
-use crcm_core::domain::entity::{EntityKind, EntityRef};
+use crcm_core::domain::config::PhaseRef;
+use crcm_core::domain::entity::EntityRef;
 use crcm_core::domain::event::EventEnvelope;
 use crcm_core::domain::history::HistoryEntry;
-use crcm_core::domain::ids::{CustomerId, LeadId};
-use crcm_core::domain::lead::Lead;
+use crcm_core::domain::ids::{Code, UserId};
+use crcm_core::domain::lead::LeadStatus;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
+use crcm_core::store::tally::{BoardCell, Tally, TallyRow};
 use crcm_core::store::uow::{Guard, UnitOfWork, Write};
-use crcm_core::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
+use crcm_core::store::{CommitReceipt, FORMAT_VERSION, Page, PageRequest, Select, Store};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -158,6 +157,8 @@ pub struct SledStore {
     lookups: sled::Tree,
     durability: Durability,
     dir: PathBuf,
+    /// Index entries and rows read by selects (see [`SledStore::select_reads`]).
+    reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -236,11 +237,12 @@ type Trees<'a> = (
     &'a sled::Tree,
 );
 
-/// A record to store: its encoded value, its index entries and its board cell.
+/// A record to store: its encoded value, its index entries and its board
+/// cell with the revenue it adds.
 struct NewValue {
     value: Vec<u8>,
     entries: Vec<index::Entry>,
-    board: Option<Vec<u8>>,
+    board: Option<(Vec<u8>, i64)>,
 }
 
 /// What a write changes, prepared outside the transaction (which may re-run).
@@ -311,6 +313,7 @@ impl SledStore {
             db,
             durability: options.durability,
             dir,
+            reads: std::sync::Arc::default(),
         };
         store.upgrade()?;
         Ok(store)
@@ -341,6 +344,7 @@ impl SledStore {
             }
         }
         self.rebuild_board_if_old()?;
+        self.reindex_if_old()?;
         // The lead sequence never falls behind the highest stored number.
         if let Some((k, _)) = self
             .idx
@@ -392,48 +396,111 @@ impl SledStore {
         verify::verify(self)
     }
 
-    /// Leads per (account type, phase as `account type/code` or "", status):
-    /// the board counts, kept in the same transactions as the leads.
-    pub fn board_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError> {
+    /// Every board cell (leads per account type, phase, status, owner and
+    /// currency, with their summed expected revenue), kept in the same
+    /// transactions as the leads.
+    pub fn board_counts(&self) -> Result<Vec<BoardCell>, StoreError> {
+        self.cells_under(&[])
+    }
+
+    /// The board cells whose key starts with `prefix`, in key order.
+    pub(crate) fn cells_under(&self, prefix: &[u8]) -> Result<Vec<BoardCell>, StoreError> {
         let mut out = Vec::new();
-        for item in self.board.iter() {
+        for item in self.board.scan_prefix(prefix) {
             let (k, v) = item.map_err(io)?;
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let parts = index::split_parts(&k);
-            if let [at, phase_type, phase_code, status] = parts.as_slice() {
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                let phase = if phase_code.is_empty() {
-                    String::new()
-                } else {
-                    format!("{}/{}", text(phase_type), text(phase_code))
-                };
-                out.push((text(at), phase, text(status), u64_value(v)));
-            }
+            let corrupt = || StoreError::Corrupt {
+                what: format!("board cell {}", codec::hex(&k)),
+                message: "unreadable key".into(),
+            };
+            let [at, phase_type, phase_code, status, owner, currency] = parts.as_slice() else {
+                return Err(corrupt());
+            };
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| corrupt());
+            let phase = if phase_code.is_empty() {
+                None
+            } else {
+                Some(PhaseRef {
+                    account_type: Code::new(&text(phase_type)?).map_err(|_| corrupt())?,
+                    code: Code::new(&text(phase_code)?).map_err(|_| corrupt())?,
+                })
+            };
+            let status = text(status)?;
+            let (count, value) = index::read_cell(&v);
+            let currency = text(currency)?;
+            out.push(BoardCell {
+                account_type: Code::new(&text(at)?).map_err(|_| corrupt())?,
+                phase,
+                status: LeadStatus::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == status)
+                    .ok_or_else(corrupt)?,
+                owner: UserId::new(&text(owner)?).map_err(|_| corrupt())?,
+                currency: (!currency.is_empty()).then_some(currency),
+                count,
+                value,
+            });
         }
+        out.sort();
         Ok(out)
     }
 
     /// Recounts the board from the leads when it was written with the key of
-    /// an older build (account type, phase code, status): those cells let two
-    /// account types sharing a phase code collide. Runs once; `meta/board` marks it done.
+    /// an older build: (account type, phase code, status), where two account
+    /// types sharing a phase code collided, or (account type, phase, status)
+    /// without owner, currency and revenue. Runs once per key version;
+    /// `meta/board` records it.
     fn rebuild_board_if_old(&self) -> Result<(), StoreError> {
-        const BOARD_KEY_VERSION: u32 = 2;
-        if self.meta.get(b"board").map_err(io)?.is_some() {
+        const BOARD_KEY_VERSION: u32 = 3;
+        let current = self
+            .meta
+            .get(b"board")
+            .map_err(io)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes));
+        if current.is_some_and(|v| v >= BOARD_KEY_VERSION) {
             return Ok(());
         }
         self.board.clear().map_err(io)?;
-        let mut counts: std::collections::BTreeMap<Vec<u8>, u64> = std::collections::BTreeMap::new();
+        let mut counts: std::collections::BTreeMap<Vec<u8>, (u64, i64)> = std::collections::BTreeMap::new();
         for item in self.records.iter() {
             let (k, v) = item.map_err(io)?;
-            if let Some(b) = index::board_key(&decode::<Record>(&v, &k)?) {
-                *counts.entry(b).or_default() += 1;
+            if let Some((b, value)) = index::board_cell(&decode::<Record>(&v, &k)?) {
+                let cell = counts.entry(b).or_default();
+                cell.0 += 1;
+                cell.1 += value;
             }
         }
-        for (k, n) in counts {
-            self.board.insert(k, &n.to_be_bytes()).map_err(io)?;
+        for (k, (n, value)) in counts {
+            self.board.insert(k, &index::cell_value(n, value)).map_err(io)?;
         }
         self.meta
             .insert(b"board", &BOARD_KEY_VERSION.to_be_bytes())
             .map_err(io)?;
+        Ok(())
+    }
+
+    /// Rebuilds the secondary indexes when they were written by an older
+    /// build (before search words, query rows and the communication-status
+    /// index). Runs once; `meta/index` marks it done.
+    fn reindex_if_old(&self) -> Result<(), StoreError> {
+        const INDEX_VERSION: u32 = 2;
+        let current = self
+            .meta
+            .get(b"index")
+            .map_err(io)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes));
+        if current.is_some_and(|v| v >= INDEX_VERSION) {
+            return Ok(());
+        }
+        self.idx.clear().map_err(io)?;
+        for item in self.records.iter() {
+            let (k, v) = item.map_err(io)?;
+            for (ik, iv) in index::keys(&decode::<Record>(&v, &k)?) {
+                self.idx.insert(ik, iv).map_err(io)?;
+            }
+        }
+        self.meta.insert(b"index", &INDEX_VERSION.to_be_bytes()).map_err(io)?;
         Ok(())
     }
 
@@ -442,34 +509,6 @@ impl SledStore {
             None => Ok(None),
             Some(v) => decode::<Record>(&v, key).map(Some),
         }
-    }
-
-    /// Records of the UUIDs found under an index prefix.
-    fn by_index(&self, prefix: &[u8]) -> Result<Vec<Record>, StoreError> {
-        let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        for item in self.idx.scan_prefix(prefix) {
-            let (k, v) = item.map_err(io)?;
-            let Some((kind, id)) = index::target(&k, &v) else {
-                continue;
-            };
-            if !seen.insert(id) {
-                continue;
-            }
-            if let Some(r) = self.load(&record_key(EntityRef { kind, id }))? {
-                out.push(r);
-            }
-        }
-        Ok(out)
-    }
-
-    fn all_of(&self, kind: EntityKind) -> Result<Vec<Record>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.records.scan_prefix([codec::kind_byte(kind)]) {
-            let (k, v) = item.map_err(io)?;
-            out.push(decode::<Record>(&v, &k)?);
-        }
-        Ok(out)
     }
 
     fn prepare(&self, uow: &UnitOfWork) -> Result<Vec<PreparedWrite>, StoreError> {
@@ -485,7 +524,7 @@ impl SledStore {
                         new: Some(NewValue {
                             value: encode(record)?,
                             entries: index::keys(record),
-                            board: index::board_key(record),
+                            board: index::board_cell(record),
                         }),
                         new_lead_number: match (record, expected) {
                             (Record::Lead(l), None) => Some(l.number),
@@ -509,17 +548,18 @@ fn abort(e: StoreError) -> ConflictableTransactionError<Abort> {
     ConflictableTransactionError::Abort(Abort::Store(e))
 }
 
-fn add_count(
+fn add_cell(
     board: &sled::transaction::TransactionalTree,
     key: &[u8],
-    delta: i64,
+    count: i64,
+    value: i64,
 ) -> Result<(), ConflictableTransactionError<Abort>> {
-    let cur = board.get(key)?.map_or(0, u64_value);
-    let next = cur.saturating_add_signed(delta);
+    let (cur, sum) = board.get(key)?.map_or((0, 0), |v| index::read_cell(&v));
+    let next = cur.saturating_add_signed(count);
     if next == 0 {
         board.remove(key)?;
     } else {
-        board.insert(key, &next.to_be_bytes())?;
+        board.insert(key, &index::cell_value(next, sum.saturating_add(value)))?;
     }
     Ok(())
 }
@@ -544,137 +584,6 @@ impl SledStore {
 
     fn get_now(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
         self.load(&record_key(entity))
-    }
-
-    fn lead_by_number_now(&self, number: u64) -> Result<Option<Lead>, StoreError> {
-        Ok(self
-            .by_index(&index::lead_number_key(number))?
-            .into_iter()
-            .find_map(|r| match r {
-                Record::Lead(l) if l.number == number => Some(l),
-                _ => None,
-            }))
-    }
-
-    fn query_leads_now(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
-        let candidates = match index::lead_plan(filter) {
-            index::Plan::Prefixes(prefixes) => {
-                let mut all = Vec::new();
-                for p in prefixes {
-                    all.extend(self.by_index(&p)?);
-                }
-                all
-            }
-            index::Plan::Range(from, to) => {
-                let mut out = Vec::new();
-                for item in self.idx.range(from..to) {
-                    let (k, v) = item.map_err(io)?;
-                    if let Some((kind, id)) = index::target(&k, &v)
-                        && let Some(r) = self.load(&record_key(EntityRef { kind, id }))?
-                    {
-                        out.push(r);
-                    }
-                }
-                out
-            }
-            index::Plan::Scan => self.all_of(EntityKind::Lead)?,
-        };
-        let mut leads: Vec<Lead> = candidates
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::Lead(l) if filter.matches(&l) => Some(l),
-                _ => None,
-            })
-            .collect();
-        leads.sort_by_key(|l| l.number);
-        leads.dedup_by_key(|l| l.id);
-        leads.truncate(filter.limit.unwrap_or(usize::MAX));
-        Ok(leads)
-    }
-
-    fn query_deals_now(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
-        let candidates = match index::deal_prefix(filter) {
-            Some(p) => self.by_index(&p)?,
-            None => self.all_of(EntityKind::Deal)?,
-        };
-        let mut deals: Vec<Deal> = candidates
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::Deal(d) if filter.matches(&d) => Some(d),
-                _ => None,
-            })
-            .collect();
-        deals.sort_by_key(|d| d.id);
-        deals.truncate(filter.limit.unwrap_or(usize::MAX));
-        Ok(deals)
-    }
-
-    /// Customers by id after `after`: a range of the records tree, whose keys
-    /// are the kind byte and the id's bytes (UUID byte order is id order).
-    fn list_customers_now(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
-        let kind = codec::kind_byte(EntityKind::Customer);
-        let start = match after {
-            Some(id) => std::ops::Bound::Excluded(record_key(EntityRef::customer(id))),
-            None => std::ops::Bound::Included(vec![kind]),
-        };
-        let mut out = Vec::new();
-        for item in self.records.range((start, std::ops::Bound::Excluded(vec![kind + 1]))) {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item.map_err(io)?;
-            if let Record::Customer(c) = decode::<Record>(&v, &k)? {
-                out.push(c);
-            }
-        }
-        Ok(out)
-    }
-
-    fn customers_by_email_now(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
-        Ok(customers(self.by_index(&index::customer_email_prefix(email))?))
-    }
-
-    fn customers_by_phone_now(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
-        Ok(customers(self.by_index(&index::customer_phone_prefix(e164))?))
-    }
-
-    fn activities_now(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
-        let mut list: Vec<Activity> = self
-            .by_index(&index::subject_prefix(index::ACTIVITY_SUBJECT, subject))?
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::Activity(a) if a.subject == subject => Some(a),
-                _ => None,
-            })
-            .collect();
-        list.sort_by_key(|a| (a.occurred_at, a.id));
-        Ok(list)
-    }
-
-    fn follow_ups_now(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
-        let mut list: Vec<FollowUp> = self
-            .by_index(&index::subject_prefix(index::FOLLOW_UP_SUBJECT, subject))?
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::FollowUp(f) if f.subject == subject => Some(f),
-                _ => None,
-            })
-            .collect();
-        list.sort_by_key(|f| (f.due, f.id));
-        Ok(list)
-    }
-
-    fn communications_of_now(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
-        let mut list: Vec<Communication> = self
-            .by_index(&index::communication_lead_prefix(lead))?
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::Communication(c) if c.lead == Some(lead) => Some(c),
-                _ => None,
-            })
-            .collect();
-        list.sort_by_key(|c| (c.received_at, c.id));
-        Ok(list)
     }
 
     fn history_now(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -781,8 +690,8 @@ impl SledStore {
                     for (k, _) in index::keys(old) {
                         idx.remove(k)?;
                     }
-                    if let Some(b) = index::board_key(old) {
-                        add_count(board, &b, -1)?;
+                    if let Some((b, value)) = index::board_cell(old) {
+                        add_cell(board, &b, -1, -value)?;
                     }
                 }
                 match &w.new {
@@ -790,8 +699,8 @@ impl SledStore {
                         for (k, v) in &new.entries {
                             idx.insert(k.as_slice(), v.as_slice())?;
                         }
-                        if let Some(b) = &new.board {
-                            add_count(board, b, 1)?;
+                        if let Some((b, value)) = &new.board {
+                            add_cell(board, b, 1, *value)?;
                         }
                         records.insert(w.key.as_slice(), new.value.as_slice())?;
                     }
@@ -874,44 +783,19 @@ impl Store for SledStore {
         self.blocking(move |s| s.get_now(entity)).await
     }
 
-    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
-        self.blocking(move |s| s.lead_by_number_now(number)).await
+    async fn select(&self, select: &Select, page: &PageRequest) -> Result<Page<Record>, StoreError> {
+        let (select, page) = (select.clone(), *page);
+        self.blocking(move |s| s.select_now(&select, &page)).await
     }
 
-    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
-        let filter = filter.clone();
-        self.blocking(move |s| s.query_leads_now(&filter)).await
+    async fn board_cells(&self, account_type: &Code) -> Result<Vec<BoardCell>, StoreError> {
+        let prefix = index::board_prefix(account_type.as_str());
+        self.blocking(move |s| s.cells_under(&prefix)).await
     }
 
-    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
-        let filter = filter.clone();
-        self.blocking(move |s| s.query_deals_now(&filter)).await
-    }
-
-    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
-        self.blocking(move |s| s.list_customers_now(after, limit)).await
-    }
-
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
-        let email = email.to_owned();
-        self.blocking(move |s| s.customers_by_email_now(&email)).await
-    }
-
-    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
-        let e164 = e164.to_owned();
-        self.blocking(move |s| s.customers_by_phone_now(&e164)).await
-    }
-
-    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
-        self.blocking(move |s| s.activities_now(subject)).await
-    }
-
-    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
-        self.blocking(move |s| s.follow_ups_now(subject)).await
-    }
-
-    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
-        self.blocking(move |s| s.communications_of_now(lead)).await
+    async fn tally(&self, tally: &Tally) -> Result<Vec<TallyRow>, StoreError> {
+        let tally = tally.clone();
+        self.blocking(move |s| s.tally_now(&tally)).await
     }
 
     async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -936,18 +820,6 @@ impl Store for SledStore {
     }
 }
 
-fn customers(records: Vec<Record>) -> Vec<Customer> {
-    let mut out: Vec<Customer> = records
-        .into_iter()
-        .filter_map(|r| match r {
-            Record::Customer(c) => Some(c),
-            _ => None,
-        })
-        .collect();
-    out.sort_by_key(|c| c.id);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,6 +842,19 @@ mod tests {
         (tmp, store, engine, rt)
     }
 
+    /// The board cells as (account type, phase, status, count).
+    fn cells(store: &SledStore) -> Vec<(String, String, String, u64)> {
+        store
+            .board_counts()
+            .expect("board")
+            .into_iter()
+            .map(|c| {
+                let phase = c.phase.map(|p| p.to_string()).unwrap_or_default();
+                (c.account_type.to_string(), phase, c.status.as_str().to_owned(), c.count)
+            })
+            .collect()
+    }
+
     #[test]
     fn verify_finds_a_healthy_store_consistent() {
         let (_tmp, store, _engine, _rt) = lead_store();
@@ -979,12 +864,12 @@ mod tests {
         assert_eq!(report.events, 6, "config + 5 leads");
         assert_eq!(
             report.index_entries,
-            5 * 8,
-            "status, owner, type, phase, zone, email, number, updated"
+            5 * (8 + 5 + 2),
+            "status, owner, type, phase, zone, email, number, updated; \
+             5 search words (co, the digit, c<i>, example, com); query row, phase entered"
         );
-        let counts = store.board_counts().expect("board");
         assert_eq!(
-            counts,
+            cells(&store),
             vec![("b2b".to_owned(), "b2b/CALL".to_owned(), "new".to_owned(), 5)]
         );
     }
@@ -1055,16 +940,12 @@ mod tests {
             store.board.insert(k, v).expect("write");
         }
         store.meta.remove(b"board").expect("unmark");
-        assert!(
-            store.board_counts().expect("board").is_empty(),
-            "old cells are not read as new ones"
-        );
+        assert!(store.board_counts().is_err(), "old cells are not read as new ones");
         drop(engine);
         drop(store);
         let store = SledStore::open(tmp.path().join("s")).expect("reopen");
-        let counts = store.board_counts().expect("board");
         assert_eq!(
-            counts,
+            cells(&store),
             vec![("b2b".to_owned(), "b2b/CALL".to_owned(), "new".to_owned(), 5)]
         );
         let report = store.verify().expect("verify");
@@ -1083,7 +964,7 @@ mod tests {
         store.idx.remove(&k).expect("remove");
         store.idx.insert(b"Zstray", &[]).expect("insert");
         let (bk, _) = store.board.iter().next().expect("cell").expect("read");
-        store.board.insert(&bk, &9u64.to_be_bytes()).expect("tamper");
+        store.board.insert(&bk, &index::cell_value(9, 0)).expect("tamper");
         store.events.remove(2u64.to_be_bytes()).expect("remove event");
         let report = store.verify().expect("verify");
         let text = report.problems.join("\n");

@@ -59,7 +59,7 @@ impl fmt::Display for VerifyReport {
 pub(crate) fn verify(store: &SledStore) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport::default();
     let mut want_idx: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut want_board: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    let mut want_board: BTreeMap<Vec<u8>, (u64, i64)> = BTreeMap::new();
     let mut max_number = 0;
     for item in store.records.iter() {
         let (k, v) = item.map_err(io)?;
@@ -87,8 +87,10 @@ pub(crate) fn verify(store: &SledStore) -> Result<VerifyReport, StoreError> {
                     .push(format!("two records claim index key {}", hex(&ik)));
             }
         }
-        if let Some(b) = index::board_key(&record) {
-            *want_board.entry(b).or_default() += 1;
+        if let Some((b, value)) = index::board_cell(&record) {
+            let cell = want_board.entry(b).or_default();
+            cell.0 += 1;
+            cell.1 += value;
         }
         let versions: Vec<u64> = store
             .history
@@ -123,15 +125,20 @@ pub(crate) fn verify(store: &SledStore) -> Result<VerifyReport, StoreError> {
     for item in store.board.iter() {
         let (k, v) = item.map_err(io)?;
         report.board_cells += 1;
-        let have = u64_value(&v);
-        let want = want_board.remove(k.as_ref()).unwrap_or(0);
+        let (have, have_value) = index::read_cell(&v);
+        let (want, want_value) = want_board.remove(k.as_ref()).unwrap_or_default();
         if have != want {
             report
                 .problems
                 .push(format!("board cell {} counts {have}, the leads say {want}", hex(&k)));
+        } else if have_value != want_value {
+            report.problems.push(format!(
+                "board cell {} sums {have_value}, the leads say {want_value}",
+                hex(&k)
+            ));
         }
     }
-    for (k, want) in want_board {
+    for (k, (want, _)) in want_board {
         report
             .problems
             .push(format!("board cell {} is missing (should count {want})", hex(&k)));

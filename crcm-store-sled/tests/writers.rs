@@ -5,6 +5,7 @@
 //! Regression test: sled 0.34's `flush_async`, called by concurrent writers,
 //! could park all of sled's IO threads for good.
 
+use crcm_core::testing::AllLeads;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -56,7 +57,7 @@ fn run(writers: usize, run: usize) -> u64 {
                 t.await.expect("writer task");
             }
             let all = engine
-                .leads(&crcm_core::LeadFilter::default())
+                .lead_list(&crcm_core::LeadFilter::default())
                 .await
                 .expect("read back");
             assert_eq!(all.len(), writers * LEADS_PER_WRITER, "every created lead is stored");

@@ -5,9 +5,10 @@
 use crcm::commands;
 use crcm::domain::config::{AccountType, Phase, PhaseType};
 use crcm::domain::input::{CustomerChoice, DealDraft, NewCustomer};
+use crcm::engine::board::BoardQuery;
 use crcm::{
-    Actor, Code, Config, Currency, DomainEvent, Engine, EntityRef, LeadFilter, LeadStatus, Money, NewLead, PhaseRef,
-    Role, UserId,
+    Actor, Code, Config, Currency, DomainEvent, Engine, EntityRef, LeadFilter, LeadQuery, LeadStatus, Money, NewLead,
+    PageRequest, PhaseRef, Role, UserId,
 };
 
 /// The examples' result type.
@@ -325,23 +326,37 @@ pub async fn run(engine: &Engine) -> Result<()> {
     println!("   lead {} closed with closing reason Competitor", umbrella.number);
 
     say("4a. The board of account type Business (closed leads are not shown)");
-    let leads = engine
-        .leads(&LeadFilter {
+    // The store keeps the counts and sums; only the cards shown are loaded.
+    let board = engine.board(&BoardQuery::new(code("business")?)).await?;
+    for column in &board.columns {
+        let cards: Vec<String> = column
+            .cards
+            .iter()
+            .map(|c| format!("#{} {} ({}, {} days)", c.number, c.name, c.status, c.days_in_phase))
+            .collect();
+        let revenue: Vec<String> = column.revenue.iter().map(ToString::to_string).collect();
+        println!(
+            "   {:<18} {:>2}  {:<14} {}",
+            column.name,
+            column.count,
+            revenue.join(" + "),
+            cards.join(", ")
+        );
+    }
+    let closed = LeadQuery {
+        filter: LeadFilter {
             account_type: Some(code("business")?),
             ..LeadFilter::default()
-        })
-        .await?;
-    for p in config.phases_of(&code("business")?) {
-        let here: Vec<String> = leads
-            .iter()
-            .filter(|l| l.phase.as_ref() == Some(&p.reference()) && !l.is_closed(&config))
-            .map(|l| format!("#{} {} ({})", l.number, l.display_name(), l.status))
-            .collect();
-        if p.phase_type != PhaseType::Closing {
-            println!("   {:<18} {:>2}  {}", p.description, here.len(), here.join(", "));
-        }
-    }
-    let closed = leads.iter().filter(|l| l.is_closed(&config)).count();
+        },
+        open: Some(false),
+        page: PageRequest {
+            limit: 0,
+            total: true,
+            after: None,
+        },
+        ..LeadQuery::default()
+    };
+    let closed = engine.leads(&closed).await?.total.unwrap_or(0);
     println!("   {:<18} {:>2}  (off the board)", "closed", closed);
 
     say(&format!(

@@ -100,6 +100,17 @@ pub enum CommunicationStatus {
     Ignored,
 }
 
+impl CommunicationStatus {
+    /// Its stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Linked => "linked",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
 /// An inbound call or e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Communication {

@@ -4,21 +4,25 @@
 //! unit of work. A command that loses an optimistic-concurrency race is re-run
 //! against fresh state, a bounded number of times.
 
+pub mod board;
 pub mod commands;
+pub mod query;
 pub mod scope;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
-use crate::domain::config::{Config, ConfigError};
+use crate::domain::config::{Config, ConfigError, PhaseRef, PhaseType};
 use crate::domain::customer::Customer;
 use crate::domain::deal::Deal;
 use crate::domain::entity::EntityRef;
+use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::{CustomerId, DealId, LeadId};
+use crate::domain::ids::{Code, CustomerId, DealId, LeadId, UserId};
 use crate::domain::lead::Lead;
 use crate::engine::commands::{Command, CommandOutput, TypedCommand, for_each_command};
 use crate::engine::scope::{Scope, customers_sharing_contact, leads_sharing_contact};
@@ -26,7 +30,11 @@ use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::matching::open_matches;
 use crate::store::error::StoreError;
-use crate::store::{CommitReceipt, FORMAT_VERSION, LeadFilter, Store, StoreExt};
+use crate::store::{
+    CommitReceipt, CommunicationFilter, DealFilter, FORMAT_VERSION, LeadFilter, Page, PageRequest, Store, StoreExt,
+};
+use board::{Board, BoardColumn, BoardQuery, DealBoard, DealColumn};
+use query::{CustomerQuery, LeadQuery};
 
 /// Where the engine reads the time (replaceable for tests and simulations).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -263,10 +271,10 @@ impl Engine {
             .ok_or(Error::NotFound(EntityRef::customer(id)))
     }
 
-    /// Customers in creation order, `limit` at a time after `after` (`None`
-    /// for the first page); pass the last id of a page to get the next.
-    pub async fn customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, Error> {
-        Ok(self.store.list_customers(after, limit).await?)
+    /// A page of customers (creation order), filtered and searched.
+    pub async fn customers(&self, query: &CustomerQuery) -> Result<Page<Customer>, Error> {
+        let (config, _) = self.config().await?;
+        Ok(self.store.customers(&query.resolve(&config), &query.page).await?)
     }
 
     /// The deals created from a lead.
@@ -274,9 +282,139 @@ impl Engine {
         Ok(self.store.deals_of_lead(lead).await?)
     }
 
-    /// Leads matching a filter, by number.
-    pub async fn leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, Error> {
-        Ok(self.store.query_leads(filter).await?)
+    /// A page of leads: filtered, searched and sorted (see [`LeadQuery`]).
+    /// Pass the page's `next` as the query's `page.after` for the next page.
+    pub async fn leads(&self, query: &LeadQuery) -> Result<Page<Lead>, Error> {
+        let (config, _) = self.config().await?;
+        let (filter, order) = query.resolve(&config, self.now());
+        Ok(self.store.leads(&filter, &order, &query.page).await?)
+    }
+
+    /// The board of an account type (see [`board`]): its non-closing phases
+    /// in order, each with its open leads' count, expected revenue per
+    /// currency, rotten count and first cards.
+    pub async fn board(&self, query: &BoardQuery) -> Result<Board, Error> {
+        let (config, _) = self.config().await?;
+        let now = self.now();
+        let phases: Vec<PhaseRef> = config
+            .phases_of(&query.account_type)
+            .into_iter()
+            .filter(|p| p.phase_type != PhaseType::Closing)
+            .map(|p| p.reference())
+            .collect();
+        let totals = if query.filter == LeadFilter::default() {
+            let cells = self.store.board_cells(&query.account_type).await?;
+            board::from_cells(&cells, query.owner.as_ref())
+        } else {
+            let mut out: BTreeMap<PhaseRef, (u64, BTreeMap<String, i64>)> = BTreeMap::new();
+            for row in self.store.tally(&board::filtered_tally(query, &config)).await? {
+                let (Some(Some(phase)), currency) = (row.key.first(), row.key.get(1)) else {
+                    continue;
+                };
+                let Some(phase) = phase.split_once('/').and_then(|(t, c)| {
+                    Some(PhaseRef {
+                        account_type: Code::new(t).ok()?,
+                        code: Code::new(c).ok()?,
+                    })
+                }) else {
+                    continue;
+                };
+                let e = out.entry(phase).or_default();
+                e.0 += row.count;
+                if let Some(Some(cur)) = currency {
+                    *e.1.entry(cur.clone()).or_default() += row.value;
+                }
+            }
+            out
+        };
+        let mut columns = Vec::with_capacity(phases.len());
+        for phase in phases {
+            let filter = board::column_filter(query, &config, &phase);
+            let (order, page) = board::card_page(query);
+            let cards = self.store.leads(&filter, &order, &page).await?;
+            let rotten = match board::rot_cutoff(&config, &phase, now) {
+                Some(cutoffs) => {
+                    let rotting = LeadFilter {
+                        cutoffs: Some(cutoffs),
+                        ..filter.clone()
+                    };
+                    self.store.count_leads(&rotting).await?
+                }
+                None => 0,
+            };
+            let (count, sums) = totals.get(&phase).cloned().unwrap_or_default();
+            columns.push(BoardColumn {
+                name: config.phase(&phase).map(|p| p.description.clone()).unwrap_or_default(),
+                phase,
+                count,
+                revenue: board::revenue(&sums),
+                rotten,
+                cards: cards.items.iter().map(|l| board::card(l, &config, now)).collect(),
+                more: cards.next,
+            });
+        }
+        Ok(Board {
+            account_type: query.account_type.clone(),
+            columns,
+            at: now,
+        })
+    }
+
+    /// The deal board of a pipeline: its stages in order, each with the
+    /// count, value and probability-weighted value of its deals, per
+    /// currency; `owner` narrows it to one owner's deals.
+    pub async fn deal_board(&self, pipeline: &Code, owner: Option<&UserId>) -> Result<DealBoard, Error> {
+        let (config, _) = self.config().await?;
+        let Some(p) = config.pipeline(pipeline) else {
+            return Err(Error::Input(InputError::UnknownReference {
+                kind: ReferenceKind::Pipeline,
+                code: pipeline.to_string(),
+            }));
+        };
+        let rows = self.store.tally(&board::deal_tally(pipeline, owner)).await?;
+        let columns = p
+            .stages
+            .iter()
+            .map(|s| {
+                let mut count = 0;
+                let (mut value, mut weighted) = (BTreeMap::new(), BTreeMap::new());
+                for row in rows.iter().filter(|r| r.key.first() == Some(&Some(s.code.to_string()))) {
+                    count += row.count;
+                    if let Some(Some(cur)) = row.key.get(1) {
+                        *value.entry(cur.clone()).or_insert(0) += row.value;
+                        *weighted.entry(cur.clone()).or_insert(0) += board::unweight(row.weighted);
+                    }
+                }
+                DealColumn {
+                    stage: s.code.clone(),
+                    name: s.name.clone(),
+                    kind: s.kind,
+                    probability: s.probability,
+                    count,
+                    value: board::revenue(&value),
+                    weighted: board::revenue(&weighted),
+                }
+            })
+            .collect();
+        Ok(DealBoard {
+            pipeline: pipeline.clone(),
+            columns,
+        })
+    }
+
+    /// A page of deals (creation order).
+    pub async fn deals(&self, filter: &DealFilter, page: &PageRequest) -> Result<Page<Deal>, Error> {
+        Ok(self.store.deals(filter, page).await?)
+    }
+
+    /// A page of inbound communications (arrival order), e.g. the unhandled
+    /// ones (`status: New`).
+    pub async fn communications(
+        &self,
+        filter: &CommunicationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Communication>, Error> {
+        Ok(self.store.communications(filter, page).await?)
     }
 
     /// Existing customers matching a lead's normalized e-mail or phone: the

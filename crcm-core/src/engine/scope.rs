@@ -21,7 +21,7 @@ use crate::rules::{self, Ctx, DealLead, SubjectRecord};
 use crate::store::error::StoreError;
 use crate::store::record::{Entity, Record, lookup};
 use crate::store::uow::Guard;
-use crate::store::{DealFilter, LeadFilter, Store, StoreExt};
+use crate::store::{DealFilter, LeadFilter, LeadOrder, PageRequest, Store, StoreExt};
 
 /// What a command's decision sees: the actor, the time, the configuration
 /// in force, and a store to load from. Built by the [`Engine`](crate::Engine)
@@ -253,7 +253,9 @@ impl<'a> Scope<'a> {
             }
             ConfigItem::Source { code } => lf.source = Some(code.clone()),
             ConfigItem::Priority { code } => lf.priority = Some(code.clone()),
-            ConfigItem::Tag { code } => lf.tag = Some(code.clone()),
+            ConfigItem::Tag { code } => {
+                lf.tags.insert(code.clone());
+            }
             ConfigItem::CustomField { name } => lf.has_custom = Some(name.clone()),
             ConfigItem::Stage { pipeline, stage } => {
                 df.pipeline = Some(pipeline.clone());
@@ -269,22 +271,48 @@ impl<'a> Scope<'a> {
         let mut examples = Vec::new();
         let mut what = Vec::new();
         if leads {
-            let found = self.store.query_leads(&lf).await?;
-            if !found.is_empty() {
+            let page = PageRequest {
+                limit: 3,
+                total: true,
+                after: None,
+            };
+            let found = self.store.leads(&lf, &LeadOrder::default(), &page).await?;
+            let n = found.total.unwrap_or(0);
+            if n > 0 {
                 what.push("leads");
             }
-            count += found.len();
-            examples.extend(found.iter().take(3).map(|l| format!("lead {}", l.number)));
+            count += usize::try_from(n).unwrap_or(usize::MAX);
+            examples.extend(found.items.iter().map(|l| format!("lead {}", l.number)));
         }
         if deals {
-            let found = self.store.query_deals(&df).await?;
-            if !found.is_empty() {
+            let page = PageRequest {
+                limit: 3,
+                total: true,
+                after: None,
+            };
+            let found = self.store.deals(&df, &page).await?;
+            let n = found.total.unwrap_or(0);
+            if n > 0 {
                 what.push("deals");
             }
-            count += found.len();
-            examples.extend(found.iter().take(3).map(|d| format!("deal {:?}", d.title)));
+            count += usize::try_from(n).unwrap_or(usize::MAX);
+            examples.extend(found.items.iter().map(|d| format!("deal {:?}", d.title)));
         }
         Ok((count > 0).then(|| rules::in_use(item, &what.join(" and "), count, examples)))
+    }
+}
+
+/// Every lead a filter matches (for sets small by nature: one contact's leads).
+async fn leads_matching(store: &dyn Store, filter: &LeadFilter) -> Result<Vec<Lead>, Error> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::all();
+    loop {
+        let got = store.leads(filter, &LeadOrder::default(), &page).await?;
+        out.extend(got.items);
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(out),
+        }
     }
 }
 
@@ -300,14 +328,14 @@ pub(crate) async fn leads_sharing_contact(
             email: Some(e.as_str().to_owned()),
             ..LeadFilter::default()
         };
-        found.extend(store.query_leads(&filter).await?);
+        found.extend(leads_matching(store, &filter).await?);
     }
     if let Some(p) = phone {
         let filter = LeadFilter {
             phone: Some(p.key().to_owned()),
             ..LeadFilter::default()
         };
-        found.extend(store.query_leads(&filter).await?);
+        found.extend(leads_matching(store, &filter).await?);
     }
     found.sort_by_key(|l| l.number);
     found.dedup_by_key(|l| l.id);

@@ -6,19 +6,17 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
 use crate::domain::config::Config;
-use crate::domain::customer::Customer;
-use crate::domain::deal::Deal;
 use crate::domain::entity::EntityRef;
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::{CustomerId, LeadId};
+use crate::domain::ids::Code;
 use crate::domain::lead::Lead;
 use crate::store::error::StoreError;
 use crate::store::record::Record;
+use crate::store::tally::{BoardCell, Tally, TallyRow, board_cells_of};
 use crate::store::uow::{Guard, UnitOfWork, Write};
-use crate::store::{CommitReceipt, DealFilter, FORMAT_VERSION, LeadFilter, Store};
+use crate::store::{CommitReceipt, FORMAT_VERSION, Page, PageRequest, Select, Store};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -47,10 +45,6 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave a half-applied commit:
         // commits check everything before they change anything.
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn all<T>(&self, pick: impl Fn(&Record) -> Option<T>) -> Vec<T> {
-        self.lock().records.values().filter_map(pick).collect()
     }
 }
 
@@ -86,91 +80,29 @@ impl Store for MemoryStore {
         Ok(self.lock().records.get(&entity).cloned())
     }
 
-    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+    async fn select(&self, select: &Select, page: &PageRequest) -> Result<Page<Record>, StoreError> {
         io().await;
-        Ok(self
-            .lock()
-            .records
-            .values()
-            .filter_map(lead)
-            .find(|l| l.number == number)
-            .cloned())
+        Ok(select.answer(self.lock().records.values(), page))
     }
 
-    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
+    async fn board_cells(&self, account_type: &Code) -> Result<Vec<BoardCell>, StoreError> {
         io().await;
-        let mut leads: Vec<Lead> = self.all(|r| lead(r).filter(|l| filter.matches(l)).cloned());
-        leads.sort_by_key(|l| l.number);
-        leads.truncate(filter.limit.unwrap_or(usize::MAX));
-        Ok(leads)
+        Ok(board_cells_of(
+            account_type,
+            self.lock().records.values().filter_map(lead),
+        ))
     }
 
-    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
+    async fn tally(&self, tally: &Tally) -> Result<Vec<TallyRow>, StoreError> {
         io().await;
-        let mut deals: Vec<Deal> = self.all(|r| match r {
-            Record::Deal(d) if filter.matches(d) => Some(d.clone()),
-            _ => None,
-        });
-        deals.sort_by_key(|d| d.id);
-        deals.truncate(filter.limit.unwrap_or(usize::MAX));
-        Ok(deals)
-    }
-
-    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
-        io().await;
-        let mut list = self.all(|r| match r {
-            Record::Customer(c) if after.is_none_or(|a| c.id > a) => Some(c.clone()),
-            _ => None,
-        });
-        list.sort_by_key(|c| c.id);
-        list.truncate(limit);
-        Ok(list)
-    }
-
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
-        io().await;
-        Ok(self.all(|r| match r {
-            Record::Customer(c) if c.email.as_ref().is_some_and(|e| e.as_str() == email) => Some(c.clone()),
-            _ => None,
-        }))
-    }
-
-    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
-        io().await;
-        Ok(self.all(|r| match r {
-            Record::Customer(c) if c.phone.as_ref().is_some_and(|p| p.key() == e164) => Some(c.clone()),
-            _ => None,
-        }))
-    }
-
-    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
-        io().await;
-        let mut list = self.all(|r| match r {
-            Record::Activity(a) if a.subject == subject => Some(a.clone()),
-            _ => None,
-        });
-        list.sort_by_key(|a| (a.occurred_at, a.id));
-        Ok(list)
-    }
-
-    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
-        io().await;
-        let mut list = self.all(|r| match r {
-            Record::FollowUp(f) if f.subject == subject => Some(f.clone()),
-            _ => None,
-        });
-        list.sort_by_key(|f| (f.due, f.id));
-        Ok(list)
-    }
-
-    async fn communications_of(&self, lead_id: LeadId) -> Result<Vec<Communication>, StoreError> {
-        io().await;
-        let mut list = self.all(|r| match r {
-            Record::Communication(c) if c.lead == Some(lead_id) => Some(c.clone()),
-            _ => None,
-        });
-        list.sort_by_key(|c| (c.received_at, c.id));
-        Ok(list)
+        let inner = self.lock();
+        Ok(match tally {
+            Tally::Leads(t) => t.answer(inner.records.values().filter_map(lead)),
+            Tally::Deals(t) => t.answer(inner.records.values().filter_map(|r| match r {
+                Record::Deal(d) => Some(d),
+                _ => None,
+            })),
+        })
     }
 
     async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {

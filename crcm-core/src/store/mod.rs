@@ -1,10 +1,13 @@
 //! The storage contract a backend implements.
 //!
-//! [`Store`] is the minimum: read records, answer a few indexed lookups and
-//! the typed [`LeadFilter`], hand out lead numbers, read history and events,
-//! and commit a [`UnitOfWork`]. Conveniences live in [`StoreExt`], implemented
-//! for every store, so backends cannot drift apart. Backends hold no domain
-//! rules; they translate storage.
+//! [`Store`] is a small required core, built the way `object_store` is: read a
+//! record ([`Store::get`]), answer a [`Select`] one keyset page at a time
+//! ([`Store::select`]), read history and events, hand out lead numbers, and
+//! commit a [`UnitOfWork`]. Every typed lookup (a lead by number, the deals of
+//! a lead, customers by e-mail, a timeline) is a provided method of
+//! [`StoreExt`] on top of that core, implemented once for every store, so a
+//! new lookup is never a breaking change to a backend and backends cannot
+//! drift apart. Backends hold no domain rules; they translate storage.
 //!
 //! # Guarantees every backend gives
 //!
@@ -40,33 +43,40 @@
 //!    read a set through a query (no customer with this e-mail yet; no
 //!    activity on this lead) fails, rather than commits, when another writer
 //!    changed the set meanwhile.
-//! 9. **Filters.** [`Store::query_leads`] returns exactly the leads for which
-//!    [`LeadFilter::matches`] holds, ordered by lead number; the conformance
-//!    suite checks this against every backend.
+//! 9. **Selects.** [`Store::select`] returns exactly the page
+//!    [`query::page_of`] computes from the records the select's filter
+//!    matches (e.g. [`LeadFilter::matches`]), in the select's order, with the
+//!    cursor and total it computes; the conformance suite checks this against
+//!    every backend with random data and random queries.
 
 pub mod error;
 pub mod memory;
+pub mod query;
 pub mod record;
+pub mod tally;
 pub mod uow;
 
-use std::collections::BTreeSet;
+pub use query::{
+    CommunicationFilter, Cursor, CustomerFilter, DealFilter, LeadFilter, LeadKey, LeadOrder, Page, PageRequest, Select,
+};
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
-use crate::domain::config::{Config, PhaseRef};
+use crate::domain::config::Config;
 use crate::domain::customer::Customer;
-use crate::domain::deal::{Deal, DealStatus};
+use crate::domain::deal::Deal;
 use crate::domain::entity::EntityRef;
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
-use crate::domain::lead::{Lead, LeadStatus};
+use crate::domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId};
+use crate::domain::lead::Lead;
 use crate::store::error::StoreError;
 use crate::store::record::Record;
+use crate::store::tally::{BoardCell, Tally, TallyRow};
 use crate::store::uow::UnitOfWork;
 
 /// The storage format this build writes and the newest it reads.
@@ -79,117 +89,6 @@ pub struct CommitReceipt {
     pub first_seq: u64,
     /// How many events were written.
     pub events: u64,
-}
-
-/// A typed lead filter that backends answer natively. Every set field must
-/// match (AND); an empty filter matches every lead. Results are ordered by
-/// lead number and cut at `limit`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LeadFilter {
-    /// Status is one of these.
-    pub statuses: Option<BTreeSet<LeadStatus>>,
-    /// Owner equals ("My leads": owner = the actor).
-    pub owner: Option<UserId>,
-    /// Account type equals.
-    pub account_type: Option<Code>,
-    /// Phase equals.
-    pub phase: Option<PhaseRef>,
-    /// Source equals.
-    pub source: Option<Code>,
-    /// Priority equals.
-    pub priority: Option<Code>,
-    /// Has this tag.
-    pub tag: Option<Code>,
-    /// Zone equals.
-    pub zone: Option<String>,
-    /// Normalized e-mail equals.
-    pub email: Option<String>,
-    /// E.164 phone equals.
-    pub phone: Option<String>,
-    /// Closing reason equals.
-    pub closing_reason: Option<Code>,
-    /// Lost reason equals.
-    pub lost_reason: Option<Code>,
-    /// Linked to this customer.
-    pub customer: Option<CustomerId>,
-    /// Has a value for this custom field.
-    pub has_custom: Option<Code>,
-    /// Updated at or after.
-    pub updated_from: Option<DateTime<Utc>>,
-    /// Updated before.
-    pub updated_before: Option<DateTime<Utc>>,
-    /// At most this many results.
-    pub limit: Option<usize>,
-}
-
-impl LeadFilter {
-    /// The semantics every backend implements.
-    pub fn matches(&self, lead: &Lead) -> bool {
-        fn eq<T: PartialEq>(want: &Option<T>, have: Option<&T>) -> bool {
-            want.as_ref().is_none_or(|w| have == Some(w))
-        }
-        self.statuses.as_ref().is_none_or(|s| s.contains(&lead.status))
-            && eq(&self.owner, Some(&lead.owner))
-            && eq(&self.account_type, Some(&lead.account_type))
-            && eq(&self.phase, lead.phase.as_ref())
-            && eq(&self.source, lead.source.as_ref())
-            && eq(&self.priority, lead.priority.as_ref())
-            && self.tag.as_ref().is_none_or(|t| lead.tags.contains(t))
-            && eq(&self.zone, Some(&lead.zone))
-            && self
-                .email
-                .as_ref()
-                .is_none_or(|e| lead.email.as_ref().is_some_and(|x| x.as_str() == e))
-            && self
-                .phone
-                .as_ref()
-                .is_none_or(|p| lead.phone.as_ref().is_some_and(|x| x.key() == p))
-            && eq(&self.closing_reason, lead.closing_reason.as_ref())
-            && eq(&self.lost_reason, lead.lost_reason.as_ref())
-            && eq(&self.customer, lead.customer.as_ref())
-            && self.has_custom.as_ref().is_none_or(|f| lead.custom.contains_key(f))
-            && self.updated_from.is_none_or(|t| lead.updated_at >= t)
-            && self.updated_before.is_none_or(|t| lead.updated_at < t)
-    }
-}
-
-/// A typed deal filter (AND of the set fields), ordered by creation (id).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DealFilter {
-    /// From this lead.
-    pub lead: Option<LeadId>,
-    /// Of this customer.
-    pub customer: Option<CustomerId>,
-    /// In this pipeline.
-    pub pipeline: Option<Code>,
-    /// At this stage (with `pipeline`).
-    pub stage: Option<Code>,
-    /// With this status.
-    pub status: Option<DealStatus>,
-    /// Lost for this reason.
-    pub lost_reason: Option<Code>,
-    /// Owned by.
-    pub owner: Option<UserId>,
-    /// At most this many results.
-    pub limit: Option<usize>,
-}
-
-impl DealFilter {
-    /// The semantics every backend implements.
-    pub fn matches(&self, deal: &Deal) -> bool {
-        self.lead.is_none_or(|l| deal.lead == Some(l))
-            && self.customer.is_none_or(|c| deal.customer == c)
-            && self.pipeline.as_ref().is_none_or(|p| &deal.pipeline == p)
-            && self.stage.as_ref().is_none_or(|s| &deal.stage == s)
-            && self.status.is_none_or(|s| deal.status == s)
-            && self
-                .lost_reason
-                .as_ref()
-                .is_none_or(|r| deal.lost_reason.as_ref() == Some(r))
-            && self.owner.as_ref().is_none_or(|o| &deal.owner == o)
-    }
 }
 
 /// The storage contract. Object-safe: use it as `Arc<dyn Store>`
@@ -208,34 +107,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// One record by reference.
     async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError>;
 
-    /// The lead with this number.
-    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError>;
+    /// One page of the records a [`Select`] names, in its order, from the
+    /// page's cursor on (see [`query`] for the semantics, which the
+    /// conformance suite checks). Answered natively: a backend reads index
+    /// entries or rows in the select's order and decodes only the records it
+    /// returns (and, for `total`, counts without decoding).
+    async fn select(&self, select: &Select, page: &PageRequest) -> Result<Page<Record>, StoreError>;
 
-    /// Leads matching a filter, ordered by number.
-    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError>;
+    /// The non-empty board cells of an account type's leads, in key order
+    /// (see [`tally::board_cells_of`]). Backends keep them counted in the
+    /// same transaction as the leads, so this reads cells, never leads.
+    async fn board_cells(&self, account_type: &Code) -> Result<Vec<BoardCell>, StoreError>;
 
-    /// Deals matching a filter.
-    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError>;
-
-    /// Customers by id (creation order, ids being UUID v7), the first
-    /// `limit` after `after` (`None`: from the start). Pass the last id
-    /// returned as the next `after` to page through all of them.
-    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError>;
-
-    /// Customers whose normalized e-mail equals `email`.
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError>;
-
-    /// Customers whose E.164 phone equals `e164`.
-    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError>;
-
-    /// Activities on a lead's or deal's timeline, oldest first.
-    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError>;
-
-    /// Follow-ups of a lead or deal, by due date.
-    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError>;
-
-    /// Communications attached to a lead, oldest first.
-    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError>;
+    /// A grouped count (SQL `GROUP BY`; see [`tally::LeadTally::answer`] and
+    /// [`tally::DealTally::answer`]): non-empty groups in key order.
+    async fn tally(&self, tally: &Tally) -> Result<Vec<TallyRow>, StoreError>;
 
     /// The history of one entity, by version.
     async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError>;
@@ -271,32 +157,14 @@ impl<T: Store + ?Sized> Store for Arc<T> {
     async fn get(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
         (**self).get(entity).await
     }
-    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
-        (**self).lead_by_number(number).await
+    async fn select(&self, select: &Select, page: &PageRequest) -> Result<Page<Record>, StoreError> {
+        (**self).select(select, page).await
     }
-    async fn query_leads(&self, filter: &LeadFilter) -> Result<Vec<Lead>, StoreError> {
-        (**self).query_leads(filter).await
+    async fn board_cells(&self, account_type: &Code) -> Result<Vec<BoardCell>, StoreError> {
+        (**self).board_cells(account_type).await
     }
-    async fn query_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>, StoreError> {
-        (**self).query_deals(filter).await
-    }
-    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
-        (**self).list_customers(after, limit).await
-    }
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
-        (**self).customers_by_email(email).await
-    }
-    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
-        (**self).customers_by_phone(e164).await
-    }
-    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
-        (**self).activities(subject).await
-    }
-    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
-        (**self).follow_ups(subject).await
-    }
-    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
-        (**self).communications_of(lead).await
+    async fn tally(&self, tally: &Tally) -> Result<Vec<TallyRow>, StoreError> {
+        (**self).tally(tally).await
     }
     async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, StoreError> {
         (**self).history(entity).await
@@ -388,14 +256,201 @@ pub trait StoreExt: Store {
         .await
     }
 
-    /// The deals created from a lead.
+    /// Every record a select names, page after page (for lists that are
+    /// small by nature: one lead's deals, one timeline).
+    async fn select_all(&self, select: &Select) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::all();
+        loop {
+            let got = self.select(select, &page).await?;
+            out.extend(got.items);
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// One page of leads.
+    async fn leads(
+        &self,
+        filter: &LeadFilter,
+        order: &LeadOrder,
+        page: &PageRequest,
+    ) -> Result<Page<Lead>, StoreError> {
+        let select = Select::Leads {
+            filter: filter.clone(),
+            order: order.clone(),
+        };
+        let got = self.select(&select, page).await?;
+        typed_page(got, |r| match r {
+            Record::Lead(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// How many leads match a filter.
+    async fn count_leads(&self, filter: &LeadFilter) -> Result<u64, StoreError> {
+        let page = PageRequest {
+            limit: 0,
+            total: true,
+            after: None,
+        };
+        Ok(self
+            .leads(filter, &LeadOrder::default(), &page)
+            .await?
+            .total
+            .unwrap_or(0))
+    }
+
+    /// The lead with this number.
+    async fn lead_by_number(&self, number: u64) -> Result<Option<Lead>, StoreError> {
+        let filter = LeadFilter {
+            number: Some(number),
+            ..LeadFilter::default()
+        };
+        let page = self
+            .leads(&filter, &LeadOrder::default(), &PageRequest::first(1))
+            .await?;
+        Ok(page.items.into_iter().next())
+    }
+
+    /// One page of deals, by id.
+    async fn deals(&self, filter: &DealFilter, page: &PageRequest) -> Result<Page<Deal>, StoreError> {
+        let got = self.select(&Select::Deals { filter: filter.clone() }, page).await?;
+        typed_page(got, |r| match r {
+            Record::Deal(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// The deals created from a lead, by id.
     async fn deals_of_lead(&self, lead: LeadId) -> Result<Vec<Deal>, StoreError> {
-        self.query_deals(&DealFilter {
+        let filter = DealFilter {
             lead: Some(lead),
             ..DealFilter::default()
+        };
+        let all = self.select_all(&Select::Deals { filter }).await?;
+        records_as(all, |r| match r {
+            Record::Deal(x) => Ok(x),
+            other => Err(other.entity()),
         })
-        .await
     }
+
+    /// One page of customers, by id.
+    async fn customers(&self, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<Customer>, StoreError> {
+        let got = self.select(&Select::Customers { filter: filter.clone() }, page).await?;
+        typed_page(got, |r| match r {
+            Record::Customer(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// Customers by id, the first `limit` after `after`.
+    async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
+        let page = PageRequest {
+            after: after.map(|id| Cursor { key: 0, id: id.0 }),
+            limit,
+            total: false,
+        };
+        Ok(self.customers(&CustomerFilter::default(), &page).await?.items)
+    }
+
+    /// Customers whose normalized e-mail equals `email`, by id.
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<Customer>, StoreError> {
+        let filter = CustomerFilter {
+            email: Some(email.to_owned()),
+            ..CustomerFilter::default()
+        };
+        let all = self.select_all(&Select::Customers { filter }).await?;
+        records_as(all, |r| match r {
+            Record::Customer(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// Customers whose E.164 phone equals `e164`, by id.
+    async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
+        let filter = CustomerFilter {
+            phone: Some(e164.to_owned()),
+            ..CustomerFilter::default()
+        };
+        let all = self.select_all(&Select::Customers { filter }).await?;
+        records_as(all, |r| match r {
+            Record::Customer(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// Activities on a lead's or deal's timeline, oldest first.
+    async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, StoreError> {
+        let all = self.select_all(&Select::Activities { subject }).await?;
+        records_as(all, |r| match r {
+            Record::Activity(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// Follow-ups of a lead or deal, by due date.
+    async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, StoreError> {
+        let all = self.select_all(&Select::FollowUps { subject }).await?;
+        records_as(all, |r| match r {
+            Record::FollowUp(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// One page of communications, by arrival.
+    async fn communications(
+        &self,
+        filter: &CommunicationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Communication>, StoreError> {
+        let got = self
+            .select(&Select::Communications { filter: filter.clone() }, page)
+            .await?;
+        typed_page(got, |r| match r {
+            Record::Communication(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+
+    /// Communications attached to a lead, oldest first.
+    async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, StoreError> {
+        let filter = CommunicationFilter {
+            lead: Some(lead),
+            ..CommunicationFilter::default()
+        };
+        let all = self.select_all(&Select::Communications { filter }).await?;
+        records_as(all, |r| match r {
+            Record::Communication(x) => Ok(x),
+            other => Err(other.entity()),
+        })
+    }
+}
+
+/// Converts a page of records to their type (see [`records_as`]).
+fn typed_page<T>(page: Page<Record>, pick: fn(Record) -> Result<T, EntityRef>) -> Result<Page<T>, StoreError> {
+    let Page { items, next, total } = page;
+    Ok(Page {
+        items: records_as(items, pick)?,
+        next,
+        total,
+    })
+}
+
+/// Converts the records of a select to their type; a record of another kind
+/// means the backend answered wrongly, reported as corrupt.
+fn records_as<T>(records: Vec<Record>, pick: fn(Record) -> Result<T, EntityRef>) -> Result<Vec<T>, StoreError> {
+    records
+        .into_iter()
+        .map(|r| {
+            pick(r).map_err(|other| StoreError::Corrupt {
+                what: other.to_string(),
+                message: "a select returned a record of another kind".into(),
+            })
+        })
+        .collect()
 }
 
 impl<T: Store + ?Sized> StoreExt for T {}

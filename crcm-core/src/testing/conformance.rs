@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 
-use super::{StoreFactory, ann, bob, fixture_config, fixture_engine, maria, phase, root};
+use super::{AllLeads, StoreFactory, ann, bob, fixture_config, fixture_engine, maria, phase, root};
 use crate::domain::activity::{ActivityKind, Subject};
 use crate::domain::config::PhaseRef;
 use crate::domain::deal::{Deal, DealStatus};
@@ -570,7 +570,7 @@ pub async fn disqualify_and_reopen(factory: Arc<dyn StoreFactory>) {
     );
     assert!(
         engine
-            .leads(&LeadFilter {
+            .lead_list(&LeadFilter {
                 statuses: Some([LeadStatus::Disqualified].into()),
                 ..LeadFilter::default()
             })
@@ -1289,7 +1289,7 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
     let created = create(&engine, &maria(), for_bob).await;
     assert_eq!(created.owner, bob().user);
     let mine = engine
-        .leads(&LeadFilter {
+        .lead_list(&LeadFilter {
             owner: Some(bob().user),
             ..LeadFilter::default()
         })
@@ -1394,7 +1394,7 @@ pub async fn store_invariants(engine: &Engine) -> Vec<String> {
         Ok((c, _)) => c,
         Err(e) => return vec![format!("no configuration: {e}")],
     };
-    let leads = match engine.leads(&LeadFilter::default()).await {
+    let leads = match engine.lead_list(&LeadFilter::default()).await {
         Ok(l) => l,
         Err(e) => return vec![format!("leads unreadable: {e}")],
     };
@@ -1485,6 +1485,8 @@ macro_rules! conformance_tests {
             events_are_gap_free_and_paged,
             history_records_every_field_change,
             lead_filters_match_their_semantics,
+            queries_match_the_reference,
+            board_matches_the_leads,
             reopen_keeps_everything
         );
         // Smoke: the main flow of each machine, end to end on the backend.

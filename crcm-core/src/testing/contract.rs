@@ -10,7 +10,8 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::conformance::{assert_unchanged, b2b, code, create, exec, move_to, qualify, refuse, snapshot, user};
-use super::{StoreFactory, ann, bob, fixture_engine, maria, phase, root};
+pub use super::queries::{board_matches_the_leads, queries_match_the_reference};
+use super::{AllLeads, StoreFactory, ann, bob, fixture_engine, maria, phase, root};
 use crate::domain::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};
 use crate::domain::config::ConfigError;
 use crate::domain::custom::CustomValue;
@@ -22,12 +23,14 @@ use crate::domain::lead::LeadStatus;
 use crate::engine::Engine;
 use crate::engine::commands;
 use crate::engine::commands::{Command, CommandOutput};
+use crate::engine::query::CustomerQuery;
 use crate::rules::error::Error;
 use crate::rules::machine::LeadError;
 use crate::rules::machine::{CommunicationError, LeadLinks};
 use crate::store::error::StoreError;
+use crate::store::query::TimeRange;
 use crate::store::uow::UnitOfWork;
-use crate::store::{LeadFilter, StoreExt};
+use crate::store::{LeadFilter, PageRequest, StoreExt};
 
 /// Seed 003: "The Email field is validated by format. If the address is entered
 /// incorrectly, the system will show an error." A refused lead changes nothing
@@ -70,7 +73,7 @@ pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn 
     assert!(matches!(e, Error::Input(InputError::CustomField { .. })), "{e}");
     assert!(
         engine
-            .leads(&LeadFilter::default())
+            .lead_list(&LeadFilter::default())
             .await
             .unwrap_or_default()
             .is_empty()
@@ -163,15 +166,15 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
     let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
     assert_eq!(history.len(), 3);
     let lookup = |tag: &str| LeadFilter {
-        tag: Some(code(tag)),
+        tags: [code(tag)].into(),
         ..LeadFilter::default()
     };
     for tag in ["VIP", "vip"] {
-        let found = engine.leads(&lookup(tag)).await.unwrap_or_default();
+        let found = engine.lead_list(&lookup(tag)).await.unwrap_or_default();
         assert_eq!(found.len(), 1, "tag {tag} finds the lead");
     }
     assert!(
-        engine.leads(&lookup("Vip")).await.unwrap_or_default().is_empty(),
+        engine.lead_list(&lookup("Vip")).await.unwrap_or_default().is_empty(),
         "no third variant"
     );
 
@@ -184,9 +187,8 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
     }
     for (i, zone) in ["Zürich", "zurich", "Zurich", "ZURICH"].iter().enumerate() {
         let found = engine
-            .leads(&LeadFilter {
+            .lead_list(&LeadFilter {
                 zone: Some((*zone).to_owned()),
-                limit: Some(1),
                 ..LeadFilter::default()
             })
             .await
@@ -309,25 +311,40 @@ pub async fn customers_page_in_creation_order(factory: Arc<dyn StoreFactory>) {
     let mut pages = Vec::new();
     let mut after = None;
     loop {
-        let page = engine.customers(after, 2).await.unwrap_or_else(|e| panic!("{e}"));
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        pages.push(page.iter().map(|c| c.id).collect::<Vec<_>>());
+        let query = CustomerQuery {
+            page: PageRequest {
+                after,
+                limit: 2,
+                total: true,
+            },
+            ..CustomerQuery::default()
+        };
+        let page = engine.customers(&query).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.total, Some(5));
+        pages.push(page.items.iter().map(|c| c.id).collect::<Vec<_>>());
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
     }
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
     assert_eq!(pages.concat(), created, "creation order, each once");
-    let all = engine.customers(None, 100).await.unwrap_or_else(|e| panic!("{e}"));
+    let all = engine
+        .customers(&CustomerQuery::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .items;
     assert_eq!(
         all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
         vec!["Customer 0", "Customer 1", "Customer 2", "Customer 3", "Customer 4"]
     );
-    assert!(
-        engine
-            .customers(None, 0)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_empty()
-    );
+    let none = CustomerQuery {
+        page: PageRequest::first(0),
+        ..CustomerQuery::default()
+    };
+    let empty = engine.customers(&none).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(empty.items.is_empty());
+    assert_eq!(empty.next, None, "a page of 0 is a count, with no cursor");
 }
 
 /// Seed 003: "Before deleting, check: there are no related sales orders and
@@ -1107,7 +1124,7 @@ pub async fn lead_filters_match_their_semantics(factory: Arc<dyn StoreFactory>) 
         }
         all.push(lead.id);
     }
-    let everything = engine.leads(&LeadFilter::default()).await.unwrap_or_default();
+    let everything = engine.lead_list(&LeadFilter::default()).await.unwrap_or_default();
     assert_eq!(everything.len(), 12);
     assert!(
         everything.windows(2).all(|w| w[0].number < w[1].number),
@@ -1137,7 +1154,7 @@ pub async fn lead_filters_match_their_semantics(factory: Arc<dyn StoreFactory>) 
             ..LeadFilter::default()
         },
         LeadFilter {
-            tag: Some(code("exhibition")),
+            tags: [code("exhibition")].into(),
             ..LeadFilter::default()
         },
         LeadFilter {
@@ -1157,30 +1174,33 @@ pub async fn lead_filters_match_their_semantics(factory: Arc<dyn StoreFactory>) 
             ..LeadFilter::default()
         },
         LeadFilter {
-            updated_from: Some(midpoint),
+            updated: TimeRange {
+                from: Some(midpoint),
+                before: None,
+            },
             ..LeadFilter::default()
         },
         LeadFilter {
-            updated_before: Some(midpoint),
-            limit: Some(2),
+            updated: TimeRange {
+                from: None,
+                before: Some(midpoint),
+            },
             ..LeadFilter::default()
         },
         LeadFilter {
             owner: Some(ann().user),
-            limit: Some(3),
             ..LeadFilter::default()
         },
     ];
     for f in filters {
         let got: Vec<u64> = engine
-            .leads(&f)
+            .lead_list(&f)
             .await
             .unwrap_or_default()
             .iter()
             .map(|l| l.number)
             .collect();
-        let mut want: Vec<u64> = everything.iter().filter(|l| f.matches(l)).map(|l| l.number).collect();
-        want.truncate(f.limit.unwrap_or(usize::MAX));
+        let want: Vec<u64> = everything.iter().filter(|l| f.matches(l)).map(|l| l.number).collect();
         assert_eq!(got, want, "filter {f:?}");
         assert!(
             !want.is_empty() || f.phone.is_some(),

@@ -20,6 +20,8 @@ pub mod conformance;
 pub mod contract;
 pub mod model;
 pub mod permissions;
+pub mod queries;
+pub mod scale;
 pub mod strategies;
 
 use std::sync::Arc;
@@ -31,13 +33,17 @@ use crate::domain::config::{
     PhaseType, Pipeline, Stage, StageKind, Tag,
 };
 use crate::domain::ids::{Code, UserId};
+use crate::domain::lead::Lead;
 use crate::domain::money::Currency;
 use crate::engine::Engine;
 use crate::engine::commands;
+use crate::engine::query::LeadQuery;
 use crate::rules::access::{Actor, Role};
-use crate::store::Store;
+use crate::rules::error::Error;
 use crate::store::error::StoreError;
 use crate::store::memory::MemoryStore;
+use crate::store::query::MAX_PAGE;
+use crate::store::{LeadFilter, Store};
 
 /// Makes stores for the conformance suite.
 #[async_trait]
@@ -347,4 +353,32 @@ pub fn generated_section(path: &str, begin: &str, end: &str, content: &str) {
          file:\n{}\ncode:\n{content}",
         &text[start..stop]
     );
+}
+
+/// Every lead a filter matches, by number, paging through the engine's lead
+/// list: for tests, whose stores are small.
+#[async_trait]
+pub trait AllLeads {
+    /// Every matching lead, by number.
+    async fn lead_list(&self, filter: &LeadFilter) -> Result<Vec<Lead>, Error>;
+}
+
+#[async_trait]
+impl AllLeads for Engine {
+    async fn lead_list(&self, filter: &LeadFilter) -> Result<Vec<Lead>, Error> {
+        let mut query = LeadQuery {
+            filter: filter.clone(),
+            ..Default::default()
+        };
+        query.page.limit = MAX_PAGE;
+        let mut out = Vec::new();
+        loop {
+            let page = self.leads(&query).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
 }

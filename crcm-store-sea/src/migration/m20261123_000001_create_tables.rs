@@ -11,7 +11,8 @@ impl MigrationName for Migration {
     }
 }
 
-fn t(name: &str) -> Alias {
+/// A table or column name.
+pub(super) fn t(name: &str) -> Alias {
     Alias::new(name)
 }
 
@@ -36,7 +37,8 @@ fn big(name: &str) -> ColumnDef {
     ColumnDef::new(t(name)).big_integer().not_null().to_owned()
 }
 
-fn index(table: &str, name: &str, cols: &[&str]) -> IndexCreateStatement {
+/// A named index of `table` over `cols`.
+pub(super) fn index(table: &str, name: &str, cols: &[&str]) -> IndexCreateStatement {
     let mut i = Index::create();
     i.name(format!("{table}_{name}")).table(t(table));
     for c in cols {

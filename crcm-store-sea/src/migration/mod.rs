@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_tables;
 mod m20261124_000002_lookup_keys;
 mod m20261124_000003_mysql_text;
+mod m20261130_000004_query_columns;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261124_000002_lookup_keys::Migration),
             Box::new(m20261124_000003_mysql_text::Migration),
+            Box::new(m20261130_000004_query_columns::Migration),
         ]
     }
 

@@ -1,0 +1,272 @@
+//! The board (seed 004's kanban): per account type, one column per
+//! non-closing phase, in order, with its count, expected revenue per currency,
+//! rotten count and first cards; and the deal board per pipeline.
+//!
+//! Counts and sums come from the cells a backend maintains in the same
+//! transaction as the leads ([`crate::store::Store::board_cells`]), or, when
+//! the board is filtered beyond its owner, from one grouped count
+//! ([`crate::store::Store::tally`]); cards and rotten counts are indexed
+//! selects. No lead is loaded except the cards shown. Moving a card is a phase
+//! change: [`crate::commands::MoveLeadPhase`].
+//!
+//! ```
+//! # use crcm_core::prelude::*;
+//! # use crcm_core::engine::board::BoardQuery;
+//! # async fn run(engine: &Engine) -> Result<(), crcm_core::Error> {
+//! let board = engine.board(&BoardQuery::new(code!("b2b"))).await?;
+//! for column in &board.columns {
+//!     println!("{} ({} leads, {} rotten)", column.name, column.count, column.rotten);
+//!     for card in &column.cards {
+//!         println!("  #{} {} ({} days{})", card.number, card.name, card.days_in_phase,
+//!             if card.rotten { ", rotten" } else { "" });
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::config::{Config, PhaseRef, PhaseType, StageKind};
+use crate::domain::ids::{Code, LeadId, UserId};
+use crate::domain::lead::{Lead, LeadStatus};
+use crate::domain::money::{Currency, Money};
+use crate::store::query::{Closed, Cursor, DealFilter, LeadFilter, LeadOrder, PageRequest, PhaseCutoffs};
+use crate::store::tally::{BoardCell, DealGroup, DealTally, LeadGroup, LeadTally, Tally};
+
+/// Which board to draw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardQuery {
+    /// The account type whose phases are the columns.
+    pub account_type: Code,
+    /// Only this owner's leads ("My leads").
+    #[serde(default)]
+    pub owner: Option<UserId>,
+    /// Further filters (answered by a grouped count rather than the
+    /// maintained cells).
+    #[serde(default)]
+    pub filter: LeadFilter,
+    /// Cards per column (lowest lead numbers first), at most 100.
+    #[serde(default = "default_cards")]
+    pub cards: usize,
+}
+
+fn default_cards() -> usize {
+    5
+}
+
+impl BoardQuery {
+    /// The board of an account type, 5 cards per column.
+    pub fn new(account_type: Code) -> Self {
+        Self {
+            account_type,
+            owner: None,
+            filter: LeadFilter::default(),
+            cards: default_cards(),
+        }
+    }
+}
+
+/// A lead on the board.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardCard {
+    /// The lead.
+    pub lead: LeadId,
+    /// Its number.
+    pub number: u64,
+    /// Its display name.
+    pub name: String,
+    /// Its company.
+    pub company: String,
+    /// Its owner.
+    pub owner: UserId,
+    /// Its status (new, contacted or qualified: closed leads are off the board).
+    pub status: LeadStatus,
+    /// Its priority.
+    pub priority: Option<Code>,
+    /// Its expected revenue.
+    pub expected_revenue: Option<Money>,
+    /// Whole days in the current phase.
+    pub days_in_phase: i64,
+    /// Longer in the phase than the phase's `rot_after_days`.
+    pub rotten: bool,
+}
+
+/// One column: a non-closing phase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardColumn {
+    /// The phase.
+    pub phase: PhaseRef,
+    /// Its description (the column title).
+    pub name: String,
+    /// Open leads in the phase.
+    pub count: u64,
+    /// Their expected revenue, one sum per currency (by currency code).
+    pub revenue: Vec<Money>,
+    /// How many of them are rotten.
+    pub rotten: u64,
+    /// The first cards.
+    pub cards: Vec<BoardCard>,
+    /// Where the next cards start, when there are more (a lead-list cursor in
+    /// number order).
+    pub more: Option<Cursor>,
+}
+
+/// The board of an account type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Board {
+    /// The account type.
+    pub account_type: Code,
+    /// Its non-closing phases, in order.
+    pub columns: Vec<BoardColumn>,
+    /// When it was drawn (days in phase and rotting are as of then).
+    pub at: DateTime<Utc>,
+}
+
+/// The store-level filter of one column's leads under `config`: page
+/// further through a column with it, from the column's `more` cursor
+/// ([`crate::store::StoreExt::leads`], number order).
+pub fn column_filter(q: &BoardQuery, config: &Config, phase: &PhaseRef) -> LeadFilter {
+    let mut f = q.filter.clone();
+    f.account_type = Some(q.account_type.clone());
+    f.phase = Some(phase.clone());
+    if q.owner.is_some() {
+        f.owner = q.owner.clone();
+    }
+    f.closed = Some(open_leads(config));
+    f
+}
+
+/// "Open": not closed by status nor in a closing phase.
+pub fn open_leads(config: &Config) -> Closed {
+    Closed {
+        closing_phases: config
+            .phases
+            .iter()
+            .filter(|p| p.phase_type == PhaseType::Closing)
+            .map(|p| p.reference())
+            .collect(),
+        closed: false,
+    }
+}
+
+/// Sums per currency as money, by currency code.
+pub(crate) fn revenue(sums: &BTreeMap<String, i64>) -> Vec<Money> {
+    sums.iter()
+        .filter_map(|(c, v)| Currency::new(c).ok().and_then(|c| Money::new(*v, c).ok()))
+        .collect()
+}
+
+/// Counts and revenue per phase from the maintained cells.
+pub(crate) fn from_cells(
+    cells: &[BoardCell],
+    owner: Option<&UserId>,
+) -> BTreeMap<PhaseRef, (u64, BTreeMap<String, i64>)> {
+    let mut out: BTreeMap<PhaseRef, (u64, BTreeMap<String, i64>)> = BTreeMap::new();
+    for c in cells {
+        let Some(phase) = &c.phase else { continue };
+        if c.status.is_closed() || owner.is_some_and(|o| o != &c.owner) {
+            continue;
+        }
+        let e = out.entry(phase.clone()).or_default();
+        e.0 += c.count;
+        if let Some(cur) = &c.currency {
+            *e.1.entry(cur.clone()).or_default() += c.value;
+        }
+    }
+    out
+}
+
+/// The lead tally that replaces the cells when the board has extra filters.
+pub(crate) fn filtered_tally(q: &BoardQuery, config: &Config) -> Tally {
+    let mut filter = q.filter.clone();
+    filter.account_type = Some(q.account_type.clone());
+    if q.owner.is_some() {
+        filter.owner = q.owner.clone();
+    }
+    filter.closed = Some(open_leads(config));
+    Tally::Leads(LeadTally {
+        filter,
+        by: vec![LeadGroup::Phase, LeadGroup::Currency],
+    })
+}
+
+/// The rotten cut-off of a phase at `now`, if it rots: a lead of the phase
+/// is rotten when it entered the phase at or before the cut-off.
+pub fn rot_cutoff(config: &Config, phase: &PhaseRef, now: DateTime<Utc>) -> Option<PhaseCutoffs> {
+    let days = config.phase(phase)?.rot_after_days?;
+    Some(PhaseCutoffs {
+        cutoffs: [(phase.clone(), now - Duration::days(i64::from(days) + 1))].into(),
+        past: true,
+    })
+}
+
+/// A card of a lead.
+pub(crate) fn card(lead: &Lead, config: &Config, now: DateTime<Utc>) -> BoardCard {
+    BoardCard {
+        lead: lead.id,
+        number: lead.number,
+        name: lead.display_name(),
+        company: lead.company.clone(),
+        owner: lead.owner.clone(),
+        status: lead.status,
+        priority: lead.priority.clone(),
+        expected_revenue: lead.expected_revenue,
+        days_in_phase: lead.days_in_phase(now),
+        rotten: lead.is_rotten(config, now),
+    }
+}
+
+/// The page of a column's cards.
+pub(crate) fn card_page(q: &BoardQuery) -> (LeadOrder, PageRequest) {
+    (LeadOrder::default(), PageRequest::first(q.cards.min(100)))
+}
+
+/// One stage of a deal board.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealColumn {
+    /// Stage code.
+    pub stage: Code,
+    /// Stage name.
+    pub name: String,
+    /// Open, won or lost.
+    pub kind: StageKind,
+    /// The stage's default probability (percent).
+    pub probability: u8,
+    /// Deals in the stage.
+    pub count: u64,
+    /// Their value, per currency.
+    pub value: Vec<Money>,
+    /// Their probability-weighted value (each deal's value × its own
+    /// probability), per currency.
+    pub weighted: Vec<Money>,
+}
+
+/// The deal board of a pipeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealBoard {
+    /// Pipeline code.
+    pub pipeline: Code,
+    /// Its stages, in order.
+    pub columns: Vec<DealColumn>,
+}
+
+/// The tally behind a deal board.
+pub(crate) fn deal_tally(pipeline: &Code, owner: Option<&UserId>) -> Tally {
+    Tally::Deals(DealTally {
+        filter: DealFilter {
+            pipeline: Some(pipeline.clone()),
+            owner: owner.cloned(),
+            ..DealFilter::default()
+        },
+        by: vec![DealGroup::Stage, DealGroup::Currency],
+    })
+}
+
+/// Weighted sums are kept in hundredths of a minor unit; a board shows whole
+/// minor units, rounded half away from zero.
+pub(crate) fn unweight(hundredths: i64) -> i64 {
+    (hundredths + hundredths.signum() * 50) / 100
+}

@@ -1,0 +1,188 @@
+//! The queries a user asks: lead and customer lists with search, sort and
+//! pages.
+//!
+//! A [`LeadQuery`] speaks the manuals' language ("Opened", "My leads",
+//! rotten, days in phase, a phone typed in any format). The engine resolves it
+//! against the configuration and the clock into a store-level
+//! [`LeadFilter`] and [`LeadOrder`], which every backend answers natively.
+//!
+//! ```
+//! # use crcm_core::prelude::*;
+//! # use crcm_core::engine::query::{LeadQuery, LeadSort};
+//! # use crcm_core::user_id;
+//! # async fn run(engine: &Engine) -> Result<(), crcm_core::Error> {
+//! // "Opened" + "My leads", most days in phase first, 20 a page.
+//! let mut query = LeadQuery {
+//!     open: Some(true),
+//!     sort: LeadSort::DaysInPhase,
+//!     descending: true,
+//!     ..LeadQuery::default()
+//! };
+//! query.filter.owner = Some(user_id!("anna"));
+//! query.page.limit = 20;
+//! let first = engine.leads(&query).await?;
+//! if let Some(next) = first.next {
+//!     query.page.after = Some(next);
+//!     let _second = engine.leads(&query).await?;
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::config::{Config, PhaseType};
+use crate::domain::contact::Phone;
+use crate::store::query::{
+    Closed, CustomerFilter, LeadFilter, LeadKey, LeadOrder, PageRequest, PhaseCutoffs, Search, words,
+};
+
+/// What a lead list is sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadSort {
+    /// Lead number (the default).
+    #[default]
+    Number,
+    /// Creation time.
+    Created,
+    /// Last change.
+    Updated,
+    /// Expected close date (leads without one last).
+    ExpectedClose,
+    /// Priority, by the configured ranks (most urgent first; leads without one last).
+    Priority,
+    /// Expected revenue in minor units (leads without one last).
+    Value,
+    /// Days in the current phase (fewest first; `descending` for most first).
+    DaysInPhase,
+}
+
+/// A lead list: filters (AND), search, sort and page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LeadQuery {
+    /// Value filters (status, owner, phase, tags, date ranges, missing values...).
+    #[serde(flatten)]
+    pub filter: LeadFilter,
+    /// `true`: only open leads (not converted, disqualified or merged, and not
+    /// in a closing phase), the manuals' "Opened" filter; `false`: only closed ones.
+    pub open: Option<bool>,
+    /// Only rotten leads: open (whatever `open` says), and longer in their
+    /// phase than the phase's `rot_after_days`.
+    pub rotten: bool,
+    /// Only leads at least this many days in their current phase.
+    pub min_days_in_phase: Option<u32>,
+    /// Free text: every word must start a word of the lead's name, title,
+    /// company or e-mail (case-insensitive, any script); or the text, read as
+    /// a phone number in the configured region, equals the lead's phone.
+    /// Quotes, `%`, `_` and the like are separators, never syntax.
+    pub search: Option<String>,
+    /// Sort key.
+    pub sort: LeadSort,
+    /// Largest first.
+    pub descending: bool,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+/// Resolves a search text: its words, and its phone form when it reads as a
+/// phone number in the configured region.
+pub fn resolve_search(config: &Config, text: &str) -> Search {
+    Search {
+        words: words(text),
+        phone: Phone::parse(text, &config.settings.default_phone_region)
+            .ok()
+            .map(|p| p.key().to_owned()),
+    }
+}
+
+impl LeadQuery {
+    /// The store-level filter and order this query means under `config` at `now`.
+    pub fn resolve(&self, config: &Config, now: DateTime<Utc>) -> (LeadFilter, LeadOrder) {
+        let mut f = self.filter.clone();
+        let closing_phases: BTreeSet<_> = config
+            .phases
+            .iter()
+            .filter(|p| p.phase_type == PhaseType::Closing)
+            .map(|p| p.reference())
+            .collect();
+        let open = if self.rotten { Some(true) } else { self.open };
+        if let Some(open) = open {
+            f.closed = Some(Closed {
+                closing_phases,
+                closed: !open,
+            });
+        }
+        if self.rotten {
+            let cutoffs = config
+                .phases
+                .iter()
+                .filter(|p| p.phase_type != PhaseType::Closing)
+                .filter_map(|p| {
+                    p.rot_after_days
+                        .map(|d| (p.reference(), now - Duration::days(i64::from(d) + 1)))
+                })
+                .collect();
+            f.cutoffs = Some(PhaseCutoffs { cutoffs, past: true });
+        }
+        if let Some(days) = self.min_days_in_phase {
+            // days_in_phase >= n  <=>  entered <= now - n days.
+            let before = now - Duration::days(i64::from(days)) + Duration::microseconds(1);
+            f.phase_entered.before = Some(f.phase_entered.before.map_or(before, |b| b.min(before)));
+        }
+        if let Some(text) = &self.search {
+            f.search = Some(resolve_search(config, text));
+        }
+        let (key, flip) = match self.sort {
+            LeadSort::Number => (LeadKey::Number, false),
+            LeadSort::Created => (LeadKey::Created, false),
+            LeadSort::Updated => (LeadKey::Updated, false),
+            LeadSort::ExpectedClose => (LeadKey::ExpectedClose, false),
+            LeadSort::Priority => {
+                let mut ranked: Vec<_> = config.priorities.iter().collect();
+                ranked.sort_by_key(|p| p.rank);
+                (
+                    LeadKey::Priority(ranked.into_iter().map(|p| p.code.clone()).collect()),
+                    false,
+                )
+            }
+            LeadSort::Value => (LeadKey::Value, false),
+            // More days in phase = entered earlier.
+            LeadSort::DaysInPhase => (LeadKey::PhaseEntered, true),
+        };
+        (
+            f,
+            LeadOrder {
+                key,
+                descending: self.descending != flip,
+            },
+        )
+    }
+}
+
+/// A customer list: filters, search and page (customers in creation order).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomerQuery {
+    /// Value filters.
+    #[serde(flatten)]
+    pub filter: CustomerFilter,
+    /// Free text over name, e-mail and contacts' names, or a phone number.
+    pub search: Option<String>,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+impl CustomerQuery {
+    /// The store-level filter under `config`.
+    pub fn resolve(&self, config: &Config) -> CustomerFilter {
+        let mut f = self.filter.clone();
+        if let Some(text) = &self.search {
+            f.search = Some(resolve_search(config, text));
+        }
+        f
+    }
+}

@@ -1,0 +1,418 @@
+//! The read side on sled: every [`Select`] from index range scans.
+//!
+//! Leads are filtered and sorted on their query rows ([`index::ROW`]), never
+//! on the decoded leads; only the leads of the page are decoded. The access
+//! path, most selective first:
+//!
+//! 1. a lookup by number, e-mail, phone or customer, or a search (the word
+//!    index for the longest search word, the phone index): the candidates'
+//!    rows are read, filtered and sorted;
+//! 2. number order with no such lookup: the number index is walked in order
+//!    (from the cursor on), each entry's row checked, and the walk stops at
+//!    the end of the page; its cost follows the page size and the share of
+//!    leads the filter keeps, not the store's size;
+//! 3. any other order: the rows of the narrowest equality index (phase, tag,
+//!    custom field, reason, owner, source, priority, account type, zone), or
+//!    every row, filtered and sorted.
+//!
+//! A total counts every matching row (a walk over the candidates).
+//! [`SledStore::select_reads`] counts the index entries and rows read, so a
+//! test can show what a query costs.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use crcm_core::domain::entity::{EntityKind, EntityRef};
+use crcm_core::store::error::StoreError;
+use crcm_core::store::query::{
+    CommunicationFilter, Cursor, CustomerFilter, LeadFilter, LeadKey, LeadOrder, LeadRow, Page, PageRequest, Select,
+    page_of,
+};
+use crcm_core::store::record::Record;
+use crcm_core::store::tally::{Tally, TallyRow};
+use uuid::Uuid;
+
+use crate::codec::{decode, record_key};
+use crate::{SledStore, index, io};
+
+impl SledStore {
+    /// Index entries and rows read by selects since the store was opened.
+    pub fn select_reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn count_read(&self, n: u64) {
+        self.reads.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The ids under an index prefix, each once, in key order.
+    fn ids_under(&self, prefix: &[u8]) -> Result<Vec<Uuid>, StoreError> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for item in self.idx.scan_prefix(prefix) {
+            let (k, v) = item.map_err(io)?;
+            self.count_read(1);
+            if let Some((_, id)) = index::target(&k, &v)
+                && seen.insert(id)
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn row(&self, id: Uuid) -> Result<Option<LeadRow>, StoreError> {
+        let key = index::row_key(id);
+        self.count_read(1);
+        match self.idx.get(&key).map_err(io)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| StoreError::Corrupt {
+                what: format!("query row of lead {id}"),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn record(&self, entity: EntityRef) -> Result<Option<Record>, StoreError> {
+        self.count_read(1);
+        let key = record_key(entity);
+        match self.records.get(&key).map_err(io)? {
+            None => Ok(None),
+            Some(v) => decode::<Record>(&v, &key).map(Some),
+        }
+    }
+
+    /// Candidates from a selective lookup (path 1), or `None`.
+    fn selective_leads(&self, f: &LeadFilter) -> Result<Option<Vec<Uuid>>, StoreError> {
+        let one = |tag: u8, part: &[u8]| self.ids_under(&index::prefix(tag, &[part])).map(Some);
+        if let Some(n) = f.number {
+            return self.ids_under(&index::lead_number_key(n)).map(Some);
+        }
+        if let Some(e) = &f.email {
+            return one(index::EMAIL, e.as_bytes());
+        }
+        if let Some(p) = &f.phone {
+            return one(index::PHONE, p.as_bytes());
+        }
+        if let Some(c) = &f.customer {
+            return one(index::CUSTOMER, c.0.as_bytes());
+        }
+        if let Some(cut) = f.cutoffs.as_ref().filter(|c| c.past) {
+            // Rotten or stuck: one key range per phase, up to its cut-off.
+            let mut ids = Vec::new();
+            for (phase, at) in &cut.cutoffs {
+                if f.phase.as_ref().is_some_and(|p| p != phase) {
+                    continue;
+                }
+                let (start, end) = index::entered_by(phase, *at);
+                for item in self.idx.range(start..end) {
+                    let (k, v) = item.map_err(io)?;
+                    self.count_read(1);
+                    if let Some((_, id)) = index::target(&k, &v) {
+                        ids.push(id);
+                    }
+                }
+            }
+            return Ok(Some(ids));
+        }
+        if let Some(s) = &f.search {
+            let mut ids = Vec::new();
+            // The longest word narrows most; the filter then checks them all.
+            if let Some(w) = s.words.iter().max_by_key(|w| w.len()) {
+                ids.extend(self.ids_under(&index::word_prefix(index::WORD, w))?);
+            }
+            if let Some(p) = &s.phone {
+                ids.extend(self.ids_under(&index::prefix(index::PHONE, &[p.as_bytes()]))?);
+            }
+            ids.sort();
+            ids.dedup();
+            return Ok(Some(ids));
+        }
+        Ok(None)
+    }
+
+    /// Candidates from the narrowest equality index (path 3), or `None`.
+    fn broad_leads(&self, f: &LeadFilter) -> Result<Option<Vec<Uuid>>, StoreError> {
+        let prefix = if let Some(p) = &f.phase {
+            index::prefix(
+                index::PHASE,
+                &[p.account_type.as_str().as_bytes(), p.code.as_str().as_bytes()],
+            )
+        } else if let Some(t) = f.tags.iter().next() {
+            index::prefix(index::TAG, &[t.as_str().as_bytes()])
+        } else if let Some(c) = &f.has_custom {
+            index::prefix(index::CUSTOM, &[c.as_str().as_bytes()])
+        } else if let Some(r) = &f.lost_reason {
+            index::prefix(index::LOST_REASON, &[r.as_str().as_bytes()])
+        } else if let Some(r) = &f.closing_reason {
+            index::prefix(index::CLOSING_REASON, &[r.as_str().as_bytes()])
+        } else if let Some(o) = &f.owner {
+            index::prefix(index::OWNER, &[o.as_str().as_bytes()])
+        } else if let Some(s) = &f.source {
+            index::prefix(index::SOURCE, &[s.as_str().as_bytes()])
+        } else if let Some(p) = &f.priority {
+            index::prefix(index::PRIORITY, &[p.as_str().as_bytes()])
+        } else if let Some(a) = &f.account_type {
+            index::prefix(index::ACCOUNT_TYPE, &[a.as_str().as_bytes()])
+        } else if let Some(z) = &f.zone {
+            index::prefix(index::ZONE, &[z.as_bytes()])
+        } else {
+            return Ok(None);
+        };
+        self.ids_under(&prefix).map(Some)
+    }
+
+    /// Every lead's query row (path 3 without an index).
+    fn all_rows(&self) -> Result<Vec<LeadRow>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.idx.scan_prefix(index::row_prefix()) {
+            let (k, v) = item.map_err(io)?;
+            self.count_read(1);
+            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                what: format!("query row {}", crate::codec::hex(&k)),
+                message: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The page of rows for a lead select.
+    fn lead_rows(&self, f: &LeadFilter, order: &LeadOrder, page: &PageRequest) -> Result<Page<LeadRow>, StoreError> {
+        let keyed = |rows: Vec<LeadRow>| -> Vec<(i64, Uuid, LeadRow)> {
+            rows.into_iter()
+                .filter(|r| f.matches_row(r))
+                .map(|r| (order.key_row(&r), r.id.0, r))
+                .collect()
+        };
+        let rows_of = |ids: Vec<Uuid>| -> Result<Vec<LeadRow>, StoreError> {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(r) = self.row(id)? {
+                    out.push(r);
+                }
+            }
+            Ok(out)
+        };
+        if let Some(ids) = self.selective_leads(f)? {
+            return Ok(page_of(keyed(rows_of(ids)?), order.descending, page));
+        }
+        let broad = if order.key == LeadKey::Number && !page.total {
+            None
+        } else {
+            self.broad_leads(f)?
+        };
+        if order.key == LeadKey::Number && broad.is_none() {
+            return self.walk_numbers(f, order.descending, page);
+        }
+        let rows = match broad {
+            Some(ids) => rows_of(ids)?,
+            None => self.all_rows()?,
+        };
+        Ok(page_of(keyed(rows), order.descending, page))
+    }
+
+    /// Path 2: walk the number index from the cursor on.
+    fn walk_numbers(&self, f: &LeadFilter, descending: bool, page: &PageRequest) -> Result<Page<LeadRow>, StoreError> {
+        let limit = page.limit();
+        let start = index::lead_number_prefix();
+        let end = vec![index::NUMBER + 1];
+        // With a total the walk covers every entry (the total counts the
+        // rows before the cursor too); without one it starts at the cursor.
+        let after = page.after.map(|c| u64::try_from(c.key).unwrap_or(0));
+        let from = if page.total { None } else { after };
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match (from, descending) {
+            (None, false) => Box::new(self.idx.range(start..end)),
+            (None, true) => Box::new(self.idx.range(start..end).rev()),
+            (Some(n), false) => match n.checked_add(1) {
+                Some(next) => Box::new(self.idx.range(index::lead_number_key(next)..end)),
+                None => Box::new(std::iter::empty()),
+            },
+            (Some(n), true) => Box::new(self.idx.range(start..index::lead_number_key(n)).rev()),
+        };
+        let past_cursor = |number: u64| match after {
+            None => true,
+            Some(n) if descending => number < n,
+            Some(n) => number > n,
+        };
+        let mut items: Vec<LeadRow> = Vec::new();
+        let mut more = false;
+        let mut total = 0u64;
+        for item in iter {
+            let (k, v) = item.map_err(io)?;
+            self.count_read(1);
+            let Some((_, id)) = index::target(&k, &v) else {
+                continue;
+            };
+            let Some(row) = self.row(id)? else {
+                continue;
+            };
+            if !f.matches_row(&row) {
+                continue;
+            }
+            total += 1;
+            if !past_cursor(row.number) {
+                continue;
+            }
+            if items.len() < limit {
+                items.push(row);
+            } else {
+                more = true;
+                if !page.total {
+                    break;
+                }
+            }
+        }
+        let next = match items.last() {
+            Some(last) if more => Some(Cursor {
+                key: i64::try_from(last.number).unwrap_or(i64::MAX),
+                id: last.id.0,
+            }),
+            _ => None,
+        };
+        Ok(Page {
+            items,
+            next,
+            total: page.total.then_some(total),
+        })
+    }
+
+    /// Every lead row a filter matches, from the narrowest index.
+    fn matching_rows(&self, f: &LeadFilter) -> Result<Vec<LeadRow>, StoreError> {
+        let ids = match self.selective_leads(f)? {
+            Some(ids) => Some(ids),
+            None => self.broad_leads(f)?,
+        };
+        let rows = match ids {
+            Some(ids) => {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(r) = self.row(id)? {
+                        out.push(r);
+                    }
+                }
+                out
+            }
+            None => self.all_rows()?,
+        };
+        Ok(rows.into_iter().filter(|r| f.matches_row(r)).collect())
+    }
+
+    /// Answers a tally: leads from their query rows, deals from their records.
+    pub(crate) fn tally_now(&self, tally: &Tally) -> Result<Vec<TallyRow>, StoreError> {
+        match tally {
+            Tally::Leads(t) => Ok(t.answer_rows(self.matching_rows(&t.filter)?.iter())),
+            Tally::Deals(t) => {
+                let records = self.records_under(EntityKind::Deal, index::deal_prefix(&t.filter))?;
+                Ok(t.answer(records.iter().filter_map(|r| match r {
+                    Record::Deal(d) => Some(d),
+                    _ => None,
+                })))
+            }
+        }
+    }
+
+    /// Decoded records of `kind` under an index prefix, or of every record of
+    /// that kind.
+    fn records_under(&self, kind: EntityKind, prefix: Option<Vec<u8>>) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        match prefix {
+            Some(p) => {
+                for id in self.ids_under(&p)? {
+                    if let Some(r) = self.record(EntityRef { kind, id })? {
+                        out.push(r);
+                    }
+                }
+            }
+            None => {
+                for item in self.records.scan_prefix([crate::codec::kind_byte(kind)]) {
+                    let (k, v) = item.map_err(io)?;
+                    self.count_read(1);
+                    out.push(decode::<Record>(&v, &k)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn customer_prefix(f: &CustomerFilter) -> Option<Vec<u8>> {
+        if let Some(e) = &f.email {
+            return Some(index::customer_email_prefix(e));
+        }
+        if let Some(p) = &f.phone {
+            return Some(index::customer_phone_prefix(p));
+        }
+        None
+    }
+
+    fn communication_prefix(f: &CommunicationFilter) -> Option<Vec<u8>> {
+        if let Some(l) = f.lead {
+            return Some(index::communication_lead_prefix(l));
+        }
+        f.status
+            .map(|s| index::prefix(index::COMMUNICATION_STATUS, &[s.as_str().as_bytes()]))
+    }
+
+    /// Answers a select (see the store contract).
+    pub(crate) fn select_now(&self, select: &Select, page: &PageRequest) -> Result<Page<Record>, StoreError> {
+        let records = match select {
+            Select::Leads { filter, order } => {
+                let rows = self.lead_rows(filter, order, page)?;
+                let mut items = Vec::with_capacity(rows.items.len());
+                for row in &rows.items {
+                    let lead = self
+                        .record(EntityRef::lead(row.id))?
+                        .ok_or_else(|| StoreError::Corrupt {
+                            what: format!("lead {}", row.id),
+                            message: "its query row has no lead".into(),
+                        })?;
+                    items.push(lead);
+                }
+                return Ok(Page {
+                    items,
+                    next: rows.next,
+                    total: rows.total,
+                });
+            }
+            Select::Deals { filter } => self.records_under(EntityKind::Deal, index::deal_prefix(filter))?,
+            Select::Customers { filter } => {
+                let prefix = Self::customer_prefix(filter);
+                match (&prefix, &filter.search) {
+                    (None, Some(s)) => {
+                        let mut ids = Vec::new();
+                        if let Some(w) = s.words.iter().max_by_key(|w| w.len()) {
+                            ids.extend(self.ids_under(&index::word_prefix(index::CUSTOMER_WORD, w))?);
+                        }
+                        if let Some(p) = &s.phone {
+                            ids.extend(self.ids_under(&index::customer_phone_prefix(p))?);
+                        }
+                        ids.sort();
+                        ids.dedup();
+                        let mut out = Vec::new();
+                        for id in ids {
+                            if let Some(r) = self.record(EntityRef {
+                                kind: EntityKind::Customer,
+                                id,
+                            })? {
+                                out.push(r);
+                            }
+                        }
+                        out
+                    }
+                    _ => self.records_under(EntityKind::Customer, prefix)?,
+                }
+            }
+            Select::Activities { subject } => self.records_under(
+                EntityKind::Activity,
+                Some(index::subject_prefix(index::ACTIVITY_SUBJECT, *subject)),
+            )?,
+            Select::FollowUps { subject } => self.records_under(
+                EntityKind::FollowUp,
+                Some(index::subject_prefix(index::FOLLOW_UP_SUBJECT, *subject)),
+            )?,
+            Select::Communications { filter } => {
+                self.records_under(EntityKind::Communication, Self::communication_prefix(filter))?
+            }
+        };
+        Ok(select.answer(&records, page))
+    }
+}
