@@ -226,6 +226,8 @@ fn lead_group_col(g: LeadGroup) -> &'static str {
         LeadGroup::LostReason => "lost_reason",
         LeadGroup::Currency => "currency",
         LeadGroup::Zone => "zone",
+        LeadGroup::Email => "email",
+        LeadGroup::Phone => "phone",
     }
 }
 
@@ -844,7 +846,7 @@ fn decode(what: &str, select: &Select, id: &str, body: &str) -> Result<Record, S
     })
 }
 
-/// The `SELECT` of one page (its rows: `id`, `body`), for [`select`] and for
+/// The `SELECT` of one page (its rows: `id`, `body`), as the store runs it, for
 /// tests that read the query plan.
 pub fn page_statement(select: &Select, page: &PageRequest) -> SelectStatement {
     let plan = plan(select);

@@ -19,12 +19,12 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | `format`, `config`, `lead_seq`, `event_seq` | u32/u64 big-endian, or JSON `{version, config}` |
+//! | `meta` | `format`, `config`, `lead_seq`, `event_seq`, `board`, `index` (key versions) | u32/u64 big-endian, or JSON `{version, config}` |
 //! | `records` | kind byte + UUID (16 bytes) | encoded [`Record`] |
 //! | `history` | kind byte + UUID + version (u64 BE) | encoded [`HistoryEntry`] |
 //! | `events` | sequence (u64 BE) | encoded [`EventEnvelope`] |
-//! | `idx` | index tag + length-prefixed values + UUID | empty |
-//! | `board` | account type + phase's account type + phase code + status (length-prefixed) | count (u64 BE) |
+//! | `idx` | index tag + length-prefixed values + kind byte + UUID (see [`index`] for the exceptions) | empty, or the lead's number target or query row |
+//! | `board` | account type + phase's account type + phase code + status + owner + currency (length-prefixed) | count (u64 BE) + summed expected revenue (i64 BE) |
 //! | `lookups` | lookup key (UTF-8, see `crcm_core::store::record::lookup`) | version (u64 BE) |
 //!
 //! Numbers are big-endian so that byte order is numeric order. Encoded values
@@ -32,9 +32,12 @@
 //! form of the crcm type; the store's format version (in the marker and in
 //! `meta`) is [`crcm_core::store::FORMAT_VERSION`].
 //!
-//! Secondary indexes (tags in [`index`]) cover every filter field of
-//! [`LeadFilter`] and [`DealFilter`], customer e-mail and phone, and the
-//! timeline's subjects. They, the board counts, history and events are written
+//! Secondary indexes (tags in [`index`]) cover every field a lead, deal,
+//! customer or communication select narrows by (`crcm_core::store::query`),
+//! search words, each lead's query row (what filters and sorts read, so a
+//! query decodes only the leads it returns), the phase-entered time (rotten
+//! and stuck leads are a key range), and the timeline's subjects; the
+//! read paths are in `select.rs`. They, the board cells, history and events are written
 //! in the same sled multi-tree transaction as the records, after the
 //! optimistic-version checks, so they cannot disagree with the records;
 //! [`SledStore::verify`] checks that they do not.

@@ -119,6 +119,9 @@ pub struct LeadPatch {
     /// Tags (replaces the set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeSet<Code>>,
+    /// Tags to add to the lead's (after `tags`, if both are given).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub add_tags: BTreeSet<Code>,
     /// Expected revenue (`null` clears).
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub expected_revenue: Option<Option<Money>>,

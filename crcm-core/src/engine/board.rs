@@ -12,6 +12,7 @@
 //! ```
 //! # use crcm_core::prelude::*;
 //! # use crcm_core::engine::board::BoardQuery;
+//! # use crcm_core::code;
 //! # async fn run(engine: &Engine) -> Result<(), crcm_core::Error> {
 //! let board = engine.board(&BoardQuery::new(code!("b2b"))).await?;
 //! for column in &board.columns {

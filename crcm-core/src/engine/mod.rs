@@ -5,8 +5,11 @@
 //! against fresh state, a bounded number of times.
 
 pub mod board;
+pub mod bulk;
 pub mod commands;
+pub mod intake;
 pub mod query;
+pub mod reports;
 pub mod scope;
 
 use std::collections::BTreeMap;
@@ -18,23 +21,31 @@ use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
 use crate::domain::config::{Config, ConfigError, PhaseRef, PhaseType};
 use crate::domain::customer::Customer;
 use crate::domain::deal::Deal;
+use crate::domain::deal::DealStatus;
 use crate::domain::entity::EntityRef;
 use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::{Code, CustomerId, DealId, LeadId, UserId};
+use crate::domain::ids::{Code, CommunicationId, CustomerId, DealId, LeadId, UserId};
 use crate::domain::lead::Lead;
+use crate::domain::lead::LeadStatus;
 use crate::engine::commands::{Command, CommandOutput, TypedCommand, for_each_command};
 use crate::engine::scope::{Scope, customers_sharing_contact, leads_sharing_contact};
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::matching::open_matches;
 use crate::store::error::StoreError;
+use crate::store::query::LeadField;
+use crate::store::tally::{DealGroup, DealTally, LeadGroup, LeadTally, Tally};
 use crate::store::{
-    CommitReceipt, CommunicationFilter, DealFilter, FORMAT_VERSION, LeadFilter, Page, PageRequest, Store, StoreExt,
+    CommitReceipt, CommunicationFilter, DealFilter, FORMAT_VERSION, LeadFilter, LeadOrder, Page, PageRequest, Store,
+    StoreExt,
 };
 use board::{Board, BoardColumn, BoardQuery, DealBoard, DealColumn};
-use query::{CustomerQuery, LeadQuery};
+use bulk::{BulkAction, BulkItem, BulkOutcome, BulkReport, BulkTarget};
+use intake::{CommunicationMatches, DuplicateGroup, DuplicateKey};
+use query::{CustomerQuery, LeadQuery, LeadSort};
+use reports::{DataQuality, ForecastRow, Interval, MissingCount, ReasonRow, SourceRow, WorkloadRow};
 
 /// Where the engine reads the time (replaceable for tests and simulations).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -360,6 +371,66 @@ impl Engine {
         })
     }
 
+    /// Applies one action to many leads, each in its own unit of work (see
+    /// [`bulk`]): a report line per lead, applied or refused, in target
+    /// order. A query target is read to the end first, so the action works
+    /// on the set as it was when it started. More than [`bulk::MAX_BULK`]
+    /// leads is refused before anything changes.
+    pub async fn bulk(&self, actor: &Actor, target: &BulkTarget, action: &BulkAction) -> Result<BulkReport, Error> {
+        let too_many = || {
+            Error::Input(InputError::TooMany {
+                field: "bulk target".into(),
+                max: bulk::MAX_BULK,
+            })
+        };
+        let mut ids: Vec<LeadId> = Vec::new();
+        match target {
+            BulkTarget::Leads { ids: given } => {
+                if given.len() > bulk::MAX_BULK {
+                    return Err(too_many());
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                ids.extend(given.iter().copied().filter(|id| seen.insert(*id)));
+            }
+            BulkTarget::Query { query } => {
+                let mut q = query.clone();
+                q.page.after = None;
+                q.page.total = false;
+                q.page.limit = q.page.limit.clamp(1, crate::store::query::MAX_PAGE);
+                loop {
+                    let page = self.leads(&q).await?;
+                    ids.extend(page.items.iter().map(|l| l.id));
+                    if ids.len() > bulk::MAX_BULK {
+                        return Err(too_many());
+                    }
+                    match page.next {
+                        Some(next) => q.page.after = Some(next),
+                        None => break,
+                    }
+                }
+            }
+        }
+        let mut report = BulkReport::default();
+        for lead in ids {
+            let outcome = match self.execute(actor, action.command(lead)).await {
+                Ok(CommandOutput::Lead { lead: changed }) => BulkOutcome::Applied {
+                    version: changed.version,
+                },
+                // Every bulk command answers with the lead; read it back otherwise.
+                Ok(_) => BulkOutcome::Applied {
+                    version: self.store.lead(lead).await.ok().flatten().map_or(0, |l| l.version),
+                },
+                Err(error) => BulkOutcome::Refused { error },
+            };
+            match outcome {
+                BulkOutcome::Applied { .. } => report.applied += 1,
+                BulkOutcome::Refused { .. } => report.refused += 1,
+            }
+            report.items.push(BulkItem { lead, outcome });
+        }
+        Ok(report)
+    }
+
     /// The deal board of a pipeline: its stages in order, each with the
     /// count, value and probability-weighted value of its deals, per
     /// currency; `owner` narrows it to one owner's deals.
@@ -431,6 +502,294 @@ impl Engine {
         let lead = self.lead(lead).await?;
         let found = leads_sharing_contact(&*self.store, lead.email.as_ref(), lead.phone.as_ref()).await?;
         Ok(open_matches(&config, found, Some(lead.id)))
+    }
+
+    /// Every group of open leads that share an e-mail (or a phone), largest
+    /// first, then by value: one grouped count over the whole store, then one
+    /// indexed list per group.
+    pub async fn duplicate_groups(&self, key: DuplicateKey) -> Result<Vec<DuplicateGroup>, Error> {
+        let (config, _) = self.config().await?;
+        let open = LeadFilter {
+            closed: Some(board::open_leads(&config)),
+            ..LeadFilter::default()
+        };
+        let by = match key {
+            DuplicateKey::Email => LeadGroup::Email,
+            DuplicateKey::Phone => LeadGroup::Phone,
+        };
+        let tally = Tally::Leads(LeadTally {
+            filter: open.clone(),
+            by: vec![by],
+        });
+        let mut rows: Vec<(u64, String)> = self
+            .store
+            .tally(&tally)
+            .await?
+            .into_iter()
+            .filter(|r| r.count > 1)
+            .filter_map(|r| r.key.into_iter().next().flatten().map(|v| (r.count, v)))
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let mut out = Vec::with_capacity(rows.len());
+        for (count, value) in rows {
+            let mut filter = open.clone();
+            match key {
+                DuplicateKey::Email => filter.email = Some(value.clone()),
+                DuplicateKey::Phone => filter.phone = Some(value.clone()),
+            }
+            let page = self
+                .store
+                .leads(&filter, &LeadOrder::default(), &PageRequest::first(intake::GROUP_LEADS))
+                .await?;
+            out.push(DuplicateGroup {
+                key,
+                value,
+                count,
+                leads: page.items,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Who an inbound communication may be from, ranked: open leads with its
+    /// e-mail or phone, then closed ones, then customers.
+    pub async fn communication_matches(&self, id: CommunicationId) -> Result<CommunicationMatches, Error> {
+        let (config, _) = self.config().await?;
+        let communication = self
+            .store
+            .communication(id)
+            .await?
+            .ok_or(Error::NotFound(EntityRef::communication(id)))?;
+        let leads = leads_sharing_contact(
+            &*self.store,
+            communication.from_email.as_ref(),
+            communication.from_phone.as_ref(),
+        )
+        .await?;
+        let (closed_leads, open_leads): (Vec<Lead>, Vec<Lead>) = leads.into_iter().partition(|l| l.is_closed(&config));
+        let mut customers = Vec::new();
+        if let Some(e) = &communication.from_email {
+            customers.extend(self.store.customers_by_email(e.as_str()).await?);
+        }
+        if let Some(p) = &communication.from_phone {
+            customers.extend(self.store.customers_by_phone(p.key()).await?);
+        }
+        customers.sort_by_key(|c| c.id);
+        customers.dedup_by_key(|c| c.id);
+        Ok(CommunicationMatches {
+            open_leads,
+            closed_leads,
+            customers,
+        })
+    }
+
+    /// Conversion by source (seed 002): of the leads created in the
+    /// interval, per source, how many are now qualified (or converted),
+    /// converted and lost. One grouped count.
+    pub async fn report_sources(&self, interval: &Interval) -> Result<Vec<SourceRow>, Error> {
+        let tally = Tally::Leads(LeadTally {
+            filter: LeadFilter {
+                created: interval.range(),
+                ..LeadFilter::default()
+            },
+            by: vec![LeadGroup::Source, LeadGroup::Status],
+        });
+        let mut out: Vec<SourceRow> = Vec::new();
+        for row in self.store.tally(&tally).await? {
+            let source = row.key.first().cloned().flatten().and_then(|c| Code::new(c).ok());
+            let status = row.key.get(1).cloned().flatten().unwrap_or_default();
+            let i = match out.iter().position(|r| r.source == source) {
+                Some(i) => i,
+                None => {
+                    out.push(SourceRow {
+                        source,
+                        created: 0,
+                        qualified: 0,
+                        converted: 0,
+                        lost: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            let r = &mut out[i];
+            r.created += row.count;
+            if status == LeadStatus::Qualified.as_str() || status == LeadStatus::Converted.as_str() {
+                r.qualified += row.count;
+            }
+            if status == LeadStatus::Converted.as_str() {
+                r.converted += row.count;
+            }
+            if status == LeadStatus::Disqualified.as_str() {
+                r.lost += row.count;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closed leads by reason: the lost reasons of disqualified leads and the
+    /// closing reasons of leads in closing phases, counting the leads last
+    /// changed in the interval. Two grouped counts.
+    pub async fn report_reasons(&self, interval: &Interval) -> Result<Vec<ReasonRow>, Error> {
+        let mut out = Vec::new();
+        for (kind, group, statuses) in [
+            ("lost", LeadGroup::LostReason, Some([LeadStatus::Disqualified].into())),
+            ("closing", LeadGroup::ClosingReason, None),
+        ] {
+            let tally = Tally::Leads(LeadTally {
+                filter: LeadFilter {
+                    updated: interval.range(),
+                    statuses,
+                    ..LeadFilter::default()
+                },
+                by: vec![group],
+            });
+            for row in self.store.tally(&tally).await? {
+                if let Some(reason) = row.key.first().cloned().flatten().and_then(|c| Code::new(c).ok()) {
+                    out.push(ReasonRow {
+                        kind: kind.to_owned(),
+                        reason,
+                        count: row.count,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Workload per sales person (seed 004): open leads per owner and how
+    /// many of them are rotten. Two grouped counts.
+    pub async fn report_workload(&self) -> Result<Vec<WorkloadRow>, Error> {
+        let (config, _) = self.config().await?;
+        let open = LeadFilter {
+            closed: Some(board::open_leads(&config)),
+            ..LeadFilter::default()
+        };
+        let rotten = LeadQuery {
+            rotten: true,
+            ..LeadQuery::default()
+        }
+        .resolve(&config, self.now())
+        .0;
+        let mut out: Vec<WorkloadRow> = Vec::new();
+        for (filter, is_rotten) in [(open, false), (rotten, true)] {
+            let tally = Tally::Leads(LeadTally {
+                filter,
+                by: vec![LeadGroup::Owner],
+            });
+            for row in self.store.tally(&tally).await? {
+                let Some(owner) = row.key.first().cloned().flatten().and_then(|o| UserId::new(o).ok()) else {
+                    continue;
+                };
+                match out.iter_mut().find(|r| r.owner == owner) {
+                    Some(r) if is_rotten => r.rotten += row.count,
+                    Some(r) => r.open_leads += row.count,
+                    None => out.push(WorkloadRow {
+                        owner,
+                        open_leads: if is_rotten { 0 } else { row.count },
+                        rotten: if is_rotten { row.count } else { 0 },
+                    }),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stuck leads (seed 004): open leads with no phase change for at least
+    /// `days` days, most days first; an indexed page.
+    pub async fn report_stuck(&self, days: u32, page: &PageRequest) -> Result<Page<Lead>, Error> {
+        self.leads(&LeadQuery {
+            open: Some(true),
+            min_days_in_phase: Some(days),
+            sort: LeadSort::DaysInPhase,
+            descending: true,
+            page: *page,
+            ..LeadQuery::default()
+        })
+        .await
+    }
+
+    /// Data quality (seed 004's daily routine): open leads, how many lack
+    /// each value, and the first 20 without an expected close date and
+    /// without a description. Counts and one indexed page.
+    pub async fn report_data_quality(&self) -> Result<DataQuality, Error> {
+        let (config, _) = self.config().await?;
+        let open = LeadFilter {
+            closed: Some(board::open_leads(&config)),
+            ..LeadFilter::default()
+        };
+        let mut missing = Vec::with_capacity(LeadField::ALL.len());
+        for field in LeadField::ALL {
+            let filter = LeadFilter {
+                missing: [field].into(),
+                ..open.clone()
+            };
+            missing.push(MissingCount {
+                field,
+                count: self.store.count_leads(&filter).await?,
+            });
+        }
+        let clarify = LeadFilter {
+            missing: [LeadField::ExpectedClose, LeadField::Description].into(),
+            ..open.clone()
+        };
+        let first = self
+            .store
+            .leads(&clarify, &LeadOrder::default(), &PageRequest::first(20))
+            .await?;
+        Ok(DataQuality {
+            open: self.store.count_leads(&open).await?,
+            missing,
+            first_to_clarify: first.items,
+        })
+    }
+
+    /// The deal pipeline's value per stage and the probability-weighted
+    /// forecast, over open deals (of one pipeline, or all). One grouped count.
+    pub async fn report_forecast(&self, pipeline: Option<&Code>) -> Result<Vec<ForecastRow>, Error> {
+        let (config, _) = self.config().await?;
+        let tally = Tally::Deals(DealTally {
+            filter: DealFilter {
+                pipeline: pipeline.cloned(),
+                status: Some(DealStatus::Open),
+                ..DealFilter::default()
+            },
+            by: vec![DealGroup::Pipeline, DealGroup::Stage, DealGroup::Currency],
+        });
+        let rows = self.store.tally(&tally).await?;
+        let mut out = Vec::new();
+        for p in config
+            .pipelines
+            .iter()
+            .filter(|p| pipeline.is_none_or(|c| c == &p.code))
+        {
+            for s in &p.stages {
+                let here: Vec<_> = rows
+                    .iter()
+                    .filter(|r| {
+                        r.key.first() == Some(&Some(p.code.to_string()))
+                            && r.key.get(1) == Some(&Some(s.code.to_string()))
+                    })
+                    .collect();
+                if here.is_empty() {
+                    continue;
+                }
+                let (mut value, mut weighted) = (BTreeMap::new(), BTreeMap::new());
+                for r in &here {
+                    if let Some(Some(cur)) = r.key.get(2) {
+                        *value.entry(cur.clone()).or_insert(0) += r.value;
+                        *weighted.entry(cur.clone()).or_insert(0) += board::unweight(r.weighted);
+                    }
+                }
+                out.push(ForecastRow {
+                    pipeline: p.code.clone(),
+                    stage: s.code.clone(),
+                    deals: here.iter().map(|r| r.count).sum(),
+                    value: board::revenue(&value),
+                    weighted: board::revenue(&weighted),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// An entity's history, oldest first.

@@ -222,6 +222,7 @@ pub fn update_lead(ctx: &Ctx<'_>, lead: &Lead, patch: &LeadPatch) -> Result<(Uni
     if let Some(t) = &patch.tags {
         next.tags.clone_from(t);
     }
+    next.tags.extend(patch.add_tags.iter().cloned());
     if let Some(m) = patch.expected_revenue {
         next.expected_revenue = m;
     }

@@ -102,6 +102,10 @@ pub enum LeadGroup {
     Currency,
     /// Zone.
     Zone,
+    /// Normalized e-mail.
+    Email,
+    /// E.164 phone.
+    Phone,
 }
 
 impl LeadGroup {
@@ -118,6 +122,8 @@ impl LeadGroup {
             Self::LostReason => lead.lost_reason.as_ref().map(ToString::to_string),
             Self::Currency => lead.currency.clone(),
             Self::Zone => Some(lead.zone.clone()),
+            Self::Email => lead.email.clone(),
+            Self::Phone => lead.phone.clone(),
         }
     }
 }

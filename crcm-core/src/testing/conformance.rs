@@ -1487,6 +1487,9 @@ macro_rules! conformance_tests {
             lead_filters_match_their_semantics,
             queries_match_the_reference,
             board_matches_the_leads,
+            bulk_actions_apply_per_lead,
+            duplicates_and_intake_are_ranked,
+            reports_match_the_leads,
             reopen_keeps_everything
         );
         // Smoke: the main flow of each machine, end to end on the backend.

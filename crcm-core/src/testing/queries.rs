@@ -15,10 +15,14 @@ use super::conformance::{b2b, code, usd};
 use super::{StoreFactory, ann, bob, fixture_config, maria, phase};
 use crate::domain::config::{Config, PhaseRef, PhaseType};
 use crate::domain::custom::CustomValue;
+use crate::domain::ids::LeadId;
 use crate::domain::input::{CustomerChoice, DealDraft, NewCustomer};
 use crate::domain::lead::{Lead, LeadStatus};
 use crate::engine::board::BoardQuery;
+use crate::engine::bulk::{BulkAction, BulkOutcome, BulkTarget};
+use crate::engine::intake::DuplicateKey;
 use crate::engine::query::{LeadQuery, LeadSort};
+use crate::engine::reports::Interval;
 use crate::engine::{Engine, commands};
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
@@ -457,6 +461,42 @@ async fn clocked(factory: &dyn StoreFactory) -> (Arc<dyn Store>, Engine, Arc<Ato
     (store, engine, clock, config)
 }
 
+/// One lead surely in MEETING (which rots after 14 days), before a test lets
+/// time pass.
+async fn one_in_meeting(engine: &Engine) {
+    let stuck = engine
+        .run(
+            &ann(),
+            commands::CreateLead {
+                lead: b2b("Stu", "Stuck Ltd"),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .run(
+            &maria(),
+            commands::MoveLeadPhase {
+                lead: stuck.id,
+                phase: phase("b2b", "MEETING"),
+                closing_reason: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The leads among records.
+fn leads_in(all: &[Record]) -> Vec<&Lead> {
+    all.iter()
+        .filter_map(|r| match r {
+            Record::Lead(l) => Some(l),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Random queries over random data: every backend answers exactly as the
 /// reference does, cursors and totals included.
 pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
@@ -544,13 +584,7 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         .await;
     }
     // Board cells and grouped counts.
-    let leads: Vec<&Lead> = all
-        .iter()
-        .filter_map(|r| match r {
-            Record::Lead(l) => Some(l),
-            _ => None,
-        })
-        .collect();
+    let leads = leads_in(&all);
     let deals: Vec<&crate::domain::deal::Deal> = all
         .iter()
         .filter_map(|r| match r {
@@ -577,6 +611,8 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         LeadGroup::LostReason,
         LeadGroup::Currency,
         LeadGroup::Zone,
+        LeadGroup::Email,
+        LeadGroup::Phone,
     ];
     let mut tallied = 0;
     for case in 0..n / 3 {
@@ -664,38 +700,12 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     // One lead surely in MEETING (rots after 14 days) before time passes.
-    let stuck = engine
-        .run(
-            &ann(),
-            commands::CreateLead {
-                lead: b2b("Stu", "Stuck Ltd"),
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    engine
-        .run(
-            &maria(),
-            commands::MoveLeadPhase {
-                lead: stuck.id,
-                phase: phase("b2b", "MEETING"),
-                closing_reason: None,
-                note: None,
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    one_in_meeting(&engine).await;
     // Let time pass so that MEETING has rotten leads.
     clock.fetch_add(20 * 86_400_000_000, Ordering::SeqCst);
     let now = engine.now();
     let all = everything(&*store, &engine).await;
-    let leads: Vec<&Lead> = all
-        .iter()
-        .filter_map(|r| match r {
-            Record::Lead(l) => Some(l),
-            _ => None,
-        })
-        .collect();
+    let leads = leads_in(&all);
     let views = [
         BoardQuery::new(code("b2b")),
         BoardQuery {
@@ -855,5 +865,443 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
     assert!(
         matches!(unknown, Err(Error::Input(_))),
         "an unknown pipeline is refused: {unknown:?}"
+    );
+}
+
+/// Bulk actions: every lead is its own unit of work with its own line in the
+/// report; refusals do not stop the others and change nothing; a bulk action
+/// over a query acts on the set as it was when it started, even when the
+/// action moves leads out of the query.
+pub async fn bulk_actions_apply_per_lead(factory: Arc<dyn StoreFactory>) {
+    let (store, engine, _clock, _config) = clocked(&*factory).await;
+    let mut anns = Vec::new();
+    for i in 0..7 {
+        let lead = engine
+            .run(
+                &ann(),
+                commands::CreateLead {
+                    lead: b2b(&format!("Bulk{i}"), "Bulk Co"),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        anns.push(lead);
+    }
+    let bobs = engine
+        .run(
+            &bob(),
+            commands::CreateLead {
+                lead: b2b("Bob's", "Other Co"),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // One of ann's leads is already lost: marking it lost again is refused.
+    engine
+        .run(
+            &maria(),
+            commands::DisqualifyLead {
+                lead: anns[2].id,
+                reason: code("no_fit"),
+                note: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before_closed = store.lead(anns[2].id).await.unwrap_or_else(|e| panic!("{e}"));
+    // ann marks her leads and bob's lost: bob's is not hers to change.
+    let mut targets: Vec<LeadId> = anns.iter().map(|l| l.id).collect();
+    targets.push(bobs.id);
+    let report = engine
+        .bulk(
+            &ann(),
+            &BulkTarget::Leads { ids: targets.clone() },
+            &BulkAction::MarkLost {
+                reason: code("no_budget"),
+                note: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.items.len(), 8, "a line per lead");
+    assert_eq!((report.applied, report.refused), (6, 2));
+    assert_eq!(
+        report.items.iter().map(|i| i.lead).collect::<Vec<_>>(),
+        targets,
+        "in target order"
+    );
+    for item in &report.items {
+        let lead = store.lead(item.lead).await.unwrap_or_else(|e| panic!("{e}"));
+        match &item.outcome {
+            BulkOutcome::Applied { version } => {
+                let lead = lead.unwrap_or_else(|| panic!("applied lead exists"));
+                assert_eq!(lead.status, LeadStatus::Disqualified);
+                assert_eq!(lead.lost_reason, Some(code("no_budget")));
+                assert_eq!(lead.version, *version);
+            }
+            BulkOutcome::Refused { error } => {
+                if item.lead == bobs.id {
+                    assert!(matches!(error, Error::Permission(_)), "{error}");
+                    assert_eq!(lead.map(|l| l.status), Some(LeadStatus::New), "bob's lead is unchanged");
+                } else {
+                    assert_eq!(item.lead, anns[2].id);
+                    assert!(matches!(error, Error::Lead(_)), "{error}");
+                    assert_eq!(lead, before_closed, "the closed lead is unchanged");
+                }
+            }
+        }
+    }
+    // Reassign "My leads" over a query, 2 a page: every lead reassigned moves
+    // out of the query, yet each is acted on exactly once.
+    let mut mine = Vec::new();
+    for i in 0..5 {
+        let lead = engine
+            .run(
+                &ann(),
+                commands::CreateLead {
+                    lead: b2b(&format!("Mine{i}"), "Mine Co"),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        mine.push(lead.id);
+    }
+    let mut query = LeadQuery {
+        open: Some(true),
+        page: PageRequest::first(2),
+        ..LeadQuery::default()
+    };
+    query.filter.owner = Some(ann().user);
+    let report = engine
+        .bulk(
+            &maria(),
+            &BulkTarget::Query { query: query.clone() },
+            &BulkAction::Reassign { owner: bob().user },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.items.iter().map(|i| i.lead).collect::<Vec<_>>(), mine);
+    assert_eq!((report.applied, report.refused), (5, 0));
+    let left = engine.leads(&query).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(left.items.is_empty(), "ann has no open leads left");
+    // Tag and move many; an unknown tag is refused per lead.
+    let report = engine
+        .bulk(
+            &maria(),
+            &BulkTarget::Leads { ids: mine.clone() },
+            &BulkAction::Tag {
+                tags: [code("exhibition")].into(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.applied, 5);
+    for id in &mine {
+        let lead = store.lead(*id).await.ok().flatten();
+        assert_eq!(lead.map(|l| l.tags), Some([code("exhibition")].into()));
+    }
+    let report = engine
+        .bulk(
+            &maria(),
+            &BulkTarget::Leads {
+                ids: mine[..2].to_vec(),
+            },
+            &BulkAction::Tag {
+                tags: [code("no-such-tag")].into(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.applied, report.refused), (0, 2));
+    let report = engine
+        .bulk(
+            &maria(),
+            &BulkTarget::Leads { ids: mine.clone() },
+            &BulkAction::MoveToPhase {
+                phase: phase("b2b", "QUOTE"),
+                closing_reason: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.applied, 5);
+    let too_many = engine
+        .bulk(
+            &maria(),
+            &BulkTarget::Leads {
+                ids: vec![mine[0]; crate::engine::bulk::MAX_BULK + 1],
+            },
+            &BulkAction::Reassign { owner: ann().user },
+        )
+        .await;
+    assert!(matches!(too_many, Err(Error::Input(_))), "{too_many:?}");
+}
+
+/// Duplicate groups over the whole store, and the ranked candidates of an
+/// inbound communication: open leads first, then closed ones, then customers.
+pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
+    let (_store, engine, _clock, _config) = clocked(&*factory).await;
+    let make = async |first: &str, email: Option<&str>, phone: Option<&str>| {
+        let mut input = b2b(first, "Dup Co");
+        input.email = email.map(str::to_owned);
+        input.phone = phone.map(str::to_owned);
+        engine
+            .run(&ann(), commands::CreateLead { lead: input })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let a = make("A", Some("Same@Dup.example"), Some("+1 212 555 0111")).await;
+    let b = make("B", Some("same@dup.example"), None).await;
+    let c = make("C", Some("same@dup.example"), Some("(212) 555-0111")).await;
+    let d = make("D", Some("other@dup.example"), Some("+1 212 555 0199")).await;
+    let _e = make("E", Some("solo@dup.example"), None).await;
+    // A closed lead with the same e-mail is no duplicate.
+    engine
+        .run(
+            &maria(),
+            commands::DisqualifyLead {
+                lead: c.id,
+                reason: code("no_fit"),
+                note: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let f = make("F", Some("other@dup.example"), None).await;
+    let groups = engine
+        .duplicate_groups(DuplicateKey::Email)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seen: Vec<(String, u64, Vec<u64>)> = groups
+        .iter()
+        .map(|g| (g.value.clone(), g.count, g.leads.iter().map(|l| l.number).collect()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("other@dup.example".to_owned(), 2, vec![d.number, f.number]),
+            ("same@dup.example".to_owned(), 2, vec![a.number, b.number]),
+        ]
+    );
+    let phones = engine
+        .duplicate_groups(DuplicateKey::Phone)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(phones.is_empty(), "the shared phone's other lead is closed: {phones:?}");
+    // A call from the shared number: the open lead first, then the closed one.
+    let customer = engine
+        .run(
+            &maria(),
+            commands::CreateCustomer {
+                customer: NewCustomer {
+                    name: "Dup Holding".into(),
+                    phone: Some("212-555-0111".into()),
+                    ..NewCustomer::default()
+                },
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let call = engine
+        .run(
+            &maria(),
+            commands::ReceiveCommunication {
+                communication: crate::domain::input::InboundCommunication {
+                    kind: crate::domain::activity::CommunicationKind::Call,
+                    from_email: None,
+                    from_phone: Some("+12125550111".into()),
+                    summary: "Call".into(),
+                    body: String::new(),
+                    received_at: None,
+                },
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ranked = engine
+        .communication_matches(call.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ranked.open_leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![a.id]);
+    assert_eq!(ranked.closed_leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![c.id]);
+    assert_eq!(
+        ranked.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![customer.id]
+    );
+    // Unhandled communications are listable and pageable.
+    let mail = engine
+        .run(
+            &maria(),
+            commands::ReceiveCommunication {
+                communication: crate::domain::input::InboundCommunication {
+                    kind: crate::domain::activity::CommunicationKind::Email,
+                    from_email: Some("nobody@else.example".into()),
+                    from_phone: None,
+                    summary: "Hello".into(),
+                    body: String::new(),
+                    received_at: None,
+                },
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let unhandled = engine
+        .communications(
+            &CommunicationFilter {
+                status: Some(crate::domain::activity::CommunicationStatus::New),
+                ..CommunicationFilter::default()
+            },
+            &PageRequest {
+                limit: 10,
+                total: true,
+                after: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(unhandled.total, Some(1), "the call was linked to its one open lead");
+    assert_eq!(unhandled.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![mail.id]);
+}
+
+/// Every report equals the same figures computed from the leads and deals
+/// read back one by one.
+pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
+    let seed = seed();
+    let mut rng = Rng(seed);
+    let (store, engine, clock, config) = clocked(&*factory).await;
+    world(&engine, &mut rng, &clock, 30).await;
+    one_in_meeting(&engine).await;
+    clock.fetch_add(30 * 86_400_000_000, Ordering::SeqCst);
+    let now = engine.now();
+    let all = everything(&*store, &engine).await;
+    let leads = leads_in(&all);
+    let open: Vec<&Lead> = leads.iter().copied().filter(|l| !l.is_closed(&config)).collect();
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    let interval = Interval::days(t0 + Duration::days(10), 60);
+    let inside = |t: DateTime<Utc>| interval.range().contains(t);
+    // Sources.
+    let got = engine.report_sources(&interval).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut want: std::collections::BTreeMap<Option<String>, [u64; 4]> = std::collections::BTreeMap::new();
+    for l in leads.iter().filter(|l| inside(l.created_at)) {
+        let row = want.entry(l.source.as_ref().map(ToString::to_string)).or_default();
+        row[0] += 1;
+        row[1] += u64::from(matches!(l.status, LeadStatus::Qualified | LeadStatus::Converted));
+        row[2] += u64::from(l.status == LeadStatus::Converted);
+        row[3] += u64::from(l.status == LeadStatus::Disqualified);
+    }
+    let got_map: std::collections::BTreeMap<Option<String>, [u64; 4]> = got
+        .iter()
+        .map(|r| {
+            (
+                r.source.as_ref().map(ToString::to_string),
+                [r.created, r.qualified, r.converted, r.lost],
+            )
+        })
+        .collect();
+    assert_eq!(got_map, want, "seed {seed}: sources");
+    assert!(!want.is_empty(), "seed {seed}: leads were created in the interval");
+    // Reasons.
+    let got = engine.report_reasons(&interval).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut want: Vec<(String, String, u64)> = Vec::new();
+    let mut add = |kind: &str, code: &Option<crate::domain::ids::Code>| {
+        if let Some(c) = code {
+            match want.iter_mut().find(|w| w.0 == kind && w.1 == c.as_str()) {
+                Some(w) => w.2 += 1,
+                None => want.push((kind.to_owned(), c.to_string(), 1)),
+            }
+        }
+    };
+    for l in leads.iter().filter(|l| inside(l.updated_at)) {
+        if l.status == LeadStatus::Disqualified {
+            add("lost", &l.lost_reason);
+        }
+    }
+    for l in leads.iter().filter(|l| inside(l.updated_at)) {
+        add("closing", &l.closing_reason);
+    }
+    let mut got: Vec<(String, String, u64)> = got
+        .into_iter()
+        .map(|r| (r.kind, r.reason.to_string(), r.count))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "seed {seed}: reasons");
+    // Workload.
+    let mut got: Vec<(String, u64, u64)> = engine
+        .report_workload()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|r| (r.owner.to_string(), r.open_leads, r.rotten))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, u64, u64)> = Vec::new();
+    for l in &open {
+        let rotten = u64::from(l.is_rotten(&config, now));
+        match want.iter_mut().find(|w| w.0 == l.owner.as_str()) {
+            Some(w) => {
+                w.1 += 1;
+                w.2 += rotten;
+            }
+            None => want.push((l.owner.to_string(), 1, rotten)),
+        }
+    }
+    want.sort();
+    assert_eq!(got, want, "seed {seed}: workload");
+    assert!(want.iter().any(|w| w.2 > 0), "seed {seed}: someone has rotten leads");
+    // Stuck.
+    let stuck = engine
+        .report_stuck(20, &PageRequest::first(1000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut want: Vec<&Lead> = open.iter().copied().filter(|l| l.days_in_phase(now) >= 20).collect();
+    want.sort_by_key(|l| (l.phase_entered_at, l.id));
+    assert_eq!(
+        stuck.items.iter().map(|l| l.number).collect::<Vec<_>>(),
+        want.iter().map(|l| l.number).collect::<Vec<_>>(),
+        "seed {seed}: stuck leads, most days first"
+    );
+    assert!(!want.is_empty(), "seed {seed}: some lead is stuck");
+    // Data quality.
+    let quality = engine.report_data_quality().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(quality.open, open.len() as u64, "seed {seed}: open leads");
+    for m in &quality.missing {
+        let want = open.iter().filter(|l| m.field.is_missing(l)).count() as u64;
+        assert_eq!(m.count, want, "seed {seed}: missing {}", m.field.as_str());
+    }
+    let want: Vec<u64> = open
+        .iter()
+        .filter(|l| l.expected_close.is_none() && l.description.trim().is_empty())
+        .map(|l| l.number)
+        .take(20)
+        .collect();
+    assert_eq!(
+        quality.first_to_clarify.iter().map(|l| l.number).collect::<Vec<_>>(),
+        want,
+        "seed {seed}: first to clarify"
+    );
+    // Forecast.
+    let forecast = engine.report_forecast(None).await.unwrap_or_else(|e| panic!("{e}"));
+    let deals: Vec<&crate::domain::deal::Deal> = all
+        .iter()
+        .filter_map(|r| match r {
+            Record::Deal(d) if d.status == crate::domain::deal::DealStatus::Open => Some(d),
+            _ => None,
+        })
+        .collect();
+    for row in &forecast {
+        let here: Vec<_> = deals
+            .iter()
+            .filter(|d| d.pipeline == row.pipeline && d.stage == row.stage)
+            .collect();
+        assert_eq!(row.deals, here.len() as u64, "seed {seed}: deals at {}", row.stage);
+        let value: i64 = here.iter().filter_map(|d| d.value).map(|m| m.minor).sum();
+        assert_eq!(row.value.iter().map(|m| m.minor).sum::<i64>(), value);
+    }
+    assert_eq!(
+        forecast.iter().map(|r| r.deals).sum::<u64>(),
+        deals.len() as u64,
+        "seed {seed}: every open deal is in the forecast"
     );
 }
