@@ -493,6 +493,8 @@ fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Value)>, Store
         Record::FollowUp(f) => cols.extend([
             ("subject", subject_key(f.subject).into()),
             ("due", f.due.to_string().into()),
+            ("assignee", f.assignee.as_str().into()),
+            ("done", i64::from(f.done).into()),
             ("body", json(f)?.into()),
         ]),
         Record::Communication(c) => cols.extend([

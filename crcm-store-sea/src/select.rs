@@ -12,8 +12,9 @@ use crcm_core::domain::ids::{Code, UserId};
 use crcm_core::domain::lead::{Lead, LeadStatus};
 use crcm_core::store::error::StoreError;
 use crcm_core::store::query::{
-    Closed, CommunicationFilter, Cursor, CustomerFilter, DealFilter, LeadFilter, LeadKey, LeadOrder, LeadRow,
-    MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, customer_words, date_key, lead_words,
+    Closed, CommunicationFilter, Cursor, CustomerFilter, DealFilter, FollowUpFilter, LeadFilter, LeadKey, LeadOrder,
+    LeadRow, MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, customer_words, date_key,
+    lead_words,
 };
 use crcm_core::store::record::Record;
 use crcm_core::store::tally::{BoardCell, DealGroup, LeadGroup, Tally, TallyRow};
@@ -265,6 +266,13 @@ pub(crate) async fn tally<C: ConnectionTrait>(
             t.by.iter().map(|g| deal_group_col(*g)).collect(),
             col("value_minor"),
             col("value_minor").mul(col("probability")),
+        ),
+        Tally::FollowUps(t) => (
+            "crcm_follow_ups",
+            follow_up_cond(&t.filter),
+            vec!["assignee"],
+            Expr::val(0i64),
+            Expr::val(0i64),
         ),
     };
     // SUM of a 64-bit column is a wider type on PostgreSQL and MySQL.
@@ -689,6 +697,24 @@ fn deal_cond(f: &DealFilter) -> Cond {
     }
     if let Some(o) = &f.owner {
         c = c.add(col("owner").eq(o.as_str()));
+    }
+    c
+}
+
+/// `due` holds `YYYY-MM-DD` text, whose order is the dates' order.
+fn follow_up_cond(f: &FollowUpFilter) -> Cond {
+    let mut c = Cond::all();
+    if let Some(a) = &f.assignee {
+        c = c.add(col("assignee").eq(a.as_str()));
+    }
+    if let Some(d) = f.done {
+        c = c.add(col("done").eq(i64::from(d)));
+    }
+    if let Some(from) = f.due.from {
+        c = c.add(col("due").gte(from.to_string()));
+    }
+    if let Some(before) = f.due.before {
+        c = c.add(col("due").lt(before.to_string()));
     }
     c
 }

@@ -308,6 +308,14 @@ impl SledStore {
                     _ => None,
                 })))
             }
+            // Every follow-up record (they are few next to leads).
+            Tally::FollowUps(t) => {
+                let records = self.records_under(EntityKind::FollowUp, None)?;
+                Ok(t.answer(records.iter().filter_map(|r| match r {
+                    Record::FollowUp(f) => Some(f),
+                    _ => None,
+                })))
+            }
         }
     }
 

@@ -35,8 +35,8 @@ use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::matching::open_matches;
 use crate::store::error::StoreError;
-use crate::store::query::LeadField;
-use crate::store::tally::{DealGroup, DealTally, LeadGroup, LeadTally, Tally};
+use crate::store::query::{DateRange, FollowUpFilter, LeadField};
+use crate::store::tally::{DealGroup, DealTally, FollowUpTally, LeadGroup, LeadTally, Tally};
 use crate::store::{
     CommitReceipt, CommunicationFilter, DealFilter, FORMAT_VERSION, LeadFilter, LeadOrder, Page, PageRequest, Store,
     StoreExt,
@@ -656,8 +656,9 @@ impl Engine {
         Ok(out)
     }
 
-    /// Workload per sales person (seed 004): open leads per owner and how
-    /// many of them are rotten. Two grouped counts.
+    /// Workload per sales person (seed 004): open leads per owner, how many
+    /// of them are rotten, and the follow-ups assigned to them that are past
+    /// due and not done. Three grouped counts.
     pub async fn report_workload(&self) -> Result<Vec<WorkloadRow>, Error> {
         let (config, _) = self.config().await?;
         let open = LeadFilter {
@@ -680,17 +681,30 @@ impl Engine {
                 let Some(owner) = row.key.first().cloned().flatten().and_then(|o| UserId::new(o).ok()) else {
                     continue;
                 };
-                match out.iter_mut().find(|r| r.owner == owner) {
-                    Some(r) if is_rotten => r.rotten += row.count,
-                    Some(r) => r.open_leads += row.count,
-                    None => out.push(WorkloadRow {
-                        owner,
-                        open_leads: if is_rotten { 0 } else { row.count },
-                        rotten: if is_rotten { row.count } else { 0 },
-                    }),
+                let r = workload_row(&mut out, owner);
+                if is_rotten {
+                    r.rotten += row.count;
+                } else {
+                    r.open_leads += row.count;
                 }
             }
         }
+        let overdue = Tally::FollowUps(FollowUpTally {
+            filter: FollowUpFilter {
+                done: Some(false),
+                due: DateRange {
+                    from: None,
+                    before: Some(self.now().date_naive()),
+                },
+                ..FollowUpFilter::default()
+            },
+        });
+        for row in self.store.tally(&overdue).await? {
+            if let Some(user) = row.key.first().cloned().flatten().and_then(|o| UserId::new(o).ok()) {
+                workload_row(&mut out, user).overdue_follow_ups += row.count;
+            }
+        }
+        out.sort_by(|a, b| a.owner.cmp(&b.owner));
         Ok(out)
     }
 
@@ -817,4 +831,21 @@ impl Engine {
     pub async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, Error> {
         Ok(self.store.communications_of(lead).await?)
     }
+}
+
+/// The workload row of a user, added when missing.
+fn workload_row(rows: &mut Vec<WorkloadRow>, owner: UserId) -> &mut WorkloadRow {
+    let i = match rows.iter().position(|r| r.owner == owner) {
+        Some(i) => i,
+        None => {
+            rows.push(WorkloadRow {
+                owner,
+                open_leads: 0,
+                rotten: 0,
+                overdue_follow_ups: 0,
+            });
+            rows.len() - 1
+        }
+    };
+    &mut rows[i]
 }

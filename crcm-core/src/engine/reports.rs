@@ -88,6 +88,8 @@ pub struct WorkloadRow {
     pub open_leads: u64,
     /// Of them, rotten.
     pub rotten: u64,
+    /// Follow-ups assigned to them, past due and not done.
+    pub overdue_follow_ups: u64,
 }
 
 /// How many open leads lack one value.

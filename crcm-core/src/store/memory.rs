@@ -102,6 +102,10 @@ impl Store for MemoryStore {
                 Record::Deal(d) => Some(d),
                 _ => None,
             })),
+            Tally::FollowUps(t) => t.answer(inner.records.values().filter_map(|r| match r {
+                Record::FollowUp(f) => Some(f),
+                _ => None,
+            })),
         })
     }
 

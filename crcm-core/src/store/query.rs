@@ -640,6 +640,27 @@ impl CommunicationFilter {
     }
 }
 
+/// A typed follow-up filter (AND of the set fields).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FollowUpFilter {
+    /// Assigned to.
+    pub assignee: Option<UserId>,
+    /// Done (or not).
+    pub done: Option<bool>,
+    /// Due in this interval.
+    pub due: DateRange,
+}
+
+impl FollowUpFilter {
+    /// The semantics every backend implements.
+    pub fn matches(&self, f: &FollowUp) -> bool {
+        self.assignee.as_ref().is_none_or(|a| &f.assignee == a)
+            && self.done.is_none_or(|d| f.done == d)
+            && self.due.contains(Some(f.due))
+    }
+}
+
 /// One query a store answers natively.
 // Built once per query and never stored in bulk: boxing the lead filter
 // would only make selects harder to write.

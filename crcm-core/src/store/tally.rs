@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::activity::FollowUp;
 use crate::domain::config::PhaseRef;
 use crate::domain::deal::Deal;
 use crate::domain::ids::{Code, UserId};
 use crate::domain::lead::{Lead, LeadStatus};
-use crate::store::query::{DealFilter, LeadFilter, LeadRow};
+use crate::store::query::{DealFilter, FollowUpFilter, LeadFilter, LeadRow};
 
 /// The leads of one account type in one phase with one status, owner and
 /// currency of expected revenue: the unit a backend keeps counted in the
@@ -246,6 +247,27 @@ impl DealTally {
     }
 }
 
+/// Counts follow-ups per assignee.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FollowUpTally {
+    /// Which follow-ups.
+    pub filter: FollowUpFilter,
+}
+
+impl FollowUpTally {
+    /// The reference answer: one row per assignee (`key`: the assignee), in
+    /// key order.
+    pub fn answer<'a>(&self, follow_ups: impl IntoIterator<Item = &'a FollowUp>) -> Vec<TallyRow> {
+        group_rows(
+            follow_ups
+                .into_iter()
+                .filter(|f| self.filter.matches(f))
+                .map(|f| (vec![Some(f.assignee.to_string())], 0, 0)),
+        )
+    }
+}
+
 /// One grouped count a store answers natively.
 // Built once per report and never stored in bulk (see `Select`).
 #[allow(clippy::large_enum_variant)]
@@ -256,4 +278,6 @@ pub enum Tally {
     Leads(LeadTally),
     /// Deals.
     Deals(DealTally),
+    /// Follow-ups, per assignee.
+    FollowUps(FollowUpTally),
 }

@@ -1172,6 +1172,30 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     let (store, engine, clock, config) = clocked(&*factory).await;
     world(&engine, &mut rng, &clock, 30).await;
     one_in_meeting(&engine).await;
+    // Follow-ups, some past due when the report runs, one of them done.
+    let targets = leads_in(&everything(&*store, &engine).await)
+        .into_iter()
+        .map(|l| l.id)
+        .collect::<Vec<_>>();
+    let start = engine.now().date_naive();
+    for (i, lead) in targets.iter().take(8).enumerate() {
+        let scheduled = engine
+            .run(
+                &maria(),
+                commands::ScheduleFollowUp {
+                    subject: crate::domain::activity::Subject::Lead(*lead),
+                    due: start + Duration::days(i64::try_from(i).unwrap_or(0) * 7),
+                    note: "Call back".into(),
+                    assignee: Some(if i % 2 == 0 { ann().user } else { bob().user }),
+                },
+            )
+            .await;
+        if let (0, Ok(f)) = (i, scheduled) {
+            let _ = engine
+                .run(&maria(), commands::CompleteFollowUp { follow_up: f.id })
+                .await;
+        }
+    }
     clock.fetch_add(30 * 86_400_000_000, Ordering::SeqCst);
     let now = engine.now();
     let all = everything(&*store, &engine).await;
@@ -1228,28 +1252,47 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     want.sort();
     assert_eq!(got, want, "seed {seed}: reasons");
     // Workload.
-    let mut got: Vec<(String, u64, u64)> = engine
+    let mut got: Vec<(String, u64, u64, u64)> = engine
         .report_workload()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
-        .map(|r| (r.owner.to_string(), r.open_leads, r.rotten))
+        .map(|r| (r.owner.to_string(), r.open_leads, r.rotten, r.overdue_follow_ups))
         .collect();
     got.sort();
-    let mut want: Vec<(String, u64, u64)> = Vec::new();
-    for l in &open {
-        let rotten = u64::from(l.is_rotten(&config, now));
-        match want.iter_mut().find(|w| w.0 == l.owner.as_str()) {
-            Some(w) => {
-                w.1 += 1;
-                w.2 += rotten;
+    let mut want: Vec<(String, u64, u64, u64)> = Vec::new();
+    fn row<'a>(want: &'a mut Vec<(String, u64, u64, u64)>, who: &str) -> &'a mut (String, u64, u64, u64) {
+        let i = match want.iter().position(|w| w.0 == who) {
+            Some(i) => i,
+            None => {
+                want.push((who.to_owned(), 0, 0, 0));
+                want.len() - 1
             }
-            None => want.push((l.owner.to_string(), 1, rotten)),
+        };
+        &mut want[i]
+    }
+    for l in &open {
+        let w = row(&mut want, l.owner.as_str());
+        w.1 += 1;
+        w.2 += u64::from(l.is_rotten(&config, now));
+    }
+    let mut overdue_seen = 0;
+    for l in &leads {
+        for f in engine
+            .follow_ups(crate::domain::activity::Subject::Lead(l.id))
+            .await
+            .unwrap_or_default()
+        {
+            if !f.done && f.due < now.date_naive() {
+                row(&mut want, f.assignee.as_str()).3 += 1;
+                overdue_seen += 1;
+            }
         }
     }
     want.sort();
     assert_eq!(got, want, "seed {seed}: workload");
     assert!(want.iter().any(|w| w.2 > 0), "seed {seed}: someone has rotten leads");
+    assert!(overdue_seen > 0, "seed {seed}: some follow-up is overdue");
     // Stuck.
     let stuck = engine
         .report_stuck(20, &PageRequest::first(1000))

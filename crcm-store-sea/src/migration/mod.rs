@@ -8,6 +8,7 @@ mod m20261123_000001_create_tables;
 mod m20261124_000002_lookup_keys;
 mod m20261124_000003_mysql_text;
 mod m20261130_000004_query_columns;
+mod m20261130_000005_follow_up_columns;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_lookup_keys::Migration),
             Box::new(m20261124_000003_mysql_text::Migration),
             Box::new(m20261130_000004_query_columns::Migration),
+            Box::new(m20261130_000005_follow_up_columns::Migration),
         ]
     }
 
