@@ -373,17 +373,18 @@ pub fn keys(record: &Record) -> Vec<Entry> {
 pub fn board_cell(record: &Record) -> Option<(Vec<u8>, i64)> {
     match record {
         Record::Lead(l) => {
-            let mut k = board_prefix(l.account_type.as_str());
-            let (phase_type, phase_code) = l.phase.as_ref().map_or((&b""[..], &b""[..]), |p| {
+            // The cell is crcm-core's (`BoardCell::of`); this only lays out its key.
+            let cell = crcm_core::store::tally::BoardCell::of(l);
+            let mut k = board_prefix(cell.account_type.as_str());
+            let (phase_type, phase_code) = cell.phase.as_ref().map_or((&b""[..], &b""[..]), |p| {
                 (p.account_type.as_str().as_bytes(), p.code.as_str().as_bytes())
             });
             push_part(&mut k, phase_type);
             push_part(&mut k, phase_code);
-            push_part(&mut k, l.status.as_str().as_bytes());
-            push_part(&mut k, l.owner.as_str().as_bytes());
-            let currency = l.expected_revenue.map(|m| m.currency.to_string()).unwrap_or_default();
-            push_part(&mut k, currency.as_bytes());
-            Some((k, l.expected_revenue.map_or(0, |m| m.minor)))
+            push_part(&mut k, cell.status.as_str().as_bytes());
+            push_part(&mut k, cell.owner.as_str().as_bytes());
+            push_part(&mut k, cell.currency.as_deref().unwrap_or_default().as_bytes());
+            Some((k, cell.value))
         }
         _ => None,
     }
