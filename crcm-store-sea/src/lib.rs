@@ -47,6 +47,7 @@
 pub mod entity;
 pub mod migration;
 mod select;
+mod steps;
 
 use select::{BOARD, QueryColumns, SEARCH_WORDS};
 pub use select::{count_statement, page_statement};
@@ -903,6 +904,7 @@ async fn apply<C: ConnectionTrait>(
         .await
         .map_err(&err)?;
     }
+    steps::write_steps(c, &uow.steps).await.map_err(&err)?;
     let count = uow.events.len() as u64;
     let mut first = 0;
     if count > 0 {

@@ -267,6 +267,10 @@ pub(crate) async fn tally<C: ConnectionTrait>(
             col("value_minor"),
             col("value_minor").mul(col("probability")),
         ),
+        Tally::PhaseReach(t) => {
+            return crate::steps::reach(c, &t.account_type, &t.created).await.map_err(&err);
+        }
+        Tally::PhaseTime(t) => return crate::steps::time(c, &t.account_type, &t.left).await.map_err(&err),
         Tally::FollowUps(t) => (
             "crcm_follow_ups",
             follow_up_cond(&t.filter),

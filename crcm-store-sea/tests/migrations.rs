@@ -127,6 +127,40 @@ async fn story(server: Server) {
     let (config, _) = engine.config().await.unwrap_or_else(|e| panic!("config: {e}"));
     assert_eq!(phases, config.phases.len() as i64, "one row per configured phase");
 
+    // A database written before phase steps existed gets them from history
+    // when the migration that adds them runs.
+    engine
+        .run(
+            &testing::ann(),
+            commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: testing::phase("b2b", "MEETING"),
+                closing_reason: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("move: {e}"));
+    let steps_now = "SELECT COUNT(*) FROM crcm_phase_steps";
+    let ended = "SELECT COUNT(*) FROM crcm_phase_steps WHERE left_at IS NOT NULL AND phase = 'CALL'";
+    assert_eq!(
+        (count(db, steps_now).await, count(db, ended).await),
+        (2, 1),
+        "CALL ended, MEETING open"
+    );
+    db.execute_unprepared("DROP TABLE crcm_phase_steps")
+        .await
+        .unwrap_or_else(|e| panic!("drop: {e}"));
+    db.execute_unprepared("DELETE FROM crcm_migrations WHERE version = 'm20261130_000006_phase_steps'")
+        .await
+        .unwrap_or_else(|e| panic!("unmark: {e}"));
+    sea.migrate().await.unwrap_or_else(|e| panic!("migrate again: {e}"));
+    assert_eq!(
+        (count(db, steps_now).await, count(db, ended).await),
+        (2, 1),
+        "the steps are filled from history"
+    );
+
     // A database a newer crcm wrote is refused before anything is touched.
     let q = quote(server);
     db.execute_unprepared(&format!("UPDATE crcm_meta SET value = '2' WHERE {q}key{q} = 'format'"))

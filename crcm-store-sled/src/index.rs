@@ -10,10 +10,11 @@
 
 use crcm_core::domain::activity::Subject;
 use crcm_core::domain::entity::EntityKind;
-use crcm_core::domain::ids::LeadId;
+use crcm_core::domain::ids::{Code, LeadId};
 use crcm_core::store::DealFilter;
-use crcm_core::store::query::{LeadRow, customer_words};
+use crcm_core::store::query::{LeadRow, TimeRange, customer_words};
 use crcm_core::store::record::Record;
+use crcm_core::store::steps::PhaseStep;
 use uuid::Uuid;
 
 use crate::codec::{kind_byte, kind_from_byte};
@@ -87,6 +88,16 @@ pub const CUSTOMER_WORD: u8 = b'V';
 /// row as value. Queries filter and sort on rows and decode only the leads
 /// they return.
 pub const ROW: u8 = b'R';
+
+/// A lead's stay in a phase ([`PhaseStep`]): `J` + account type part +
+/// 8-byte time the lead was created + UUID + phase code part + 8-byte time it
+/// entered, the encoded step as value; the funnel of leads created in an
+/// interval is one key range.
+pub const STEP: u8 = b'J';
+/// A stay that ended: `X` + account type part + 8-byte time it ended + UUID +
+/// phase code part + 8-byte time it entered, the encoded step as value; time
+/// in phase over an interval is one key range.
+pub const STEP_LEFT: u8 = b'X';
 
 /// One index entry: key and value.
 pub type Entry = (Vec<u8>, Vec<u8>);
@@ -459,4 +470,40 @@ pub fn deal_prefix(f: &DealFilter) -> Option<Vec<u8>> {
         return Some(prefix(DEAL_OWNER, &[o.as_str().as_bytes()]));
     }
     f.status.map(|s| prefix(DEAL_STATUS, &[s.as_str().as_bytes()]))
+}
+
+fn step_key(tag: u8, step: &PhaseStep, at: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let mut k = prefix(tag, &[step.phase.account_type.as_str().as_bytes()]);
+    k.extend_from_slice(&time_bytes(at));
+    k.extend_from_slice(step.lead.0.as_bytes());
+    push_part(&mut k, step.phase.code.as_str().as_bytes());
+    k.extend_from_slice(&time_bytes(step.entered_at));
+    k
+}
+
+/// The entries of a phase step: the [`STEP`] entry, and the [`STEP_LEFT`]
+/// entry once the stay ended. A later write of the same stay lands on the
+/// same keys.
+pub fn step_entries(step: &PhaseStep) -> Vec<Entry> {
+    let value = serde_json::to_vec(step).unwrap_or_default();
+    let mut out = vec![(step_key(STEP, step, step.lead_created), value.clone())];
+    if let Some(left) = step.left_at {
+        out.push((step_key(STEP_LEFT, step, left), value));
+    }
+    out
+}
+
+/// The key range of the [`STEP`] or [`STEP_LEFT`] entries of an account
+/// type whose time lies in `range`.
+pub fn step_range(tag: u8, account_type: &Code, range: &TimeRange) -> (Vec<u8>, Vec<u8>) {
+    let base = prefix(tag, &[account_type.as_str().as_bytes()]);
+    let bound = |t: Option<chrono::DateTime<chrono::Utc>>, open: u8| {
+        let mut k = base.clone();
+        match t {
+            Some(t) => k.extend_from_slice(&time_bytes(t)),
+            None => k.extend_from_slice(&[open; 8]),
+        }
+        k
+    };
+    (bound(range.from, 0), bound(range.before, 0xFF))
 }

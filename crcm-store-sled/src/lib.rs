@@ -78,13 +78,14 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use crcm_core::domain::config::Config;
 use crcm_core::domain::config::PhaseRef;
-use crcm_core::domain::entity::EntityRef;
+use crcm_core::domain::entity::{EntityKind, EntityRef};
 use crcm_core::domain::event::EventEnvelope;
 use crcm_core::domain::history::HistoryEntry;
-use crcm_core::domain::ids::{Code, UserId};
+use crcm_core::domain::ids::{Code, LeadId, UserId};
 use crcm_core::domain::lead::LeadStatus;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
+use crcm_core::store::steps::PhaseStep;
 use crcm_core::store::tally::{BoardCell, Tally, TallyRow};
 use crcm_core::store::uow::{Guard, UnitOfWork, Write};
 use crcm_core::store::{CommitReceipt, FORMAT_VERSION, Page, PageRequest, Select, Store};
@@ -487,7 +488,7 @@ impl SledStore {
     /// build (before search words, query rows and the communication-status
     /// index). Runs once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 2;
+        const INDEX_VERSION: u32 = 3;
         let current = self
             .meta
             .get(b"index")
@@ -503,6 +504,31 @@ impl SledStore {
                 self.idx.insert(ik, iv).map_err(io)?;
             }
         }
+        // Phase steps from the leads' history (keys are entity, then
+        // version, so each lead's entries come together and in order).
+        let mut lead: Option<(EntityRef, Vec<HistoryEntry>)> = None;
+        let replay = |done: Option<(EntityRef, Vec<HistoryEntry>)>| -> Result<(), StoreError> {
+            if let Some((e, entries)) = done {
+                for step in PhaseStep::replay(LeadId(e.id), &entries) {
+                    for (ik, iv) in index::step_entries(&step) {
+                        self.idx.insert(ik, iv).map_err(io)?;
+                    }
+                }
+            }
+            Ok(())
+        };
+        for item in self.history.iter() {
+            let (k, v) = item.map_err(io)?;
+            let h: HistoryEntry = decode(&v, &k)?;
+            if h.entity.kind != EntityKind::Lead {
+                continue;
+            }
+            match &mut lead {
+                Some((e, entries)) if *e == h.entity => entries.push(h),
+                _ => replay(lead.replace((h.entity, vec![h])))?,
+            }
+        }
+        replay(lead)?;
         self.meta.insert(b"index", &INDEX_VERSION.to_be_bytes()).map_err(io)?;
         Ok(())
     }
@@ -712,6 +738,11 @@ impl SledStore {
                     }
                 }
             }
+            for step in &uow.steps {
+                for (k, v) in index::step_entries(step) {
+                    idx.insert(k, v)?;
+                }
+            }
             if let Some((expected, value)) = &config {
                 let found = match meta.get(b"config")? {
                     None => None,
@@ -867,9 +898,10 @@ mod tests {
         assert_eq!(report.events, 6, "config + 5 leads");
         assert_eq!(
             report.index_entries,
-            5 * (8 + 5 + 2),
+            5 * (8 + 5 + 2 + 1),
             "status, owner, type, phase, zone, email, number, updated; \
-             5 search words (co, the digit, c<i>, example, com); query row, phase entered"
+             5 search words (co, the digit, c<i>, example, com); query row, phase entered; \
+             the phase step"
         );
         assert_eq!(
             cells(&store),
@@ -951,6 +983,38 @@ mod tests {
             cells(&store),
             vec![("b2b".to_owned(), "b2b/CALL".to_owned(), "new".to_owned(), 5)]
         );
+        let report = store.verify().expect("verify");
+        assert!(report.is_ok(), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn phase_steps_of_an_older_index_come_from_history() {
+        let (tmp, store, engine, rt) = lead_store();
+        let lead = rt.block_on(engine.lead_by_number(1)).expect("lead");
+        rt.block_on(engine.run(
+            &crcm_core::testing::ann(),
+            crcm_core::commands::MoveLeadPhase {
+                lead: lead.id,
+                phase: crcm_core::testing::phase("b2b", "MEETING"),
+                closing_reason: None,
+                note: None,
+            },
+        ))
+        .expect("move");
+        let steps = |store: &SledStore| [index::STEP, index::STEP_LEFT].map(|tag| store.idx.scan_prefix([tag]).count());
+        assert_eq!(steps(&store), [6, 1], "five stays in CALL (one ended), one in MEETING");
+        // An older build wrote no steps.
+        for tag in [index::STEP, index::STEP_LEFT] {
+            for k in store.idx.scan_prefix([tag]).keys() {
+                store.idx.remove(k.expect("key")).expect("remove");
+            }
+        }
+        store.meta.remove(b"index").expect("unmark");
+        assert!(!store.verify().expect("verify").is_ok(), "missing steps are reported");
+        drop(engine);
+        drop(store);
+        let store = SledStore::open(tmp.path().join("s")).expect("reopen");
+        assert_eq!(steps(&store), [6, 1], "the steps are filled from history");
         let report = store.verify().expect("verify");
         assert!(report.is_ok(), "{:?}", report.problems);
     }

@@ -23,12 +23,14 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use crcm_core::domain::entity::{EntityKind, EntityRef};
+use crcm_core::domain::ids::Code;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::query::{
     CommunicationFilter, Cursor, CustomerFilter, LeadFilter, LeadKey, LeadOrder, LeadRow, Page, PageRequest, Select,
-    page_of,
+    TimeRange, page_of,
 };
 use crcm_core::store::record::Record;
+use crcm_core::store::steps::PhaseStep;
 use crcm_core::store::tally::{Tally, TallyRow};
 use uuid::Uuid;
 
@@ -308,6 +310,14 @@ impl SledStore {
                     _ => None,
                 })))
             }
+            Tally::PhaseReach(t) => {
+                let steps = self.steps_in(index::STEP, &t.account_type, &t.created)?;
+                Ok(t.answer(steps.iter()))
+            }
+            Tally::PhaseTime(t) => {
+                let steps = self.steps_in(index::STEP_LEFT, &t.account_type, &t.left)?;
+                Ok(t.answer(steps.iter()))
+            }
             // Every follow-up record (they are few next to leads).
             Tally::FollowUps(t) => {
                 let records = self.records_under(EntityKind::FollowUp, None)?;
@@ -317,6 +327,22 @@ impl SledStore {
                 })))
             }
         }
+    }
+
+    /// The phase steps of an account type whose [`index::STEP`] or
+    /// [`index::STEP_LEFT`] time lies in `range`: one key range.
+    fn steps_in(&self, tag: u8, account_type: &Code, range: &TimeRange) -> Result<Vec<PhaseStep>, StoreError> {
+        let (start, end) = index::step_range(tag, account_type, range);
+        let mut out = Vec::new();
+        for item in self.idx.range(start..end) {
+            let (k, v) = item.map_err(io)?;
+            self.count_read(1);
+            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                what: format!("phase step {}", crate::codec::hex(&k)),
+                message: e.to_string(),
+            })?);
+        }
+        Ok(out)
     }
 
     /// Decoded records of `kind` under an index prefix, or of every record of

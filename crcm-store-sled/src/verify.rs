@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crcm_core::domain::event::EventEnvelope;
+use crcm_core::domain::history::HistoryEntry;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
+use crcm_core::store::steps::PhaseStep;
 
 use crate::codec::{decode, hex, record_key, u64_value};
 use crate::{SledStore, StoredConfig, index, io};
@@ -100,6 +102,20 @@ pub(crate) fn verify(store: &SledStore) -> Result<VerifyReport, StoreError> {
             .collect::<Result<_, _>>()
             .map_err(io)?;
         report.history_entries += versions.len();
+        // A lead's phase steps are what its history says.
+        if let Record::Lead(l) = &record {
+            let mut entries: Vec<HistoryEntry> = Vec::new();
+            for item in store.history.scan_prefix(record_key(record.entity())) {
+                let (hk, hv) = item.map_err(io)?;
+                match decode(&hv, &hk) {
+                    Ok(h) => entries.push(h),
+                    Err(e) => report.problems.push(e.to_string()),
+                }
+            }
+            for step in PhaseStep::replay(l.id, &entries) {
+                want_idx.extend(index::step_entries(&step));
+            }
+        }
         if versions != (1..=record.version()).collect::<Vec<_>>() {
             report.problems.push(format!(
                 "{}: history versions {versions:?} do not run 1..={}",

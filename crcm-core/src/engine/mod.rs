@@ -37,6 +37,7 @@ use crate::rules::matching::open_matches;
 use crate::store::error::StoreError;
 use crate::store::query::{DateRange, FollowUpFilter, LeadField};
 use crate::store::tally::{DealGroup, DealTally, FollowUpTally, LeadGroup, LeadTally, Tally};
+use crate::store::tally::{PhaseReachTally, PhaseTimeTally};
 use crate::store::{
     CommitReceipt, CommunicationFilter, DealFilter, FORMAT_VERSION, LeadFilter, LeadOrder, Page, PageRequest, Store,
     StoreExt,
@@ -45,7 +46,10 @@ use board::{Board, BoardColumn, BoardQuery, DealBoard, DealColumn};
 use bulk::{BulkAction, BulkItem, BulkOutcome, BulkReport, BulkTarget};
 use intake::{CommunicationMatches, DuplicateGroup, DuplicateKey};
 use query::{CustomerQuery, LeadQuery, LeadSort};
-use reports::{DataQuality, ForecastRow, Interval, MissingCount, ReasonRow, SourceRow, WorkloadRow};
+use reports::{
+    DataQuality, ForecastRow, Funnel, FunnelRow, Interval, MissingCount, PhaseTimeRow, ReasonRow, SourceRow,
+    WorkloadRow,
+};
 
 /// Where the engine reads the time (replaceable for tests and simulations).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -622,6 +626,105 @@ impl Engine {
             if status == LeadStatus::Disqualified.as_str() {
                 r.lost += row.count;
             }
+        }
+        Ok(out)
+    }
+
+    /// The funnel of an account type (seed 002): of its leads created in
+    /// the interval, how many entered each phase, read from the phase steps
+    /// every phase change records (one grouped count), with the conversion
+    /// to the next phase. Phases that are no longer configured are left out.
+    pub async fn report_funnel(&self, account_type: &Code, interval: &Interval) -> Result<Funnel, Error> {
+        let (config, _) = self.config().await?;
+        if config.account_type(account_type).is_none() {
+            return Err(InputError::UnknownReference {
+                kind: ReferenceKind::AccountType,
+                code: account_type.to_string(),
+            }
+            .into());
+        }
+        let rows = self
+            .store
+            .tally(&Tally::PhaseReach(PhaseReachTally {
+                account_type: account_type.clone(),
+                created: interval.range(),
+            }))
+            .await?;
+        let reached = |code: &Code| {
+            rows.iter()
+                .find(|r| r.key.first().and_then(Option::as_deref) == Some(code.as_str()))
+                .map_or(0, |r| r.count)
+        };
+        let phases = config.phases_of(account_type);
+        let lost = |p: &&crate::domain::config::Phase| p.outcome == Some(crate::domain::config::Outcome::Lost);
+        let mut out: Vec<FunnelRow> = Vec::with_capacity(phases.len());
+        for (i, p) in phases.iter().enumerate() {
+            let here = reached(&p.code);
+            let next = phases[i + 1..].iter().find(|n| !lost(n));
+            let to_next = match next {
+                Some(n) if here > 0 && !lost(p) => Some(reached(&n.code) as f64 / here as f64),
+                _ => None,
+            };
+            out.push(FunnelRow {
+                phase: p.code.clone(),
+                closing: p.phase_type == PhaseType::Closing,
+                reached: here,
+                to_next,
+            });
+        }
+        Ok(Funnel {
+            account_type: account_type.clone(),
+            interval: *interval,
+            phases: out,
+        })
+    }
+
+    /// Time in phase (seed 004): per phase of the account type, the stays
+    /// that ended in the interval, their average and median length. One
+    /// grouped count over the phase steps, by phase and whole hours.
+    pub async fn report_time_in_phase(
+        &self,
+        account_type: &Code,
+        interval: &Interval,
+    ) -> Result<Vec<PhaseTimeRow>, Error> {
+        let (config, _) = self.config().await?;
+        if config.account_type(account_type).is_none() {
+            return Err(InputError::UnknownReference {
+                kind: ReferenceKind::AccountType,
+                code: account_type.to_string(),
+            }
+            .into());
+        }
+        let rows = self
+            .store
+            .tally(&Tally::PhaseTime(PhaseTimeTally {
+                account_type: account_type.clone(),
+                left: interval.range(),
+            }))
+            .await?;
+        let mut out = Vec::new();
+        for p in config.phases_of(account_type) {
+            let mut histogram: Vec<(i64, u64)> = Vec::new();
+            let mut seconds: i64 = 0;
+            for r in rows
+                .iter()
+                .filter(|r| r.key.first().and_then(Option::as_deref) == Some(p.code.as_str()))
+            {
+                let hours = r.key.get(1).and_then(Option::as_deref).and_then(|h| h.parse().ok());
+                histogram.push((hours.unwrap_or(0), r.count));
+                seconds = seconds.saturating_add(r.value);
+            }
+            histogram.sort_unstable();
+            let stays: u64 = histogram.iter().map(|(_, c)| c).sum();
+            if stays == 0 {
+                continue;
+            }
+            out.push(PhaseTimeRow {
+                phase: p.code.clone(),
+                stays,
+                average_hours: seconds as f64 / 3600.0 / stays as f64,
+                median_hours: reports::median_hours(&histogram),
+            });
         }
         Ok(out)
     }

@@ -128,3 +128,70 @@ pub struct ForecastRow {
     /// Their probability-weighted value, per currency.
     pub weighted: Vec<Money>,
 }
+
+/// One phase of the funnel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunnelRow {
+    /// The phase's code.
+    pub phase: Code,
+    /// Whether it is a closing phase.
+    pub closing: bool,
+    /// Leads of the cohort that ever entered it (each counted once).
+    pub reached: u64,
+    /// `reached` of the next phase on the way to a successful close, as a
+    /// share of this one's (0.0 to 1.0 when leads move through the phases
+    /// in order; above 1.0 when leads skip this phase). `None` for the last
+    /// phase of that way, for phases configured as lost, and when no lead
+    /// reached this one.
+    pub to_next: Option<f64>,
+}
+
+/// The funnel of one account type (seed 002): of the leads created in an
+/// interval, how many reached each phase, from their phase history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Funnel {
+    /// The account type.
+    pub account_type: Code,
+    /// The cohort: leads created in this interval.
+    pub interval: Interval,
+    /// Its phases in funnel order (the configuration's `order`).
+    pub phases: Vec<FunnelRow>,
+}
+
+/// How long leads stayed in one phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTimeRow {
+    /// The phase's code.
+    pub phase: Code,
+    /// Stays in it that ended in the interval.
+    pub stays: u64,
+    /// Their average length in hours (exact to the second).
+    pub average_hours: f64,
+    /// Their median length in hours, counting each stay in whole hours
+    /// (rounded down); the mean of the two middle stays when `stays` is even.
+    pub median_hours: f64,
+}
+
+/// The median of a histogram of whole hours given in ascending order.
+pub(crate) fn median_hours(histogram: &[(i64, u64)]) -> f64 {
+    let n: u64 = histogram.iter().map(|(_, c)| c).sum();
+    if n == 0 {
+        return 0.0;
+    }
+    // The value at 0-based position `i` of the sorted stays.
+    let at = |i: u64| {
+        let mut seen = 0;
+        for (hours, count) in histogram {
+            seen += count;
+            if i < seen {
+                return *hours;
+            }
+        }
+        0
+    };
+    if n % 2 == 1 {
+        at(n / 2) as f64
+    } else {
+        (at(n / 2 - 1) as f64 + at(n / 2) as f64) / 2.0
+    }
+}

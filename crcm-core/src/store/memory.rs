@@ -6,14 +6,17 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::config::Config;
+use chrono::{DateTime, Utc};
+
+use crate::domain::config::{Config, PhaseRef};
 use crate::domain::entity::EntityRef;
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::Code;
+use crate::domain::ids::{Code, LeadId};
 use crate::domain::lead::Lead;
 use crate::store::error::StoreError;
 use crate::store::record::Record;
+use crate::store::steps::PhaseStep;
 use crate::store::tally::{BoardCell, Tally, TallyRow, board_cells_of};
 use crate::store::uow::{Guard, UnitOfWork, Write};
 use crate::store::{CommitReceipt, FORMAT_VERSION, Page, PageRequest, Select, Store};
@@ -26,6 +29,7 @@ struct Inner {
     events: Vec<EventEnvelope>,
     lead_numbers: u64,
     lookups: BTreeMap<String, u64>,
+    steps: BTreeMap<(LeadId, PhaseRef, DateTime<Utc>), PhaseStep>,
 }
 
 /// The in-memory store. All state sits behind one mutex, so commits are
@@ -106,6 +110,8 @@ impl Store for MemoryStore {
                 Record::FollowUp(f) => Some(f),
                 _ => None,
             })),
+            Tally::PhaseReach(t) => t.answer(inner.steps.values()),
+            Tally::PhaseTime(t) => t.answer(inner.steps.values()),
         })
     }
 
@@ -194,6 +200,11 @@ impl Store for MemoryStore {
         }
         for key in uow.touched {
             *inner.lookups.entry(key).or_insert(0) += 1;
+        }
+        for step in uow.steps {
+            inner
+                .steps
+                .insert((step.lead, step.phase.clone(), step.entered_at), step);
         }
         for h in uow.history {
             inner.history.entry(h.entity).or_default().push(h);

@@ -12,7 +12,9 @@
 //! # Guarantees every backend gives
 //!
 //! 1. **Atomicity.** [`Store::commit`] applies all entity writes, history
-//!    entries, events and the configuration write of a unit of work, or none.
+//!    entries, phase steps ([`steps::PhaseStep`], each replacing the step
+//!    with its key), events and the configuration write of a unit of work,
+//!    or none.
 //! 2. **Optimistic concurrency.** Before applying anything, `commit` checks
 //!    every [`Write`](crate::store::uow::Write)'s precondition: an insert needs the
 //!    record to be absent, an update or delete needs the stored version to
@@ -53,6 +55,7 @@ pub mod error;
 pub mod memory;
 pub mod query;
 pub mod record;
+pub mod steps;
 pub mod tally;
 pub mod uow;
 
@@ -119,8 +122,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// same transaction as the leads, so this reads cells, never leads.
     async fn board_cells(&self, account_type: &Code) -> Result<Vec<BoardCell>, StoreError>;
 
-    /// A grouped count (SQL `GROUP BY`; see [`tally::LeadTally::answer`] and
-    /// [`tally::DealTally::answer`]): non-empty groups in key order.
+    /// A grouped count (SQL `GROUP BY`; see [`tally::LeadTally::answer`],
+    /// [`tally::DealTally::answer`] and, over phase steps,
+    /// [`tally::PhaseReachTally::answer`] and [`tally::PhaseTimeTally::answer`]):
+    /// non-empty groups in key order.
     async fn tally(&self, tally: &Tally) -> Result<Vec<TallyRow>, StoreError>;
 
     /// The history of one entity, by version.

@@ -5,16 +5,17 @@
 //! [`LeadTally::answer`], [`DealTally::answer`]); the in-memory store answers
 //! with them and the conformance suite checks every backend against them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::activity::FollowUp;
 use crate::domain::config::PhaseRef;
 use crate::domain::deal::Deal;
-use crate::domain::ids::{Code, UserId};
+use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::lead::{Lead, LeadStatus};
-use crate::store::query::{DealFilter, FollowUpFilter, LeadFilter, LeadRow};
+use crate::store::query::{DealFilter, FollowUpFilter, LeadFilter, LeadRow, TimeRange};
+use crate::store::steps::PhaseStep;
 
 /// The leads of one account type in one phase with one status, owner and
 /// currency of expected revenue: the unit a backend keeps counted in the
@@ -268,6 +269,79 @@ impl FollowUpTally {
     }
 }
 
+/// The funnel's count: of the leads of one account type created in an
+/// interval, how many ever entered each phase. A lead counts once per phase
+/// however often it entered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseReachTally {
+    /// The account type.
+    pub account_type: Code,
+    /// Leads created in this interval.
+    pub created: TimeRange,
+}
+
+impl PhaseReachTally {
+    /// Whether a step counts.
+    pub fn matches(&self, step: &PhaseStep) -> bool {
+        step.phase.account_type == self.account_type && self.created.contains(step.lead_created)
+    }
+
+    /// The reference answer: one row per phase reached (`key`: the phase
+    /// code; `count`: distinct leads), in key order.
+    pub fn answer<'a>(&self, steps: impl IntoIterator<Item = &'a PhaseStep>) -> Vec<TallyRow> {
+        let mut leads: BTreeMap<&Code, BTreeSet<LeadId>> = BTreeMap::new();
+        for s in steps.into_iter().filter(|s| self.matches(s)) {
+            leads.entry(&s.phase.code).or_default().insert(s.lead);
+        }
+        leads
+            .into_iter()
+            .map(|(phase, leads)| TallyRow {
+                key: vec![Some(phase.to_string())],
+                count: leads.len() as u64,
+                value: 0,
+                weighted: 0,
+            })
+            .collect()
+    }
+}
+
+/// Time in phase: the stays in the phases of one account type that ended in
+/// an interval, grouped by phase and whole hours, with the summed seconds.
+/// The average is exact; the median is read from the hours.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseTimeTally {
+    /// The account type.
+    pub account_type: Code,
+    /// Stays that ended in this interval.
+    pub left: TimeRange,
+}
+
+impl PhaseTimeTally {
+    /// Whether a step counts.
+    pub fn matches(&self, step: &PhaseStep) -> bool {
+        step.phase.account_type == self.account_type && step.left_at.is_some_and(|l| self.left.contains(l))
+    }
+
+    /// The reference answer: one row per phase and whole hours (`key`: the
+    /// phase code and the hours as decimal text; `count`: stays; `value`:
+    /// their seconds), in key order.
+    pub fn answer<'a>(&self, steps: impl IntoIterator<Item = &'a PhaseStep>) -> Vec<TallyRow> {
+        let mut groups: BTreeMap<Vec<Option<String>>, TallyRow> = BTreeMap::new();
+        for s in steps.into_iter().filter(|s| self.matches(s)) {
+            let key = vec![Some(s.phase.code.to_string()), Some(s.hours().unwrap_or(0).to_string())];
+            let row = groups.entry(key.clone()).or_insert(TallyRow {
+                key,
+                count: 0,
+                value: 0,
+                weighted: 0,
+            });
+            row.count += 1;
+            row.value = row.value.saturating_add(s.seconds().unwrap_or(0));
+        }
+        groups.into_values().collect()
+    }
+}
+
 /// One grouped count a store answers natively.
 // Built once per report and never stored in bulk (see `Select`).
 #[allow(clippy::large_enum_variant)]
@@ -280,4 +354,8 @@ pub enum Tally {
     Deals(DealTally),
     /// Follow-ups, per assignee.
     FollowUps(FollowUpTally),
+    /// Leads that reached each phase (the funnel), from phase steps.
+    PhaseReach(PhaseReachTally),
+    /// Stays in phases by whole hours (time in phase), from phase steps.
+    PhaseTime(PhaseTimeTally),
 }

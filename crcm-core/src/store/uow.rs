@@ -13,6 +13,7 @@ use crate::domain::event::DomainEvent;
 use crate::domain::history::{FieldChange, HistoryEntry, diff};
 use crate::domain::ids::UserId;
 use crate::store::record::{Entity, Record};
+use crate::store::steps::PhaseStep;
 
 /// One entity write with its optimistic-concurrency precondition.
 #[allow(clippy::large_enum_variant)] // see `Record`
@@ -132,6 +133,11 @@ pub struct UnitOfWork {
     /// [`Self::update`] and [`Self::delete`].
     #[serde(default)]
     pub touched: BTreeSet<String>,
+    /// The phase steps of the leads written ([`PhaseStep::of_change`]): a
+    /// store keeps them, replacing a step with the same key, in the same
+    /// commit. Maintained by [`Self::insert`] and [`Self::update`].
+    #[serde(default)]
+    pub steps: Vec<PhaseStep>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {
@@ -153,6 +159,7 @@ impl UnitOfWork {
             config: None,
             guards: Vec::new(),
             touched: BTreeSet::new(),
+            steps: Vec::new(),
         }
     }
 
@@ -174,6 +181,9 @@ impl UnitOfWork {
         let changes = diff(&Value::Null, &to_json(record));
         self.record_history(rec.entity(), 1, changes);
         self.touched.extend(rec.lookup_keys());
+        if let Record::Lead(lead) = &rec {
+            self.steps.extend(PhaseStep::of_change(None, lead, self.at));
+        }
         self.writes.push(Write::Put {
             record: rec,
             expected: None,
@@ -198,6 +208,9 @@ impl UnitOfWork {
         self.record_history(old_rec.entity(), version, changes);
         self.touched.extend(old_rec.lookup_keys());
         self.touched.extend(new_rec.lookup_keys());
+        if let (Record::Lead(o), Record::Lead(n)) = (&old_rec, &new_rec) {
+            self.steps.extend(PhaseStep::of_change(Some(o), n, self.at));
+        }
         self.writes.push(Write::Put {
             record: new_rec,
             expected: Some(old.version()),

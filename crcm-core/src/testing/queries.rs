@@ -32,7 +32,9 @@ use crate::store::query::{
     CommunicationFilter, CustomerFilter, DateRange, DealFilter, LeadField, PageRequest, Select, TimeRange,
 };
 use crate::store::record::Record;
+use crate::store::steps::PhaseStep;
 use crate::store::tally::{DealGroup, DealTally, LeadGroup, LeadTally, Tally, board_cells_of};
+use crate::store::tally::{PhaseReachTally, PhaseTimeTally};
 use crate::store::{Store, StoreExt};
 
 /// A small deterministic generator (splitmix64): the same seed gives the
@@ -678,6 +680,54 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         );
     }
     assert!(tallied > 0, "seed {seed}: no tally found a group");
+    // Phase steps: the funnel and time-in-phase counts over random
+    // intervals, against the steps replayed from each lead's history.
+    let mut steps = Vec::new();
+    for l in &leads {
+        let history = store
+            .history(EntityRef::lead(l.id))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        steps.extend(PhaseStep::replay(l.id, &history));
+    }
+    let times: Vec<DateTime<Utc>> = leads.iter().flat_map(|l| [l.created_at, l.phase_entered_at]).collect();
+    let mut stepped = 0;
+    for case in 0..20 {
+        let mut range = TimeRange {
+            from: rng.chance(70).then(|| *rng.pick(&times)),
+            before: rng.chance(70).then(|| *rng.pick(&times)),
+        };
+        if let (Some(f), Some(b)) = (range.from, range.before)
+            && b < f
+        {
+            (range.from, range.before) = (Some(b), Some(f));
+        }
+        let account_type = code(if rng.chance(70) { "b2b" } else { "b2c" });
+        let reach = PhaseReachTally {
+            account_type: account_type.clone(),
+            created: range,
+        };
+        let got = store
+            .tally(&Tally::PhaseReach(reach.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, reach.answer(steps.iter()), "seed {seed}, reach {case}: {reach:?}");
+        let time = PhaseTimeTally {
+            account_type,
+            left: range,
+        };
+        let got_time = store
+            .tally(&Tally::PhaseTime(time.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            got_time,
+            time.answer(steps.iter()),
+            "seed {seed}, time {case}: {time:?}"
+        );
+        stepped += got.len() + got_time.len();
+    }
+    assert!(stepped > 0, "seed {seed}: no step tally found a group");
     for (i, status) in [None, Some(crate::domain::activity::CommunicationStatus::New)]
         .into_iter()
         .enumerate()
@@ -1380,4 +1430,110 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
         deals.len() as u64,
         "seed {seed}: every open deal is in the forecast"
     );
+    // Funnel and time in phase, against the phases each lead's history
+    // shows it in (read here entry by entry, not through phase steps).
+    for account_type in [code("b2b"), code("b2c")] {
+        let mut reached: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        let mut stays: std::collections::BTreeMap<String, Vec<i64>> = std::collections::BTreeMap::new();
+        for l in &leads {
+            let history = store
+                .history(EntityRef::lead(l.id))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            let mut at: Option<(Option<PhaseRef>, DateTime<Utc>)> = None;
+            for h in &history {
+                let (mut phase, mut entered) = at.clone().unwrap_or((None, h.at));
+                if let Some(c) = h.change("phase") {
+                    phase = c.new_as::<PhaseRef>().unwrap_or_else(|e| panic!("{e}"));
+                }
+                if let Some(c) = h.change("phase_entered_at") {
+                    entered = c.new_as().unwrap_or_else(|e| panic!("{e}")).unwrap_or(entered);
+                }
+                if let Some((Some(old), old_entered)) = &at
+                    && (Some(old), *old_entered) != (phase.as_ref(), entered)
+                    && old.account_type == account_type
+                    && inside(h.at)
+                {
+                    let hours = (h.at - *old_entered).num_seconds().max(0);
+                    stays.entry(old.code.to_string()).or_default().push(hours);
+                }
+                if let Some(p) = &phase
+                    && p.account_type == account_type
+                {
+                    seen.insert(p.code.to_string());
+                }
+                at = Some((phase, entered));
+            }
+            if inside(l.created_at) {
+                for p in seen {
+                    *reached.entry(p).or_default() += 1;
+                }
+            }
+        }
+        let funnel = engine
+            .report_funnel(&account_type, &interval)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: std::collections::BTreeMap<String, u64> = funnel
+            .phases
+            .iter()
+            .filter(|r| r.reached > 0)
+            .map(|r| (r.phase.to_string(), r.reached))
+            .collect();
+        assert_eq!(got, reached, "seed {seed}: funnel of {account_type}");
+        let phases = config.phases_of(&account_type);
+        assert_eq!(
+            funnel.phases.len(),
+            phases.len(),
+            "seed {seed}: one funnel row per phase"
+        );
+        let times = engine
+            .report_time_in_phase(&account_type, &interval)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(String, u64, i64, f64)> = times
+            .iter()
+            .map(|r| {
+                (
+                    r.phase.to_string(),
+                    r.stays,
+                    (r.average_hours * 3600.0).round() as i64,
+                    r.median_hours,
+                )
+            })
+            .collect();
+        let want: Vec<(String, u64, i64, f64)> = phases
+            .iter()
+            .filter_map(|p| {
+                let mut s = stays.get(p.code.as_str())?.clone();
+                s.sort_unstable();
+                let n = s.len();
+                let hours: Vec<i64> = s.iter().map(|x| x / 3600).collect();
+                let median = if n % 2 == 1 {
+                    hours[n / 2] as f64
+                } else {
+                    (hours[n / 2 - 1] + hours[n / 2]) as f64 / 2.0
+                };
+                let total: i64 = s.iter().sum();
+                Some((
+                    p.code.to_string(),
+                    n as u64,
+                    (total as f64 / n as f64).round() as i64,
+                    median,
+                ))
+            })
+            .collect();
+        assert_eq!(got, want, "seed {seed}: time in phase of {account_type}");
+        if account_type == code("b2b") {
+            assert!(
+                got.iter().any(|g| g.1 > 1),
+                "seed {seed}: b2b leads left a phase in the interval: {got:?}"
+            );
+            assert!(
+                funnel.phases.iter().filter(|r| r.reached > 0).count() > 1,
+                "seed {seed}: the b2b funnel has several phases: {funnel:?}"
+            );
+        }
+    }
 }

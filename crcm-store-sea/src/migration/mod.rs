@@ -9,6 +9,7 @@ mod m20261124_000002_lookup_keys;
 mod m20261124_000003_mysql_text;
 mod m20261130_000004_query_columns;
 mod m20261130_000005_follow_up_columns;
+mod m20261130_000006_phase_steps;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_mysql_text::Migration),
             Box::new(m20261130_000004_query_columns::Migration),
             Box::new(m20261130_000005_follow_up_columns::Migration),
+            Box::new(m20261130_000006_phase_steps::Migration),
         ]
     }
 
