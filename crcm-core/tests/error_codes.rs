@@ -74,6 +74,7 @@ fn samples() -> Vec<Error> {
             max: 50,
         }
         .into(),
+        InputError::BadCursor { text: "12~x".into() }.into(),
         InputError::UnknownReference {
             kind: ReferenceKind::LeadSource,
             code: "fair".into(),

@@ -13,8 +13,8 @@ use crcm_core::domain::lead::{Lead, LeadStatus};
 use crcm_core::store::error::StoreError;
 use crcm_core::store::query::{
     Closed, CommunicationFilter, Cursor, CustomerFilter, DealFilter, FollowUpFilter, LeadFilter, LeadKey, LeadOrder,
-    LeadRow, MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, customer_words, date_key,
-    lead_words,
+    LeadRow, MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, company_contact_key,
+    customer_words, date_key, lead_words,
 };
 use crcm_core::store::record::Record;
 use crcm_core::store::tally::{BoardCell, DealGroup, LeadGroup, Tally, TallyRow};
@@ -25,6 +25,10 @@ use crate::{db_err, parse, sql_limit, subject_key, to_i64};
 
 /// The table of search words: (`kind`: `l` lead, `c` customer; `id`; `word`).
 pub(crate) const SEARCH_WORDS: &str = "crcm_search_words";
+/// Term kind of a customer's e-mails (its own and its contacts').
+const CUSTOMER_EMAILS: &str = "e";
+/// Term kind of a customer's phones (its own and its contacts').
+const CUSTOMER_PHONES: &str = "p";
 
 /// The table of board cells.
 pub(crate) const BOARD: &str = "crcm_board";
@@ -50,6 +54,7 @@ pub(crate) fn lead_columns(l: &Lead) -> Vec<(&'static str, Value)> {
         ("phase_entered_at", row.phase_entered.into()),
         ("missing_mask", i64::from(row.missing).into()),
         ("currency", Value::String(row.currency)),
+        ("company_contact", Value::String(row.company_contact)),
     ]
 }
 
@@ -229,6 +234,7 @@ fn lead_group_col(g: LeadGroup) -> &'static str {
         LeadGroup::Zone => "zone",
         LeadGroup::Email => "email",
         LeadGroup::Phone => "phone",
+        LeadGroup::CompanyContact => "company_contact",
     }
 }
 
@@ -333,6 +339,27 @@ pub(crate) enum QueryColumns {
 }
 
 impl QueryColumns {
+    /// Rewrites the duplicate keys of one stored lead or customer (its
+    /// `company_contact` column; its term rows), leaving the board alone.
+    pub(crate) async fn refill<C: ConnectionTrait>(self, c: &C, id: &str, body: &str) -> Result<(), DbErr> {
+        let bad = |e: StoreError| DbErr::Migration(e.to_string());
+        let record = match self {
+            Self::Lead => {
+                let l: Lead = parse(body, id).map_err(bad)?;
+                let update = Query::update()
+                    .table(t("crcm_leads"))
+                    .value(t("company_contact"), company_contact_key(&l))
+                    .and_where(col("id").eq(id))
+                    .to_owned();
+                c.execute(&update).await?;
+                Record::Lead(l)
+            }
+            Self::Customer => Record::Customer(parse(body, id).map_err(bad)?),
+            Self::Deal | Self::Communication => return Ok(()),
+        };
+        write_terms(c, &record).await
+    }
+
     /// Fills the query columns and rows of one stored record.
     pub(crate) async fn backfill<C: ConnectionTrait>(self, c: &C, id: &str, body: &str) -> Result<(), DbErr> {
         let bad = |e: StoreError| DbErr::Migration(e.to_string());
@@ -402,7 +429,25 @@ pub(crate) async fn write_terms<C: ConnectionTrait>(c: &C, record: &Record) -> R
             }
             ("l", id, lead_words(l))
         }
-        Record::Customer(x) => ("c", x.id.0.to_string(), customer_words(x)),
+        Record::Customer(x) => {
+            let id = x.id.0.to_string();
+            for (kind, values) in [(CUSTOMER_EMAILS, x.emails()), (CUSTOMER_PHONES, x.phones())] {
+                delete_words(c, kind, &id).await?;
+                if !values.is_empty() {
+                    let mut insert = Query::insert();
+                    insert
+                        .into_table(t(SEARCH_WORDS))
+                        .columns([t("kind"), t("id"), t("word")]);
+                    for v in values {
+                        insert
+                            .values([kind.into(), id.as_str().into(), v.into()])
+                            .map_err(|e| DbErr::Custom(e.to_string()))?;
+                    }
+                    c.execute(&insert).await?;
+                }
+            }
+            ("c", id, customer_words(x))
+        }
         _ => return Ok(()),
     };
     delete_words(c, kind, &id).await?;
@@ -436,6 +481,8 @@ pub(crate) async fn insert_terms<C: ConnectionTrait>(c: &C, records: &[&Record])
             Record::Customer(x) => {
                 let id = x.id.0.to_string();
                 words.extend(customer_words(x).into_iter().map(|w| ("c", id.clone(), w)));
+                words.extend(x.emails().into_iter().map(|w| (CUSTOMER_EMAILS, id.clone(), w)));
+                words.extend(x.phones().into_iter().map(|w| (CUSTOMER_PHONES, id.clone(), w)));
             }
             _ => {}
         }
@@ -484,7 +531,13 @@ async fn delete_words<C: ConnectionTrait>(c: &C, kind: &str, id: &str) -> Result
 pub(crate) async fn delete_terms<C: ConnectionTrait>(c: &C, entity: EntityRef) -> Result<(), DbErr> {
     match entity.kind {
         EntityKind::Lead => delete_words(c, "l", &entity.id.to_string()).await,
-        EntityKind::Customer => delete_words(c, "c", &entity.id.to_string()).await,
+        EntityKind::Customer => {
+            let id = entity.id.to_string();
+            for kind in ["c", CUSTOMER_EMAILS, CUSTOMER_PHONES] {
+                delete_words(c, kind, &id).await?;
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -592,6 +645,7 @@ fn lead_cond(f: &LeadFilter) -> Cond {
         ("zone", f.zone.clone()),
         ("email", f.email.clone()),
         ("phone", f.phone.clone()),
+        ("company_contact", f.company_contact.clone()),
         ("customer_id", f.customer.map(|x| x.0.to_string())),
         ("closing_reason", f.closing_reason.as_ref().map(ToString::to_string)),
         ("lost_reason", f.lost_reason.as_ref().map(ToString::to_string)),
@@ -725,11 +779,20 @@ fn follow_up_cond(f: &FollowUpFilter) -> Cond {
 
 fn customer_cond(f: &CustomerFilter) -> Cond {
     let mut c = Cond::all();
-    if let Some(e) = &f.email {
-        c = c.add(col("email").eq(e.as_str()));
-    }
-    if let Some(p) = &f.phone {
-        c = c.add(col("phone").eq(p.as_str()));
+    // Its own or a contact person's: the customer's contact term rows.
+    for (kind, value) in [(CUSTOMER_EMAILS, &f.email), (CUSTOMER_PHONES, &f.phone)] {
+        if let Some(v) = value {
+            c = c.add(
+                col("id").in_subquery(
+                    Query::select()
+                        .column(t("id"))
+                        .from(t(SEARCH_WORDS))
+                        .and_where(col("kind").eq(kind))
+                        .and_where(col("word").eq(v.as_str()))
+                        .to_owned(),
+                ),
+            );
+        }
     }
     if let Some(o) = &f.owner {
         c = c.add(col("owner").eq(o.as_str()));

@@ -51,9 +51,9 @@ pub const CLOSING_REASON: u8 = b'K';
 pub const LOST_REASON: u8 = b'L';
 /// Lead custom field present (one entry per field).
 pub const CUSTOM: u8 = b'F';
-/// Customer e-mail.
+/// Customer e-mail: its own and its contact persons' (one entry each).
 pub const CUSTOMER_EMAIL: u8 = b'e';
-/// Customer phone.
+/// Customer phone: its own and its contact persons' (one entry each).
 pub const CUSTOMER_PHONE: u8 = b'h';
 /// Deal's lead.
 pub const DEAL_LEAD: u8 = b'd';
@@ -305,21 +305,12 @@ pub fn keys(record: &Record) -> Vec<Entry> {
             for w in customer_words(c) {
                 out.push(word_entry(CUSTOMER_WORD, &w, EntityKind::Customer, c.id.0));
             }
-            if let Some(e) = &c.email {
-                out.push(entry(
-                    CUSTOMER_EMAIL,
-                    &[e.as_str().as_bytes()],
-                    EntityKind::Customer,
-                    c.id.0,
-                ));
+            // Its own e-mail and phone and its contact persons', each once.
+            for e in c.emails() {
+                out.push(entry(CUSTOMER_EMAIL, &[e.as_bytes()], EntityKind::Customer, c.id.0));
             }
-            if let Some(p) = &c.phone {
-                out.push(entry(
-                    CUSTOMER_PHONE,
-                    &[p.key().as_bytes()],
-                    EntityKind::Customer,
-                    c.id.0,
-                ));
+            for p in c.phones() {
+                out.push(entry(CUSTOMER_PHONE, &[p.as_bytes()], EntityKind::Customer, c.id.0));
             }
         }
         Record::Deal(d) => {

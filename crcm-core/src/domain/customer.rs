@@ -47,3 +47,25 @@ pub struct Customer {
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
+
+impl Customer {
+    /// The normalized e-mails the customer is reached at: its own and its
+    /// contact persons'.
+    pub fn emails(&self) -> std::collections::BTreeSet<String> {
+        self.email
+            .iter()
+            .chain(self.contacts.iter().filter_map(|c| c.email.as_ref()))
+            .map(|e| e.as_str().to_owned())
+            .collect()
+    }
+
+    /// The E.164 phones the customer is reached at: its own and its contact
+    /// persons'.
+    pub fn phones(&self) -> std::collections::BTreeSet<String> {
+        self.phone
+            .iter()
+            .chain(self.contacts.iter().filter_map(|c| c.phone.as_ref()))
+            .map(|p| p.key().to_owned())
+            .collect()
+    }
+}

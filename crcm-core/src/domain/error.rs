@@ -121,6 +121,12 @@ pub enum InputError {
         /// The limit.
         max: usize,
     },
+    /// A page cursor that is not one crcm wrote (e.g. cut or edited text).
+    #[error("not a page cursor: {text:?}")]
+    BadCursor {
+        /// The text given (at most its first 80 characters).
+        text: String,
+    },
     /// A code that names no configured item of that kind.
     #[error("unknown {kind} {code:?}")]
     UnknownReference {

@@ -177,6 +177,11 @@ pub struct Lead {
     pub customer: Option<CustomerId>,
     /// The lead this one was merged into.
     pub merged_into: Option<LeadId>,
+    /// The leads merged into this one: their activities, follow-ups,
+    /// communications, deals and tags moved here, and their history belongs
+    /// to this lead's ([`Engine::lead_history`](crate::Engine::lead_history)).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub merged_from: BTreeSet<LeadId>,
     /// Where Reopen returns the lead to.
     pub reopen_point: Option<ReopenPoint>,
     /// Linked orders and invoices (quotations belong to deals).

@@ -21,6 +21,10 @@ pub const USER_ID: usize = 128;
 pub const TEAM: usize = 100;
 /// A configuration, as JSON, in bytes.
 pub const CONFIG_BYTES: usize = 256 * 1024;
+/// A search text, in characters.
+pub const SEARCH: usize = LINE;
+/// Words of one search (each is one index range to intersect).
+pub const SEARCH_WORDS: usize = 10;
 
 /// Whether a text may span lines. Single-line texts allow no control
 /// characters at all; multi-line texts allow line feed, carriage return and

@@ -665,7 +665,9 @@ impl TypedCommand for ReopenLead {
     }
 }
 
-/// Merge a duplicate into another lead.
+/// Merge a duplicate into another lead: its activities, follow-ups,
+/// communications, deals and tags move to the lead that remains (see
+/// [`rules::merge`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MergeLead {
     /// The duplicate.
@@ -681,7 +683,9 @@ impl TypedCommand for MergeLead {
 
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
-        rules::merge(&ctx, &s.lead(self.lead).await?, &s.lead(self.into).await?)
+        let (lead, into) = (s.lead(self.lead).await?, s.lead(self.into).await?);
+        let belongings = s.lead_belongings(&lead).await?;
+        rules::merge(&ctx, &lead, &into, &belongings)
     }
 }
 

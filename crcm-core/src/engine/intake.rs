@@ -16,9 +16,17 @@ pub enum DuplicateKey {
     Email,
     /// The same phone (E.164).
     Phone,
+    /// The same company and contact name, compared without case and extra
+    /// white space ([`company_contact_key`](crate::store::query::company_contact_key)).
+    CompanyContact,
 }
 
-/// Open leads that share one e-mail or phone.
+impl DuplicateKey {
+    /// Every key, the default of [`Engine::duplicates`](crate::Engine::duplicates).
+    pub const ALL: [DuplicateKey; 3] = [Self::Email, Self::Phone, Self::CompanyContact];
+}
+
+/// Open leads that share one e-mail, phone, or company and contact name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DuplicateGroup {
     /// What they share.

@@ -35,7 +35,7 @@ use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::matching::open_matches;
 use crate::store::error::StoreError;
-use crate::store::query::{DateRange, FollowUpFilter, LeadField};
+use crate::store::query::{DateRange, FollowUpFilter, LeadField, company_contact_key};
 use crate::store::tally::{DealGroup, DealTally, FollowUpTally, LeadGroup, LeadTally, Tally};
 use crate::store::tally::{PhaseReachTally, PhaseTimeTally};
 use crate::store::{
@@ -288,6 +288,9 @@ impl Engine {
 
     /// A page of customers (creation order), filtered and searched.
     pub async fn customers(&self, query: &CustomerQuery) -> Result<Page<Customer>, Error> {
+        if let Some(text) = &query.search {
+            query::check_search(text)?;
+        }
         let (config, _) = self.config().await?;
         Ok(self.store.customers(&query.resolve(&config), &query.page).await?)
     }
@@ -300,6 +303,9 @@ impl Engine {
     /// A page of leads: filtered, searched and sorted (see [`LeadQuery`]).
     /// Pass the page's `next` as the query's `page.after` for the next page.
     pub async fn leads(&self, query: &LeadQuery) -> Result<Page<Lead>, Error> {
+        if let Some(text) = &query.search {
+            query::check_search(text)?;
+        }
         let (config, _) = self.config().await?;
         let (filter, order) = query.resolve(&config, self.now());
         Ok(self.store.leads(&filter, &order, &query.page).await?)
@@ -499,16 +505,45 @@ impl Engine {
         customers_sharing_contact(&*self.store, &lead).await
     }
 
-    /// Open leads with the same normalized e-mail or phone. Closed leads
-    /// (converted, disqualified, merged, or in a closing phase) are never proposed.
+    /// Open leads that duplicate a lead by any [`DuplicateKey`]: the same
+    /// normalized e-mail, phone, or company and contact name; by number.
+    /// Closed leads (converted, disqualified, merged, or in a closing phase)
+    /// are never proposed.
     pub async fn duplicates(&self, lead: LeadId) -> Result<Vec<Lead>, Error> {
+        self.duplicates_by(lead, &DuplicateKey::ALL).await
+    }
+
+    /// [`Engine::duplicates`] by the keys given (e.g. only the e-mail).
+    pub async fn duplicates_by(&self, lead: LeadId, keys: &[DuplicateKey]) -> Result<Vec<Lead>, Error> {
         let (config, _) = self.config().await?;
         let lead = self.lead(lead).await?;
-        let found = leads_sharing_contact(&*self.store, lead.email.as_ref(), lead.phone.as_ref()).await?;
+        let mut found = Vec::new();
+        for key in keys {
+            let filter = match key {
+                DuplicateKey::Email => lead.email.as_ref().map(|e| LeadFilter {
+                    email: Some(e.as_str().to_owned()),
+                    ..LeadFilter::default()
+                }),
+                DuplicateKey::Phone => lead.phone.as_ref().map(|p| LeadFilter {
+                    phone: Some(p.key().to_owned()),
+                    ..LeadFilter::default()
+                }),
+                DuplicateKey::CompanyContact => company_contact_key(&lead).map(|k| LeadFilter {
+                    company_contact: Some(k),
+                    ..LeadFilter::default()
+                }),
+            };
+            if let Some(filter) = filter {
+                found.extend(scope::leads_matching(&*self.store, &filter).await?);
+            }
+        }
+        found.sort_by_key(|l| l.number);
+        found.dedup_by_key(|l| l.id);
         Ok(open_matches(&config, found, Some(lead.id)))
     }
 
-    /// Every group of open leads that share an e-mail (or a phone), largest
+    /// Every group of open leads that share an e-mail (a phone, or a company
+    /// and contact name), largest
     /// first, then by value: one grouped count over the whole store, then one
     /// indexed list per group.
     pub async fn duplicate_groups(&self, key: DuplicateKey) -> Result<Vec<DuplicateGroup>, Error> {
@@ -520,6 +555,7 @@ impl Engine {
         let by = match key {
             DuplicateKey::Email => LeadGroup::Email,
             DuplicateKey::Phone => LeadGroup::Phone,
+            DuplicateKey::CompanyContact => LeadGroup::CompanyContact,
         };
         let tally = Tally::Leads(LeadTally {
             filter: open.clone(),
@@ -540,6 +576,7 @@ impl Engine {
             match key {
                 DuplicateKey::Email => filter.email = Some(value.clone()),
                 DuplicateKey::Phone => filter.phone = Some(value.clone()),
+                DuplicateKey::CompanyContact => filter.company_contact = Some(value.clone()),
             }
             let page = self
                 .store
@@ -912,6 +949,29 @@ impl Engine {
     /// An entity's history, oldest first.
     pub async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, Error> {
         Ok(self.store.history(entity).await?)
+    }
+
+    /// A lead's history with that of every lead merged into it (and into
+    /// those, in turn), oldest first: the survivor of a merge carries the
+    /// duplicate's past. Entries of one time keep each lead's version order.
+    pub async fn lead_history(&self, lead: LeadId) -> Result<Vec<HistoryEntry>, Error> {
+        let mut out: Vec<HistoryEntry> = Vec::new();
+        let mut todo: Vec<LeadId> = self.lead(lead).await?.merged_from.into_iter().collect();
+        out.extend(self.store.history(EntityRef::lead(lead)).await?);
+        let mut seen = std::collections::BTreeSet::from([lead]);
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            // A merged lead deleted since keeps its history.
+            if let Some(l) = self.store.lead(id).await? {
+                todo.extend(l.merged_from.iter().copied());
+            }
+            out.extend(self.store.history(EntityRef::lead(id)).await?);
+        }
+        // A stable sort keeps each lead's own entries in version order.
+        out.sort_by_key(|h| h.at);
+        Ok(out)
     }
 
     /// Events after `cursor` (0 for the first), at most `limit`. Pass the last

@@ -35,6 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::config::{Config, PhaseType};
 use crate::domain::contact::Phone;
+use crate::domain::error::InputError;
+use crate::domain::limits;
 use crate::store::query::{
     Closed, CustomerFilter, LeadFilter, LeadKey, LeadOrder, PageRequest, PhaseCutoffs, Search, words,
 };
@@ -88,9 +90,26 @@ pub struct LeadQuery {
     pub page: PageRequest,
 }
 
+/// Refuses a search text longer than [`limits::SEARCH`] characters or with
+/// more than [`limits::SEARCH_WORDS`] words, or one holding a control
+/// character other than tab and line breaks.
+pub fn check_search(text: &str) -> Result<(), InputError> {
+    // Tabs and line breaks pasted with a name are harmless: only letters and
+    // digits make words.
+    limits::check("search", text, limits::SEARCH, limits::Lines::Multi)?;
+    if words(text).len() > limits::SEARCH_WORDS {
+        return Err(InputError::TooMany {
+            field: "search words".into(),
+            max: limits::SEARCH_WORDS,
+        });
+    }
+    Ok(())
+}
+
 /// Resolves a search text: its words, and its phone form when it reads as a
 /// phone number in the configured region.
 pub fn resolve_search(config: &Config, text: &str) -> Search {
+    // Callers check the text first ([`check_search`]); resolving never fails.
     Search {
         words: words(text),
         phone: Phone::parse(text, &config.settings.default_phone_region)

@@ -17,7 +17,7 @@ use crate::domain::lead::Lead;
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::machine::LeadLinks;
-use crate::rules::{self, Ctx, DealLead, SubjectRecord};
+use crate::rules::{self, Ctx, DealLead, LeadBelongings, SubjectRecord};
 use crate::store::error::StoreError;
 use crate::store::record::{Entity, Record, lookup};
 use crate::store::uow::Guard;
@@ -218,6 +218,20 @@ impl<'a> Scope<'a> {
         })
     }
 
+    /// What moves with a lead when it is merged, guarded against a deal or
+    /// timeline item added or changed meanwhile.
+    pub(crate) async fn lead_belongings(&self, lead: &Lead) -> Result<LeadBelongings, Error> {
+        let subject = Subject::Lead(lead.id);
+        self.keys(vec![lookup::lead_deals(lead.id), lookup::timeline(subject)])
+            .await?;
+        Ok(LeadBelongings {
+            deals: self.store.deals_of_lead(lead.id).await?,
+            activities: self.store.activities(subject).await?,
+            follow_ups: self.store.follow_ups(subject).await?,
+            communications: self.store.communications_of(lead.id).await?,
+        })
+    }
+
     /// The leads whose normalized e-mail or phone equals one of these, by
     /// number, each once; guarded against a lead gaining or losing one.
     pub(crate) async fn leads_sharing_contact(
@@ -303,7 +317,7 @@ impl<'a> Scope<'a> {
 }
 
 /// Every lead a filter matches (for sets small by nature: one contact's leads).
-async fn leads_matching(store: &dyn Store, filter: &LeadFilter) -> Result<Vec<Lead>, Error> {
+pub(crate) async fn leads_matching(store: &dyn Store, filter: &LeadFilter) -> Result<Vec<Lead>, Error> {
     let mut out = Vec::new();
     let mut page = PageRequest::all();
     loop {

@@ -100,6 +100,7 @@ error_codes! {
     TOO_MANY = 1012, "input", "too_many", "A list holding more items than allowed.";
     UNKNOWN_REFERENCE = 1013, "input", "unknown_reference", "A code naming no configured item of its kind (account type, source, priority, tag, pipeline).";
     CUSTOM_FIELD = 1014, "input", "custom_field", "A custom field value that does not fit its definition.";
+    BAD_CURSOR = 1015, "input", "bad_cursor", "A page cursor that is not one crcm wrote.";
     INVALID_FIELDS = 1099, "input", "invalid_fields", "Several input errors at once; each is listed with its own code.";
     PERMISSION_DENIED = 2001, "permission", "permission_denied", "The actor's role or relation to the record does not allow the command.";
     NOT_FOUND = 3001, "not_found", "not_found", "The command names a record that does not exist.";
@@ -280,6 +281,7 @@ fn input_code(e: &InputError) -> ErrorCode {
         InputError::TooLong { .. } => code::TOO_LONG,
         InputError::ControlCharacter { .. } => code::CONTROL_CHARACTER,
         InputError::TooMany { .. } => code::TOO_MANY,
+        InputError::BadCursor { .. } => code::BAD_CURSOR,
         InputError::UnknownReference { .. } => code::UNKNOWN_REFERENCE,
         InputError::CustomField { .. } => code::CUSTOM_FIELD,
         InputError::Many(_) => code::INVALID_FIELDS,

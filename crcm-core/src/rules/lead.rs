@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::activity::Subject;
+use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
 use crate::domain::config::{Config, Outcome, PhaseRef, PhaseType};
 use crate::domain::deal::Deal;
 use crate::domain::error::{InputError, ReferenceKind};
@@ -145,6 +145,7 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
         lost_note: None,
         customer: input.customer,
         merged_into: None,
+        merged_from: BTreeSet::new(),
         reopen_point: None,
         documents: Vec::new(),
         custom: input.custom.clone(),
@@ -491,8 +492,31 @@ pub fn reopen(ctx: &Ctx<'_>, lead: &Lead) -> Result<(UnitOfWork, Lead), Error> {
     Ok((uow, next))
 }
 
-/// Merges a duplicate (New or Contacted) into an open lead.
-pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lead), Error> {
+/// What hangs off a lead and moves with it when it is merged.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LeadBelongings {
+    /// Its deals.
+    pub deals: Vec<Deal>,
+    /// Activities on its timeline.
+    pub activities: Vec<Activity>,
+    /// Follow-ups on its timeline.
+    pub follow_ups: Vec<FollowUp>,
+    /// Communications attached to it.
+    pub communications: Vec<Communication>,
+}
+
+/// Merges a duplicate (New or Contacted) into an open lead (seed 003): the
+/// duplicate's activities, follow-ups, communications and deals move to the
+/// survivor (the deals take its owner and team), the survivor gains its tags
+/// and records it in `merged_from`, and the duplicate closes as merged. Both
+/// leads' history entries of the merge say so (`merged_into` on one,
+/// `merged_from` on the other).
+pub fn merge(
+    ctx: &Ctx<'_>,
+    lead: &Lead,
+    into: &Lead,
+    belongings: &LeadBelongings,
+) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
     access::can_change_lead(ctx.actor, into)?;
     if lead.id == into.id {
@@ -512,13 +536,46 @@ pub fn merge(ctx: &Ctx<'_>, lead: &Lead, into: &Lead) -> Result<(UnitOfWork, Lea
     next.status = to;
     next.merged_into = Some(into.id);
     next.updated_at = ctx.now;
+    let mut survivor = into.clone();
+    survivor.merged_from.insert(lead.id);
+    survivor.tags.extend(lead.tags.iter().cloned());
+    survivor.updated_at = ctx.now;
     let mut uow = ctx.uow();
     uow.update(lead, &mut next);
+    uow.update(into, &mut survivor);
     status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadMerged {
         lead: lead.id,
         into: into.id,
     });
+    let here = Subject::Lead(into.id);
+    for a in &belongings.activities {
+        let mut moved = a.clone();
+        moved.subject = here;
+        uow.update(a, &mut moved);
+    }
+    for f in &belongings.follow_ups {
+        let mut moved = f.clone();
+        moved.subject = here;
+        moved.updated_at = ctx.now;
+        uow.update(f, &mut moved);
+    }
+    for c in &belongings.communications {
+        let mut moved = c.clone();
+        moved.lead = Some(into.id);
+        moved.updated_at = ctx.now;
+        uow.update(c, &mut moved);
+    }
+    // The moved deals are the survivor's now: its owner and team work them.
+    for d in &belongings.deals {
+        let mut moved = d.clone();
+        moved.lead = Some(into.id);
+        moved.owner = survivor.owner.clone();
+        moved.team = survivor.team.clone();
+        moved.updated_at = ctx.now;
+        let fields = uow.update(d, &mut moved);
+        uow.event(DomainEvent::DealUpdated { deal: d.id, fields });
+    }
     Ok((uow, next))
 }
 
@@ -766,9 +823,12 @@ mod tests {
         let c = ctx(&config, &ann);
         let a = lead(&config, 1, LeadStatus::New);
         let b = lead(&config, 2, LeadStatus::New);
-        assert!(matches!(merge(&c, &a, &a), Err(Error::Lead(LeadError::MergeIntoSelf))));
+        assert!(matches!(
+            merge(&c, &a, &a, &LeadBelongings::default()),
+            Err(Error::Lead(LeadError::MergeIntoSelf))
+        ));
         let converted = lead(&config, 3, LeadStatus::Converted);
-        let e = merge(&c, &a, &converted).err();
+        let e = merge(&c, &a, &converted, &LeadBelongings::default()).err();
         assert!(
             matches!(
                 e,
@@ -779,7 +839,7 @@ mod tests {
             ),
             "{e:?}"
         );
-        let (_, merged) = merge(&c, &a, &b).unwrap_or_else(|e| panic!("{e}"));
+        let (_, merged) = merge(&c, &a, &b, &LeadBelongings::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((merged.status, merged.merged_into), (LeadStatus::Merged, Some(b.id)));
         let e = update_lead(&c, &merged, &LeadPatch::default()).err();
         assert!(

@@ -84,6 +84,39 @@ pub fn customer_words(customer: &Customer) -> Vec<String> {
     words(&text)
 }
 
+/// The longest [`company_contact_key`], in bytes: longer keys keep their
+/// start and end in a hash, so every backend can index them.
+pub const COMPANY_CONTACT_KEY_MAX: usize = 255;
+
+/// A lead's company and contact name as one duplicate key: each lower-cased
+/// with runs of white space made one space, `company|first last`. `None`
+/// when the lead has no company or no contact name. A key longer than
+/// [`COMPANY_CONTACT_KEY_MAX`] bytes is cut to 200 bytes followed by `#` and
+/// a 64-bit FNV-1a hash of the whole key (so two long keys differ when the
+/// names do).
+pub fn company_contact_key(lead: &Lead) -> Option<String> {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let company = norm(&lead.company);
+    let name = norm(&format!("{} {}", lead.first_name, lead.last_name));
+    if company.is_empty() || name.is_empty() {
+        return None;
+    }
+    let key = format!("{company}|{name}");
+    if key.len() <= COMPANY_CONTACT_KEY_MAX {
+        return Some(key);
+    }
+    // FNV-1a: a stable hash every build computes alike (std's hasher is not
+    // guaranteed stable across releases).
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut cut = 200;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Some(format!("{}#{hash:016x}", &key[..cut]))
+}
+
 /// A resolved free-text search: every word must start a word of the record,
 /// or the record's phone must equal `phone` (the search text read as a phone
 /// number, when it is one).
@@ -308,6 +341,8 @@ pub struct LeadFilter {
     pub email: Option<String>,
     /// E.164 phone equals.
     pub phone: Option<String>,
+    /// [`company_contact_key`] equals.
+    pub company_contact: Option<String>,
     /// Closing reason equals.
     pub closing_reason: Option<Code>,
     /// Lost reason equals.
@@ -375,6 +410,7 @@ impl LeadFilter {
             && eq(&self.zone, Some(&lead.zone))
             && eq(&self.email, lead.email.as_ref())
             && eq(&self.phone, lead.phone.as_ref())
+            && eq(&self.company_contact, lead.company_contact.as_ref())
             && eq(&self.closing_reason, lead.closing_reason.as_ref())
             && eq(&self.lost_reason, lead.lost_reason.as_ref())
             && eq(&self.customer, lead.customer.as_ref())
@@ -422,6 +458,9 @@ pub struct LeadRow {
     pub email: Option<String>,
     /// E.164 phone.
     pub phone: Option<String>,
+    /// [`company_contact_key`].
+    #[serde(default)]
+    pub company_contact: Option<String>,
     /// Closing reason.
     pub closing_reason: Option<Code>,
     /// Lost reason.
@@ -472,6 +511,7 @@ impl LeadRow {
             zone: lead.zone.clone(),
             email: lead.email.as_ref().map(|e| e.as_str().to_owned()),
             phone: lead.phone.as_ref().map(|p| p.key().to_owned()),
+            company_contact: company_contact_key(lead),
             closing_reason: lead.closing_reason.clone(),
             lost_reason: lead.lost_reason.clone(),
             customer: lead.customer,
@@ -595,9 +635,11 @@ impl DealFilter {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CustomerFilter {
-    /// Normalized e-mail equals.
+    /// Reached at this normalized e-mail: its own or a contact person's
+    /// ([`Customer::emails`]).
     pub email: Option<String>,
-    /// E.164 phone equals.
+    /// Reached at this E.164 phone: its own or a contact person's
+    /// ([`Customer::phones`]).
     pub phone: Option<String>,
     /// Owned by.
     pub owner: Option<UserId>,
@@ -608,13 +650,8 @@ pub struct CustomerFilter {
 impl CustomerFilter {
     /// The semantics every backend implements.
     pub fn matches(&self, c: &Customer) -> bool {
-        self.email
-            .as_ref()
-            .is_none_or(|e| c.email.as_ref().is_some_and(|x| x.as_str() == e))
-            && self
-                .phone
-                .as_ref()
-                .is_none_or(|p| c.phone.as_ref().is_some_and(|x| x.key() == p))
+        self.email.as_ref().is_none_or(|e| c.emails().contains(e))
+            && self.phone.as_ref().is_none_or(|p| c.phones().contains(p))
             && self.owner.as_ref().is_none_or(|o| &c.owner == o)
             && self
                 .search
@@ -780,6 +817,12 @@ impl fmt::Display for Cursor {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("not a page cursor: {0:?}")]
 pub struct BadCursor(pub String);
+
+impl From<BadCursor> for crate::domain::error::InputError {
+    fn from(e: BadCursor) -> Self {
+        Self::BadCursor { text: e.0 }
+    }
+}
 
 impl FromStr for Cursor {
     type Err = BadCursor;

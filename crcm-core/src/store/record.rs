@@ -165,7 +165,12 @@ impl Record {
     pub fn lookup_keys(&self) -> Vec<String> {
         match self {
             Self::Lead(l) => lookup::leads_by_contact(l.email.as_ref(), l.phone.as_ref()),
-            Self::Customer(c) => lookup::customers_by_contact(c.email.as_ref(), c.phone.as_ref()),
+            Self::Customer(c) => c
+                .emails()
+                .iter()
+                .map(|e| lookup::customer_email(e))
+                .chain(c.phones().iter().map(|p| lookup::customer_phone(p)))
+                .collect(),
             Self::Deal(d) => d.lead.map(lookup::lead_deals).into_iter().collect(),
             Self::Activity(a) => vec![lookup::timeline(a.subject)],
             Self::FollowUp(f) => vec![lookup::timeline(f.subject)],

@@ -108,6 +108,8 @@ pub enum LeadGroup {
     Email,
     /// E.164 phone.
     Phone,
+    /// Company and contact name ([`company_contact_key`](crate::store::query::company_contact_key)).
+    CompanyContact,
 }
 
 impl LeadGroup {
@@ -126,6 +128,7 @@ impl LeadGroup {
             Self::Zone => Some(lead.zone.clone()),
             Self::Email => lead.email.clone(),
             Self::Phone => lead.phone.clone(),
+            Self::CompanyContact => lead.company_contact.clone(),
         }
     }
 }

@@ -1490,6 +1490,7 @@ macro_rules! conformance_tests {
             bulk_actions_apply_per_lead,
             duplicates_and_intake_are_ranked,
             reports_match_the_leads,
+            merge_moves_everything_to_the_survivor,
             reopen_keeps_everything
         );
         // Smoke: the main flow of each machine, end to end on the backend.

@@ -12,7 +12,7 @@ use chrono::Utc;
 use super::conformance::{assert_unchanged, b2b, code, create, exec, move_to, qualify, refuse, snapshot, user};
 pub use super::queries::{
     board_matches_the_leads, bulk_actions_apply_per_lead, duplicates_and_intake_are_ranked,
-    queries_match_the_reference, reports_match_the_leads,
+    merge_moves_everything_to_the_survivor, queries_match_the_reference, reports_match_the_leads,
 };
 use super::{AllLeads, StoreFactory, ann, bob, fixture_engine, maria, phase, root};
 use crate::domain::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};

@@ -159,12 +159,15 @@ pub struct MDeal {
     pub documents: BTreeSet<u8>,
     /// The title set by an edit, as `Deal <n>` (`None`: the one Qualify gave).
     pub title: Option<u8>,
+    /// Creation order among all deals (a lead lists its deals in it).
+    pub born: usize,
 }
 
 impl MDeal {
     /// A new deal: open, at the sales pipeline's first stage.
-    fn new() -> Self {
+    fn new(born: usize) -> Self {
         Self {
+            born,
             stage: "prospecting",
             status: DealStatus::Open,
             closed_on: false,
@@ -219,8 +222,9 @@ pub struct MLead {
     pub documents: BTreeSet<u8>,
     /// Activities on its timeline.
     pub activities: usize,
-    /// Follow-ups on its timeline: assignee and done.
-    pub follow_ups: Vec<(Who, bool)>,
+    /// Follow-ups on its timeline: assignee, done, and creation order among
+    /// all follow-ups (a lead lists its follow-ups in it).
+    pub follow_ups: Vec<(Who, bool, usize)>,
     /// Communications attached to it.
     pub communications: usize,
     /// Deleted.
@@ -1124,6 +1128,9 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
     let Some(i) = step.target() else { return Applied };
     let groups = state.customer_groups.clone();
     let v = state.variant.clone();
+    // Deals and follow-ups are never removed: their counts number the next.
+    let deals_born: usize = state.leads.iter().map(|l| l.deals.len()).sum();
+    let follow_ups_born: usize = state.leads.iter().map(|l| l.follow_ups.len()).sum();
     let Some(l) = state.leads.get_mut(i) else {
         return Applied;
     };
@@ -1190,13 +1197,13 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
             } else if merged {
                 Refused("lead")
             } else {
-                l.follow_ups.push((assignee.unwrap_or(who), false));
+                l.follow_ups.push((assignee.unwrap_or(who), false, follow_ups_born));
                 Applied
             }
         }
         Step::CompleteFollowUp { who, index, .. } => {
             let k = index % l.follow_ups.len().max(1);
-            let (assignee, _) = l.follow_ups[k];
+            let (assignee, _, _) = l.follow_ups[k];
             // Its assignee completes it, or whoever may change the lead.
             if who != assignee && !may(who) {
                 Refused("permission")
@@ -1342,7 +1349,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
                     state_groups_insert(&mut state.customer_groups, l.group);
                 }
                 l.status = LeadStatus::Qualified;
-                l.deals.push(MDeal::new());
+                l.deals.push(MDeal::new(deals_born));
                 Applied
             }
         }
@@ -1391,7 +1398,7 @@ fn model_apply(state: &mut ModelState, step: &Step) -> Expect {
             } else if !matches!(l.status, LeadStatus::Qualified | LeadStatus::Converted) {
                 Refused("lead")
             } else {
-                l.deals.push(MDeal::new());
+                l.deals.push(MDeal::new(deals_born));
                 Applied
             }
         }
@@ -1537,9 +1544,28 @@ fn model_apply_other(state: &mut ModelState, step: &Step) -> Option<Expect> {
             } else if lead == into || !target.open() || !matches!(l.status, LeadStatus::New | LeadStatus::Contacted) {
                 Refused("lead")
             } else {
+                // The duplicate's timeline, communications and deals move to
+                // the survivor, which records the merge (a change of its own).
                 let l = &mut state.leads[lead];
                 l.status = LeadStatus::Merged;
                 l.changes += 1;
+                let activities = std::mem::take(&mut l.activities);
+                let mut follow_ups = std::mem::take(&mut l.follow_ups);
+                let communications = std::mem::take(&mut l.communications);
+                let mut deals = std::mem::take(&mut l.deals);
+                let t = &mut state.leads[into];
+                t.changes += 1;
+                t.activities += activities;
+                t.communications += communications;
+                t.follow_ups.append(&mut follow_ups);
+                t.follow_ups.sort_by_key(|f| f.2);
+                t.deals.append(&mut deals);
+                t.deals.sort_by_key(|d| d.born);
+                for c in &mut state.comms {
+                    if c.lead == Some(lead) {
+                        c.lead = Some(into);
+                    }
+                }
                 Applied
             }
         }
@@ -2264,7 +2290,11 @@ fn check_lead(sut: &Sut, lead: &Lead, deals: &[Deal], history: usize, m: &MLead,
         .into_iter()
         .map(|f| (f.assignee, f.done))
         .collect();
-    let expected: Vec<_> = m.follow_ups.iter().map(|(w, done)| (w.actor().user, *done)).collect();
+    let expected: Vec<_> = m
+        .follow_ups
+        .iter()
+        .map(|(w, done, _)| (w.actor().user, *done))
+        .collect();
     assert_eq!(follow_ups, expected, "follow-ups of lead {n}");
     let communications = sut
         .block_on(sut.engine().communications_of(lead.id))

@@ -289,6 +289,11 @@ async fn world(engine: &Engine, rng: &mut Rng, clock: &AtomicI64, leads: usize) 
     applied
 }
 
+/// `n` different words.
+fn words_text(n: usize) -> String {
+    (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ")
+}
+
 /// A random engine-level lead query.
 fn lead_query(rng: &mut Rng, owners: &[Actor], customers: &[crate::domain::ids::CustomerId]) -> LeadQuery {
     let mut q = LeadQuery::default();
@@ -326,6 +331,11 @@ fn lead_query(rng: &mut Rng, owners: &[Actor], customers: &[crate::domain::ids::
     }
     if rng.chance(10) {
         f.email = Some(rng.pick(&EMAILS).to_lowercase());
+    }
+    if rng.chance(8) {
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let (company, first) = (norm(rng.word(&COMPANY)), norm(rng.word(&FIRST)));
+        f.company_contact = Some(format!("{company}|{first} n{}", rng.below(5)));
     }
     if rng.chance(8) {
         f.phone = Some(
@@ -634,6 +644,7 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         LeadGroup::Zone,
         LeadGroup::Email,
         LeadGroup::Phone,
+        LeadGroup::CompanyContact,
     ];
     let mut tallied = 0;
     for case in 0..n / 3 {
@@ -753,6 +764,33 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         .await;
         assert!(i > 0 || found == 4, "seed {seed}: the four communications are listed");
     }
+    // Search text is bounded: too long, too many words, or a control
+    // character is refused with a typed error, for leads and customers alike.
+    let refused = |text: String| LeadQuery {
+        search: Some(text),
+        ..LeadQuery::default()
+    };
+    for (text, code) in [
+        ("x".repeat(crate::domain::limits::SEARCH + 1), "too_long"),
+        (words_text(crate::domain::limits::SEARCH_WORDS + 1), "too_many"),
+        ("Ada\u{1b}".to_owned(), "control_character"),
+    ] {
+        let e = engine.leads(&refused(text.clone())).await.err();
+        assert_eq!(e.as_ref().map(|e| e.code().name), Some(code), "{e:?}");
+        let e = engine
+            .customers(&crate::engine::query::CustomerQuery {
+                search: Some(text),
+                ..Default::default()
+            })
+            .await
+            .err();
+        assert_eq!(e.as_ref().map(|e| e.code().name), Some(code), "{e:?}");
+    }
+    let longest = words_text(crate::domain::limits::SEARCH_WORDS);
+    assert!(
+        engine.leads(&refused(longest)).await.is_ok(),
+        "the limit itself is allowed"
+    );
     println!(
         "query property on {}: {applied} commands applied, {} records, {n} lead queries ({nonempty} non-empty) agree with the reference",
         store.backend(),
@@ -1121,8 +1159,23 @@ pub async fn bulk_actions_apply_per_lead(factory: Arc<dyn StoreFactory>) {
     assert!(matches!(too_many, Err(Error::Input(_))), "{too_many:?}");
 }
 
-/// Duplicate groups over the whole store, and the ranked candidates of an
-/// inbound communication: open leads first, then closed ones, then customers.
+/// A b2b lead with only a contact name and a company.
+async fn make_named(first: &str, company: &str, engine: &Engine) -> Lead {
+    engine
+        .run(
+            &ann(),
+            commands::CreateLead {
+                lead: b2b(first, company),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Duplicate groups over the whole store (by e-mail, phone, and company and
+/// contact name) and per lead, and the ranked candidates of an inbound
+/// communication: open leads first, then closed ones, then customers reached
+/// at the number (their own or a contact person's).
 pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
     let (_store, engine, _clock, _config) = clocked(&*factory).await;
     let make = async |first: &str, email: Option<&str>, phone: Option<&str>| {
@@ -1172,6 +1225,49 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(phones.is_empty(), "the shared phone's other lead is closed: {phones:?}");
+    // The same company and contact, written differently, without e-mail or phone.
+    let g = make_named("Grace", "Hopper Inc", &engine).await;
+    let h = make_named(" grace ", "HOPPER   inc", &engine).await;
+    let _i = make_named("Grace", "Hopper Ltd", &engine).await;
+    let named = engine
+        .duplicate_groups(DuplicateKey::CompanyContact)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seen: Vec<(String, u64, Vec<u64>)> = named
+        .iter()
+        .map(|g| (g.value.clone(), g.count, g.leads.iter().map(|l| l.number).collect()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![("hopper inc|grace tester".to_owned(), 2, vec![g.number, h.number])]
+    );
+    let of_g = |keys: &'static [DuplicateKey]| {
+        let engine = &engine;
+        async move {
+            engine
+                .duplicates_by(g.id, keys)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .iter()
+                .map(|l| l.number)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(of_g(&DuplicateKey::ALL).await, vec![h.number], "per lead, every key");
+    assert_eq!(
+        of_g(&[DuplicateKey::Email]).await,
+        Vec::<u64>::new(),
+        "per lead, by e-mail only"
+    );
+    assert_eq!(
+        engine
+            .duplicates(a.id)
+            .await
+            .map(|d| d.iter().map(|l| l.number).collect::<Vec<_>>())
+            .ok(),
+        Some(vec![b.number]),
+        "per lead: the open lead with the same e-mail"
+    );
     // A call from the shared number: the open lead first, then the closed one.
     let customer = engine
         .run(
@@ -1181,6 +1277,33 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
                     name: "Dup Holding".into(),
                     phone: Some("212-555-0111".into()),
                     ..NewCustomer::default()
+                },
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A customer whose contact person has that number is found too.
+    let holding = engine
+        .run(
+            &maria(),
+            commands::CreateCustomer {
+                customer: NewCustomer {
+                    name: "Dup Group".into(),
+                    ..NewCustomer::default()
+                },
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .run(
+            &maria(),
+            commands::AddContact {
+                customer: holding.id,
+                contact: crate::domain::input::NewContact {
+                    name: "Switchboard".into(),
+                    phone: Some("+1 (212) 555-0111".into()),
+                    ..crate::domain::input::NewContact::default()
                 },
             },
         )
@@ -1208,9 +1331,12 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ranked.open_leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![a.id]);
     assert_eq!(ranked.closed_leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![c.id]);
+    let mut want = vec![customer.id, holding.id];
+    want.sort();
     assert_eq!(
         ranked.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
-        vec![customer.id]
+        want,
+        "the customer with that phone and the one whose contact has it"
     );
     // Unhandled communications are listable and pageable.
     let mail = engine
@@ -1536,4 +1662,186 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
             );
         }
     }
+}
+
+/// Merging a duplicate moves its activities, follow-ups, communications and
+/// tags to the survivor, closes it as merged, and both histories say so; the
+/// survivor's history carries the duplicate's past. A refused merge moves
+/// nothing.
+pub async fn merge_moves_everything_to_the_survivor(factory: Arc<dyn StoreFactory>) {
+    let engine = super::fixture_engine(&*factory).await;
+    let store = engine.store();
+    let mut input = b2b("Ada", "Acme");
+    input.email = Some("ada@acme.example.com".into());
+    input.tags.insert(code("exhibition"));
+    let survivor = super::conformance::create(&engine, &ann(), input).await;
+    let mut input = b2b("Ada", "Acme");
+    input.email = Some("ADA@acme.example.com".into());
+    input.tags.insert(code("follow-up"));
+    let duplicate = super::conformance::create(&engine, &ann(), input).await;
+    let on = |lead: LeadId| crate::domain::activity::Subject::Lead(lead);
+    let run = |c: commands::Command| {
+        let engine = &engine;
+        async move { engine.execute(&ann(), c).await.unwrap_or_else(|e| panic!("{e}")) }
+    };
+    for (subject, summary) in [(survivor.id, "first call"), (duplicate.id, "second call")] {
+        run(commands::Command::LogActivity(commands::LogActivity {
+            subject: on(subject),
+            kind: crate::domain::activity::ActivityKind::Call,
+            summary: summary.into(),
+            body: String::new(),
+            occurred_at: None,
+        }))
+        .await;
+    }
+    run(commands::Command::ScheduleFollowUp(commands::ScheduleFollowUp {
+        subject: on(duplicate.id),
+        due: day(40),
+        note: "Send the catalogue".into(),
+        assignee: None,
+    }))
+    .await;
+    let received = engine
+        .run(
+            &ann(),
+            commands::ReceiveCommunication {
+                communication: crate::domain::input::InboundCommunication {
+                    kind: crate::domain::activity::CommunicationKind::Email,
+                    from_email: Some("ada@acme.example.com".into()),
+                    from_phone: None,
+                    summary: "Catalogue?".into(),
+                    body: String::new(),
+                    received_at: None,
+                },
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .run(
+            &ann(),
+            commands::AttachCommunication {
+                communication: received.id,
+                lead: duplicate.id,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Refused (Bob may change neither lead): nothing moves.
+    let before = super::conformance::snapshot(&engine, duplicate.id).await;
+    let e = engine
+        .run(
+            &bob(),
+            commands::MergeLead {
+                lead: duplicate.id,
+                into: survivor.id,
+            },
+        )
+        .await
+        .err();
+    assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
+    super::conformance::assert_unchanged(&engine, &before, duplicate.id, "a refused merge").await;
+    assert_eq!(
+        engine.activities(on(duplicate.id)).await.map(|a| a.len()).ok(),
+        Some(1),
+        "a refused merge moves nothing"
+    );
+
+    let merged = engine
+        .run(
+            &ann(),
+            commands::MergeLead {
+                lead: duplicate.id,
+                into: survivor.id,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (merged.status, merged.merged_into),
+        (LeadStatus::Merged, Some(survivor.id))
+    );
+    let kept = store
+        .lead(survivor.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the survivor is stored"));
+    assert_eq!(
+        kept.merged_from,
+        [duplicate.id].into(),
+        "the survivor records the merge"
+    );
+    assert_eq!(
+        kept.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+        vec!["exhibition", "follow-up"],
+        "tags of both"
+    );
+    let summaries: Vec<String> = engine
+        .activities(on(survivor.id))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|a| a.summary)
+        .collect();
+    assert_eq!(summaries.len(), 2, "both activities: {summaries:?}");
+    assert!(summaries.contains(&"second call".to_owned()), "{summaries:?}");
+    assert_eq!(
+        engine.follow_ups(on(survivor.id)).await.map(|f| f.len()).ok(),
+        Some(1),
+        "the follow-up moved"
+    );
+    let comms = engine
+        .communications_of(survivor.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(comms.iter().map(|c| c.id).collect::<Vec<_>>(), vec![received.id]);
+    for (lead, what) in [(duplicate.id, "duplicate")] {
+        assert_eq!(
+            engine.activities(on(lead)).await.map(|a| a.len()).ok(),
+            Some(0),
+            "{what}"
+        );
+        assert_eq!(
+            engine.follow_ups(on(lead)).await.map(|a| a.len()).ok(),
+            Some(0),
+            "{what}"
+        );
+        assert_eq!(
+            engine.communications_of(lead).await.map(|a| a.len()).ok(),
+            Some(0),
+            "{what}"
+        );
+    }
+    // Both histories say so.
+    let last = |h: Vec<crate::domain::history::HistoryEntry>| h.last().cloned();
+    let dup_entry = last(store.history(EntityRef::lead(duplicate.id)).await.unwrap_or_default())
+        .unwrap_or_else(|| panic!("the duplicate has history"));
+    assert_eq!(dup_entry.action, "merge_lead");
+    assert!(dup_entry.change("merged_into").is_some(), "{dup_entry:?}");
+    let kept_entry = last(store.history(EntityRef::lead(survivor.id)).await.unwrap_or_default())
+        .unwrap_or_else(|| panic!("the survivor has history"));
+    assert_eq!(kept_entry.action, "merge_lead");
+    assert!(kept_entry.change("merged_from").is_some(), "{kept_entry:?}");
+    assert!(kept_entry.change("tags").is_some(), "{kept_entry:?}");
+    // The survivor's history carries the duplicate's past.
+    let history = engine.lead_history(survivor.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let own = store
+        .history(EntityRef::lead(survivor.id))
+        .await
+        .unwrap_or_default()
+        .len();
+    let theirs = store
+        .history(EntityRef::lead(duplicate.id))
+        .await
+        .unwrap_or_default()
+        .len();
+    assert_eq!(history.len(), own + theirs, "both leads' entries");
+    assert!(
+        history
+            .iter()
+            .any(|h| h.entity == EntityRef::lead(duplicate.id) && h.action == "create_lead"),
+        "the duplicate's creation is in the survivor's history"
+    );
+    assert!(history.windows(2).all(|w| w[0].at <= w[1].at), "oldest first");
 }

@@ -10,6 +10,7 @@ mod m20261124_000003_mysql_text;
 mod m20261130_000004_query_columns;
 mod m20261130_000005_follow_up_columns;
 mod m20261130_000006_phase_steps;
+mod m20261201_000007_duplicate_keys;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_query_columns::Migration),
             Box::new(m20261130_000005_follow_up_columns::Migration),
             Box::new(m20261130_000006_phase_steps::Migration),
+            Box::new(m20261201_000007_duplicate_keys::Migration),
         ]
     }
 

@@ -1,0 +1,71 @@
+//! Duplicate keys: `crcm_leads.company_contact` (a lead's company and contact
+//! name, for "same company and contact" duplicates, indexed), and the term
+//! rows of every e-mail and phone a customer is reached at, its contact
+//! persons' included, so an inbound call from a contact person finds the
+//! customer. Existing rows are filled from their JSON bodies.
+
+use sea_orm_migration::prelude::*;
+
+use super::m20261123_000001_create_tables::{index, t};
+use crate::QueryColumns;
+
+/// The lead column (also added by migration 4 when this build runs it).
+pub(super) fn company_contact() -> ColumnDef {
+    ColumnDef::new(t("company_contact")).string_len(255).null().to_owned()
+}
+
+/// Adds the column and index and fills both keys.
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261201_000007_duplicate_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if !m.has_column("crcm_leads", "company_contact").await? {
+            m.alter_table(
+                Table::alter()
+                    .table(t("crcm_leads"))
+                    .add_column(company_contact())
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_index(index("crcm_leads", "company_contact", &["company_contact"]))
+            .await?;
+        let c = m.get_connection();
+        for (table, kind) in [
+            ("crcm_leads", QueryColumns::Lead),
+            ("crcm_customers", QueryColumns::Customer),
+        ] {
+            let select = Query::select().columns([t("id"), t("body")]).from(t(table)).to_owned();
+            for row in c.query_all(&select).await? {
+                let id: String = row.try_get("", "id")?;
+                let body: String = row.try_get("", "body")?;
+                kind.refill(c, &id, &body).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("crcm_leads_company_contact")
+                .table(t("crcm_leads"))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(t("crcm_leads"))
+                .drop_column(t("company_contact"))
+                .to_owned(),
+        )
+        .await
+    }
+}
