@@ -55,6 +55,7 @@ pub(crate) fn lead_columns(l: &Lead) -> Vec<(&'static str, Value)> {
         ("missing_mask", i64::from(row.missing).into()),
         ("currency", Value::String(row.currency)),
         ("company_contact", Value::String(row.company_contact)),
+        ("closed_at", Value::BigInt(row.closed)),
     ]
 }
 
@@ -349,6 +350,7 @@ impl QueryColumns {
                 let update = Query::update()
                     .table(t("crcm_leads"))
                     .value(t("company_contact"), company_contact_key(&l))
+                    .value(t("closed_at"), l.closed_at.map(|c| c.timestamp_micros()))
                     .and_where(col("id").eq(id))
                     .to_owned();
                 c.execute(&update).await?;
@@ -687,6 +689,9 @@ fn lead_cond(f: &LeadFilter) -> Cond {
     }
     c = range(c, "created_at", &f.created);
     c = range(c, "updated_at", &f.updated);
+    if !f.closed_at.is_open() {
+        c = range(c.add(col("closed_at").is_not_null()), "closed_at", &f.closed_at);
+    }
     c = range(c, "phase_entered_at", &f.phase_entered);
     if !f.expected_close.is_open() {
         let (from, before) = f.expected_close.keys();

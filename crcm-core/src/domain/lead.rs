@@ -188,6 +188,11 @@ pub struct Lead {
     pub documents: Vec<DocumentLink>,
     /// Custom field values.
     pub custom: BTreeMap<Code, CustomValue>,
+    /// When the lead closed (converted, disqualified, merged, or moved into
+    /// a closing phase); `None` while it is open. Set by the rules, so the
+    /// reasons report counts leads by when they closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

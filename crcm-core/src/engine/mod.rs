@@ -767,8 +767,8 @@ impl Engine {
     }
 
     /// Closed leads by reason: the lost reasons of disqualified leads and the
-    /// closing reasons of leads in closing phases, counting the leads last
-    /// changed in the interval. Two grouped counts.
+    /// closing reasons of leads in closing phases, counting the leads that
+    /// closed in the interval ([`Lead::closed_at`]). Two grouped counts.
     pub async fn report_reasons(&self, interval: &Interval) -> Result<Vec<ReasonRow>, Error> {
         let mut out = Vec::new();
         for (kind, group, statuses) in [
@@ -777,7 +777,7 @@ impl Engine {
         ] {
             let tally = Tally::Leads(LeadTally {
                 filter: LeadFilter {
-                    updated: interval.range(),
+                    closed_at: interval.range(),
                     statuses,
                     ..LeadFilter::default()
                 },

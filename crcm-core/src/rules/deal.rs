@@ -120,7 +120,7 @@ pub(crate) fn finish_deal_change(
                     enter_phase(&mut l, ctx.config, Some(won.reference()), ctx.now);
                 }
                 l.updated_at = ctx.now;
-                uow.update(lead, &mut l);
+                ctx.update_lead(&mut uow, lead, &mut l);
                 status_changed(&mut uow, lead.id, lead.status, to);
                 uow.event(DomainEvent::LeadConverted {
                     lead: lead.id,
@@ -155,7 +155,7 @@ pub(crate) fn finish_deal_change(
                 enter_phase(&mut l, ctx.config, phase, ctx.now);
                 l.reopen_point = None;
                 l.updated_at = ctx.now;
-                uow.update(lead, &mut l);
+                ctx.update_lead(&mut uow, lead, &mut l);
                 status_changed(&mut uow, lead.id, lead.status, to);
                 phase_events(&mut uow, lead, &l);
                 lead_after = Some(l);

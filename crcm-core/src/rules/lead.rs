@@ -146,6 +146,7 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
         customer: input.customer,
         merged_into: None,
         merged_from: BTreeSet::new(),
+        closed_at: None,
         reopen_point: None,
         documents: Vec::new(),
         custom: input.custom.clone(),
@@ -252,7 +253,7 @@ pub fn update_lead(ctx: &Ctx<'_>, lead: &Lead, patch: &LeadPatch) -> Result<(Uni
     InputError::collect(errors)?;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    let fields = uow.update(lead, &mut next);
+    let fields = ctx.update_lead(&mut uow, lead, &mut next);
     if !fields.is_empty() {
         uow.event(DomainEvent::LeadUpdated { lead: lead.id, fields });
     }
@@ -268,7 +269,7 @@ pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(Uni
     next.status = to;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    if !uow.update(lead, &mut next).is_empty() {
+    if !ctx.update_lead(&mut uow, lead, &mut next).is_empty() {
         status_changed(&mut uow, lead.id, lead.status, to);
     }
     Ok((uow, next))
@@ -324,7 +325,7 @@ pub fn move_phase(
     }
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    uow.update(lead, &mut next);
+    ctx.update_lead(&mut uow, lead, &mut next);
     phase_events(&mut uow, lead, &next);
     closing_reason_event(&mut uow, lead, &next);
     Ok((uow, next))
@@ -363,7 +364,7 @@ pub fn set_closing_reason(
     record_closing_reason(ctx, &mut next, reason, note_text)?;
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    uow.update(lead, &mut next);
+    ctx.update_lead(&mut uow, lead, &mut next);
     closing_reason_event(&mut uow, lead, &next);
     Ok((uow, next))
 }
@@ -397,7 +398,7 @@ pub fn change_account_type(
     enter_phase(&mut next, ctx.config, new_phase, ctx.now);
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    uow.update(lead, &mut next);
+    ctx.update_lead(&mut uow, lead, &mut next);
     if lead.account_type != next.account_type {
         uow.event(DomainEvent::AccountTypeChanged {
             lead: lead.id,
@@ -433,7 +434,7 @@ pub fn disqualify(
     }
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    uow.update(lead, &mut next);
+    ctx.update_lead(&mut uow, lead, &mut next);
     status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadDisqualified {
         lead: lead.id,
@@ -482,7 +483,7 @@ pub fn reopen(ctx: &Ctx<'_>, lead: &Lead) -> Result<(UnitOfWork, Lead), Error> {
     enter_phase(&mut next, ctx.config, phase, ctx.now);
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    uow.update(lead, &mut next);
+    ctx.update_lead(&mut uow, lead, &mut next);
     status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadReopened {
         lead: lead.id,
@@ -541,8 +542,8 @@ pub fn merge(
     survivor.tags.extend(lead.tags.iter().cloned());
     survivor.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    uow.update(lead, &mut next);
-    uow.update(into, &mut survivor);
+    ctx.update_lead(&mut uow, lead, &mut next);
+    ctx.update_lead(&mut uow, into, &mut survivor);
     status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadMerged {
         lead: lead.id,
@@ -590,7 +591,7 @@ pub fn reassign(ctx: &Ctx<'_>, lead: &Lead, deals: &[Deal], owner: &UserId) -> R
     next.team.remove(owner);
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    if !uow.update(lead, &mut next).is_empty() {
+    if !ctx.update_lead(&mut uow, lead, &mut next).is_empty() {
         uow.event(DomainEvent::LeadReassigned {
             lead: lead.id,
             from: lead.owner.clone(),
@@ -616,7 +617,7 @@ pub fn set_team(
     next.team = team.iter().filter(|u| **u != lead.owner).cloned().collect();
     next.updated_at = ctx.now;
     let mut uow = ctx.uow();
-    if !uow.update(lead, &mut next).is_empty() {
+    if !ctx.update_lead(&mut uow, lead, &mut next).is_empty() {
         uow.event(DomainEvent::TeamChanged {
             lead: lead.id,
             team: next.team.iter().cloned().collect(),
@@ -715,7 +716,7 @@ pub fn link_lead_document(
     let mut uow = ctx.uow();
     if let Some(doc) = add_document(&mut next.documents, kind, external_id, ctx.now)? {
         next.updated_at = ctx.now;
-        uow.update(lead, &mut next);
+        ctx.update_lead(&mut uow, lead, &mut next);
         uow.event(DomainEvent::DocumentLinked {
             subject: Subject::Lead(lead.id),
             kind,

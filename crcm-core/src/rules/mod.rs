@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::config::Config;
 use crate::domain::event::DomainEvent;
 use crate::domain::ids::LeadId;
-use crate::domain::lead::LeadStatus;
+use crate::domain::lead::{Lead, LeadStatus};
 use crate::rules::access::Actor;
 use crate::store::uow::UnitOfWork;
 
@@ -29,6 +29,19 @@ impl Ctx<'_> {
     /// An empty unit of work of this command.
     fn uow(&self) -> UnitOfWork {
         UnitOfWork::new(&self.actor.user, self.now, self.action)
+    }
+
+    /// Writes a changed lead (see [`UnitOfWork::update`]), stamping when it
+    /// closed: now when the change closes it (converted, disqualified,
+    /// merged, or into a closing phase), kept while it stays closed, cleared
+    /// when it opens again. Every rule writes leads through here.
+    fn update_lead(&self, uow: &mut UnitOfWork, old: &Lead, next: &mut Lead) -> Vec<String> {
+        next.closed_at = match (old.is_closed(self.config), next.is_closed(self.config)) {
+            (_, false) => None,
+            (false, true) => Some(self.now),
+            (true, true) => old.closed_at,
+        };
+        uow.update(old, next)
     }
 }
 

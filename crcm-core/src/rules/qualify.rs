@@ -119,7 +119,7 @@ pub fn qualify(ctx: &Ctx<'_>, lead: &Lead, found: &CustomerFound, draft: &DealDr
     next.status = to;
     next.customer = Some(customer.id);
     next.updated_at = ctx.now;
-    uow.update(lead, &mut next);
+    ctx.update_lead(&mut uow, lead, &mut next);
     status_changed(&mut uow, lead.id, lead.status, to);
     uow.event(DomainEvent::LeadQualified {
         lead: lead.id,

@@ -355,6 +355,9 @@ pub struct LeadFilter {
     pub created: TimeRange,
     /// Last changed in this interval.
     pub updated: TimeRange,
+    /// Closed in this interval ([`Lead::closed_at`]); a set interval never
+    /// matches an open lead.
+    pub closed_at: TimeRange,
     /// Entered its current phase in this interval.
     pub phase_entered: TimeRange,
     /// Expected to close in this interval.
@@ -417,6 +420,7 @@ impl LeadFilter {
             && self.has_custom.as_ref().is_none_or(|f| lead.custom.contains(f))
             && self.created.contains_micros(lead.created)
             && self.updated.contains_micros(lead.updated)
+            && (self.closed_at.is_open() || lead.closed.is_some_and(|c| self.closed_at.contains_micros(c)))
             && self.phase_entered.contains_micros(lead.phase_entered)
             && self.expected_close.contains(lead.expected_close)
             && lead.missing & mask == mask
@@ -473,6 +477,9 @@ pub struct LeadRow {
     pub created: i64,
     /// Last change, microseconds since the epoch.
     pub updated: i64,
+    /// When it closed, microseconds since the epoch.
+    #[serde(default)]
+    pub closed: Option<i64>,
     /// Entered the current phase, microseconds since the epoch.
     pub phase_entered: i64,
     /// Expected close date.
@@ -518,6 +525,7 @@ impl LeadRow {
             custom: lead.custom.keys().cloned().collect(),
             created: lead.created_at.timestamp_micros(),
             updated: lead.updated_at.timestamp_micros(),
+            closed: lead.closed_at.map(|t| t.timestamp_micros()),
             phase_entered: lead.phase_entered_at.timestamp_micros(),
             expected_close: lead.expected_close,
             value: lead.expected_revenue.map(|m| m.minor),

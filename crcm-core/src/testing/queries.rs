@@ -1445,14 +1445,44 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
             }
         }
     };
-    for l in leads.iter().filter(|l| inside(l.updated_at)) {
+    // Closed in the interval: the time each lead's history shows it close.
+    let mut closed_seen = 0;
+    for l in &leads {
+        let history = store
+            .history(EntityRef::lead(l.id))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut closed_since = None;
+        let mut state: Option<Lead> = None;
+        for h in &history {
+            let mut next = serde_json::to_value(state.as_ref().unwrap_or(l)).unwrap_or_default();
+            for c in &h.changes {
+                next[c.field.as_str()] = c.new.clone();
+            }
+            let next: Lead = serde_json::from_value(next).unwrap_or_else(|e| panic!("{e}"));
+            let was = state.as_ref().is_some_and(|s| s.is_closed(&config));
+            match (was, next.is_closed(&config)) {
+                (false, true) => closed_since = Some(h.at),
+                (_, false) => closed_since = None,
+                _ => {}
+            }
+            state = Some(next);
+        }
+        assert_eq!(
+            l.closed_at, closed_since,
+            "seed {seed}: closing time of lead {}",
+            l.number
+        );
+        if !closed_since.is_some_and(inside) {
+            continue;
+        }
+        closed_seen += 1;
         if l.status == LeadStatus::Disqualified {
             add("lost", &l.lost_reason);
         }
-    }
-    for l in leads.iter().filter(|l| inside(l.updated_at)) {
         add("closing", &l.closing_reason);
     }
+    assert!(closed_seen > 0, "seed {seed}: leads closed in the interval");
     let mut got: Vec<(String, String, u64)> = got
         .into_iter()
         .map(|r| (r.kind, r.reason.to_string(), r.count))

@@ -66,11 +66,9 @@ impl MigrationTrait for Migration {
         .await?;
         // Added here for a database this build creates, by migration 7 for
         // one an earlier build brought to this migration.
-        m.alter_table(add(
-            "crcm_leads",
-            super::m20261201_000007_duplicate_keys::company_contact(),
-        ))
-        .await?;
+        for column in super::m20261201_000007_duplicate_keys::lead_columns() {
+            m.alter_table(add("crcm_leads", column)).await?;
+        }
         for col in [big("value_minor", 0), big("probability", 0)] {
             m.alter_table(add("crcm_deals", col)).await?;
         }

@@ -1,5 +1,7 @@
-//! Duplicate keys: `crcm_leads.company_contact` (a lead's company and contact
-//! name, for "same company and contact" duplicates, indexed), and the term
+//! Duplicate keys and closing time: `crcm_leads.company_contact` (a lead's
+//! company and contact name, for "same company and contact" duplicates),
+//! `crcm_leads.closed_at` (when the lead closed, for the reasons report; rows
+//! of leads closed before crcm recorded it stay empty), both indexed, and the term
 //! rows of every e-mail and phone a customer is reached at, its contact
 //! persons' included, so an inbound call from a contact person finds the
 //! customer. Existing rows are filled from their JSON bodies.
@@ -9,9 +11,13 @@ use sea_orm_migration::prelude::*;
 use super::m20261123_000001_create_tables::{index, t};
 use crate::QueryColumns;
 
-/// The lead column (also added by migration 4 when this build runs it).
-pub(super) fn company_contact() -> ColumnDef {
-    ColumnDef::new(t("company_contact")).string_len(255).null().to_owned()
+/// The lead columns this migration adds (migration 4 adds them too when
+/// this build runs it): the duplicate key and when the lead closed.
+pub(super) fn lead_columns() -> [ColumnDef; 2] {
+    [
+        ColumnDef::new(t("company_contact")).string_len(255).null().to_owned(),
+        ColumnDef::new(t("closed_at")).big_integer().null().to_owned(),
+    ]
 }
 
 /// Adds the column and index and fills both keys.
@@ -26,17 +32,16 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if !m.has_column("crcm_leads", "company_contact").await? {
-            m.alter_table(
-                Table::alter()
-                    .table(t("crcm_leads"))
-                    .add_column(company_contact())
-                    .to_owned(),
-            )
-            .await?;
+        for column in lead_columns() {
+            let name = column.get_column_name();
+            if !m.has_column("crcm_leads", &name).await? {
+                m.alter_table(Table::alter().table(t("crcm_leads")).add_column(column).to_owned())
+                    .await?;
+            }
         }
         m.create_index(index("crcm_leads", "company_contact", &["company_contact"]))
             .await?;
+        m.create_index(index("crcm_leads", "closed_at", &["closed_at"])).await?;
         let c = m.get_connection();
         for (table, kind) in [
             ("crcm_leads", QueryColumns::Lead),
@@ -53,19 +58,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("crcm_leads_company_contact")
-                .table(t("crcm_leads"))
-                .to_owned(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter()
-                .table(t("crcm_leads"))
-                .drop_column(t("company_contact"))
-                .to_owned(),
-        )
-        .await
+        for name in ["company_contact", "closed_at"] {
+            m.drop_index(
+                Index::drop()
+                    .name(format!("crcm_leads_{name}"))
+                    .table(t("crcm_leads"))
+                    .to_owned(),
+            )
+            .await?;
+            m.alter_table(Table::alter().table(t("crcm_leads")).drop_column(t(name)).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }
