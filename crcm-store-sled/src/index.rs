@@ -12,7 +12,7 @@ use crcm_core::domain::activity::Subject;
 use crcm_core::domain::entity::EntityKind;
 use crcm_core::domain::ids::{Code, LeadId};
 use crcm_core::store::DealFilter;
-use crcm_core::store::query::{LeadRow, TimeRange, customer_words};
+use crcm_core::store::query::{LeadKey, LeadOrder, LeadRow, TimeRange, customer_words};
 use crcm_core::store::record::Record;
 use crcm_core::store::steps::PhaseStep;
 use uuid::Uuid;
@@ -98,6 +98,42 @@ pub const STEP: u8 = b'J';
 /// phase code part + 8-byte time it entered, the encoded step as value; time
 /// in phase over an interval is one key range.
 pub const STEP_LEFT: u8 = b'X';
+
+/// A lead's sort key for one order ([`sort_tag`]): `k` + order byte +
+/// 8-byte order-preserving key + kind byte + UUID, so a page in that order is
+/// a walk from the cursor, as for numbers.
+pub const SORT: u8 = b'k';
+
+/// The orders kept as [`SORT`] entries, with their order byte. Number order
+/// walks the unique number index; priority order depends on the ranks a
+/// query passes, so it is sorted from the matching rows.
+const SORTED: [(LeadKey, u8); 5] = [
+    (LeadKey::Created, b'c'),
+    (LeadKey::Updated, b'u'),
+    (LeadKey::ExpectedClose, b'e'),
+    (LeadKey::Value, b'v'),
+    (LeadKey::PhaseEntered, b'q'),
+];
+
+/// The order byte of the [`SORT`] entries of an order, if it has them.
+pub fn sort_tag(key: &LeadKey) -> Option<u8> {
+    SORTED.iter().find(|(k, _)| k == key).map(|(_, t)| *t)
+}
+
+/// The [`SORT`] key of a lead with sort key `key` in the order `tag`.
+pub fn sort_key(tag: u8, key: i64, id: Uuid) -> Vec<u8> {
+    let mut k = vec![SORT, tag];
+    // Flip the sign bit so negative keys sort before positive ones.
+    k.extend_from_slice(&((key as u64) ^ (1 << 63)).to_be_bytes());
+    k.push(kind_byte(EntityKind::Lead));
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The key range of every [`SORT`] entry of the order `tag`.
+pub fn sort_range(tag: u8) -> (Vec<u8>, Vec<u8>) {
+    (vec![SORT, tag], vec![SORT, tag + 1])
+}
 
 /// One index entry: key and value.
 pub type Entry = (Vec<u8>, Vec<u8>);
@@ -246,6 +282,13 @@ pub fn keys(record: &Record) -> Vec<Entry> {
             let row = LeadRow::of(l);
             for w in &row.words {
                 out.push(word_entry(WORD, w, k, id));
+            }
+            for (key, tag) in &SORTED {
+                let order = LeadOrder {
+                    key: key.clone(),
+                    descending: false,
+                };
+                out.push((sort_key(*tag, order.key_row(&row), id), Vec::new()));
             }
             out.push((row_key(id), encode_row(&row)));
             out.push(entry(STATUS, &[l.status.as_str().as_bytes()], k, id));

@@ -485,10 +485,11 @@ impl SledStore {
     }
 
     /// Rebuilds the secondary indexes when they were written by an older
-    /// build (before search words, query rows and the communication-status
-    /// index). Runs once; `meta/index` marks it done.
+    /// build (before search words, query rows, the communication-status
+    /// index, sort entries and phase steps, which come from history). Runs
+    /// once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 3;
+        const INDEX_VERSION: u32 = 4;
         let current = self
             .meta
             .get(b"index")
@@ -898,10 +899,10 @@ mod tests {
         assert_eq!(report.events, 6, "config + 5 leads");
         assert_eq!(
             report.index_entries,
-            5 * (8 + 5 + 2 + 1),
+            5 * (8 + 5 + 2 + 1 + 5),
             "status, owner, type, phase, zone, email, number, updated; \
              5 search words (co, the digit, c<i>, example, com); query row, phase entered; \
-             the phase step"
+             the phase step; 5 sort keys (created, updated, expected close, value, phase entered)"
         );
         assert_eq!(
             cells(&store),

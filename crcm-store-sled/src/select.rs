@@ -7,19 +7,22 @@
 //! 1. a lookup by number, e-mail, phone or customer, or a search (the word
 //!    index for the longest search word, the phone index): the candidates'
 //!    rows are read, filtered and sorted;
-//! 2. number order with no such lookup: the number index is walked in order
-//!    (from the cursor on), each entry's row checked, and the walk stops at
-//!    the end of the page; its cost follows the page size and the share of
-//!    leads the filter keeps, not the store's size;
-//! 3. any other order: the rows of the narrowest equality index (phase, tag,
-//!    custom field, reason, owner, source, priority, account type, zone), or
-//!    every row, filtered and sorted.
+//! 2. any order but priority, with no such lookup and no total: the order's
+//!    index (the number index, or the order's sort entries, [`index::SORT`])
+//!    is walked in order from the cursor on, each entry's row checked, and
+//!    the walk stops at the end of the page; its cost follows the page size
+//!    and the share of leads the filter keeps, not the store's size;
+//! 3. priority order (its ranks come with the query) or a total: the rows of
+//!    the narrowest equality index (phase, tag, custom field, reason, owner,
+//!    source, priority, account type, zone), or every row, filtered and
+//!    sorted.
 //!
 //! A total counts every matching row (a walk over the candidates).
 //! [`SledStore::select_reads`] counts the index entries and rows read, so a
 //! test can show what a query costs.
 
 use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::sync::atomic::Ordering;
 
 use crcm_core::domain::entity::{EntityKind, EntityRef};
@@ -198,13 +201,16 @@ impl SledStore {
         if let Some(ids) = self.selective_leads(f)? {
             return Ok(page_of(keyed(rows_of(ids)?), order.descending, page));
         }
-        let broad = if order.key == LeadKey::Number && !page.total {
+        // Orders with an index are walked; a total, or an order without one
+        // (priority), reads the rows the narrowest index gives.
+        let walkable = order.key == LeadKey::Number || index::sort_tag(&order.key).is_some();
+        let broad = if walkable && !page.total {
             None
         } else {
             self.broad_leads(f)?
         };
-        if order.key == LeadKey::Number && broad.is_none() {
-            return self.walk_numbers(f, order.descending, page);
+        if walkable && broad.is_none() {
+            return self.walk(f, order, page);
         }
         let rows = match broad {
             Some(ids) => rows_of(ids)?,
@@ -213,28 +219,43 @@ impl SledStore {
         Ok(page_of(keyed(rows), order.descending, page))
     }
 
-    /// Path 2: walk the number index from the cursor on.
-    fn walk_numbers(&self, f: &LeadFilter, descending: bool, page: &PageRequest) -> Result<Page<LeadRow>, StoreError> {
+    /// Path 2: walk the index of the order (the number index, or the
+    /// order's [`index::SORT`] entries) from the cursor on, reading each
+    /// lead's row, until the page is full.
+    fn walk(&self, f: &LeadFilter, order: &LeadOrder, page: &PageRequest) -> Result<Page<LeadRow>, StoreError> {
+        type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
         let limit = page.limit();
-        let start = index::lead_number_prefix();
-        let end = vec![index::NUMBER + 1];
+        let descending = order.descending;
+        let after = page.after;
         // With a total the walk covers every entry (the total counts the
         // rows before the cursor too); without one it starts at the cursor.
-        let after = page.after.map(|c| u64::try_from(c.key).unwrap_or(0));
         let from = if page.total { None } else { after };
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match (from, descending) {
-            (None, false) => Box::new(self.idx.range(start..end)),
-            (None, true) => Box::new(self.idx.range(start..end).rev()),
-            (Some(n), false) => match n.checked_add(1) {
-                Some(next) => Box::new(self.idx.range(index::lead_number_key(next)..end)),
-                None => Box::new(std::iter::empty()),
-            },
-            (Some(n), true) => Box::new(self.idx.range(start..index::lead_number_key(n)).rev()),
+        let iter: Entries = match index::sort_tag(&order.key) {
+            None => {
+                let (start, end) = (index::lead_number_prefix(), vec![index::NUMBER + 1]);
+                let at = |c: Cursor| index::lead_number_key(u64::try_from(c.key).unwrap_or(0));
+                match (from, descending) {
+                    (None, false) => Box::new(self.idx.range(start..end)),
+                    (None, true) => Box::new(self.idx.range(start..end).rev()),
+                    (Some(c), false) => Box::new(self.idx.range((Bound::Excluded(at(c)), Bound::Excluded(end)))),
+                    (Some(c), true) => Box::new(self.idx.range(start..at(c)).rev()),
+                }
+            }
+            Some(tag) => {
+                let (start, end) = index::sort_range(tag);
+                let at = |c: Cursor| index::sort_key(tag, c.key, c.id);
+                match (from, descending) {
+                    (None, false) => Box::new(self.idx.range(start..end)),
+                    (None, true) => Box::new(self.idx.range(start..end).rev()),
+                    (Some(c), false) => Box::new(self.idx.range((Bound::Excluded(at(c)), Bound::Excluded(end)))),
+                    (Some(c), true) => Box::new(self.idx.range(start..at(c)).rev()),
+                }
+            }
         };
-        let past_cursor = |number: u64| match after {
+        let past_cursor = |key: (i64, Uuid)| match after {
             None => true,
-            Some(n) if descending => number < n,
-            Some(n) => number > n,
+            Some(c) if descending => key < (c.key, c.id),
+            Some(c) => key > (c.key, c.id),
         };
         let mut items: Vec<LeadRow> = Vec::new();
         let mut more = false;
@@ -252,7 +273,7 @@ impl SledStore {
                 continue;
             }
             total += 1;
-            if !past_cursor(row.number) {
+            if !past_cursor((order.key_row(&row), row.id.0)) {
                 continue;
             }
             if items.len() < limit {
@@ -266,7 +287,7 @@ impl SledStore {
         }
         let next = match items.last() {
             Some(last) if more => Some(Cursor {
-                key: i64::try_from(last.number).unwrap_or(i64::MAX),
+                key: order.key_row(last),
                 id: last.id.0,
             }),
             _ => None,

@@ -1,5 +1,5 @@
-//! Reads that do not grow with the store: a page of "my open leads", the
-//! board and a search examine about as many index entries and rows at 100,000
+//! Reads that do not grow with the store: a page of "my open leads" (by
+//! number, and newest first), the board and a search examine about as many index entries and rows at 100,000
 //! leads as at 10,000 (counted with [`SledStore::select_reads`], not timed).
 
 use std::sync::Arc;
@@ -8,9 +8,9 @@ use crcm_core::testing::scale;
 use crcm_store_sled::{Durability, SledOptions, SledStore};
 
 /// Index entries and rows each read examines.
-fn measure(rt: &tokio::runtime::Runtime, store: &SledStore, engine: &crcm_core::Engine, size: u64) -> [u64; 3] {
+fn measure(rt: &tokio::runtime::Runtime, store: &SledStore, engine: &crcm_core::Engine, size: u64) -> [u64; 4] {
     rt.block_on(scale::read_all(engine, size));
-    let mut out = [0; 3];
+    let mut out = [0; 4];
     let before = store.select_reads();
     rt.block_on(engine.leads(&scale::my_open_leads()))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -23,6 +23,20 @@ fn measure(rt: &tokio::runtime::Runtime, store: &SledStore, engine: &crcm_core::
     rt.block_on(engine.leads(&scale::search(size / 2)))
         .unwrap_or_else(|e| panic!("{e}"));
     out[2] = store.select_reads() - before;
+    // The same page newest first: walked on the creation-time sort entries.
+    let newest = crcm_core::engine::query::LeadQuery {
+        sort: crcm_core::engine::query::LeadSort::Created,
+        descending: true,
+        ..scale::my_open_leads()
+    };
+    let before = store.select_reads();
+    let page = rt.block_on(engine.leads(&newest)).unwrap_or_else(|e| panic!("{e}"));
+    out[3] = store.select_reads() - before;
+    assert_eq!(page.items.len(), 50, "a full page newest first");
+    assert!(
+        page.items.windows(2).all(|w| w[0].created_at >= w[1].created_at),
+        "newest first"
+    );
     out
 }
 
@@ -44,11 +58,12 @@ fn page_board_and_search_read_the_same_at_10k_and_100k_leads() {
         .unwrap_or_else(|e| panic!("{e}"));
     let large = measure(&rt, &store, &engine, 100_000);
     let summary = format!(
-        "sled reads (index entries + rows) at 10k / 100k leads: page {} / {}, board {} / {}, search {} / {}",
-        small[0], large[0], small[1], large[1], small[2], large[2]
+        "sled reads (index entries + rows) at 10k / 100k leads: page {} / {}, board {} / {}, search {} / {}, \
+         page newest first {} / {}",
+        small[0], large[0], small[1], large[1], small[2], large[2], small[3], large[3]
     );
     scale::report(env!("CARGO_TARGET_TMPDIR"), "sled-scale", &summary);
-    for (i, what) in ["page", "board", "search"].iter().enumerate() {
+    for (i, what) in ["page", "board", "search", "page newest first"].iter().enumerate() {
         assert!(small[i] > 0, "{what}: the counter counts");
         assert!(
             large[i] <= 2 * small[i],
