@@ -12,9 +12,9 @@ use crcm_core::domain::ids::{Code, UserId};
 use crcm_core::domain::lead::{Lead, LeadStatus};
 use crcm_core::store::error::StoreError;
 use crcm_core::store::query::{
-    Closed, CommunicationFilter, Cursor, CustomerFilter, DealFilter, FollowUpFilter, LeadFilter, LeadKey, LeadOrder,
-    LeadRow, MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, company_contact_key,
-    customer_words, date_key, lead_words,
+    Closed, CommunicationFilter, Cursor, CustomerFilter, DealFilter, DealKey, FollowUpFilter, LeadFilter, LeadKey,
+    LeadOrder, LeadRow, MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, company_contact_key,
+    customer_words, date_key, deal_words, lead_words,
 };
 use crcm_core::store::record::Record;
 use crcm_core::store::tally::{BoardCell, DealGroup, LeadGroup, Tally, TallyRow};
@@ -25,6 +25,8 @@ use crate::{db_err, parse, sql_limit, subject_key, to_i64};
 
 /// The table of search words: (`kind`: `l` lead, `c` customer; `id`; `word`).
 pub(crate) const SEARCH_WORDS: &str = "crcm_search_words";
+/// Term kind of a deal's search words.
+const DEAL_WORDS: &str = "d";
 /// Term kind of a customer's e-mails (its own and its contacts').
 const CUSTOMER_EMAILS: &str = "e";
 /// Term kind of a customer's phones (its own and its contacts').
@@ -65,6 +67,8 @@ pub(crate) fn deal_columns(d: &Deal) -> Vec<(&'static str, Value)> {
         ("value_minor", d.value.map_or(0, |m| m.minor).into()),
         ("currency", Value::String(d.value.map(|m| m.currency.to_string()))),
         ("probability", i64::from(d.probability).into()),
+        ("expected_close", d.expected_close.map_or(MISSING_KEY, date_key).into()),
+        ("value_key", d.value.map_or(MISSING_KEY, |m| m.minor).into()),
     ]
 }
 
@@ -357,7 +361,17 @@ impl QueryColumns {
                 Record::Lead(l)
             }
             Self::Customer => Record::Customer(parse(body, id).map_err(bad)?),
-            Self::Deal | Self::Communication => return Ok(()),
+            Self::Deal => {
+                let d: Deal = parse(body, id).map_err(bad)?;
+                let update = Query::update()
+                    .table(t("crcm_deals"))
+                    .values(deal_columns(&d).into_iter().map(|(n, v)| (t(n), Expr::val(v))))
+                    .and_where(col("id").eq(id))
+                    .to_owned();
+                c.execute(&update).await?;
+                Record::Deal(d)
+            }
+            Self::Communication => return Ok(()),
         };
         write_terms(c, &record).await
     }
@@ -431,6 +445,7 @@ pub(crate) async fn write_terms<C: ConnectionTrait>(c: &C, record: &Record) -> R
             }
             ("l", id, lead_words(l))
         }
+        Record::Deal(d) => (DEAL_WORDS, d.id.0.to_string(), deal_words(d)),
         Record::Customer(x) => {
             let id = x.id.0.to_string();
             for (kind, values) in [(CUSTOMER_EMAILS, x.emails()), (CUSTOMER_PHONES, x.phones())] {
@@ -479,6 +494,9 @@ pub(crate) async fn insert_terms<C: ConnectionTrait>(c: &C, records: &[&Record])
                 let id = l.id.0.to_string();
                 fields.extend(l.custom.keys().map(|k| (id.clone(), k.to_string())));
                 words.extend(lead_words(l).into_iter().map(|w| ("l", id.clone(), w)));
+            }
+            Record::Deal(d) => {
+                words.extend(deal_words(d).into_iter().map(|w| (DEAL_WORDS, d.id.0.to_string(), w)));
             }
             Record::Customer(x) => {
                 let id = x.id.0.to_string();
@@ -533,6 +551,7 @@ async fn delete_words<C: ConnectionTrait>(c: &C, kind: &str, id: &str) -> Result
 pub(crate) async fn delete_terms<C: ConnectionTrait>(c: &C, entity: EntityRef) -> Result<(), DbErr> {
     match entity.kind {
         EntityKind::Lead => delete_words(c, "l", &entity.id.to_string()).await,
+        EntityKind::Deal => delete_words(c, DEAL_WORDS, &entity.id.to_string()).await,
         EntityKind::Customer => {
             let id = entity.id.to_string();
             for kind in ["c", CUSTOMER_EMAILS, CUSTOMER_PHONES] {
@@ -761,6 +780,19 @@ fn deal_cond(f: &DealFilter) -> Cond {
     if let Some(o) = &f.owner {
         c = c.add(col("owner").eq(o.as_str()));
     }
+    if !f.expected_close.is_open() {
+        let (from, before) = f.expected_close.keys();
+        c = c.add(col("expected_close").lt(MISSING_KEY));
+        if let Some(v) = from {
+            c = c.add(col("expected_close").gte(v));
+        }
+        if let Some(v) = before {
+            c = c.add(col("expected_close").lt(v));
+        }
+    }
+    if let Some(s) = &f.search {
+        c = c.add(search_cond(DEAL_WORDS, s, "id"));
+    }
     c
 }
 
@@ -858,12 +890,16 @@ fn plan(select: &Select) -> Plan {
             unique_key: order.key == LeadKey::Number,
             what: "lead",
         },
-        Select::Deals { filter } => Plan {
+        Select::Deals { filter, order } => Plan {
             table: "crcm_deals",
             cond: deal_cond(filter),
-            key: None,
+            key: match order.key {
+                DealKey::Created => None,
+                DealKey::ExpectedClose => Some(col("expected_close")),
+                DealKey::Value => Some(col("value_key")),
+            },
             key_value: micros_value,
-            descending: false,
+            descending: order.descending,
             unique_key: false,
             what: "deal",
         },

@@ -38,7 +38,7 @@ async fn snapshot(engine: &Engine, lead: &Lead) -> Snapshot {
         history: store.history(EntityRef::lead(lead.id)).await.map_or(0, |h| h.len()),
         events: store.events_since(0, usize::MAX).await.map_or(0, |e| e.len()),
         deals: store
-            .deals(&Default::default(), &crcm_core::PageRequest::all())
+            .deals(&Default::default(), Default::default(), &crcm_core::PageRequest::all())
             .await
             .map_or(0, |d| d.items.len()),
     }

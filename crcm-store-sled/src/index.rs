@@ -12,7 +12,7 @@ use crcm_core::domain::activity::Subject;
 use crcm_core::domain::entity::EntityKind;
 use crcm_core::domain::ids::{Code, LeadId};
 use crcm_core::store::DealFilter;
-use crcm_core::store::query::{LeadKey, LeadOrder, LeadRow, TimeRange, customer_words};
+use crcm_core::store::query::{LeadKey, LeadOrder, LeadRow, TimeRange, customer_words, deal_words};
 use crcm_core::store::record::Record;
 use crcm_core::store::steps::PhaseStep;
 use uuid::Uuid;
@@ -84,6 +84,8 @@ pub const PHASE_ENTERED: u8 = b'Q';
 pub const WORD: u8 = b'W';
 /// Customer search word, laid out as [`WORD`].
 pub const CUSTOMER_WORD: u8 = b'V';
+/// Deal search word (title), laid out as [`WORD`].
+pub const DEAL_WORD: u8 = b'D';
 /// A lead's query columns ([`LeadRow`]): `R` + kind byte + UUID, the encoded
 /// row as value. Queries filter and sort on rows and decode only the leads
 /// they return.
@@ -373,6 +375,9 @@ pub fn keys(record: &Record) -> Vec<Entry> {
                 out.push(entry(DEAL_LOST_REASON, &[r.as_str().as_bytes()], k, id));
             }
             out.push(entry(DEAL_OWNER, &[d.owner.as_str().as_bytes()], k, id));
+            for w in deal_words(d) {
+                out.push(word_entry(DEAL_WORD, &w, k, id));
+            }
         }
         Record::Activity(a) => {
             out.push(entry(
@@ -502,6 +507,9 @@ pub fn deal_prefix(f: &DealFilter) -> Option<Vec<u8>> {
     }
     if let Some(o) = &f.owner {
         return Some(prefix(DEAL_OWNER, &[o.as_str().as_bytes()]));
+    }
+    if let Some(w) = f.search.as_ref().and_then(|s| s.words.iter().max_by_key(|w| w.len())) {
+        return Some(word_prefix(DEAL_WORD, w));
     }
     f.status.map(|s| prefix(DEAL_STATUS, &[s.as_str().as_bytes()]))
 }

@@ -486,10 +486,10 @@ impl SledStore {
 
     /// Rebuilds the secondary indexes when they were written by an older
     /// build (before search words, query rows, the communication-status
-    /// index, sort entries and phase steps, which come from history). Runs
-    /// once; `meta/index` marks it done.
+    /// index, sort entries, deal words and phase steps, which come from
+    /// history). Runs once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 4;
+        const INDEX_VERSION: u32 = 5;
         let current = self
             .meta
             .get(b"index")

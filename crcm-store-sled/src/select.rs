@@ -428,7 +428,7 @@ impl SledStore {
                     total: rows.total,
                 });
             }
-            Select::Deals { filter } => self.records_under(EntityKind::Deal, index::deal_prefix(filter))?,
+            Select::Deals { filter, .. } => self.records_under(EntityKind::Deal, index::deal_prefix(filter))?,
             Select::Customers { filter } => {
                 let prefix = Self::customer_prefix(filter);
                 match (&prefix, &filter.search) {

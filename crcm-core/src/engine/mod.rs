@@ -45,7 +45,7 @@ use crate::store::{
 use board::{Board, BoardColumn, BoardQuery, DealBoard, DealColumn};
 use bulk::{BulkAction, BulkItem, BulkOutcome, BulkReport, BulkTarget};
 use intake::{CommunicationMatches, DuplicateGroup, DuplicateKey};
-use query::{CustomerQuery, LeadQuery, LeadSort};
+use query::{CustomerQuery, DealQuery, LeadQuery, LeadSort};
 use reports::{
     DataQuality, ForecastRow, Funnel, FunnelRow, Interval, MissingCount, PhaseTimeRow, ReasonRow, SourceRow,
     WorkloadRow,
@@ -483,9 +483,14 @@ impl Engine {
         })
     }
 
-    /// A page of deals (creation order).
-    pub async fn deals(&self, filter: &DealFilter, page: &PageRequest) -> Result<Page<Deal>, Error> {
-        Ok(self.store.deals(filter, page).await?)
+    /// A page of deals: filtered, searched (title words) and sorted (see
+    /// [`DealQuery`]).
+    pub async fn deals(&self, query: &DealQuery) -> Result<Page<Deal>, Error> {
+        if let Some(text) = &query.search {
+            query::check_search(text)?;
+        }
+        let (filter, order) = query.resolve();
+        Ok(self.store.deals(&filter, order, &query.page).await?)
     }
 
     /// A page of inbound communications (arrival order), e.g. the unhandled

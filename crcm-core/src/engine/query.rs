@@ -38,7 +38,8 @@ use crate::domain::contact::Phone;
 use crate::domain::error::InputError;
 use crate::domain::limits;
 use crate::store::query::{
-    Closed, CustomerFilter, LeadFilter, LeadKey, LeadOrder, PageRequest, PhaseCutoffs, Search, words,
+    Closed, CustomerFilter, DealFilter, DealKey, DealOrder, LeadFilter, LeadKey, LeadOrder, PageRequest, PhaseCutoffs,
+    Search, words,
 };
 
 /// What a lead list is sorted by.
@@ -203,5 +204,42 @@ impl CustomerQuery {
             f.search = Some(resolve_search(config, text));
         }
         f
+    }
+}
+
+/// A deal list: filters, search over titles, sort and page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DealQuery {
+    /// Value filters.
+    #[serde(flatten)]
+    pub filter: DealFilter,
+    /// Free text: every word must start a word of the deal's title.
+    pub search: Option<String>,
+    /// Sort key (default: creation).
+    pub sort: DealKey,
+    /// Largest first.
+    pub descending: bool,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+impl DealQuery {
+    /// The store-level filter and order.
+    pub fn resolve(&self) -> (DealFilter, DealOrder) {
+        let mut f = self.filter.clone();
+        if let Some(text) = &self.search {
+            f.search = Some(Search {
+                words: words(text),
+                phone: None,
+            });
+        }
+        (
+            f,
+            DealOrder {
+                key: self.sort,
+                descending: self.descending,
+            },
+        )
     }
 }

@@ -21,7 +21,7 @@ use crate::rules::{self, Ctx, DealLead, LeadBelongings, SubjectRecord};
 use crate::store::error::StoreError;
 use crate::store::record::{Entity, Record, lookup};
 use crate::store::uow::Guard;
-use crate::store::{DealFilter, LeadFilter, LeadOrder, PageRequest, Store, StoreExt};
+use crate::store::{DealFilter, DealOrder, LeadFilter, LeadOrder, PageRequest, Store, StoreExt};
 
 /// What a command's decision sees: the actor, the time, the configuration
 /// in force, and a store to load from. Built by the [`Engine`](crate::Engine)
@@ -304,7 +304,7 @@ impl<'a> Scope<'a> {
                 total: true,
                 after: None,
             };
-            let found = self.store.deals(&df, &page).await?;
+            let found = self.store.deals(&df, DealOrder::default(), &page).await?;
             let n = found.total.unwrap_or(0);
             if n > 0 {
                 what.push("deals");

@@ -60,7 +60,8 @@ pub mod tally;
 pub mod uow;
 
 pub use query::{
-    CommunicationFilter, Cursor, CustomerFilter, DealFilter, LeadFilter, LeadKey, LeadOrder, Page, PageRequest, Select,
+    CommunicationFilter, Cursor, CustomerFilter, DealFilter, DealKey, DealOrder, LeadFilter, LeadKey, LeadOrder, Page,
+    PageRequest, Select,
 };
 
 use std::sync::Arc;
@@ -320,9 +321,13 @@ pub trait StoreExt: Store {
         Ok(page.items.into_iter().next())
     }
 
-    /// One page of deals, by id.
-    async fn deals(&self, filter: &DealFilter, page: &PageRequest) -> Result<Page<Deal>, StoreError> {
-        let got = self.select(&Select::Deals { filter: filter.clone() }, page).await?;
+    /// One page of deals in an order.
+    async fn deals(&self, filter: &DealFilter, order: DealOrder, page: &PageRequest) -> Result<Page<Deal>, StoreError> {
+        let select = Select::Deals {
+            filter: filter.clone(),
+            order,
+        };
+        let got = self.select(&select, page).await?;
         typed_page(got, |r| match r {
             Record::Deal(x) => Ok(x),
             other => Err(other.entity()),
@@ -335,7 +340,12 @@ pub trait StoreExt: Store {
             lead: Some(lead),
             ..DealFilter::default()
         };
-        let all = self.select_all(&Select::Deals { filter }).await?;
+        let all = self
+            .select_all(&Select::Deals {
+                filter,
+                order: DealOrder::default(),
+            })
+            .await?;
         records_as(all, |r| match r {
             Record::Deal(x) => Ok(x),
             other => Err(other.entity()),

@@ -601,8 +601,8 @@ pub fn priority_rank(ranks: &[Code], priority: Option<&Code>) -> i64 {
         .map_or(len, |i| i64::try_from(i).unwrap_or(len))
 }
 
-/// A typed deal filter (AND of the set fields); deals are ordered by id
-/// (creation order).
+/// A typed deal filter (AND of the set fields); deals are listed in a
+/// [`DealOrder`] (by default by id: creation order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DealFilter {
@@ -620,6 +620,50 @@ pub struct DealFilter {
     pub lost_reason: Option<Code>,
     /// Owned by.
     pub owner: Option<UserId>,
+    /// Expected to close in this interval.
+    pub expected_close: DateRange,
+    /// Found by this search (title words; [`deal_words`]).
+    pub search: Option<Search>,
+}
+
+/// The words a deal is found by: its title.
+pub fn deal_words(deal: &Deal) -> Vec<String> {
+    words(&deal.title)
+}
+
+/// What deals are sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DealKey {
+    /// Creation (the id; the default).
+    #[default]
+    Created,
+    /// Expected close date; deals without one come last.
+    ExpectedClose,
+    /// Value in minor units (currencies are not converted); deals without
+    /// one come last.
+    Value,
+}
+
+/// A deal order: a key, then the id, both ascending or both descending.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DealOrder {
+    /// The sort key.
+    pub key: DealKey,
+    /// Largest first.
+    pub descending: bool,
+}
+
+impl DealOrder {
+    /// The sort key of a deal.
+    pub fn key(&self, deal: &Deal) -> i64 {
+        match self.key {
+            DealKey::Created => 0,
+            DealKey::ExpectedClose => deal.expected_close.map_or(MISSING_KEY, date_key),
+            DealKey::Value => deal.value.map_or(MISSING_KEY, |m| m.minor),
+        }
+    }
 }
 
 impl DealFilter {
@@ -635,6 +679,8 @@ impl DealFilter {
                 .as_ref()
                 .is_none_or(|r| deal.lost_reason.as_ref() == Some(r))
             && self.owner.as_ref().is_none_or(|o| &deal.owner == o)
+            && self.expected_close.contains(deal.expected_close)
+            && self.search.as_ref().is_none_or(|s| s.matches(&deal_words(deal), None))
     }
 }
 
@@ -720,10 +766,13 @@ pub enum Select {
         /// In which order.
         order: LeadOrder,
     },
-    /// Deals, by id.
+    /// Deals, in a chosen order.
     Deals {
         /// Which.
         filter: DealFilter,
+        /// In which order (default: creation).
+        #[serde(default)]
+        order: DealOrder,
     },
     /// Customers, by id.
     Customers {
@@ -750,7 +799,11 @@ pub enum Select {
 impl Select {
     /// Whether the order is descending.
     pub fn descending(&self) -> bool {
-        matches!(self, Select::Leads { order, .. } if order.descending)
+        match self {
+            Select::Leads { order, .. } => order.descending,
+            Select::Deals { order, .. } => order.descending,
+            _ => false,
+        }
     }
 }
 
@@ -761,7 +814,7 @@ impl Select {
     pub fn position(&self, record: &Record) -> Option<(i64, Uuid)> {
         let matches = match (self, record) {
             (Select::Leads { filter, .. }, Record::Lead(l)) => filter.matches(l),
-            (Select::Deals { filter }, Record::Deal(d)) => filter.matches(d),
+            (Select::Deals { filter, .. }, Record::Deal(d)) => filter.matches(d),
             (Select::Customers { filter }, Record::Customer(c)) => filter.matches(c),
             (Select::Activities { subject }, Record::Activity(a)) => a.subject == *subject,
             (Select::FollowUps { subject }, Record::FollowUp(f)) => f.subject == *subject,
@@ -776,7 +829,7 @@ impl Select {
     pub fn key_of(&self, record: &Record) -> Option<(i64, Uuid)> {
         match (self, record) {
             (Select::Leads { order, .. }, Record::Lead(l)) => Some((order.key(l), l.id.0)),
-            (Select::Deals { .. }, Record::Deal(d)) => Some((0, d.id.0)),
+            (Select::Deals { order, .. }, Record::Deal(d)) => Some((order.key(d), d.id.0)),
             (Select::Customers { .. }, Record::Customer(c)) => Some((0, c.id.0)),
             (Select::Activities { .. }, Record::Activity(a)) => Some(activity_key(a)),
             (Select::FollowUps { .. }, Record::FollowUp(f)) => Some(follow_up_key(f)),

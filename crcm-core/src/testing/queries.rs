@@ -29,7 +29,8 @@ use crate::engine::{Engine, commands};
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::store::query::{
-    CommunicationFilter, CustomerFilter, DateRange, DealFilter, LeadField, PageRequest, Select, TimeRange,
+    CommunicationFilter, CustomerFilter, DateRange, DealFilter, DealKey, DealOrder, LeadField, PageRequest, Select,
+    TimeRange,
 };
 use crate::store::record::Record;
 use crate::store::steps::PhaseStep;
@@ -560,6 +561,20 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
     let deal_filters = [
         DealFilter::default(),
         DealFilter {
+            search: Some(crate::store::query::Search {
+                words: crate::store::query::words("acm"),
+                phone: None,
+            }),
+            ..DealFilter::default()
+        },
+        DealFilter {
+            expected_close: DateRange {
+                from: Some(day(10)),
+                before: Some(day(90)),
+            },
+            ..DealFilter::default()
+        },
+        DealFilter {
             owner: Some(maria().user),
             ..DealFilter::default()
         },
@@ -569,8 +584,26 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
             ..DealFilter::default()
         },
     ];
+    let deal_orders = [
+        DealOrder::default(),
+        DealOrder {
+            key: DealKey::Value,
+            descending: true,
+        },
+        DealOrder {
+            key: DealKey::ExpectedClose,
+            descending: false,
+        },
+        DealOrder {
+            key: DealKey::Value,
+            descending: false,
+        },
+    ];
     for (i, filter) in deal_filters.into_iter().enumerate() {
-        let select = Select::Deals { filter };
+        let select = Select::Deals {
+            filter,
+            order: deal_orders[i % deal_orders.len()],
+        };
         agree(
             &*store,
             &select,

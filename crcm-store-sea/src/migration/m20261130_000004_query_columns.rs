@@ -72,6 +72,9 @@ impl MigrationTrait for Migration {
         for col in [big("value_minor", 0), big("probability", 0)] {
             m.alter_table(add("crcm_deals", col)).await?;
         }
+        for column in super::m20261201_000007_duplicate_keys::deal_columns() {
+            m.alter_table(add("crcm_deals", column)).await?;
+        }
         m.alter_table(add(
             "crcm_deals",
             ColumnDef::new(t("currency")).string_len(8).null().to_owned(),

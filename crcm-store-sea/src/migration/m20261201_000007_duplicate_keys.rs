@@ -4,7 +4,8 @@
 //! of leads closed before crcm recorded it stay empty), both indexed, and the term
 //! rows of every e-mail and phone a customer is reached at, its contact
 //! persons' included, so an inbound call from a contact person finds the
-//! customer. Existing rows are filled from their JSON bodies.
+//! customer; and deals' sort columns (`expected_close`, `value_key`, indexed)
+//! and search words. Existing rows are filled from their JSON bodies.
 
 use sea_orm_migration::prelude::*;
 
@@ -20,6 +21,19 @@ pub(super) fn lead_columns() -> [ColumnDef; 2] {
     ]
 }
 
+/// The deal sort columns this migration adds (migration 4 too, as above):
+/// expected close date and value as keys, missing ones as the largest key.
+pub(super) fn deal_columns() -> [ColumnDef; 2] {
+    let key = |name: &str| {
+        ColumnDef::new(t(name))
+            .big_integer()
+            .not_null()
+            .default(i64::MAX)
+            .to_owned()
+    };
+    [key("expected_close"), key("value_key")]
+}
+
 /// Adds the column and index and fills both keys.
 pub struct Migration;
 
@@ -32,20 +46,26 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for column in lead_columns() {
-            let name = column.get_column_name();
-            if !m.has_column("crcm_leads", &name).await? {
-                m.alter_table(Table::alter().table(t("crcm_leads")).add_column(column).to_owned())
-                    .await?;
+        for (table, columns) in [("crcm_leads", lead_columns()), ("crcm_deals", deal_columns())] {
+            for column in columns {
+                let name = column.get_column_name();
+                if !m.has_column(table, &name).await? {
+                    m.alter_table(Table::alter().table(t(table)).add_column(column).to_owned())
+                        .await?;
+                }
             }
         }
         m.create_index(index("crcm_leads", "company_contact", &["company_contact"]))
             .await?;
         m.create_index(index("crcm_leads", "closed_at", &["closed_at"])).await?;
+        m.create_index(index("crcm_deals", "expected_close", &["expected_close"]))
+            .await?;
+        m.create_index(index("crcm_deals", "value_key", &["value_key"])).await?;
         let c = m.get_connection();
         for (table, kind) in [
             ("crcm_leads", QueryColumns::Lead),
             ("crcm_customers", QueryColumns::Customer),
+            ("crcm_deals", QueryColumns::Deal),
         ] {
             let select = Query::select().columns([t("id"), t("body")]).from(t(table)).to_owned();
             for row in c.query_all(&select).await? {
@@ -58,15 +78,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for name in ["company_contact", "closed_at"] {
-            m.drop_index(
-                Index::drop()
-                    .name(format!("crcm_leads_{name}"))
-                    .table(t("crcm_leads"))
-                    .to_owned(),
-            )
-            .await?;
-            m.alter_table(Table::alter().table(t("crcm_leads")).drop_column(t(name)).to_owned())
+        for (table, name) in [
+            ("crcm_leads", "company_contact"),
+            ("crcm_leads", "closed_at"),
+            ("crcm_deals", "expected_close"),
+            ("crcm_deals", "value_key"),
+        ] {
+            m.drop_index(Index::drop().name(format!("{table}_{name}")).table(t(table)).to_owned())
+                .await?;
+            m.alter_table(Table::alter().table(t(table)).drop_column(t(name)).to_owned())
                 .await?;
         }
         Ok(())
