@@ -598,6 +598,23 @@ fn search_cond(kind: &str, s: &Search, phone_col: &str) -> Cond {
     any
 }
 
+/// Dates in an interval, on a date-key column where a missing date is
+/// [`MISSING_KEY`] (never in a set interval).
+fn date_range(cond: Cond, name: &str, r: &crcm_core::store::query::DateRange) -> Cond {
+    if r.is_open() {
+        return cond;
+    }
+    let (from, before) = r.keys();
+    let mut cond = cond.add(col(name).lt(MISSING_KEY));
+    if let Some(v) = from {
+        cond = cond.add(col(name).gte(v));
+    }
+    if let Some(v) = before {
+        cond = cond.add(col(name).lt(v));
+    }
+    cond
+}
+
 fn range(cond: Cond, name: &str, r: &TimeRange) -> Cond {
     let (from, before) = r.micros();
     let mut cond = cond;
@@ -712,16 +729,7 @@ fn lead_cond(f: &LeadFilter) -> Cond {
         c = range(c.add(col("closed_at").is_not_null()), "closed_at", &f.closed_at);
     }
     c = range(c, "phase_entered_at", &f.phase_entered);
-    if !f.expected_close.is_open() {
-        let (from, before) = f.expected_close.keys();
-        c = c.add(col("expected_close").lt(MISSING_KEY));
-        if let Some(v) = from {
-            c = c.add(col("expected_close").gte(v));
-        }
-        if let Some(v) = before {
-            c = c.add(col("expected_close").lt(v));
-        }
-    }
+    c = date_range(c, "expected_close", &f.expected_close);
     if !f.missing.is_empty() {
         let mask = f.missing.iter().fold(0i64, |m, x| m | i64::from(x.bit()));
         c = c.add(col("missing_mask").bit_and(mask).eq(mask));
@@ -780,16 +788,7 @@ fn deal_cond(f: &DealFilter) -> Cond {
     if let Some(o) = &f.owner {
         c = c.add(col("owner").eq(o.as_str()));
     }
-    if !f.expected_close.is_open() {
-        let (from, before) = f.expected_close.keys();
-        c = c.add(col("expected_close").lt(MISSING_KEY));
-        if let Some(v) = from {
-            c = c.add(col("expected_close").gte(v));
-        }
-        if let Some(v) = before {
-            c = c.add(col("expected_close").lt(v));
-        }
-    }
+    c = date_range(c, "expected_close", &f.expected_close);
     if let Some(s) = &f.search {
         c = c.add(search_cond(DEAL_WORDS, s, "id"));
     }
