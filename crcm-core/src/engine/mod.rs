@@ -672,11 +672,8 @@ impl Engine {
         Ok(out)
     }
 
-    /// The funnel of an account type (seed 002): of its leads created in
-    /// the interval, how many entered each phase, read from the phase steps
-    /// every phase change records (one grouped count), with the conversion
-    /// to the next phase. Phases that are no longer configured are left out.
-    pub async fn report_funnel(&self, account_type: &Code, interval: &Interval) -> Result<Funnel, Error> {
+    /// The configuration, refusing an account type it does not define.
+    async fn config_with_account_type(&self, account_type: &Code) -> Result<Config, Error> {
         let (config, _) = self.config().await?;
         if config.account_type(account_type).is_none() {
             return Err(InputError::UnknownReference {
@@ -685,6 +682,15 @@ impl Engine {
             }
             .into());
         }
+        Ok(config)
+    }
+
+    /// The funnel of an account type (seed 002): of its leads created in
+    /// the interval, how many entered each phase, read from the phase steps
+    /// every phase change records (one grouped count), with the conversion
+    /// to the next phase. Phases that are no longer configured are left out.
+    pub async fn report_funnel(&self, account_type: &Code, interval: &Interval) -> Result<Funnel, Error> {
+        let config = self.config_with_account_type(account_type).await?;
         let rows = self
             .store
             .tally(&Tally::PhaseReach(PhaseReachTally {
@@ -729,14 +735,7 @@ impl Engine {
         account_type: &Code,
         interval: &Interval,
     ) -> Result<Vec<PhaseTimeRow>, Error> {
-        let (config, _) = self.config().await?;
-        if config.account_type(account_type).is_none() {
-            return Err(InputError::UnknownReference {
-                kind: ReferenceKind::AccountType,
-                code: account_type.to_string(),
-            }
-            .into());
-        }
+        let config = self.config_with_account_type(account_type).await?;
         let rows = self
             .store
             .tally(&Tally::PhaseTime(PhaseTimeTally {

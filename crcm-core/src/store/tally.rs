@@ -329,19 +329,13 @@ impl PhaseTimeTally {
     /// phase code and the hours as decimal text; `count`: stays; `value`:
     /// their seconds), in key order.
     pub fn answer<'a>(&self, steps: impl IntoIterator<Item = &'a PhaseStep>) -> Vec<TallyRow> {
-        let mut groups: BTreeMap<Vec<Option<String>>, TallyRow> = BTreeMap::new();
-        for s in steps.into_iter().filter(|s| self.matches(s)) {
-            let key = vec![Some(s.phase.code.to_string()), Some(s.hours().unwrap_or(0).to_string())];
-            let row = groups.entry(key.clone()).or_insert(TallyRow {
-                key,
-                count: 0,
-                value: 0,
-                weighted: 0,
-            });
-            row.count += 1;
-            row.value = row.value.saturating_add(s.seconds().unwrap_or(0));
-        }
-        groups.into_values().collect()
+        group_rows(steps.into_iter().filter(|s| self.matches(s)).map(|s| {
+            (
+                vec![Some(s.phase.code.to_string()), Some(s.hours().unwrap_or(0).to_string())],
+                s.seconds().unwrap_or(0),
+                0,
+            )
+        }))
     }
 }
 

@@ -1619,6 +1619,11 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
         deals.len() as u64,
         "seed {seed}: every open deal is in the forecast"
     );
+    // An account type the configuration does not define is a typed error.
+    let e = engine.report_funnel(&code("nope"), &interval).await.err();
+    assert_eq!(e.as_ref().map(|e| e.code().name), Some("unknown_reference"), "{e:?}");
+    let e = engine.report_time_in_phase(&code("nope"), &interval).await.err();
+    assert_eq!(e.as_ref().map(|e| e.code().name), Some("unknown_reference"), "{e:?}");
     // Funnel and time in phase, against the phases each lead's history
     // shows it in (read here entry by entry, not through phase steps).
     for account_type in [code("b2b"), code("b2c")] {
