@@ -32,22 +32,22 @@ pub(crate) async fn write_steps<C: ConnectionTrait>(c: &C, steps: &[PhaseStep]) 
             .and_where(col("entered_at").eq(entered))
             .to_owned();
         c.execute(&delete).await?;
-        let insert = Query::insert()
-            .into_table(t(STEPS))
-            .columns(
-                [
-                    "lead_id",
-                    "account_type",
-                    "phase",
-                    "lead_created",
-                    "entered_at",
-                    "left_at",
-                    "seconds",
-                    "hours",
-                ]
-                .map(t),
-            )
-            .values_panic([
+        let mut insert = Query::insert();
+        insert.into_table(t(STEPS)).columns(
+            [
+                "lead_id",
+                "account_type",
+                "phase",
+                "lead_created",
+                "entered_at",
+                "left_at",
+                "seconds",
+                "hours",
+            ]
+            .map(t),
+        );
+        insert
+            .values([
                 lead.into(),
                 s.phase.account_type.as_str().into(),
                 s.phase.code.as_str().into(),
@@ -57,7 +57,7 @@ pub(crate) async fn write_steps<C: ConnectionTrait>(c: &C, steps: &[PhaseStep]) 
                 s.seconds().into(),
                 s.hours().into(),
             ])
-            .to_owned();
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
         c.execute(&insert).await?;
     }
     Ok(())
