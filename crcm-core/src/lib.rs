@@ -13,7 +13,7 @@
 //! | [`domain`] | records, ids, contact data, money, configuration, history, events, [`InputError`](error::InputError) |
 //! | [`store`] | the storage contract ([`Store`]), units of work, lookup keys, the in-memory store |
 //! | [`rules`] | every business rule as a pure function: the three state machines, permissions, and one module per concern |
-//! | [`engine`] | the [`Engine`] facade and the commands it runs |
+//! | [`engine`] | the [`Engine`] facade, the commands it runs, queries, board, reports, CSV import and export |
 //!
 //! A rule takes loaded records and returns a [`UnitOfWork`] (entity writes,
 //! history, events) or a typed refusal; the engine loads, decides, commits.

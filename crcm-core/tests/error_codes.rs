@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use crcm_core::domain::config::{ConfigError, ConfigItem, ConfigProblem, ItemInUse};
 use crcm_core::domain::error::{InputError, ReferenceKind};
+use crcm_core::domain::ids::ImportId;
 use crcm_core::error::{
     CommunicationError, DealError, ERROR_CODES, LeadError, LeadLinks, PhaseError, ReasonError, ReasonKind, StoreError,
 };
@@ -75,6 +76,11 @@ fn samples() -> Vec<Error> {
         }
         .into(),
         InputError::BadCursor { text: "12~x".into() }.into(),
+        "import:not-a-uuid"
+            .parse::<ImportId>()
+            .err()
+            .unwrap_or_else(|| panic!("parsed"))
+            .into(),
         InputError::UnknownReference {
             kind: ReferenceKind::LeadSource,
             code: "fair".into(),

@@ -591,8 +591,8 @@ fn newer_store_formats_are_refused() {
         async fn events_since(&self, a: u64, l: usize) -> Result<Vec<EventEnvelope>, error::StoreError> {
             self.0.events_since(a, l).await
         }
-        async fn next_lead_number(&self) -> Result<u64, error::StoreError> {
-            self.0.next_lead_number().await
+        async fn reserve_lead_numbers(&self, n: u64) -> Result<u64, error::StoreError> {
+            self.0.reserve_lead_numbers(n).await
         }
         async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, error::StoreError> {
             self.0.lookup_versions(keys).await

@@ -1103,11 +1103,15 @@ impl Store for SeaStore {
             .collect()
     }
 
-    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+    async fn reserve_lead_numbers(&self, count: u64) -> Result<u64, StoreError> {
         let err = self.err();
+        let count = std::cmp::max(count, 1);
         let txn = self.db.begin().await.map_err(&err)?;
         sequence::Entity::update_many()
-            .col_expr(sequence::Column::Value, Expr::col(sequence::Column::Value).add(1i64))
+            .col_expr(
+                sequence::Column::Value,
+                Expr::col(sequence::Column::Value).add(to_i64(count)),
+            )
             .filter(sequence::Column::Name.eq("lead"))
             .exec(&txn)
             .await
@@ -1118,7 +1122,7 @@ impl Store for SeaStore {
             .map_err(&err)?
             .map_or(0, |r| to_u64(r.value));
         txn.commit().await.map_err(&err)?;
-        Ok(value)
+        Ok(std::cmp::max((value + 1).saturating_sub(count), 1))
     }
 
     async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {

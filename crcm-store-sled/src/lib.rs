@@ -637,14 +637,15 @@ impl SledStore {
         Ok(out)
     }
 
-    fn next_lead_number_now(&self) -> Result<u64, StoreError> {
-        let v = self
+    fn reserve_lead_numbers_now(&self, count: u64) -> Result<u64, StoreError> {
+        let count = count.max(1);
+        let last = self
             .meta
             .update_and_fetch(b"lead_seq", |old| {
-                Some((old.map_or(0, u64_value) + 1).to_be_bytes().to_vec())
+                Some(old.map_or(0, u64_value).saturating_add(count).to_be_bytes().to_vec())
             })
             .map_err(io)?;
-        Ok(v.map_or(1, u64_value))
+        Ok(last.map_or(1, |v| (u64_value(&v) + 1).saturating_sub(count).max(1)))
     }
 
     fn lookup_versions_now(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
@@ -841,8 +842,8 @@ impl Store for SledStore {
         self.blocking(move |s| s.events_since_now(after, limit)).await
     }
 
-    async fn next_lead_number(&self) -> Result<u64, StoreError> {
-        self.blocking(|s| s.next_lead_number_now()).await
+    async fn reserve_lead_numbers(&self, count: u64) -> Result<u64, StoreError> {
+        self.blocking(move |s| s.reserve_lead_numbers_now(count)).await
     }
 
     async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {

@@ -127,6 +127,15 @@ pub enum InputError {
         /// The text given (at most its first 80 characters).
         text: String,
     },
+    /// An identifier that is not a UUID (with or without its kind's prefix,
+    /// e.g. `lead:0193…`).
+    #[error("invalid {kind} id {value:?}: expected a UUID such as 0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b")]
+    InvalidId {
+        /// The kind of record (`lead`, `import`, ...).
+        kind: String,
+        /// The text given (at most its first 80 characters).
+        value: String,
+    },
     /// A code that names no configured item of that kind.
     #[error("unknown {kind} {code:?}")]
     UnknownReference {

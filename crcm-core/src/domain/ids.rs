@@ -32,6 +32,20 @@ macro_rules! entity_id {
                 write!(f, "{}:{}", $prefix, self.0)
             }
         }
+
+        impl std::str::FromStr for $name {
+            type Err = InputError;
+
+            /// Reads the UUID, with or without the prefix that `Display` writes.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let text = s.trim();
+                let bare = text.strip_prefix(concat!($prefix, ":")).unwrap_or(text);
+                Uuid::parse_str(bare).map(Self).map_err(|_| InputError::InvalidId {
+                    kind: $prefix.to_owned(),
+                    value: s.chars().take(80).collect(),
+                })
+            }
+        }
     };
 }
 
@@ -58,6 +72,11 @@ entity_id!(
 entity_id!(
     /// Identifies an inbound [`Communication`](crate::Communication).
     CommunicationId, "communication"
+);
+entity_id!(
+    /// Identifies one CSV import, so that an interrupted import can be
+    /// resumed (see [`crate::engine::import`]).
+    ImportId, "import"
 );
 
 /// A user of the host application. crcm does not manage users; it stores the

@@ -71,6 +71,7 @@ use crate::domain::lead::{DocumentKind, Lead, LeadStatus};
 use crate::engine::scope::Scope;
 use crate::rules::error::Error;
 use crate::rules::{self, CustomerFound, CustomerStep};
+use crate::store::StoreExt;
 use crate::store::uow::UnitOfWork;
 
 /// Declares [`Command`], one variant per typed command, with the

@@ -7,6 +7,8 @@
 pub mod board;
 pub mod bulk;
 pub mod commands;
+pub mod export;
+pub mod import;
 pub mod intake;
 pub mod query;
 pub mod reports;

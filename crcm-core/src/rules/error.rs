@@ -101,6 +101,7 @@ error_codes! {
     UNKNOWN_REFERENCE = 1013, "input", "unknown_reference", "A code naming no configured item of its kind (account type, source, priority, tag, pipeline).";
     CUSTOM_FIELD = 1014, "input", "custom_field", "A custom field value that does not fit its definition.";
     BAD_CURSOR = 1015, "input", "bad_cursor", "A page cursor that is not one crcm wrote.";
+    INVALID_ID = 1016, "input", "invalid_id", "A record or import id that is not a UUID.";
     INVALID_FIELDS = 1099, "input", "invalid_fields", "Several input errors at once; each is listed with its own code.";
     PERMISSION_DENIED = 2001, "permission", "permission_denied", "The actor's role or relation to the record does not allow the command.";
     NOT_FOUND = 3001, "not_found", "not_found", "The command names a record that does not exist.";
@@ -282,6 +283,7 @@ fn input_code(e: &InputError) -> ErrorCode {
         InputError::ControlCharacter { .. } => code::CONTROL_CHARACTER,
         InputError::TooMany { .. } => code::TOO_MANY,
         InputError::BadCursor { .. } => code::BAD_CURSOR,
+        InputError::InvalidId { .. } => code::INVALID_ID,
         InputError::UnknownReference { .. } => code::UNKNOWN_REFERENCE,
         InputError::CustomField { .. } => code::CUSTOM_FIELD,
         InputError::Many(_) => code::INVALID_FIELDS,

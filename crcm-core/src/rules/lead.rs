@@ -164,16 +164,24 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
 }
 
 /// Records a validated new lead under its number.
-pub fn record_new_lead(ctx: &Ctx<'_>, mut lead: Lead, number: u64) -> (UnitOfWork, Lead) {
-    lead.number = number;
+pub fn record_new_lead(ctx: &Ctx<'_>, lead: Lead, number: u64) -> (UnitOfWork, Lead) {
     let mut uow = ctx.uow();
+    let lead = add_new_lead(&mut uow, lead, number);
+    (uow, lead)
+}
+
+/// Adds a validated new lead, under its number, to a unit of work that may
+/// hold others (an import batch): the insert, its history and its
+/// `LeadCreated` event, as for a single create.
+pub fn add_new_lead(uow: &mut UnitOfWork, mut lead: Lead, number: u64) -> Lead {
+    lead.number = number;
     uow.insert(&lead);
     uow.event(DomainEvent::LeadCreated {
         lead: lead.id,
         number,
         owner: lead.owner.clone(),
     });
-    (uow, lead)
+    lead
 }
 
 /// A merged lead no longer changes: work on the lead it was merged into.

@@ -125,10 +125,11 @@ impl Store for MemoryStore {
         Ok(inner.events[start..].iter().take(limit).cloned().collect())
     }
 
-    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+    async fn reserve_lead_numbers(&self, count: u64) -> Result<u64, StoreError> {
         let mut inner = self.lock();
-        inner.lead_numbers += 1;
-        Ok(inner.lead_numbers)
+        let first = inner.lead_numbers + 1;
+        inner.lead_numbers += count.max(1);
+        Ok(first)
     }
 
     async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {

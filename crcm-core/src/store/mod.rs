@@ -31,8 +31,9 @@
 //!    strictly increasing, gap-free, start at 1, and follow commit order:
 //!    a reader of [`Store::events_since`] never sees sequence `n + 1` before `n`
 //!    is visible.
-//! 6. **Lead numbers.** [`Store::next_lead_number`] never returns the same
-//!    number twice (numbers may be skipped when a unit of work fails).
+//! 6. **Lead numbers.** [`Store::reserve_lead_numbers`] hands out a block of
+//!    consecutive numbers that no other call ever returns (numbers may be
+//!    skipped when a unit of work fails).
 //! 7. **Format.** A backend records [`FORMAT_VERSION`] when it creates a store and
 //!    refuses to open a store with a newer format, without modifying it.
 //! 8. **Guards.** `commit` also checks, in the same atomic step, every
@@ -135,8 +136,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Events with sequence greater than `after`, ascending, at most `limit`.
     async fn events_since(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError>;
 
-    /// A fresh lead number.
-    async fn next_lead_number(&self) -> Result<u64, StoreError>;
+    /// `count` fresh, consecutive lead numbers (at least 1 is reserved when
+    /// `count` is 0): the first of them. No other call returns any of them,
+    /// so an import reserves a whole batch in one round trip.
+    async fn reserve_lead_numbers(&self, count: u64) -> Result<u64, StoreError>;
 
     /// The current versions of lookup keys (see [`crate::store::record::lookup`]),
     /// in the order asked; 0 for a key never touched.
@@ -178,8 +181,8 @@ impl<T: Store + ?Sized> Store for Arc<T> {
     async fn events_since(&self, after: u64, limit: usize) -> Result<Vec<EventEnvelope>, StoreError> {
         (**self).events_since(after, limit).await
     }
-    async fn next_lead_number(&self) -> Result<u64, StoreError> {
-        (**self).next_lead_number().await
+    async fn reserve_lead_numbers(&self, count: u64) -> Result<u64, StoreError> {
+        (**self).reserve_lead_numbers(count).await
     }
     async fn lookup_versions(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
         (**self).lookup_versions(keys).await
@@ -208,6 +211,11 @@ async fn typed<S: Store + ?Sized, T>(
 /// Typed conveniences over [`Store`], for every store.
 #[async_trait]
 pub trait StoreExt: Store {
+    /// One fresh lead number.
+    async fn next_lead_number(&self) -> Result<u64, StoreError> {
+        self.reserve_lead_numbers(1).await
+    }
+
     /// A lead by id.
     async fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
         typed(self, EntityRef::lead(id), |r| match r {

@@ -106,7 +106,7 @@ record_from!(Lead, Customer, Deal, Activity, FollowUp, Communication);
 pub mod lookup {
     use crate::domain::activity::Subject;
     use crate::domain::contact::{Email, Phone};
-    use crate::domain::ids::LeadId;
+    use crate::domain::ids::{ImportId, LeadId};
 
     /// Customers with this normalized e-mail.
     pub fn customer_email(email: &str) -> String {
@@ -144,6 +144,12 @@ pub mod lookup {
             .into_iter()
             .chain(phone.map(|p| customer_phone(p.key())))
             .collect()
+    }
+
+    /// The batches an import committed, `batch` rows each: the key's
+    /// version counts them (see [`crate::engine::import`]).
+    pub fn import_batches(import: ImportId, batch: usize) -> String {
+        format!("import.batches:{}:{batch}", import.0)
     }
 
     /// The deals of a lead.

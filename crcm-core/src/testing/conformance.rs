@@ -1491,7 +1491,12 @@ macro_rules! conformance_tests {
             duplicates_and_intake_are_ranked,
             reports_match_the_leads,
             merge_moves_everything_to_the_survivor,
-            reopen_keeps_everything
+            reopen_keeps_everything,
+            import_reports_every_row,
+            import_mapping_is_checked_first,
+            import_resumes_after_interruption,
+            export_imports_back,
+            lead_numbers_are_reserved_in_blocks
         );
         // Smoke: the main flow of each machine, end to end on the backend.
         $crate::conformance_tests!(@scenario $factory;

@@ -1,0 +1,98 @@
+//! CSV export of leads in the import's format (see [`crate::engine::import`]).
+
+use std::io::Write;
+
+use crate::domain::config::Config;
+use crate::domain::custom::CustomValue;
+use crate::domain::ids::Code;
+use crate::domain::lead::Lead;
+use crate::engine::Engine;
+use crate::engine::import::{ImportError, ImportField};
+use crate::engine::query::LeadQuery;
+
+/// The columns an export writes: `first_name` and `last_name` (not
+/// `contact_name`: one column cannot keep both parts of every name, e.g. a
+/// first name with a space and no last name), the other standard fields in
+/// seed 001's order, then each custom field by name.
+pub fn export_columns(config: &Config) -> Vec<ImportField> {
+    [ImportField::FirstName, ImportField::LastName]
+        .into_iter()
+        .chain(
+            ImportField::STANDARD
+                .into_iter()
+                .filter(|f| *f != ImportField::ContactName && !f.is_name_part()),
+        )
+        .chain(config.custom_fields.iter().map(|d| ImportField::Custom(d.name.clone())))
+        .collect()
+}
+
+/// A lead's value for an export column, in the form the import reads back.
+pub fn export_value(lead: &Lead, field: &ImportField) -> String {
+    let text = |s: &str| s.trim().to_owned();
+    match field {
+        ImportField::ContactName => {
+            let (first, last) = (lead.first_name.trim(), lead.last_name.trim());
+            match (first.is_empty(), last.is_empty()) {
+                (false, false) => format!("{first} {last}"),
+                (false, true) => first.to_owned(),
+                (true, _) => last.to_owned(),
+            }
+        }
+        ImportField::FirstName => text(&lead.first_name),
+        ImportField::LastName => text(&lead.last_name),
+        ImportField::Company => text(&lead.company),
+        ImportField::Title => text(&lead.title),
+        ImportField::JobTitle => text(&lead.job_title),
+        ImportField::Email => lead.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+        ImportField::Phone => lead.phone.as_ref().map(|p| p.raw.clone()).unwrap_or_default(),
+        ImportField::Address => text(&lead.address),
+        ImportField::City => text(&lead.city),
+        ImportField::State => text(&lead.state),
+        ImportField::Zone => text(&lead.zone),
+        ImportField::Source => lead.source.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ImportField::Priority => lead.priority.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ImportField::Description => text(&lead.description),
+        ImportField::Tags => lead.tags.iter().map(Code::as_str).collect::<Vec<_>>().join(";"),
+        ImportField::ExpectedClose => lead
+            .expected_close
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        ImportField::Probability => lead.probability.map(|p| p.to_string()).unwrap_or_default(),
+        ImportField::Owner => lead.owner.to_string(),
+        ImportField::Custom(name) => match lead.custom.get(name) {
+            None => String::new(),
+            Some(CustomValue::Text(t)) => t.clone(),
+            Some(CustomValue::Number(n)) => n.to_string(),
+            Some(CustomValue::Date(d)) => d.format("%Y-%m-%d").to_string(),
+            Some(CustomValue::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
+            Some(CustomValue::Choice(c)) => c.clone(),
+        },
+    }
+}
+
+impl Engine {
+    /// Writes the leads a query matches (every page, from the query's
+    /// cursor on) as CSV in the import's format ([`export_columns`]): the file
+    /// imports back unchanged. Returns how many leads it wrote.
+    pub async fn export_leads<W: Write + Send>(&self, query: &LeadQuery, out: W) -> Result<u64, ImportError> {
+        let (config, _) = self.config().await?;
+        let columns = export_columns(&config);
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(columns.iter().map(ImportField::name))?;
+        let mut query = query.clone();
+        let mut written = 0u64;
+        loop {
+            let page = self.leads(&query).await?;
+            for lead in &page.items {
+                writer.write_record(columns.iter().map(|c| export_value(lead, c)))?;
+                written += 1;
+            }
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => break,
+            }
+        }
+        writer.flush()?;
+        Ok(written)
+    }
+}

@@ -1,0 +1,351 @@
+//! Resolving a mapping against a file's header, and turning a row into a
+//! new lead (or every reason it cannot be one).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use super::{ImportError, ImportField, ImportMapping, OtherColumns, RowProblem};
+use crate::domain::config::{Config, CustomFieldKind};
+use crate::domain::custom::CustomValue;
+use crate::domain::error::InputError;
+use crate::domain::ids::{Code, UserId};
+use crate::domain::input::NewLead;
+use crate::rules::error::Error;
+
+/// Where a field's value comes from.
+#[derive(Clone, Debug)]
+enum Feed {
+    /// These columns (by index), joined with a space.
+    Columns(Vec<usize>),
+    /// One value for every row.
+    Constant(String),
+}
+
+/// A mapping resolved against a file's header and the configuration.
+#[derive(Debug)]
+pub(super) struct Plan {
+    headers: Vec<String>,
+    feeds: BTreeMap<ImportField, Feed>,
+    required: BTreeSet<ImportField>,
+}
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+impl Plan {
+    pub(super) fn new(header: &csv::ByteRecord, mapping: &ImportMapping, config: &Config) -> Result<Self, ImportError> {
+        let mut headers = Vec::with_capacity(header.len());
+        for (i, raw) in header.iter().enumerate() {
+            let raw = if i == 0 { strip_bom(raw) } else { raw };
+            let text = std::str::from_utf8(raw).map_err(|_| ImportError::HeaderNotUtf8 {
+                column: String::from_utf8_lossy(raw).into_owned(),
+                index: i + 1,
+            })?;
+            headers.push(text.trim().to_owned());
+        }
+        let known_custom = |f: &ImportField| match f {
+            ImportField::Custom(code) => config.custom_field(code).is_some(),
+            _ => true,
+        };
+        let mut feeds: BTreeMap<ImportField, Feed> = BTreeMap::new();
+        let add_column = |feeds: &mut BTreeMap<ImportField, Feed>, field: ImportField, index: usize| match feeds
+            .entry(field)
+            .or_insert_with(|| Feed::Columns(Vec::new()))
+        {
+            Feed::Columns(list) => list.push(index),
+            Feed::Constant(_) => {}
+        };
+        for (header, field) in &mapping.columns {
+            if !headers.iter().any(|h| h.eq_ignore_ascii_case(header.trim())) {
+                return Err(ImportError::NoSuchColumn { column: header.clone() });
+            }
+            if let Some(f) = field
+                && !known_custom(f)
+            {
+                return Err(ImportError::UnknownField {
+                    name: f.name().to_owned(),
+                });
+            }
+        }
+        let mut unknown = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            let mapped = mapping.columns.iter().find(|(c, _)| c.trim().eq_ignore_ascii_case(h));
+            let field = match mapped {
+                Some((_, target)) => target.clone(),
+                None => ImportField::standard(h).or_else(|| {
+                    config
+                        .custom_fields
+                        .iter()
+                        .find(|d| d.name.as_str().eq_ignore_ascii_case(h) || d.label.trim().eq_ignore_ascii_case(h))
+                        .map(|d| ImportField::Custom(d.name.clone()))
+                }),
+            };
+            match field {
+                Some(f) => add_column(&mut feeds, f, i),
+                None if mapped.is_some() || mapping.other_columns == OtherColumns::Ignore => {}
+                None => unknown.push(h.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ImportError::UnknownColumns { columns: unknown });
+        }
+        for (field, value) in &mapping.constants {
+            if !known_custom(field) {
+                return Err(ImportError::UnknownField {
+                    name: field.name().to_owned(),
+                });
+            }
+            if feeds.contains_key(field) {
+                return Err(ImportError::ConflictingMapping {
+                    field: field.name().to_owned(),
+                    reason: "a constant and a column (or two constants)".to_owned(),
+                });
+            }
+            feeds.insert(field.clone(), Feed::Constant(value.clone()));
+        }
+        if feeds.contains_key(&ImportField::ContactName) && feeds.keys().any(ImportField::is_name_part) {
+            return Err(ImportError::ConflictingMapping {
+                field: ImportField::ContactName.name().to_owned(),
+                reason: "contact_name and first_name or last_name".to_owned(),
+            });
+        }
+        let names_fed = feeds.contains_key(&ImportField::ContactName) || feeds.keys().any(ImportField::is_name_part);
+        let missing: Vec<String> = mapping
+            .required
+            .iter()
+            .filter(|f| match f {
+                ImportField::ContactName => !names_fed,
+                other => !feeds.contains_key(other),
+            })
+            .map(|f| f.name().to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ImportError::MissingColumns { fields: missing });
+        }
+        Ok(Self {
+            headers,
+            feeds,
+            required: mapping.required.clone(),
+        })
+    }
+
+    /// The row's new lead, or every reason it cannot be one (before the lead
+    /// rule, which the caller runs).
+    pub(super) fn row(
+        &self,
+        record: &csv::ByteRecord,
+        config: &Config,
+        account_type: Option<&Code>,
+    ) -> Result<NewLead, Vec<RowProblem>> {
+        let mut problems = Vec::new();
+        if record.len() != self.headers.len() {
+            return Err(vec![RowProblem::FieldCount {
+                found: record.len(),
+                expected: self.headers.len(),
+            }]);
+        }
+        let mut values: BTreeMap<&ImportField, String> = BTreeMap::new();
+        // Fields with bytes that are not UTF-8: reported as such, not as missing.
+        let mut unreadable: BTreeSet<&ImportField> = BTreeSet::new();
+        for (field, feed) in &self.feeds {
+            let value = match feed {
+                Feed::Constant(v) => v.trim().to_owned(),
+                Feed::Columns(columns) => {
+                    let mut parts = Vec::new();
+                    for &i in columns {
+                        match std::str::from_utf8(record.get(i).unwrap_or_default()) {
+                            Ok(text) if !text.trim().is_empty() => parts.push(text.trim()),
+                            Ok(_) => {}
+                            Err(_) => {
+                                unreadable.insert(field);
+                                problems.push(RowProblem::NotUtf8 {
+                                    column: self.headers.get(i).cloned().unwrap_or_default(),
+                                });
+                            }
+                        }
+                    }
+                    parts.join(" ")
+                }
+            };
+            if !value.is_empty() {
+                values.insert(field, value);
+            }
+        }
+        let names = [ImportField::ContactName, ImportField::FirstName, ImportField::LastName];
+        let names_given = names.iter().any(|f| values.contains_key(f) || unreadable.contains(f));
+        for field in &self.required {
+            let present = match field {
+                ImportField::ContactName => names_given,
+                other => values.contains_key(other) || unreadable.contains(other),
+            };
+            if !present {
+                problems.push(RowProblem::Missing {
+                    field: field.name().to_owned(),
+                });
+            }
+        }
+        let mut lead = NewLead {
+            account_type: account_type.cloned(),
+            ..NewLead::default()
+        };
+        for (field, value) in values {
+            apply(&mut lead, field, value, config, &mut problems);
+        }
+        if problems.is_empty() { Ok(lead) } else { Err(problems) }
+    }
+}
+
+/// Splits `contact_name` at its last run of whitespace.
+fn split_contact_name(name: &str) -> (String, String) {
+    let name = name.trim();
+    match name.rfind(char::is_whitespace) {
+        Some(at) => {
+            let (first, last) = name.split_at(at);
+            (first.trim_end().to_owned(), last.trim_start().to_owned())
+        }
+        None => (name.to_owned(), String::new()),
+    }
+}
+
+/// The code of the item whose code or label is `value` (case-insensitive;
+/// codes win).
+fn find_code<'a, T: 'a>(
+    items: impl Iterator<Item = &'a T> + Clone,
+    value: &str,
+    code: impl Fn(&T) -> &Code,
+    label: impl Fn(&T) -> &str,
+) -> Option<Code> {
+    let v = value.trim().to_lowercase();
+    items
+        .clone()
+        .find(|i| code(i).as_str().to_lowercase() == v)
+        .or_else(|| items.clone().find(|i| label(i).trim().to_lowercase() == v))
+        .map(|i| code(i).clone())
+}
+
+fn bad(field: &ImportField, value: &str, expected: &str) -> RowProblem {
+    RowProblem::BadValue {
+        field: field.name().to_owned(),
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
+fn unknown(field: &ImportField, value: &str) -> RowProblem {
+    RowProblem::Unknown {
+        field: field.name().to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+fn apply(lead: &mut NewLead, field: &ImportField, value: String, config: &Config, problems: &mut Vec<RowProblem>) {
+    match field {
+        ImportField::ContactName => (lead.first_name, lead.last_name) = split_contact_name(&value),
+        ImportField::FirstName => lead.first_name = value,
+        ImportField::LastName => lead.last_name = value,
+        ImportField::Company => lead.company = value,
+        ImportField::Title => lead.title = value,
+        ImportField::JobTitle => lead.job_title = value,
+        ImportField::Email => lead.email = Some(value),
+        ImportField::Phone => lead.phone = Some(value),
+        ImportField::Address => lead.address = value,
+        ImportField::City => lead.city = value,
+        ImportField::State => lead.state = value,
+        ImportField::Zone => lead.zone = value,
+        ImportField::Description => lead.description = value,
+        ImportField::Source => {
+            lead.source = find_code(config.sources.iter(), &value, |s| &s.code, |s| &s.label);
+            if lead.source.is_none() {
+                problems.push(unknown(field, &value));
+            }
+        }
+        ImportField::Priority => {
+            lead.priority = find_code(config.priorities.iter(), &value, |p| &p.code, |p| &p.label);
+            if lead.priority.is_none() {
+                problems.push(unknown(field, &value));
+            }
+        }
+        ImportField::Tags => {
+            for tag in value.split(';').map(str::trim).filter(|t| !t.is_empty()) {
+                match find_code(config.tags.iter(), tag, |t| &t.code, |t| &t.label) {
+                    Some(code) => {
+                        lead.tags.insert(code);
+                    }
+                    None => problems.push(unknown(field, tag)),
+                }
+            }
+        }
+        ImportField::ExpectedClose => match NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+            Ok(d) => lead.expected_close = Some(d),
+            Err(_) => problems.push(bad(field, &value, "a date like 2026-12-31")),
+        },
+        ImportField::Probability => match value.trim_end_matches('%').trim().parse::<u8>() {
+            Ok(p) if p <= 100 => lead.probability = Some(p),
+            _ => problems.push(bad(field, &value, "a whole number from 0 to 100")),
+        },
+        ImportField::Owner => match UserId::new(&value) {
+            Ok(u) => lead.owner = Some(u),
+            Err(_) => problems.push(bad(field, &value, "a user id")),
+        },
+        ImportField::Custom(name) => {
+            let Some(def) = config.custom_field(name) else {
+                problems.push(unknown(field, &value));
+                return;
+            };
+            let parsed = match &def.kind {
+                CustomFieldKind::Text => Ok(CustomValue::Text(value.clone())),
+                CustomFieldKind::Number => match value.parse::<f64>() {
+                    Ok(n) if n.is_finite() => Ok(CustomValue::Number(n)),
+                    _ => Err("a number"),
+                },
+                CustomFieldKind::Date => NaiveDate::parse_from_str(&value, "%Y-%m-%d")
+                    .map(CustomValue::Date)
+                    .map_err(|_| "a date like 2026-12-31"),
+                CustomFieldKind::Bool => match value.to_lowercase().as_str() {
+                    "true" | "yes" | "y" | "1" => Ok(CustomValue::Bool(true)),
+                    "false" | "no" | "n" | "0" => Ok(CustomValue::Bool(false)),
+                    _ => Err("yes or no"),
+                },
+                CustomFieldKind::Choice { options } => options
+                    .iter()
+                    .find(|o| o.to_lowercase() == value.to_lowercase())
+                    .map(|o| CustomValue::Choice(o.clone()))
+                    .ok_or("one of the field's options"),
+            };
+            match parsed {
+                Ok(v) => {
+                    lead.custom.insert(name.clone(), v);
+                }
+                Err(expected) => problems.push(bad(field, &value, expected)),
+            }
+        }
+    }
+}
+
+/// The lead rule's refusal of a row, as row problems.
+pub(super) fn rule_problems(e: Error) -> Vec<RowProblem> {
+    match e {
+        Error::Input(InputError::Many(list)) => list.into_iter().map(|error| RowProblem::Invalid { error }).collect(),
+        Error::Input(error) => vec![RowProblem::Invalid { error }],
+        other => vec![RowProblem::Refused {
+            message: other.to_string(),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_names_split_at_the_last_space() {
+        assert_eq!(
+            split_contact_name("Mary Ann Smith"),
+            ("Mary Ann".into(), "Smith".into())
+        );
+        assert_eq!(split_contact_name("  Cher "), ("Cher".into(), String::new()));
+        assert_eq!(split_contact_name("Ann  van\tDyke"), ("Ann  van".into(), "Dyke".into()));
+    }
+}

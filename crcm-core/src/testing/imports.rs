@@ -1,0 +1,464 @@
+//! Import and export cases of the storage contract: a file of tricky rows
+//! in both modes, an interrupted import resumed, an export that imports back
+//! unchanged, and lead numbers reserved in blocks.
+
+use std::collections::BTreeSet;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use super::conformance::{b2b, code, create};
+use super::{StoreFactory, ann, fixture_engine, maria};
+use crate::domain::ids::ImportId;
+use crate::engine::Engine;
+use crate::engine::import::{
+    ImportError, ImportField, ImportMapping, ImportMode, ImportObserver, ImportOptions, ImportProgress, ImportReport,
+    RowDuplicate, RowRejection,
+};
+use crate::engine::query::LeadQuery;
+use crate::store::{LeadFilter, StoreExt};
+
+/// A file with a BOM, CRLF line ends, quoted commas and newlines, bad
+/// e-mails and phones, international formats, missing values, unknown
+/// references, a bad custom value, duplicates and bytes that are not UTF-8.
+pub const TRICKY_CSV: &[u8] = b"\xEF\xBB\xBFcontact_name,phone,source,company_name,email,priority,description,Segment\r\n\
+Ada Lovelace,+44 20 7946 0958,Referral,Analytical Engines,ada@example.com,High,\"Met at the fair, wants a demo\",enterprise\r\n\
+Grace Hopper,(212) 555-0143,web_form,Navy,grace@example.com,,\"Two lines:\r\nthe second, with a comma\",smb\r\n\
+Bad Mail,+31 20 123 4567,Referral,,ada@@example,,,\r\n\
+Bad Phone,12,Trade Show / Event,,,,,\r\n\
+,,,Nobody Inc,,,,\r\n\
+Carrier Pigeon,+49 30 901820,Pigeon Post,,,Sky-high,,mid-market\r\n\
+Ada Again,+44 20 7946 0959,referral,,ADA@Example.COM,,,\r\n\
+Grace Twin,+1 212-555-0143,REFERRAL,,,,,\r\n\
+Jos\xE9 Latin1,+34 912 345 678,Referral,,,,,\r\n\
+Brooke Brown,+1-212-555-0188 x208,Cold Call,,brooke@example.net,low,,\r\n\
+Known Already,,Referral,,known@example.com,,,\r\n";
+
+/// The refused rows of [`TRICKY_CSV`], as the report prints them.
+pub const TRICKY_REJECTIONS: [&str; 5] = [
+    "line 5: invalid e-mail address \"ada@@example\": Invalid character.",
+    "line 6: invalid phone number \"12\": the number is too short after the country code",
+    "line 7: contact_name: missing required value; source: missing required value",
+    "line 8: source: unknown source \"Pigeon Post\"; priority: unknown priority \"Sky-high\"; segment: \"mid-market\" is not one of the field's options",
+    "line 11: contact_name: not valid UTF-8",
+];
+
+fn options(mode: ImportMode) -> ImportOptions {
+    ImportOptions {
+        mode,
+        account_type: Some(code("b2b")),
+        // Phone is required by default; the last row has none, so relax it.
+        mapping: ImportMapping::default().relax(&ImportField::Phone),
+        ..ImportOptions::default()
+    }
+}
+
+fn listed(report: &ImportReport) -> (Vec<String>, Vec<String>) {
+    (
+        report.rejections.iter().map(ToString::to_string).collect(),
+        report.duplicate_rows.iter().map(ToString::to_string).collect(),
+    )
+}
+
+async fn lead_count(engine: &Engine) -> u64 {
+    engine
+        .store()
+        .count_leads(&LeadFilter::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn event_count(engine: &Engine) -> usize {
+    engine
+        .events_since(0, usize::MAX)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .len()
+}
+
+/// Counts what an observer hears.
+#[derive(Default)]
+struct Heard {
+    rejected: Vec<u64>,
+    duplicates: Vec<u64>,
+    progress: Vec<ImportProgress>,
+}
+
+impl ImportObserver for Heard {
+    fn progress(&mut self, p: &ImportProgress) {
+        self.progress.push(*p);
+    }
+    fn rejected(&mut self, row: &RowRejection) {
+        self.rejected.push(row.line);
+    }
+    fn duplicate(&mut self, row: &RowDuplicate) {
+        self.duplicates.push(row.line);
+    }
+}
+
+/// Seed 001's CSV import on a file of tricky rows: the exact report in both
+/// modes, and the store read back. All-or-nothing imports nothing because of
+/// one bad row; skip-invalid imports the valid rows, once each.
+pub async fn import_reports_every_row(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let mut known = b2b("Known", "Before");
+    known.email = Some("known@example.com".into());
+    let known = create(&engine, &ann(), known).await;
+    let (leads_before, events_before) = (lead_count(&engine).await, event_count(&engine).await);
+
+    // All or nothing: every row checked, nothing written.
+    let mut heard = Heard::default();
+    let report = engine
+        .import_leads(
+            &ann(),
+            Cursor::new(TRICKY_CSV),
+            &options(ImportMode::AllOrNothing),
+            &mut heard,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (rejections, duplicates) = listed(&report);
+    assert_eq!(rejections, TRICKY_REJECTIONS);
+    assert!(duplicates.is_empty(), "{duplicates:?}");
+    assert_eq!(
+        (report.rows, report.imported, report.rejected, report.duplicates),
+        (11, 0, 5, 0)
+    );
+    assert_eq!(report.summary(), "imported 0, rejected 5, duplicates 0");
+    assert_eq!(heard.rejected, [5, 6, 7, 8, 11]);
+    assert_eq!(
+        lead_count(&engine).await,
+        leads_before,
+        "a refused all-or-nothing import writes nothing"
+    );
+    assert_eq!(event_count(&engine).await, events_before);
+
+    // Skip invalid: the valid rows imported, the others reported.
+    let mut heard = Heard::default();
+    let report = engine
+        .import_leads(
+            &ann(),
+            Cursor::new(TRICKY_CSV),
+            &options(ImportMode::SkipInvalid),
+            &mut heard,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (rejections, duplicates) = listed(&report);
+    assert_eq!(rejections, TRICKY_REJECTIONS);
+    let n = known.number;
+    assert_eq!(
+        duplicates,
+        [
+            format!("line 9: duplicate of lead {} (same email ada@example.com)", n + 1),
+            format!("line 10: duplicate of lead {} (same phone +12125550143)", n + 2),
+            format!("line 13: duplicate of lead {n} (same email known@example.com)"),
+        ]
+    );
+    assert_eq!(
+        (report.rows, report.imported, report.rejected, report.duplicates),
+        (11, 3, 5, 3)
+    );
+    assert_eq!(report.summary(), "imported 3, rejected 5, duplicates 3");
+    assert_eq!(report.numbers, Some((n + 1, n + 3)));
+    assert_eq!(heard.duplicates, [9, 10, 13]);
+    let last = heard
+        .progress
+        .last()
+        .copied()
+        .unwrap_or_else(|| panic!("no progress heard"));
+    assert_eq!((last.rows, last.imported), (11, 3));
+    assert_eq!(last.bytes, TRICKY_CSV.len() as u64);
+
+    // Read back: the rows as the manual's user typed them, normalized.
+    assert_eq!(lead_count(&engine).await, leads_before + 3);
+    let ada = engine.lead_by_number(n + 1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((ada.first_name.as_str(), ada.last_name.as_str()), ("Ada", "Lovelace"));
+    assert_eq!(ada.phone.as_ref().map(|p| p.key()), Some("+442079460958"));
+    assert_eq!(ada.source, Some(code("referral")));
+    assert_eq!(ada.priority, Some(code("high")));
+    assert_eq!(ada.description, "Met at the fair, wants a demo");
+    assert_eq!(ada.owner, ann().user);
+    let grace = engine.lead_by_number(n + 2).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(grace.description, "Two lines:\r\nthe second, with a comma");
+    assert_eq!(grace.source, Some(code("web_form")));
+    let brooke = engine.lead_by_number(n + 3).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(brooke.phone.as_ref().map(|p| p.key()), Some("+12125550188"));
+    assert_eq!(brooke.priority, Some(code("low")));
+    // Each lead has its history entry and LeadCreated event, as for a single create.
+    let history = engine.lead_history(ada.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].action, "import_leads");
+    assert_eq!(event_count(&engine).await, events_before + 3);
+
+    // The same file again: every valid row is now a duplicate.
+    let report = engine
+        .import_leads(
+            &ann(),
+            Cursor::new(TRICKY_CSV),
+            &options(ImportMode::SkipInvalid),
+            &mut (),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.summary(), "imported 0, rejected 5, duplicates 6");
+    assert_eq!(lead_count(&engine).await, leads_before + 3);
+}
+
+/// A file mapping refused before any row: unknown columns, a mapped column
+/// the file lacks, nothing for a required field. Nothing is written.
+pub async fn import_mapping_is_checked_first(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let file = b"Name,Telephone,Channel,Shoe size\nAda,+44 20 7946 0958,Referral,38\n";
+    let run = |mapping: ImportMapping| {
+        let engine = engine.clone();
+        async move {
+            let options = ImportOptions {
+                mapping,
+                account_type: Some(code("b2b")),
+                ..ImportOptions::default()
+            };
+            engine
+                .import_leads(&ann(), Cursor::new(&file[..]), &options, &mut ())
+                .await
+        }
+    };
+    match run(ImportMapping::default()).await {
+        Err(ImportError::UnknownColumns { columns }) => {
+            assert_eq!(columns, ["Name", "Telephone", "Channel", "Shoe size"]);
+        }
+        other => panic!("expected unknown columns, got {other:?}"),
+    }
+    let mapped = ImportMapping::default()
+        .map("name", ImportField::ContactName)
+        .map("TELEPHONE", ImportField::Phone)
+        .map("Channel", ImportField::Source);
+    match run(mapped.clone()).await {
+        Err(ImportError::UnknownColumns { columns }) => assert_eq!(columns, ["Shoe size"]),
+        other => panic!("expected unknown columns, got {other:?}"),
+    }
+    match run(mapped.clone().map("Hat size", ImportField::Zone)).await {
+        Err(ImportError::NoSuchColumn { column }) => assert_eq!(column, "Hat size"),
+        other => panic!("expected no such column, got {other:?}"),
+    }
+    let no_phone = ImportMapping::default()
+        .map("Name", ImportField::ContactName)
+        .ignore("Telephone")
+        .constant(ImportField::Source, "Partner")
+        .ignore_other_columns();
+    match run(no_phone.clone()).await {
+        Err(ImportError::MissingColumns { fields }) => assert_eq!(fields, ["phone"]),
+        other => panic!("expected missing columns, got {other:?}"),
+    }
+    assert_eq!(lead_count(&engine).await, 0);
+    // Relaxed, with the source from a constant, it imports.
+    let report = run(no_phone.relax(&ImportField::Phone))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.summary(), "imported 1, rejected 0, duplicates 0");
+    let lead = engine.lead_by_number(1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((lead.first_name.as_str(), lead.phone.is_none()), ("Ada", true));
+    assert_eq!(lead.source, Some(code("partner")));
+}
+
+/// A reader that fails after a number of bytes: an import interrupted
+/// mid-file.
+struct FailsAfter<R> {
+    inner: R,
+    left: usize,
+}
+
+impl<R: Read> Read for FailsAfter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("the disk went away"));
+        }
+        let n = buf.len().min(self.left);
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left -= got;
+        Ok(got)
+    }
+}
+
+impl<R: Seek> Seek for FailsAfter<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// A generated file of `rows` valid leads without contact data, numbered by
+/// their name.
+pub fn numbered_csv(rows: usize) -> Vec<u8> {
+    let mut out = b"contact_name,source,description\n".to_vec();
+    for i in 0..rows {
+        out.extend_from_slice(format!("Row {i},referral,\"row {i}, generated\"\n").as_bytes());
+    }
+    out
+}
+
+/// An import interrupted mid-file leaves whole batches only; resumed with
+/// its id, it imports the rest, every row exactly once.
+pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let file = numbered_csv(250);
+    let options = ImportOptions {
+        mapping: ImportMapping::default().relax(&ImportField::Phone),
+        account_type: Some(code("b2b")),
+        mode: ImportMode::SkipInvalid,
+        batch_size: 40,
+        id: ImportId::new(),
+        resume: false,
+    };
+    let broken = FailsAfter {
+        inner: Cursor::new(file.clone()),
+        left: file.len() / 2,
+    };
+    let mut heard = Heard::default();
+    match engine.import_leads(&ann(), broken, &options, &mut heard).await {
+        Err(ImportError::Io(e)) => assert_eq!(e.to_string(), "the disk went away"),
+        other => panic!("expected the read to fail, got {other:?}"),
+    }
+    let committed = lead_count(&engine).await;
+    assert!(committed > 0 && committed < 250, "interrupted mid-file: {committed}");
+    assert_eq!(committed % 40, 0, "whole batches only: {committed}");
+    assert_eq!(heard.progress.last().map(|p| p.imported), Some(committed));
+
+    let resumed = ImportOptions {
+        resume: true,
+        ..options.clone()
+    };
+    let report = engine
+        .import_leads(&ann(), Cursor::new(file.clone()), &resumed, &mut ())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.skipped, committed);
+    assert_eq!(report.imported, 250 - committed);
+    assert_eq!(lead_count(&engine).await, 250);
+    // Every row once, in file order.
+    let names: Vec<String> = all_leads(&engine).await.iter().map(|l| l.display_name()).collect();
+    let expected: Vec<String> = (0..250).map(|i| format!("Row {i}")).collect();
+    assert_eq!(names, expected);
+    // Resuming a finished import imports nothing more.
+    let again = engine
+        .import_leads(&ann(), Cursor::new(file), &resumed, &mut ())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((again.skipped, again.imported), (250, 0));
+}
+
+async fn all_leads(engine: &Engine) -> Vec<crate::domain::lead::Lead> {
+    let mut query = LeadQuery::default();
+    let mut out = Vec::new();
+    loop {
+        let page = engine.leads(&query).await.unwrap_or_else(|e| panic!("{e}"));
+        out.extend(page.items);
+        match page.next {
+            Some(next) => query.page.after = Some(next),
+            None => return out,
+        }
+    }
+}
+
+/// Leads exported to CSV import into another store, and export from there
+/// byte for byte the same.
+pub async fn export_imports_back(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let mut a = b2b("Mary Ann", "Acme, Inc.");
+    a.last_name = "Smith".into();
+    a.email = Some("Mary@Example.com".into());
+    a.phone = Some("+1-212-555-0188 x208".into());
+    a.source = Some(code("referral"));
+    a.priority = Some(code("urgent"));
+    a.description = "Said: \"call me\"\nafter lunch".into();
+    a.tags = [code("exhibition"), code("follow-up")].into_iter().collect();
+    a.probability = Some(40);
+    a.custom.insert(
+        code("segment"),
+        crate::domain::custom::CustomValue::Choice("smb".into()),
+    );
+    a.custom
+        .insert(code("budget_known"), crate::domain::custom::CustomValue::Bool(true));
+    create(&engine, &ann(), a).await;
+    let mut b = b2b("", "Only A Company");
+    b.last_name = String::new();
+    b.owner = Some(maria().user);
+    create(&engine, &super::root(), b).await;
+    create(&engine, &ann(), b2b("Zoë", "Ünïcode GmbH")).await;
+
+    let mut first = Vec::new();
+    let written = engine
+        .export_leads(&LeadQuery::default(), &mut first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, 3);
+    let text = String::from_utf8(first.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.starts_with(
+            "first_name,last_name,phone,source,company_name,email,address,city,state,priority,description,"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Mary Ann,Smith,+1-212-555-0188 x208,referral,\"Acme, Inc.\",mary@example.com"),
+        "{text}"
+    );
+
+    let other = fixture_engine(&*factory).await;
+    let options = ImportOptions {
+        mapping: ImportMapping {
+            required: BTreeSet::new(),
+            ..ImportMapping::default()
+        },
+        account_type: Some(code("b2b")),
+        ..ImportOptions::default()
+    };
+    let report = other
+        .import_leads(&super::root(), Cursor::new(first.clone()), &options, &mut ())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.summary(), "imported 3, rejected 0, duplicates 0");
+    let mut second = Vec::new();
+    other
+        .export_leads(&LeadQuery::default(), &mut second)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(String::from_utf8_lossy(&second), text);
+}
+
+/// Lead numbers reserved by concurrent callers never overlap, and a block
+/// is consecutive.
+pub async fn lead_numbers_are_reserved_in_blocks(factory: Arc<dyn StoreFactory>) {
+    let store = factory.create().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tasks = Vec::new();
+    for t in 0..4u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for i in 0..25u64 {
+                let count = 1 + (t + i) % 7;
+                let first = store
+                    .reserve_lead_numbers(count)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                got.extend(first..first + count);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    let total = all.len();
+    let distinct: BTreeSet<u64> = all.into_iter().collect();
+    assert_eq!(distinct.len(), total, "a number was handed out twice");
+    assert_eq!(distinct.first(), Some(&1));
+    assert_eq!(
+        distinct.last(),
+        Some(&(total as u64)),
+        "no number skipped without a failure"
+    );
+    assert_eq!(
+        store.next_lead_number().await.unwrap_or_else(|e| panic!("{e}")),
+        total as u64 + 1
+    );
+}
