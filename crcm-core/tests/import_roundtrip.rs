@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use crcm_core::domain::custom::CustomValue;
 use crcm_core::engine::import::{ImportMapping, ImportMode, ImportOptions};
 use crcm_core::testing::{MemoryFactory, ann, fixture_engine, root};
-use crcm_core::{Code, LeadQuery, NewLead, UserId, commands};
+use crcm_core::{Code, Currency, LeadQuery, Money, NewLead, UserId, commands};
 use proptest::prelude::*;
 
 fn code(s: &str) -> Code {
@@ -45,6 +45,7 @@ prop_compose! {
         segment in proptest::option::of(proptest::sample::select(vec!["smb", "enterprise"])),
         budget_known in proptest::option::of(any::<bool>()),
         owner in proptest::sample::select(vec!["ann", "ben", "maria"]),
+        revenue in proptest::option::of((0i64..10_000_000, proptest::sample::select(vec!["USD", "EUR", "JPY", "KWD"]))),
     ) -> NewLead {
         let mut custom = BTreeMap::new();
         if let Some(s) = segment {
@@ -67,6 +68,7 @@ prop_compose! {
             priority: priority.map(code),
             tags: tags.into_iter().map(code).collect::<BTreeSet<_>>(),
             probability,
+            expected_revenue: revenue.and_then(|(minor, c)| Money::new(minor, Currency::new(c).ok()?).ok()),
             expected_close: close.and_then(|d| NaiveDate::from_ymd_opt(2026, 1, 1).map(|s| s + chrono::Duration::days(d))),
             owner: UserId::new(owner).ok(),
             custom,

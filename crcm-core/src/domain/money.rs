@@ -86,6 +86,27 @@ impl Money {
     pub fn validate(&self) -> Result<(), InputError> {
         Self::new(self.minor, self.currency).map(|_| ())
     }
+
+    /// Reads an amount as [`Display`](fmt::Display) writes it, `1234.05 EUR`,
+    /// or without its currency (then in `default`): digits, at most one `.`
+    /// and at most the currency's number of decimals. `None` for anything
+    /// else (a negative amount, a thousands separator, an unknown currency).
+    pub fn parse(text: &str, default: Currency) -> Option<Self> {
+        let text = text.trim();
+        let (amount, currency) = match text.rsplit_once(char::is_whitespace) {
+            Some((amount, code)) => (amount.trim(), Currency::new(code).ok()?),
+            None => (text, default),
+        };
+        let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+        let decimals = currency.minor_units() as usize;
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > decimals {
+            return None;
+        }
+        let padded = format!("{whole}{fraction:0<decimals$}");
+        let minor = padded.parse::<i64>().ok()?;
+        Self::new(minor, currency).ok()
+    }
 }
 
 impl fmt::Display for Money {
@@ -108,6 +129,30 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_read_back_as_displayed() {
+        let usd = Currency::new("USD").unwrap_or_else(|e| panic!("{e}"));
+        let read = |t: &str| Money::parse(t, usd).map(|m| m.to_string());
+        assert_eq!(read("1054"), Some("1054.00 USD".to_owned()));
+        assert_eq!(read(" 1054.5 "), Some("1054.50 USD".to_owned()));
+        assert_eq!(read("1234.05 EUR"), Some("1234.05 EUR".to_owned()));
+        assert_eq!(read("1.234 kwd"), Some("1.234 KWD".to_owned()));
+        assert_eq!(read("1234 JPY"), Some("1234 JPY".to_owned()));
+        for bad in [
+            "",
+            "-5",
+            "1,054",
+            "1.234",
+            "12.5 JPY",
+            "5 XYZ",
+            ".5",
+            "1e3",
+            "99999999999999999999",
+        ] {
+            assert_eq!(read(bad), None, "{bad:?} must be refused");
+        }
+    }
 
     #[test]
     fn currency_codes_are_iso_4217() {

@@ -57,8 +57,16 @@ pub fn export_value(lead: &Lead, field: &ImportField) -> String {
             .expected_close
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
+        ImportField::ExpectedRevenue => lead.expected_revenue.map(|m| m.to_string()).unwrap_or_default(),
         ImportField::Probability => lead.probability.map(|p| p.to_string()).unwrap_or_default(),
         ImportField::Owner => lead.owner.to_string(),
+        ImportField::AccountType => lead.account_type.to_string(),
+        ImportField::Phase => lead.phase.as_ref().map(|p| p.code.to_string()).unwrap_or_default(),
+        ImportField::ClosingReason => lead
+            .closing_reason
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         ImportField::Custom(name) => match lead.custom.get(name) {
             None => String::new(),
             Some(CustomValue::Text(t)) => t.clone(),

@@ -20,8 +20,10 @@ use crate::store::steps::PhaseStep;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Write {
-    /// Insert (`expected: None`, the record must not exist) or update (the stored
-    /// version must equal `expected`; the record carries `expected + 1`).
+    /// Insert (`expected: None`, the record must not exist; it is stored at
+    /// the version it carries: 1, or more when the unit changed it again after
+    /// inserting it, see [`UnitOfWork::absorb`]) or update (the stored version
+    /// must equal `expected`; the record carries `expected + 1`).
     Put {
         /// The record as it will be stored.
         record: Record,
@@ -228,6 +230,31 @@ impl UnitOfWork {
             entity: rec.entity(),
             expected: old.version(),
         });
+    }
+
+    /// Appends the work of a later step of the same command (a rule applied
+    /// to a record this unit already writes): its writes, history, events,
+    /// steps, touched keys and guards. A write of a record this unit already
+    /// writes replaces that write's record and keeps its precondition, so a
+    /// record inserted and then changed is inserted once, at its last version,
+    /// with a history entry for each step. Other writes are appended.
+    pub fn absorb(&mut self, later: UnitOfWork) {
+        for write in later.writes {
+            let entity = write.entity();
+            let earlier = self.writes.iter_mut().find_map(|w| match w {
+                Write::Put { record, .. } if record.entity() == entity => Some(record),
+                _ => None,
+            });
+            match (earlier, write) {
+                (Some(record), Write::Put { record: newer, .. }) => *record = newer,
+                (_, other) => self.writes.push(other),
+            }
+        }
+        self.history.extend(later.history);
+        self.events.extend(later.events);
+        self.steps.extend(later.steps);
+        self.touched.extend(later.touched);
+        self.guard(later.guards);
     }
 
     /// Appends a domain event.

@@ -1494,6 +1494,7 @@ macro_rules! conformance_tests {
             reopen_keeps_everything,
             import_reports_every_row,
             import_mapping_is_checked_first,
+            import_places_leads_in_their_phase,
             import_resumes_after_interruption,
             export_imports_back,
             lead_numbers_are_reserved_in_blocks

@@ -260,6 +260,78 @@ pub async fn import_mapping_is_checked_first(factory: Arc<dyn StoreFactory>) {
     assert_eq!(lead.source, Some(code("partner")));
 }
 
+/// A migration from another system: each row names the phase its lead is
+/// in (by code, description or a translated value). The lead moves there
+/// through the phases before it, as the phase rule moves it, so the funnel
+/// counts it in each; a closing phase takes its closing reason.
+pub async fn import_places_leads_in_their_phase(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let file = "name,stage,why\n\
+                Ada,Call appointment,\n\
+                Ben,meeting,\n\
+                Cy,QUOTE,\n\
+                Di,Closed Won,Won\n\
+                Ed,Closed - lost,competitor\n\
+                Fay,Somewhere,\n";
+    let options = ImportOptions {
+        mapping: ImportMapping::default()
+            .map("name", ImportField::ContactName)
+            .map("stage", ImportField::Phase)
+            .map("why", ImportField::ClosingReason)
+            .translate(ImportField::Phase, "Closed Won", "WON")
+            .constant(ImportField::Source, "referral")
+            .relax(&ImportField::Phone),
+        mode: ImportMode::SkipInvalid,
+        account_type: Some(code("b2b")),
+        ..ImportOptions::default()
+    };
+    let report = engine
+        .import_leads(&ann(), Cursor::new(file), &options, &mut ())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (rejections, _) = listed(&report);
+    assert_eq!(rejections, ["line 7: phase: unknown phase \"Somewhere\""]);
+    assert_eq!(report.summary(), "imported 5, rejected 1, duplicates 0");
+    let phases: Vec<(String, String, Option<String>, bool)> = all_leads(&engine)
+        .await
+        .iter()
+        .map(|l| {
+            (
+                l.display_name(),
+                l.phase.as_ref().map(|p| p.code.to_string()).unwrap_or_default(),
+                l.closing_reason.as_ref().map(ToString::to_string),
+                l.closed_at.is_some(),
+            )
+        })
+        .collect();
+    let row = |n: &str, p: &str, r: Option<&str>, closed| (n.to_owned(), p.to_owned(), r.map(str::to_owned), closed);
+    assert_eq!(
+        phases,
+        [
+            row("Ada", "CALL", None, false),
+            row("Ben", "MEETING", None, false),
+            row("Cy", "QUOTE", None, false),
+            row("Di", "WON", Some("won"), true),
+            row("Ed", "LOST", Some("competitor"), true),
+        ]
+    );
+    // Di was created, then moved three times: four history entries, in one commit.
+    let di = engine.lead_by_number(4).await.unwrap_or_else(|e| panic!("{e}"));
+    let history = engine.lead_history(di.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.iter().map(|h| h.version).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(di.version, 4);
+    let funnel = engine
+        .report_funnel(&code("b2b"), &crate::engine::reports::Interval::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reached: Vec<(String, u64)> = funnel.phases.iter().map(|r| (r.phase.to_string(), r.reached)).collect();
+    let expected: Vec<(String, u64)> = [("CALL", 5), ("MEETING", 4), ("QUOTE", 3), ("WON", 1), ("LOST", 1)]
+        .iter()
+        .map(|(p, n)| ((*p).to_owned(), *n))
+        .collect();
+    assert_eq!(reached, expected);
+}
+
 /// A reader that fails after a number of bytes: an import interrupted
 /// mid-file.
 struct FailsAfter<R> {

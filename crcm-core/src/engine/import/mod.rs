@@ -60,8 +60,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::error::InputError;
 use crate::domain::ids::{Code, ImportId};
-use crate::domain::input::NewLead;
-use crate::domain::lead::Lead;
 use crate::engine::Engine;
 use crate::engine::scope::leads_sharing_contact;
 use crate::rules::access::Actor;
@@ -123,10 +121,24 @@ pub enum ImportField {
     Tags,
     /// `expected_close`: a date, `YYYY-MM-DD`.
     ExpectedClose,
+    /// `expected_revenue`: an amount, `1054.50` in the default currency or
+    /// `1054.50 EUR`.
+    ExpectedRevenue,
     /// `probability`: 0 to 100.
     Probability,
     /// `owner`: a user id (another owner than the importer needs a manager).
     Owner,
+    /// `account_type`: an account type's code or name (default: the
+    /// import's [`ImportOptions::account_type`]).
+    AccountType,
+    /// `phase`: a phase's code or description. The lead starts in the
+    /// Initial phase and moves, in funnel order, through each regular phase
+    /// before this one and into it, as the rules move it, so the funnel counts
+    /// it in every phase it passed (at the import's time).
+    Phase,
+    /// `closing_reason`: a closing reason's code or label, recorded when the
+    /// lead's phase is a closing one.
+    ClosingReason,
     /// A custom field, by name (`custom:NAME` in a mapping, or the bare name).
     Custom(Code),
 }
@@ -134,7 +146,7 @@ pub enum ImportField {
 impl ImportField {
     /// The standard fields, in the order an export writes them: seed 001's
     /// columns first.
-    pub const STANDARD: [Self; 19] = [
+    pub const STANDARD: [Self; 23] = [
         Self::ContactName,
         Self::Phone,
         Self::Source,
@@ -152,8 +164,12 @@ impl ImportField {
         Self::Zone,
         Self::Tags,
         Self::ExpectedClose,
+        Self::ExpectedRevenue,
         Self::Probability,
         Self::Owner,
+        Self::AccountType,
+        Self::Phase,
+        Self::ClosingReason,
     ];
 
     /// Seed 001's required columns: the default of [`ImportMapping::required`].
@@ -181,8 +197,12 @@ impl ImportField {
             Self::Description => "description",
             Self::Tags => "tags",
             Self::ExpectedClose => "expected_close",
+            Self::ExpectedRevenue => "expected_revenue",
             Self::Probability => "probability",
             Self::Owner => "owner",
+            Self::AccountType => "account_type",
+            Self::Phase => "phase",
+            Self::ClosingReason => "closing_reason",
             Self::Custom(code) => code.as_str(),
         }
     }
@@ -242,6 +262,10 @@ pub struct ImportMapping {
     pub columns: Vec<(String, Option<ImportField>)>,
     /// Values for every row.
     pub constants: Vec<(ImportField, String)>,
+    /// Value translations: a field's value equal to the first text
+    /// (case-insensitive) is read as the second (empty: no value), e.g. a
+    /// placeholder `Select` as nothing, or `Closed Won` as a phase's code.
+    pub values: Vec<(ImportField, String, String)>,
     /// The fields a row must have a value for. `ContactName` is met by a
     /// first or last name.
     pub required: BTreeSet<ImportField>,
@@ -254,6 +278,7 @@ impl Default for ImportMapping {
         Self {
             columns: Vec::new(),
             constants: Vec::new(),
+            values: Vec::new(),
             required: ImportField::seed_required(),
             other_columns: OtherColumns::Refuse,
         }
@@ -280,6 +305,13 @@ impl ImportMapping {
     #[must_use]
     pub fn constant(mut self, field: ImportField, value: impl Into<String>) -> Self {
         self.constants.push((field, value.into()));
+        self
+    }
+
+    /// Reads a field's value `from` (case-insensitive) as `to` (empty: no value).
+    #[must_use]
+    pub fn translate(mut self, field: ImportField, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.values.push((field, from.into(), to.into()));
         self
     }
 
@@ -700,12 +732,12 @@ mod read;
 mod row;
 
 use read::{next_row, open_csv};
-use row::{Plan, rule_problems};
+use row::{Plan, Prepared, RowInput, prepare, walk};
 
 /// A checked row of a batch.
 struct Row {
     line: u64,
-    lead: Result<Lead, Vec<RowProblem>>,
+    lead: Result<Prepared, Vec<RowProblem>>,
 }
 
 impl Engine {
@@ -767,7 +799,7 @@ impl Engine {
                 rows += 1;
                 let checked = plan
                     .row(&record, &config, options.account_type.as_ref())
-                    .and_then(|input| rules::new_lead(&ctx, &input).map_err(rule_problems));
+                    .and_then(|input| prepare(&ctx, &input));
                 if let Err(problems) = checked {
                     report.reject(RowRejection { line, problems }, observer);
                 }
@@ -790,7 +822,7 @@ impl Engine {
         let mut record = csv::ByteRecord::new();
         let mut rows = 0u64;
         let mut seen = 0u64;
-        let mut batch: Vec<(u64, Result<NewLead, Vec<RowProblem>>)> = Vec::with_capacity(options.batch_size);
+        let mut batch: Vec<(u64, Result<RowInput, Vec<RowProblem>>)> = Vec::with_capacity(options.batch_size);
         loop {
             let line = next_row(&mut reader, &mut record)?;
             if let Some(line) = line {
@@ -824,7 +856,7 @@ impl Engine {
     async fn import_batch(
         &self,
         actor: &Actor,
-        rows: Vec<(u64, Result<NewLead, Vec<RowProblem>>)>,
+        rows: Vec<(u64, Result<RowInput, Vec<RowProblem>>)>,
         batch_key: &str,
         options: &ImportOptions,
         report: &mut ImportReport,
@@ -844,9 +876,7 @@ impl Engine {
                 .iter()
                 .map(|(line, input)| Row {
                     line: *line,
-                    lead: input
-                        .clone()
-                        .and_then(|input| rules::new_lead(&ctx, &input).map_err(rule_problems)),
+                    lead: input.clone().and_then(|input| prepare(&ctx, &input)),
                 })
                 .collect();
             if options.mode == ImportMode::AllOrNothing
@@ -885,7 +915,7 @@ impl Engine {
         let mut keys: Vec<String> = rows
             .iter()
             .filter_map(|r| r.lead.as_ref().ok())
-            .flat_map(|l| lookup::leads_by_contact(l.email.as_ref(), l.phone.as_ref()))
+            .flat_map(|p| lookup::leads_by_contact(p.lead.email.as_ref(), p.lead.phone.as_ref()))
             .collect();
         keys.sort();
         keys.dedup();
@@ -893,10 +923,10 @@ impl Engine {
         let mut outcome = BatchOutcome::default();
         // Keys taken by earlier rows of this batch: the index in `accepted`.
         let mut taken: HashMap<String, usize> = HashMap::new();
-        let mut accepted: Vec<(u64, Lead)> = Vec::new();
+        let mut accepted: Vec<(u64, Prepared)> = Vec::new();
         for row in rows {
-            let lead = match row.lead {
-                Ok(l) => l,
+            let prepared = match row.lead {
+                Ok(p) => p,
                 Err(problems) => {
                     outcome.rejected.push(RowRejection {
                         line: row.line,
@@ -905,6 +935,7 @@ impl Engine {
                     continue;
                 }
             };
+            let lead = &prepared.lead;
             let contact = [
                 lead.email
                     .as_ref()
@@ -936,16 +967,21 @@ impl Engine {
                     for (_, _, key) in contact.iter().flatten() {
                         taken.insert(key.clone(), accepted.len());
                     }
-                    accepted.push((row.line, lead));
+                    accepted.push((row.line, prepared));
                 }
             }
         }
         let mut uow = UnitOfWork::new(&ctx.actor.user, ctx.now, ctx.action);
         if !accepted.is_empty() {
             let first = store.reserve_lead_numbers(accepted.len() as u64).await?;
-            for (i, (line, lead)) in accepted.into_iter().enumerate() {
+            for (i, (line, prepared)) in accepted.into_iter().enumerate() {
                 let number = first + i as u64;
-                rules::add_new_lead(&mut uow, lead, number);
+                let lead = rules::add_new_lead(&mut uow, prepared.lead.clone(), number);
+                let mut moves = Vec::new();
+                walk(ctx, lead, &prepared, |u| moves.push(u))?;
+                for u in moves {
+                    uow.absorb(u);
+                }
                 outcome.numbers.push((line, number));
             }
         }

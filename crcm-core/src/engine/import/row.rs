@@ -6,12 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use super::{ImportError, ImportField, ImportMapping, OtherColumns, RowProblem};
+use crate::domain::config::PhaseRef;
 use crate::domain::config::{Config, CustomFieldKind};
 use crate::domain::custom::CustomValue;
 use crate::domain::error::InputError;
 use crate::domain::ids::{Code, UserId};
 use crate::domain::input::NewLead;
+use crate::domain::lead::Lead;
+use crate::domain::money::Money;
 use crate::rules::error::Error;
+use crate::rules::{self, Ctx};
 
 /// Where a field's value comes from.
 #[derive(Clone, Debug)]
@@ -28,6 +32,19 @@ pub(super) struct Plan {
     headers: Vec<String>,
     feeds: BTreeMap<ImportField, Feed>,
     required: BTreeSet<ImportField>,
+    /// Value translations, the `from` side lower-cased.
+    values: Vec<(ImportField, String, String)>,
+}
+
+/// A row read through the mapping: the new lead, and where in its funnel it
+/// is to be placed.
+#[derive(Clone, Debug)]
+pub(super) struct RowInput {
+    pub(super) lead: NewLead,
+    /// The phase's code or description, as given.
+    pub(super) phase: Option<String>,
+    /// The closing reason.
+    pub(super) closing_reason: Option<Code>,
 }
 
 fn strip_bom(bytes: &[u8]) -> &[u8] {
@@ -128,6 +145,11 @@ impl Plan {
             headers,
             feeds,
             required: mapping.required.clone(),
+            values: mapping
+                .values
+                .iter()
+                .map(|(f, from, to)| (f.clone(), from.trim().to_lowercase(), to.trim().to_owned()))
+                .collect(),
         })
     }
 
@@ -138,7 +160,7 @@ impl Plan {
         record: &csv::ByteRecord,
         config: &Config,
         account_type: Option<&Code>,
-    ) -> Result<NewLead, Vec<RowProblem>> {
+    ) -> Result<RowInput, Vec<RowProblem>> {
         let mut problems = Vec::new();
         if record.len() != self.headers.len() {
             return Err(vec![RowProblem::FieldCount {
@@ -169,6 +191,11 @@ impl Plan {
                     parts.join(" ")
                 }
             };
+            let lower = value.to_lowercase();
+            let value = match self.values.iter().find(|(f, from, _)| f == field && *from == lower) {
+                Some((_, _, to)) => to.clone(),
+                None => value,
+            };
             if !value.is_empty() {
                 values.insert(field, value);
             }
@@ -186,14 +213,18 @@ impl Plan {
                 });
             }
         }
-        let mut lead = NewLead {
-            account_type: account_type.cloned(),
-            ..NewLead::default()
+        let mut input = RowInput {
+            lead: NewLead {
+                account_type: account_type.cloned(),
+                ..NewLead::default()
+            },
+            phase: None,
+            closing_reason: None,
         };
         for (field, value) in values {
-            apply(&mut lead, field, value, config, &mut problems);
+            apply(&mut input, field, value, config, &mut problems);
         }
-        if problems.is_empty() { Ok(lead) } else { Err(problems) }
+        if problems.is_empty() { Ok(input) } else { Err(problems) }
     }
 }
 
@@ -240,8 +271,22 @@ fn unknown(field: &ImportField, value: &str) -> RowProblem {
     }
 }
 
-fn apply(lead: &mut NewLead, field: &ImportField, value: String, config: &Config, problems: &mut Vec<RowProblem>) {
+fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Config, problems: &mut Vec<RowProblem>) {
+    let lead = &mut input.lead;
     match field {
+        ImportField::AccountType => {
+            lead.account_type = find_code(config.account_types.iter(), &value, |a| &a.code, |a| &a.name);
+            if lead.account_type.is_none() {
+                problems.push(unknown(field, &value));
+            }
+        }
+        ImportField::Phase => input.phase = Some(value),
+        ImportField::ClosingReason => {
+            input.closing_reason = find_code(config.closing_reasons.iter(), &value, |r| &r.code, |r| &r.label);
+            if input.closing_reason.is_none() {
+                problems.push(unknown(field, &value));
+            }
+        }
         ImportField::ContactName => (lead.first_name, lead.last_name) = split_contact_name(&value),
         ImportField::FirstName => lead.first_name = value,
         ImportField::LastName => lead.last_name = value,
@@ -280,6 +325,10 @@ fn apply(lead: &mut NewLead, field: &ImportField, value: String, config: &Config
         ImportField::ExpectedClose => match NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
             Ok(d) => lead.expected_close = Some(d),
             Err(_) => problems.push(bad(field, &value, "a date like 2026-12-31")),
+        },
+        ImportField::ExpectedRevenue => match Money::parse(&value, config.settings.default_currency) {
+            Some(m) => lead.expected_revenue = Some(m),
+            None => problems.push(bad(field, &value, "an amount like 1054.50 or 1054.50 EUR")),
         },
         ImportField::Probability => match value.trim_end_matches('%').trim().parse::<u8>() {
             Ok(p) if p <= 100 => lead.probability = Some(p),
@@ -333,6 +382,82 @@ pub(super) fn rule_problems(e: Error) -> Vec<RowProblem> {
             message: other.to_string(),
         }],
     }
+}
+
+/// A row checked by the lead rules: the new lead in its Initial phase, and
+/// the phases it then moves through, in order (the last one with the
+/// closing reason).
+#[derive(Clone, Debug)]
+pub(super) struct Prepared {
+    pub(super) lead: Lead,
+    pub(super) path: Vec<PhaseRef>,
+    pub(super) closing_reason: Option<Code>,
+}
+
+/// Runs the lead rules on a row: the create, then each move of its path.
+pub(super) fn prepare(ctx: &Ctx<'_>, input: &RowInput) -> Result<Prepared, Vec<RowProblem>> {
+    let lead = rules::new_lead(ctx, &input.lead).map_err(rule_problems)?;
+    let path = match &input.phase {
+        None => Vec::new(),
+        Some(text) => phase_path(ctx.config, &lead, text)?,
+    };
+    let prepared = Prepared {
+        lead,
+        path,
+        closing_reason: input.closing_reason.clone(),
+    };
+    // A dry run of the moves, so a refused one refuses the row.
+    walk(ctx, prepared.lead.clone(), &prepared, |_| {}).map_err(rule_problems)?;
+    Ok(prepared)
+}
+
+/// Moves `lead` along the prepared path with the phase rule, handing each
+/// move's unit of work to `absorb`; returns the lead at the end.
+pub(super) fn walk(
+    ctx: &Ctx<'_>,
+    mut lead: Lead,
+    prepared: &Prepared,
+    mut absorb: impl FnMut(crate::store::uow::UnitOfWork),
+) -> Result<Lead, Error> {
+    for (i, phase) in prepared.path.iter().enumerate() {
+        let last = i + 1 == prepared.path.len();
+        let reason = if last { prepared.closing_reason.as_ref() } else { None };
+        let (uow, next) = rules::move_phase(ctx, &lead, phase, reason, None)?;
+        absorb(uow);
+        lead = next;
+    }
+    Ok(lead)
+}
+
+/// The phases from the lead's Initial phase to the one named `text` (code or
+/// description): every regular phase in between, in funnel order, then it.
+fn phase_path(config: &Config, lead: &Lead, text: &str) -> Result<Vec<PhaseRef>, Vec<RowProblem>> {
+    let phases = config.phases_of(&lead.account_type);
+    let wanted = text.trim().to_lowercase();
+    let target = phases
+        .iter()
+        .find(|p| p.code.as_str().to_lowercase() == wanted)
+        .or_else(|| phases.iter().find(|p| p.description.trim().to_lowercase() == wanted))
+        .ok_or_else(|| vec![unknown(&ImportField::Phase, text)])?;
+    let start = lead
+        .phase
+        .as_ref()
+        .and_then(|p| config.phase(p))
+        .map_or(i64::MIN, |p| i64::from(p.order));
+    if lead.phase.as_ref() == Some(&target.reference()) {
+        return Ok(Vec::new());
+    }
+    let end = i64::from(target.order);
+    let mut path: Vec<PhaseRef> = phases
+        .iter()
+        .filter(|p| {
+            let order = i64::from(p.order);
+            order > start && order < end && p.phase_type != crate::domain::config::PhaseType::Closing
+        })
+        .map(|p| p.reference())
+        .collect();
+    path.push(target.reference());
+    Ok(path)
 }
 
 #[cfg(test)]

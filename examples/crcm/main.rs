@@ -1,0 +1,329 @@
+//! `crcm`: the command-line tool for admins and evaluators, on any store.
+//!
+//! ```text
+//! cargo run --release --example crcm -- --store sled:./crcm-data config load examples/crcm-config.json
+//! cargo run --release --example crcm -- import leads.csv --mode skip-invalid
+//! cargo run --release --example crcm -- board --account-type b2b --svg board.svg
+//! cargo run --release --example crcm -- report funnel --account-type b2b --svg funnel.svg
+//! ```
+//!
+//! `--store` takes `sled:DIR` (the default, `sled:./crcm-data`),
+//! `sqlite:FILE`, `postgres://...` or `mysql://...`; `CRCM_STORE` sets it
+//! too. Commands run as `--user` (default `admin`) with `--role` (default
+//! `admin`). The exit status is 0 on success, 1 on an error, and 2 when an
+//! all-or-nothing import refused rows.
+
+mod charts;
+mod commands;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use crcm::rules::access::{Actor, Role};
+use crcm::{Engine, SledStore, Store, UserId};
+
+/// crcm: an embeddable CRM pipeline engine, from the command line.
+#[derive(Parser, Debug)]
+#[command(name = "crcm", version, about, long_about = None)]
+struct Cli {
+    /// Where the data lives: sled:DIR, sqlite:FILE, postgres://..., mysql://...
+    #[arg(long, env = "CRCM_STORE", default_value = "sled:./crcm-data", global = true)]
+    store: String,
+    /// The user the commands run as.
+    #[arg(long, default_value = "admin", global = true)]
+    user: String,
+    /// The user's role: admin, manager or sales_person.
+    #[arg(long, default_value = "admin", global = true)]
+    role: String,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Load or show the configuration (account types, phases, sources...).
+    Config {
+        #[command(subcommand)]
+        action: ConfigCmd,
+    },
+    /// Import leads from a CSV file.
+    Import(ImportArgs),
+    /// List leads.
+    Leads {
+        #[command(flatten)]
+        filter: LeadArgs,
+        /// Table, CSV or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One lead's card: fields, history and timeline.
+    Lead {
+        /// The lead number.
+        number: u64,
+    },
+    /// The board of an account type: its phases with their open leads.
+    Board {
+        /// The account type (default: the only one).
+        #[arg(long)]
+        account_type: Option<String>,
+        /// Also draw the board as an SVG chart.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Table or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// A report.
+    Report(ReportArgs),
+    /// Export leads to CSV in the import's format.
+    Export {
+        /// The file to write.
+        file: PathBuf,
+        #[command(flatten)]
+        filter: LeadArgs,
+    },
+    /// Check a sled store's records against its indexes and counts.
+    Verify,
+    /// Print the event outbox from a sequence number on, as JSON lines.
+    Events {
+        /// Events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Store the configuration in a JSON file (see examples/crcm-config.json).
+    Load {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Print the stored configuration as JSON.
+    Show,
+}
+
+/// How a list or report is printed.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// Aligned columns.
+    Table,
+    /// CSV (lead lists only).
+    Csv,
+    /// JSON.
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// The CSV file.
+    file: PathBuf,
+    /// Map a column to a field: COLUMN=FIELD (FIELD `-` ignores the column;
+    /// two columns mapped to one field are joined with a space).
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    map: Vec<String>,
+    /// Give a field one value for every row: FIELD=VALUE.
+    #[arg(long = "const", value_name = "FIELD=VALUE")]
+    constants: Vec<String>,
+    /// Read a field's value FROM as TO (case-insensitive; empty TO: no value),
+    /// e.g. `phase:Closed Won=WON` or `city:Select=`.
+    #[arg(long = "value", value_name = "FIELD:FROM=TO")]
+    values: Vec<String>,
+    /// Make a field optional (default required: contact_name, phone, source).
+    #[arg(long, value_name = "FIELD")]
+    relax: Vec<String>,
+    /// Make a field required.
+    #[arg(long, value_name = "FIELD")]
+    require: Vec<String>,
+    /// Ignore columns that are neither fields nor mapped (default: refuse the file).
+    #[arg(long)]
+    ignore_other_columns: bool,
+    /// all-or-nothing (default) or skip-invalid.
+    #[arg(long, default_value = "all-or-nothing")]
+    mode: String,
+    /// The account type of the leads (default: the only one).
+    #[arg(long)]
+    account_type: Option<String>,
+    /// Rows per transaction.
+    #[arg(long, default_value_t = crcm::engine::import::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+    /// Resume the interrupted import with this id (same file, same batch size).
+    #[arg(long, value_name = "ID")]
+    resume: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+struct LeadArgs {
+    /// Owner equals.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Status: new, contacted, qualified, converted, disqualified, merged.
+    #[arg(long)]
+    status: Vec<String>,
+    /// Account type equals.
+    #[arg(long = "type")]
+    account_type: Option<String>,
+    /// Phase code (of --type, or of the only account type).
+    #[arg(long)]
+    phase: Option<String>,
+    /// Source code equals.
+    #[arg(long)]
+    source: Option<String>,
+    /// Priority code equals.
+    #[arg(long)]
+    priority: Option<String>,
+    /// Has this tag (repeat for all of several).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only open leads.
+    #[arg(long, conflicts_with = "closed")]
+    open: bool,
+    /// Only closed leads.
+    #[arg(long)]
+    closed: bool,
+    /// Only rotten leads.
+    #[arg(long)]
+    rotten: bool,
+    /// Search names, titles, companies, e-mails and phones.
+    #[arg(long)]
+    search: Option<String>,
+    /// number, created, updated, expected_close, priority, value, days_in_phase.
+    #[arg(long, default_value = "number")]
+    sort: String,
+    /// Largest first.
+    #[arg(long)]
+    desc: bool,
+    /// At most this many leads (0: all).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Which report.
+    #[arg(value_enum)]
+    report: Report,
+    /// From this day on (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    from: Option<String>,
+    /// Up to and including this day (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    to: Option<String>,
+    /// The account type (funnel, time-in-phase; default: the only one).
+    #[arg(long)]
+    account_type: Option<String>,
+    /// Days in a phase that make a lead stuck (stuck).
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// The pipeline (forecast; default: all).
+    #[arg(long)]
+    pipeline: Option<String>,
+    /// Table or JSON.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also draw the funnel as an SVG chart (funnel).
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Report {
+    /// How many leads reached each phase, and the conversion to the next.
+    Funnel,
+    /// How long leads stay in each phase.
+    TimeInPhase,
+    /// Created, qualified, converted and lost leads per source.
+    Sources,
+    /// Closing and lost reasons.
+    Reasons,
+    /// Open and rotten leads and overdue follow-ups per owner.
+    Workload,
+    /// Open leads longer than --days in their phase.
+    Stuck,
+    /// Open leads missing what the daily routine asks for.
+    Quality,
+    /// Open deals per pipeline stage, weighted by probability.
+    Forecast,
+}
+
+/// An error for people: what went wrong, with the file, line and field
+/// where there is one.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// What a command returns.
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// The store the command runs on, and the sled store when it is one (for `verify`).
+pub struct Opened {
+    /// The engine over the store.
+    pub engine: Engine,
+    /// The sled store, for sled-only commands.
+    pub sled: Option<Arc<SledStore>>,
+}
+
+async fn open(spec: &str) -> Result<Opened, Failure> {
+    let fail = |e: &dyn std::fmt::Display| Failure(format!("store {spec}: {e}"));
+    let (store, sled): (Arc<dyn Store>, _) = if let Some(dir) = spec.strip_prefix("sled:") {
+        let sled = Arc::new(SledStore::open(dir).map_err(|e| fail(&e))?);
+        (sled.clone(), Some(sled))
+    } else if let Some(file) = spec.strip_prefix("sqlite:") {
+        let file = file.trim_start_matches("//");
+        let url = if file.contains('?') {
+            format!("sqlite://{file}")
+        } else {
+            format!("sqlite://{file}?mode=rwc")
+        };
+        let store = crcm_store_sea::SeaStore::connect(&url).await.map_err(|e| fail(&e))?;
+        (Arc::new(store), None)
+    } else if ["postgres://", "postgresql://", "mysql://", "mariadb://"]
+        .iter()
+        .any(|p| spec.starts_with(p))
+    {
+        let url = spec.replacen("mariadb://", "mysql://", 1);
+        let store = crcm_store_sea::SeaStore::connect(&url).await.map_err(|e| fail(&e))?;
+        (Arc::new(store), None)
+    } else {
+        return Err(Failure(format!(
+            "unknown store {spec:?}: use sled:DIR, sqlite:FILE, postgres://... or mysql://..."
+        )));
+    };
+    let engine = Engine::open(store).await.map_err(|e| fail(&e))?;
+    Ok(Opened { engine, sled })
+}
+
+fn actor(cli: &Cli) -> Result<Actor, Failure> {
+    let user = UserId::new(&cli.user).map_err(|e| Failure(format!("--user: {e}")))?;
+    let role: Role = commands::parse_word(&cli.role, "--role")?;
+    Ok(Actor::new(user, role))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = async {
+        let actor = actor(&cli)?;
+        let opened = open(&cli.store).await?;
+        commands::run(&opened, &actor, cli.command).await
+    }
+    .await;
+    match result {
+        Ok(code) => code,
+        Err(Failure(message)) => {
+            eprintln!("crcm: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
