@@ -731,6 +731,10 @@ async fn insert_new<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Rows per multi-row insert of history entries and events: few enough
+/// bind parameters for every driver (at most 4 per row).
+const ROWS_PER_INSERT: usize = 1_000;
+
 /// Applies a unit of work inside an open transaction.
 async fn apply<C: ConnectionTrait>(
     c: &C,
@@ -893,16 +897,21 @@ async fn apply<C: ConnectionTrait>(
     if let Some(cw) = &uow.config {
         write_reference_rows(c, &cw.config).await.map_err(&err)?;
     }
-    for h in &uow.history {
-        history::ActiveModel {
-            entity_kind: Set(h.entity.kind.as_str().to_owned()),
-            entity_id: Set(h.entity.id.to_string()),
-            version: Set(to_i64(h.version)),
-            body: Set(json(h)?),
+    // Many rows per statement: an import batch writes thousands.
+    for part in uow.history.chunks(ROWS_PER_INSERT) {
+        let mut rows = Vec::with_capacity(part.len());
+        for h in part {
+            rows.push(history::ActiveModel {
+                entity_kind: Set(h.entity.kind.as_str().to_owned()),
+                entity_id: Set(h.entity.id.to_string()),
+                version: Set(to_i64(h.version)),
+                body: Set(json(h)?),
+            });
         }
-        .insert(c)
-        .await
-        .map_err(&err)?;
+        history::Entity::insert_many(rows)
+            .exec_without_returning(c)
+            .await
+            .map_err(&err)?;
     }
     steps::write_steps(c, &uow.steps).await.map_err(&err)?;
     let count = uow.events.len() as u64;
@@ -924,21 +933,25 @@ async fn apply<C: ConnectionTrait>(
             .map_err(&err)?
             .map_or(0, |r| to_u64(r.value));
         first = last + 1 - count;
-        for (i, e) in uow.events.iter().enumerate() {
-            let seq = first + i as u64;
-            let envelope = EventEnvelope {
-                seq,
-                at: uow.at,
-                actor: uow.actor.clone(),
-                event: e.clone(),
-            };
-            event::ActiveModel {
-                seq: Set(to_i64(seq)),
-                body: Set(json(&envelope)?),
+        for (p, part) in uow.events.chunks(ROWS_PER_INSERT).enumerate() {
+            let mut rows = Vec::with_capacity(part.len());
+            for (i, e) in part.iter().enumerate() {
+                let seq = first + (p * ROWS_PER_INSERT + i) as u64;
+                let envelope = EventEnvelope {
+                    seq,
+                    at: uow.at,
+                    actor: uow.actor.clone(),
+                    event: e.clone(),
+                };
+                rows.push(event::ActiveModel {
+                    seq: Set(to_i64(seq)),
+                    body: Set(json(&envelope)?),
+                });
             }
-            .insert(c)
-            .await
-            .map_err(&err)?;
+            event::Entity::insert_many(rows)
+                .exec_without_returning(c)
+                .await
+                .map_err(&err)?;
         }
     }
     Ok(CommitReceipt {
