@@ -274,6 +274,12 @@ impl SeaStore {
             })
             .connect_timeout(options.connect_timeout)
             .acquire_timeout(options.connect_timeout);
+        // PostgreSQL plans a prepared statement once after five runs and keeps
+        // that plan until the table is analyzed: a plan made while a table was
+        // nearly empty (a sequential scan) stays while an import fills it, and
+        // each batch gets slower. Plan every statement for the table as it is.
+        #[cfg(feature = "postgres")]
+        opts.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
         if let Some(schema) = &options.schema {
             if backend != "postgres" || !schema_ok(schema) {
                 return Err(StoreError::backend(

@@ -24,7 +24,9 @@ fn bars(path: &Path, title: &str, y_label: &str, items: &[(String, u64, String)]
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..items.len()).into_segmented(), 0..top)
+        // A segmented range has a segment for each value up to and including
+        // its end; a range of one value draws nothing, so one bar gets two.
+        .build_cartesian_2d((0..items.len().saturating_sub(1).max(1)).into_segmented(), 0..top)
         .map_err(|e| failed(path, e))?;
     chart
         .configure_mesh()

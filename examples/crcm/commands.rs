@@ -53,6 +53,7 @@ pub async fn run(opened: &Opened, actor: &Actor, command: Cmd) -> Outcome {
         Cmd::Report(args) => report(opened, args).await,
         Cmd::Export { file, filter } => export(opened, &file, &filter).await,
         Cmd::Verify => verify(opened),
+        Cmd::Generate { .. } => Err(Failure("generate needs no store".into())),
         Cmd::Events { since, limit } => {
             for e in opened.engine.events_since(since, limit).await? {
                 println!("{}", serde_json::to_string(&e)?);
@@ -576,7 +577,15 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
             if as_json {
                 return json(&rows);
             }
-            let mut t = Table::new(["source", "created", "qualified", "converted", "lost"]);
+            let mut t = Table::new([
+                "source",
+                "created",
+                "qualified",
+                "converted",
+                "disqualified",
+                "in won phase",
+                "in lost phase",
+            ]);
             for r in &rows {
                 t.row([
                     r.source.as_ref().map_or("(none)".to_owned(), ToString::to_string),
@@ -584,6 +593,8 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
                     r.qualified.to_string(),
                     r.converted.to_string(),
                     r.lost.to_string(),
+                    r.closed_won.to_string(),
+                    r.closed_lost.to_string(),
                 ]);
             }
             t.print();

@@ -15,6 +15,7 @@
 
 mod charts;
 mod commands;
+mod generate;
 mod table;
 
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ struct Cli {
     /// Where the data lives: sled:DIR, sqlite:FILE, postgres://..., mysql://...
     #[arg(long, env = "CRCM_STORE", default_value = "sled:./crcm-data", global = true)]
     store: String,
+    /// sled's page cache in MiB (sled stores only).
+    #[arg(long, default_value_t = 64, global = true)]
+    sled_cache_mb: u64,
     /// The user the commands run as.
     #[arg(long, default_value = "admin", global = true)]
     user: String,
@@ -87,6 +91,14 @@ enum Cmd {
     },
     /// Check a sled store's records against its indexes and counts.
     Verify,
+    /// Write a CSV of made-up leads in the default columns (no store needed).
+    Generate {
+        /// The file to write.
+        file: PathBuf,
+        /// How many leads.
+        #[arg(long, default_value_t = 1000)]
+        rows: u64,
+    },
     /// Print the event outbox from a sequence number on, as JSON lines.
     Events {
         /// Events after this sequence number.
@@ -274,10 +286,14 @@ pub struct Opened {
     pub sled: Option<Arc<SledStore>>,
 }
 
-async fn open(spec: &str) -> Result<Opened, Failure> {
+async fn open(spec: &str, sled_cache_mb: u64) -> Result<Opened, Failure> {
     let fail = |e: &dyn std::fmt::Display| Failure(format!("store {spec}: {e}"));
     let (store, sled): (Arc<dyn Store>, _) = if let Some(dir) = spec.strip_prefix("sled:") {
-        let sled = Arc::new(SledStore::open(dir).map_err(|e| fail(&e))?);
+        let options = crcm::sled::SledOptions {
+            cache_capacity: sled_cache_mb.saturating_mul(1024 * 1024),
+            ..Default::default()
+        };
+        let sled = Arc::new(SledStore::open_with(dir, options).map_err(|e| fail(&e))?);
         (sled.clone(), Some(sled))
     } else if let Some(file) = spec.strip_prefix("sqlite:") {
         let file = file.trim_start_matches("//");
@@ -314,8 +330,12 @@ fn actor(cli: &Cli) -> Result<Actor, Failure> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = async {
+        if let Cmd::Generate { file, rows } = &cli.command {
+            generate::generate(file, *rows)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let actor = actor(&cli)?;
-        let opened = open(&cli.store).await?;
+        let opened = open(&cli.store, cli.sled_cache_mb).await?;
         commands::run(&opened, &actor, cli.command).await
     }
     .await;

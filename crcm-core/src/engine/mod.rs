@@ -14,13 +14,13 @@ pub mod query;
 pub mod reports;
 pub mod scope;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
-use crate::domain::config::{Config, ConfigError, PhaseRef, PhaseType};
+use crate::domain::config::{Config, ConfigError, Outcome, PhaseRef, PhaseType};
 use crate::domain::customer::Customer;
 use crate::domain::deal::Deal;
 use crate::domain::deal::DealStatus;
@@ -633,19 +633,34 @@ impl Engine {
 
     /// Conversion by source (seed 002): of the leads created in the
     /// interval, per source, how many are now qualified (or converted),
-    /// converted and lost. One grouped count.
+    /// converted and lost, and how many sit in a won or lost closing phase.
+    /// One grouped count.
     pub async fn report_sources(&self, interval: &Interval) -> Result<Vec<SourceRow>, Error> {
+        let (config, _) = self.config().await?;
         let tally = Tally::Leads(LeadTally {
             filter: LeadFilter {
                 created: interval.range(),
                 ..LeadFilter::default()
             },
-            by: vec![LeadGroup::Source, LeadGroup::Status],
+            by: vec![LeadGroup::Source, LeadGroup::Status, LeadGroup::Phase],
         });
+        // The outcome of each closing phase, by its `account type/code` key.
+        let outcomes: HashMap<String, Outcome> = config
+            .phases
+            .iter()
+            .filter(|p| p.phase_type == PhaseType::Closing)
+            .filter_map(|p| Some((format!("{}/{}", p.account_type, p.code), p.outcome?)))
+            .collect();
         let mut out: Vec<SourceRow> = Vec::new();
         for row in self.store.tally(&tally).await? {
             let source = row.key.first().cloned().flatten().and_then(|c| Code::new(c).ok());
             let status = row.key.get(1).cloned().flatten().unwrap_or_default();
+            let outcome = row
+                .key
+                .get(2)
+                .cloned()
+                .flatten()
+                .and_then(|p| outcomes.get(&p).copied());
             let i = match out.iter().position(|r| r.source == source) {
                 Some(i) => i,
                 None => {
@@ -655,6 +670,8 @@ impl Engine {
                         qualified: 0,
                         converted: 0,
                         lost: 0,
+                        closed_won: 0,
+                        closed_lost: 0,
                     });
                     out.len() - 1
                 }
@@ -669,6 +686,11 @@ impl Engine {
             }
             if status == LeadStatus::Disqualified.as_str() {
                 r.lost += row.count;
+            }
+            match outcome {
+                Some(Outcome::Won) => r.closed_won += row.count,
+                Some(Outcome::Lost) => r.closed_lost += row.count,
+                None => {}
             }
         }
         Ok(out)

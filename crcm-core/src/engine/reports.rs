@@ -65,6 +65,11 @@ pub struct SourceRow {
     pub converted: u64,
     /// Of them, disqualified now.
     pub lost: u64,
+    /// Of them, in a closing phase whose outcome is won (closed by the
+    /// phase rule, e.g. imported history), whatever their status.
+    pub closed_won: u64,
+    /// Of them, in a closing phase whose outcome is lost.
+    pub closed_lost: u64,
 }
 
 /// Why leads were closed: one reason and how many leads carry it.

@@ -35,8 +35,8 @@ Known Already,,Referral,,known@example.com,,,\r\n";
 
 /// The refused rows of [`TRICKY_CSV`], as the report prints them.
 pub const TRICKY_REJECTIONS: [&str; 5] = [
-    "line 5: invalid e-mail address \"ada@@example\": Invalid character.",
-    "line 6: invalid phone number \"12\": the number is too short after the country code",
+    "line 5: email: invalid e-mail address \"ada@@example\": Invalid character.",
+    "line 6: phone: invalid phone number \"12\": the number is too short after the country code",
     "line 7: contact_name: missing required value; source: missing required value",
     "line 8: source: unknown source \"Pigeon Post\"; priority: unknown priority \"Sky-high\"; segment: \"mid-market\" is not one of the field's options",
     "line 11: contact_name: not valid UTF-8",

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use super::conformance::{b2b, code, usd};
 use super::{StoreFactory, ann, bob, fixture_config, maria, phase};
-use crate::domain::config::{Config, PhaseRef, PhaseType};
+use crate::domain::config::{Config, Outcome, PhaseRef, PhaseType};
 use crate::domain::custom::CustomValue;
 use crate::domain::entity::EntityRef;
 use crate::domain::event::DomainEvent;
@@ -1448,20 +1448,27 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     let inside = |t: DateTime<Utc>| interval.range().contains(t);
     // Sources.
     let got = engine.report_sources(&interval).await.unwrap_or_else(|e| panic!("{e}"));
-    let mut want: std::collections::BTreeMap<Option<String>, [u64; 4]> = std::collections::BTreeMap::new();
+    let mut want: std::collections::BTreeMap<Option<String>, [u64; 6]> = std::collections::BTreeMap::new();
     for l in leads.iter().filter(|l| inside(l.created_at)) {
+        let outcome = l.phase.as_ref().and_then(|p| config.phase(p)).and_then(|p| p.outcome);
         let row = want.entry(l.source.as_ref().map(ToString::to_string)).or_default();
         row[0] += 1;
         row[1] += u64::from(matches!(l.status, LeadStatus::Qualified | LeadStatus::Converted));
         row[2] += u64::from(l.status == LeadStatus::Converted);
         row[3] += u64::from(l.status == LeadStatus::Disqualified);
+        row[4] += u64::from(outcome == Some(Outcome::Won));
+        row[5] += u64::from(outcome == Some(Outcome::Lost));
     }
-    let got_map: std::collections::BTreeMap<Option<String>, [u64; 4]> = got
+    assert!(
+        want.values().any(|r| r[4] + r[5] > 0),
+        "seed {seed}: some leads are in a won or lost closing phase"
+    );
+    let got_map: std::collections::BTreeMap<Option<String>, [u64; 6]> = got
         .iter()
         .map(|r| {
             (
                 r.source.as_ref().map(ToString::to_string),
-                [r.created, r.qualified, r.converted, r.lost],
+                [r.created, r.qualified, r.converted, r.lost, r.closed_won, r.closed_lost],
             )
         })
         .collect();

@@ -430,6 +430,8 @@ pub enum RowProblem {
     },
     /// The lead rule refused a value (an e-mail, a phone, a length...).
     Invalid {
+        /// The field, where the rule's message does not name it already.
+        field: Option<String>,
         /// The rule's reason.
         error: InputError,
     },
@@ -448,7 +450,11 @@ impl fmt::Display for RowProblem {
             Self::FieldCount { found, expected } => write!(f, "has {found} fields, the header has {expected}"),
             Self::Unknown { field, value } => write!(f, "{field}: unknown {field} {value:?}"),
             Self::BadValue { field, value, expected } => write!(f, "{field}: {value:?} is not {expected}"),
-            Self::Invalid { error } => write!(f, "{error}"),
+            Self::Invalid {
+                field: Some(field),
+                error,
+            } => write!(f, "{field}: {error}"),
+            Self::Invalid { field: None, error } => write!(f, "{error}"),
             Self::Refused { message } => write!(f, "{message}"),
         }
     }

@@ -373,11 +373,28 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
     }
 }
 
+/// A refused value as a row problem, with the import field it came from
+/// when the rule's message does not say (the other messages name it).
+fn invalid(error: InputError) -> RowProblem {
+    let field = match &error {
+        InputError::InvalidEmail { .. } => Some(ImportField::Email),
+        InputError::InvalidPhone { .. } => Some(ImportField::Phone),
+        InputError::InvalidCurrency { .. } | InputError::NegativeAmount { .. } => Some(ImportField::ExpectedRevenue),
+        InputError::ProbabilityOutOfRange { .. } => Some(ImportField::Probability),
+        InputError::InvalidUserId { .. } => Some(ImportField::Owner),
+        _ => None,
+    };
+    RowProblem::Invalid {
+        field: field.map(|f| f.name().to_owned()),
+        error,
+    }
+}
+
 /// The lead rule's refusal of a row, as row problems.
 pub(super) fn rule_problems(e: Error) -> Vec<RowProblem> {
     match e {
-        Error::Input(InputError::Many(list)) => list.into_iter().map(|error| RowProblem::Invalid { error }).collect(),
-        Error::Input(error) => vec![RowProblem::Invalid { error }],
+        Error::Input(InputError::Many(list)) => list.into_iter().map(invalid).collect(),
+        Error::Input(error) => vec![invalid(error)],
         other => vec![RowProblem::Refused {
             message: other.to_string(),
         }],

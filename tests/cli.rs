@@ -1,0 +1,433 @@
+//! The `crcm` command-line example, run as a person would: on a fresh sled
+//! store, checking what it prints and its exit status. `cargo test` builds
+//! the examples before the tests, so the binary is beside this test's.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The built `crcm` example: `target/<profile>/examples/crcm`.
+fn crcm_binary() -> PathBuf {
+    let test = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    // target/<profile>/deps/cli-<hash>
+    let profile = test
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("unexpected test path {}", test.display()));
+    let binary = profile
+        .join("examples")
+        .join(format!("crcm{}", std::env::consts::EXE_SUFFIX));
+    let built = std::fs::metadata(&binary)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}: run `cargo test` (it builds the examples)", binary.display()));
+    // `cargo test --test cli` alone does not rebuild the example: refuse a stale one.
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/crcm");
+    for entry in std::fs::read_dir(&sources).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        let changed = entry.metadata().and_then(|m| m.modified()).unwrap_or(built);
+        assert!(
+            changed <= built,
+            "{} is older than {}: run `cargo test` (it builds the examples)",
+            binary.display(),
+            entry.path().display()
+        );
+    }
+    binary
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn crcm(store: &Path, args: &[&str]) -> Run {
+    let Output { status, stdout, stderr } = Command::new(crcm_binary())
+        .arg("--store")
+        .arg(format!("sled:{}", store.display()))
+        .args(args)
+        .env_remove("CRCM_STORE")
+        .output()
+        .unwrap_or_else(|e| panic!("running crcm: {e}"));
+    Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn config_file() -> String {
+    format!("{}/examples/crcm-config.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small file with every kind of refusal, in seed 001's columns.
+const ROWS: &str = "contact_name,phone,source,email,priority\r\n\
+Ada Lovelace,+44 20 7946 0958,Referral,ada@example.com,High\r\n\
+Bad Mail,+31 20 123 4567,Referral,ada@@example,\r\n\
+,+1 212 555 0101,,,\r\n\
+Carrier Pigeon,+49 30 901820,Pigeon Post,,Sky-high\r\n\
+Ada Again,+44 20 7946 0958,referral,,\r\n";
+
+const REFUSED: [&str; 3] = [
+    "line 3: email: invalid e-mail address \"ada@@example\": Invalid character.",
+    "line 4: contact_name: missing required value; source: missing required value",
+    "line 5: source: unknown source \"Pigeon Post\"; priority: unknown priority \"Sky-high\"",
+];
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = dir.path().join("store");
+    let loaded = crcm(&store, &["config", "load", &config_file()]);
+    assert_eq!(loaded.code, Some(0), "{}", loaded.stderr);
+    assert_eq!(loaded.stdout.trim(), "configuration version 1 stored");
+    (dir, store)
+}
+
+fn lines_starting(text: &str, prefix: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn an_all_or_nothing_import_with_bad_rows_imports_nothing_and_exits_2() {
+    let (dir, store) = setup();
+    let csv = dir.path().join("leads.csv");
+    std::fs::write(&csv, ROWS).unwrap_or_else(|e| panic!("{e}"));
+    let csv = csv.to_string_lossy().into_owned();
+
+    let run = crcm(&store, &["import", &csv, "--account-type", "inbound"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(lines_starting(&run.stdout, "line "), REFUSED);
+    assert!(
+        run.stdout.ends_with("imported 0, rejected 3, duplicates 0\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("crcm: {csv}: nothing imported: 3 rows refused")),
+        "{}",
+        run.stderr
+    );
+    let leads = crcm(&store, &["leads", "--format", "csv", "--limit", "0"]);
+    assert_eq!(leads.code, Some(0), "{}", leads.stderr);
+    assert_eq!(leads.stdout.lines().count(), 1, "only the header: {}", leads.stdout);
+
+    // Skip invalid: two rows in, the duplicate of Ada's phone reported.
+    let run = crcm(
+        &store,
+        &["import", &csv, "--account-type", "inbound", "--mode", "skip-invalid"],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(lines_starting(&run.stdout, "line 3"), REFUSED[..1]);
+    assert_eq!(
+        lines_starting(&run.stdout, "line 6"),
+        ["line 6: duplicate of lead 1 (same phone +442079460958)"]
+    );
+    assert!(
+        run.stdout.ends_with("imported 1, rejected 3, duplicates 1\n"),
+        "{}",
+        run.stdout
+    );
+    let leads = crcm(&store, &["leads", "--format", "csv"]);
+    let rows: Vec<&str> = leads.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{}", leads.stdout);
+    assert!(
+        rows[0].starts_with("Ada,Lovelace,+44 20 7946 0958,referral,"),
+        "{}",
+        rows[0]
+    );
+}
+
+#[test]
+fn errors_name_the_file_the_line_and_the_field() {
+    let (dir, store) = setup();
+    let missing = dir.path().join("nowhere.csv");
+    let run = crcm(&store, &["import", &missing.to_string_lossy()]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.starts_with(&format!("crcm: {}: ", missing.display())),
+        "{}",
+        run.stderr
+    );
+
+    let csv = dir.path().join("odd.csv");
+    std::fs::write(
+        &csv,
+        "contact_name,phone,source,shoe_size\nAda,+1 212 555 0101,Referral,42\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let run = crcm(&store, &["import", &csv.to_string_lossy(), "--account-type", "inbound"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains(&csv.display().to_string()), "{}", run.stderr);
+    assert!(run.stderr.contains("shoe_size"), "names the column: {}", run.stderr);
+
+    let run = crcm(
+        &store,
+        &["import", &csv.to_string_lossy(), "--map", "shoe_size=hat_size"],
+    );
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("hat_size"), "names the field: {}", run.stderr);
+
+    let bad_config = dir.path().join("config.json");
+    std::fs::write(&bad_config, "{\n  \"account_types\": [\n    {\"code\": 7}\n  ]\n}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = crcm(&store, &["config", "load", &bad_config.to_string_lossy()]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains(&format!("{}: ", bad_config.display())) && run.stderr.contains("line 3"),
+        "names the file and line: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_generated_file_imports_and_reads_back_on_the_board_and_in_reports() {
+    let (dir, store) = setup();
+    let csv = dir.path().join("generated.csv");
+    let run = crcm(&store, &["generate", &csv.to_string_lossy(), "--rows", "300"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let run = crcm(
+        &store,
+        &[
+            "import",
+            &csv.to_string_lossy(),
+            "--account-type",
+            "inbound",
+            "--batch-size",
+            "64",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.ends_with("imported 300, rejected 0, duplicates 0\n"),
+        "{}",
+        run.stdout
+    );
+    // The same file again: every row a duplicate of a lead already stored.
+    let again = crcm(&store, &["import", &csv.to_string_lossy(), "--account-type", "inbound"]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(
+        again.stdout.ends_with("imported 0, rejected 0, duplicates 300\n"),
+        "{}",
+        again.stdout
+    );
+
+    let board = crcm(&store, &["board", "--account-type", "inbound", "--format", "json"]);
+    assert_eq!(board.code, Some(0), "{}", board.stderr);
+    let board: serde_json::Value = serde_json::from_str(&board.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let first = &board["columns"][0];
+    assert_eq!(first["phase"]["code"], "NEW", "{board}");
+    assert_eq!(first["count"], 300, "{board}");
+
+    let sources = crcm(&store, &["report", "sources", "--format", "json"]);
+    assert_eq!(sources.code, Some(0), "{}", sources.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&sources.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let created: u64 = rows
+        .as_array()
+        .unwrap_or_else(|| panic!("{rows}"))
+        .iter()
+        .filter_map(|r| r["created"].as_u64())
+        .sum();
+    assert_eq!(created, 300, "{rows}");
+
+    let svg = dir.path().join("funnel.svg");
+    let funnel = crcm(
+        &store,
+        &[
+            "report",
+            "funnel",
+            "--account-type",
+            "inbound",
+            "--svg",
+            &svg.to_string_lossy(),
+        ],
+    );
+    assert_eq!(funnel.code, Some(0), "{}", funnel.stderr);
+    let picture = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{e}"));
+    assert!(picture.starts_with("<svg") && picture.contains("300"), "{picture}");
+
+    // Export, then import into a new store: the same leads.
+    let exported = dir.path().join("export.csv");
+    let run = crcm(&store, &["export", &exported.to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let other = dir.path().join("other");
+    assert_eq!(crcm(&other, &["config", "load", &config_file()]).code, Some(0));
+    let run = crcm(&other, &["import", &exported.to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.ends_with("imported 300, rejected 0, duplicates 0\n"),
+        "{}",
+        run.stdout
+    );
+    let verify = crcm(&store, &["verify"]);
+    assert_eq!(verify.code, Some(0), "{}", verify.stderr);
+}
+
+/// The public datasets beside the project (`../shared/data`), when present.
+fn datasets() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if dir.join("maven-crm-sales-opportunities/sales_pipeline.csv").exists() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: the public CRM datasets are not at {} (see README, \"Importing the public datasets\")",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// How many leads reached each phase of the funnel, in order.
+fn funnel(store: &Path, account_type: &str) -> Vec<(String, u64)> {
+    let run = crcm(
+        store,
+        &["report", "funnel", "--account-type", account_type, "--format", "json"],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let funnel: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}"));
+    funnel["phases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{funnel}"))
+        .iter()
+        .map(|p| {
+            (
+                p["phase"].as_str().unwrap_or_default().to_owned(),
+                p["reached"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn imported(store: &Path, file: &Path, args: &[&str]) -> String {
+    let file = file.to_string_lossy();
+    let mut all = vec!["import", file.as_ref()];
+    all.extend_from_slice(args);
+    let run = crcm(store, &all);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    run.stdout.lines().last().unwrap_or_default().to_owned()
+}
+
+/// The mapping README shows for this dataset.
+#[rustfmt::skip]
+const MAVEN: &[&str] = &[
+    "--account-type", "b2b",
+    "--map", "opportunity_id=contact_name",
+    "--map", "account=company_name",
+    "--map", "sales_agent=owner",
+    "--map", "product=title",
+    "--map", "deal_stage=phase",
+    "--map", "close_value=expected_revenue",
+    "--map", "close_date=expected_close",
+    "--map", "engage_date=-",
+    "--const", "source=partner",
+    "--relax", "phone",
+];
+
+/// The mapping README shows for this dataset.
+#[rustfmt::skip]
+const X_EDUCATION: &[&str] = &[
+    "--account-type", "course",
+    "--map", "Lead Number=contact_name",
+    "--map", "Lead Source=source",
+    "--map", "Converted=phase",
+    "--value", "phase:0=ENQUIRY",
+    "--value", "phase:1=ENROLLED",
+    "--map", "City=city",
+    "--value", "city:Select=",
+    "--map", "Last Activity=description",
+    "--map", "Tags=-",
+    "--relax", "phone",
+    "--relax", "source",
+    "--ignore-other-columns",
+];
+
+/// The mapping README shows for this dataset.
+#[rustfmt::skip]
+const SYNTHETIC: &[&str] = &[
+    "--account-type", "inbound",
+    "--map", "LeadID=contact_name",
+    "--map", "LeadSource=source",
+    "--map", "LeadStatus=phase",
+    "--map", "Notes=description",
+    "--map", "ContactID=-",
+    "--map", "CreatedDate=-",
+    "--relax", "phone",
+];
+
+/// The mappings README shows import each dataset whole, and the funnel,
+/// board and sources report read back the dataset's own figures.
+#[test]
+fn the_public_datasets_import_with_the_mappings_readme_shows() {
+    let Some(data) = datasets() else { return };
+    let (_dir, store) = setup();
+
+    let maven = imported(
+        &store,
+        &data.join("maven-crm-sales-opportunities/sales_pipeline.csv"),
+        MAVEN,
+    );
+    assert_eq!(maven, "imported 8800, rejected 0, duplicates 0");
+    // Won 4238 + Lost 2473 + Engaging 1589 passed Prospecting; 500 are still there.
+    assert_eq!(
+        funnel(&store, "b2b"),
+        [
+            ("PROSPECTING".into(), 8800),
+            ("ENGAGING".into(), 8300),
+            ("WON".into(), 4238),
+            ("LOST".into(), 2473)
+        ]
+    );
+    let board = crcm(&store, &["board", "--account-type", "b2b", "--format", "json"]);
+    let board: serde_json::Value = serde_json::from_str(&board.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let counts: Vec<u64> = board["columns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{board}"))
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(counts, [500, 1589]);
+
+    let xed = imported(&store, &data.join("xeducation-leads/Leads.csv"), X_EDUCATION);
+    assert_eq!(xed, "imported 9240, rejected 0, duplicates 0");
+    assert_eq!(
+        funnel(&store, "course"),
+        [
+            ("ENQUIRY".into(), 9240),
+            ("ENROLLED".into(), 3561),
+            ("DROPPED".into(), 0)
+        ]
+    );
+
+    let synthetic = imported(&store, &data.join("synthetic-relational-crm/Leads.csv"), SYNTHETIC);
+    assert_eq!(synthetic, "imported 200, rejected 0, duplicates 0");
+    // New 60, Working 51, Qualified 43, Lost 46: each walked through the phases before its own.
+    assert_eq!(
+        funnel(&store, "inbound"),
+        [
+            ("NEW".into(), 200),
+            ("WORKING".into(), 140),
+            ("QUALIFIED".into(), 89),
+            ("LOST".into(), 46)
+        ]
+    );
+
+    let sources = crcm(&store, &["report", "sources", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&sources.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let rows = rows.as_array().unwrap_or_else(|| panic!("{rows}"));
+    let sum = |key: &str| rows.iter().filter_map(|r| r[key].as_u64()).sum::<u64>();
+    assert_eq!(sum("created"), 8800 + 9240 + 200);
+    assert_eq!(sum("closed_won"), 4238 + 3561);
+    assert_eq!(sum("closed_lost"), 2473 + 46);
+    let partner = rows
+        .iter()
+        .find(|r| r["source"] == "partner")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(
+        (partner["created"].as_u64(), partner["closed_lost"].as_u64()),
+        (Some(8800), Some(2473))
+    );
+    let verify = crcm(&store, &["verify"]);
+    assert_eq!(verify.code, Some(0), "{}", verify.stderr);
+}
