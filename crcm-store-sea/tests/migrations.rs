@@ -236,3 +236,31 @@ fn simultaneous_migrations_postgres() {
 fn simultaneous_migrations_mysql() {
     run(simultaneous(Server::Mysql));
 }
+
+/// Every PostgreSQL connection plans each statement for the tables as they
+/// are: a plan cached while a table was empty would stay while an import
+/// fills it (a sequential scan per batch).
+#[test]
+fn postgres_connections_plan_every_statement() {
+    run(async {
+        let factory = SqlFactory::new(Server::Postgres);
+        if !testing::available(&factory) {
+            return;
+        }
+        let place = factory.new_place().await.unwrap_or_else(|e| panic!("place: {e}"));
+        let store = SeaStore::connect_with(&place.url, place.options)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let db = store.connection();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT current_setting('plan_cache_mode') AS mode",
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("no row"));
+        let mode: String = row.try_get_by_index(0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode, "force_custom_plan");
+    });
+}

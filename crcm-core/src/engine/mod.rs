@@ -644,12 +644,12 @@ impl Engine {
             },
             by: vec![LeadGroup::Source, LeadGroup::Status, LeadGroup::Phase],
         });
-        // The outcome of each closing phase, by its `account type/code` key.
+        // The outcome of each closing phase, by the key the tally groups by.
         let outcomes: HashMap<String, Outcome> = config
             .phases
             .iter()
             .filter(|p| p.phase_type == PhaseType::Closing)
-            .filter_map(|p| Some((format!("{}/{}", p.account_type, p.code), p.outcome?)))
+            .filter_map(|p| Some((p.reference().to_string(), p.outcome?)))
             .collect();
         let mut out: Vec<SourceRow> = Vec::new();
         for row in self.store.tally(&tally).await? {
