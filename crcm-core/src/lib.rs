@@ -40,7 +40,7 @@ pub use domain::history::{FieldChange, HistoryEntry};
 pub use domain::ids::{ActivityId, Code, CommunicationId, CustomerId, DealId, FollowUpId, LeadId, UserId};
 pub use domain::input::{CustomerChoice, DealDraft, LeadPatch, NewLead};
 pub use domain::lead::{Lead, LeadStatus};
-pub use domain::money::{Currency, Money};
+pub use domain::money::{Currency, Money, MoneySum};
 pub use engine::commands::{self, Command, CommandOutput, TypedCommand};
 pub use engine::query::{CustomerQuery, LeadQuery, LeadSort};
 pub use engine::{Engine, Executed};
@@ -64,7 +64,7 @@ pub mod prelude {
     pub use crate::domain::ids::{Code, CustomerId, DealId, LeadId, UserId};
     pub use crate::domain::input::{CustomerChoice, DealDraft, DealPatch, LeadPatch, NewLead};
     pub use crate::domain::lead::{Lead, LeadStatus};
-    pub use crate::domain::money::{Currency, Money};
+    pub use crate::domain::money::{Currency, Money, MoneySum};
     pub use crate::engine::Engine;
     pub use crate::engine::commands::*;
     pub use crate::engine::query::{CustomerQuery, LeadQuery, LeadSort};

@@ -91,6 +91,13 @@ fn samples() -> Vec<Error> {
             reason: "not one of smb, enterprise".into(),
         }
         .into(),
+        InputError::OutOfRange {
+            field: field("expected_revenue"),
+            value: "9223372036854775807".into(),
+            min: "0".into(),
+            max: "1000000000000000".into(),
+        }
+        .into(),
         InputError::Many(vec![
             InputError::Required { field: field("name") },
             InputError::NegativeAmount { minor: -1 },
@@ -284,6 +291,10 @@ fn samples() -> Vec<Error> {
         }
         .into(),
         StoreError::backend("sqlite", std::io::Error::other("disk I/O error")).into(),
+        StoreError::Overflow {
+            what: "board cell b2b/CALL/ann/USD".into(),
+        }
+        .into(),
     ]
 }
 

@@ -767,9 +767,7 @@ async fn apply<C: ConnectionTrait>(
             if let Some(v) = expected
                 && let Some((key, value)) = select::stored_cell(c, &id, v).await.map_err(&err)?
             {
-                let cell = cells.entry(key).or_default();
-                cell.0 -= 1;
-                cell.1 -= value;
+                select::count_value(&mut cells, key, value, -1);
             }
             if let Write::Put {
                 record: Record::Lead(l),

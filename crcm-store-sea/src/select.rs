@@ -18,7 +18,7 @@ use crcm_core::store::query::{
 };
 use crcm_core::store::record::Record;
 use crcm_core::store::tally::{BoardCell, DealGroup, LeadGroup, Tally, TallyRow};
-use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{Alias, BinOper, Cond, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 
 use crate::{db_err, parse, sql_limit, subject_key, to_i64};
@@ -76,8 +76,34 @@ pub(crate) fn deal_columns(d: &Deal) -> Vec<(&'static str, Value)> {
 /// status, owner, currency (or empty).
 type CellKey = (String, String, String, String, String);
 
-/// Changes to board cells made by one unit of work: (count, value) deltas.
-pub(crate) type CellDeltas = BTreeMap<CellKey, (i64, i64)>;
+/// Changes to board cells made by one unit of work: (count, low, high)
+/// deltas. A cell keeps its sum in two 64-bit columns, `value` (the low 32
+/// bits of each amount) and `value_high` (the rest), so that no number of
+/// leads overflows it and every database sums with integers alone; the sum is
+/// `value + value_high * 2^32`.
+pub(crate) type CellDeltas = BTreeMap<CellKey, (i64, i64, i64)>;
+
+/// An amount's two parts in a cell: its low 32 bits and the rest.
+pub(crate) fn split_amount(value: i64) -> (i64, i64) {
+    (value & LOW_MASK, value >> 32)
+}
+
+/// The low 32 bits of an amount.
+pub(crate) const LOW_MASK: i64 = 0xFFFF_FFFF;
+
+/// A cell's sum from its two columns.
+pub(crate) fn join_amount(low: i64, high: i64) -> i128 {
+    (i128::from(high) << 32) + i128::from(low)
+}
+
+/// Adds `sign` leads of amount `value` to a cell's deltas.
+pub(crate) fn count_value(deltas: &mut CellDeltas, key: CellKey, value: i64, sign: i64) {
+    let (low, high) = split_amount(value);
+    let e = deltas.entry(key).or_default();
+    e.0 += sign;
+    e.1 += sign * low;
+    e.2 += sign * high;
+}
 
 fn cell_key(cell: &BoardCell) -> CellKey {
     (
@@ -92,9 +118,8 @@ fn cell_key(cell: &BoardCell) -> CellKey {
 /// Adds a lead to (`sign` 1) or removes it from (`sign` -1) its cell.
 pub(crate) fn count_lead(deltas: &mut CellDeltas, lead: &Lead, sign: i64) {
     let cell = BoardCell::of(lead);
-    let e = deltas.entry(cell_key(&cell)).or_default();
-    e.0 += sign;
-    e.1 += sign * cell.value;
+    let value = lead.expected_revenue.map_or(0, |m| m.minor);
+    count_value(deltas, cell_key(&cell), value, sign);
 }
 
 /// The cell of a stored lead row at an expected version (before a unit of
@@ -134,21 +159,22 @@ pub(crate) async fn stored_cell<C: ConnectionTrait>(
 /// order, so writers queue instead of deadlocking): creates a missing cell at
 /// zero, then adds.
 pub(crate) async fn apply_cells<C: ConnectionTrait>(c: &C, deltas: &CellDeltas) -> Result<(), DbErr> {
-    for ((account_type, phase, status, owner, currency), (count, value)) in deltas {
-        if *count == 0 && *value == 0 {
+    for ((account_type, phase, status, owner, currency), (count, low, high)) in deltas {
+        if *count == 0 && *low == 0 && *high == 0 {
             continue;
         }
         let key_cols = ["account_type", "phase", "status", "owner", "currency"];
         let mut insert = Query::insert();
         insert
             .into_table(t(BOARD))
-            .columns(key_cols.iter().copied().chain(["count", "value"]).map(t))
+            .columns(key_cols.iter().copied().chain(["count", "value", "value_high"]).map(t))
             .values([
                 account_type.as_str().into(),
                 phase.as_str().into(),
                 status.as_str().into(),
                 owner.as_str().into(),
                 currency.as_str().into(),
+                0i64.into(),
                 0i64.into(),
                 0i64.into(),
             ])
@@ -162,7 +188,8 @@ pub(crate) async fn apply_cells<C: ConnectionTrait>(c: &C, deltas: &CellDeltas) 
         let update = Query::update()
             .table(t(BOARD))
             .value(t("count"), col("count").add(*count))
-            .value(t("value"), col("value").add(*value))
+            .value(t("value"), col("value").add(*low))
+            .value(t("value_high"), col("value_high").add(*high))
             .and_where(col("account_type").eq(account_type.as_str()))
             .and_where(col("phase").eq(phase.as_str()))
             .and_where(col("status").eq(status.as_str()))
@@ -182,7 +209,7 @@ pub(crate) async fn board_cells<C: ConnectionTrait>(
 ) -> Result<Vec<BoardCell>, StoreError> {
     let err = db_err(backend);
     let q = Query::select()
-        .columns(["phase", "status", "owner", "currency", "count", "value"].map(t))
+        .columns(["phase", "status", "owner", "currency", "count", "value", "value_high"].map(t))
         .from(t(BOARD))
         .and_where(col("account_type").eq(account_type.as_str()))
         .and_where(col("count").gt(0i64))
@@ -198,7 +225,10 @@ pub(crate) async fn board_cells<C: ConnectionTrait>(
         let owner: String = row.try_get("", "owner").map_err(&err)?;
         let currency: String = row.try_get("", "currency").map_err(&err)?;
         let count: i64 = row.try_get("", "count").map_err(&err)?;
-        let value: i64 = row.try_get("", "value").map_err(&err)?;
+        let value = join_amount(
+            row.try_get("", "value").map_err(&err)?,
+            row.try_get("", "value_high").map_err(&err)?,
+        );
         let phase = if phase.is_empty() {
             None
         } else {
@@ -299,6 +329,11 @@ pub(crate) async fn tally<C: ConnectionTrait>(
             _ => sum,
         }
     };
+    // Amounts are summed in two parts, their low 32 bits and the rest, each
+    // of which fits 64 bits for any number of rows (SQLite has no wider
+    // integer); Rust joins them in 128 bits.
+    let low = |e: Expr| as_i64(e.binary(BinOper::BitAnd, Expr::val(LOW_MASK)));
+    let high = |e: Expr| as_i64(e.right_shift(Expr::val(32i32)));
     let mut q = Query::select();
     for (i, g) in groups.iter().enumerate() {
         q.expr_as(col(g), t(&format!("g{i}")));
@@ -308,8 +343,10 @@ pub(crate) async fn tally<C: ConnectionTrait>(
         sea_orm::sea_query::Func::count(Expr::col(sea_orm::sea_query::Asterisk)),
         t("n"),
     )
-    .expr_as(as_i64(value), t("v"))
-    .expr_as(as_i64(weighted), t("w"))
+    .expr_as(low(value.clone()), t("v"))
+    .expr_as(high(value), t("vh"))
+    .expr_as(low(weighted.clone()), t("w"))
+    .expr_as(high(weighted), t("wh"))
     .from(t(table))
     .cond_where(cond);
     let mut out = Vec::new();
@@ -319,6 +356,9 @@ pub(crate) async fn tally<C: ConnectionTrait>(
             key.push(row.try_get::<Option<String>>("", &format!("g{i}")).map_err(&err)?);
         }
         let n: i64 = row.try_get("", "n").map_err(&err)?;
+        let sum = |name: &str| -> Result<i64, StoreError> {
+            Ok(row.try_get::<Option<i64>>("", name).map_err(&err)?.unwrap_or(0))
+        };
         if n == 0 {
             // An aggregate without GROUP BY answers one row even for no match.
             continue;
@@ -326,8 +366,8 @@ pub(crate) async fn tally<C: ConnectionTrait>(
         out.push(TallyRow {
             key,
             count: u64::try_from(n).unwrap_or(0),
-            value: row.try_get::<Option<i64>>("", "v").map_err(&err)?.unwrap_or(0),
-            weighted: row.try_get::<Option<i64>>("", "w").map_err(&err)?.unwrap_or(0),
+            value: join_amount(sum("v")?, sum("vh")?),
+            weighted: join_amount(sum("w")?, sum("wh")?),
         });
     }
     out.sort();
@@ -795,6 +835,16 @@ fn deal_cond(f: &DealFilter) -> Cond {
     c
 }
 
+/// A filter's date bound as `due` text. Stored dates lie within
+/// `limits::DATE_MIN..=DATE_MAX` (four-digit years, where the text's order is
+/// the dates'); a bound outside that range is moved to its edge, which
+/// selects the same rows, so that `+10000-01-01` never sorts as text before
+/// `2030-01-01`.
+fn due_text(d: chrono::NaiveDate) -> String {
+    use crcm_core::domain::limits::{DATE_MAX, DATE_MIN};
+    d.clamp(DATE_MIN, DATE_MAX.succ_opt().unwrap_or(DATE_MAX)).to_string()
+}
+
 /// `due` holds `YYYY-MM-DD` text, whose order is the dates' order.
 fn follow_up_cond(f: &FollowUpFilter) -> Cond {
     let mut c = Cond::all();
@@ -805,10 +855,10 @@ fn follow_up_cond(f: &FollowUpFilter) -> Cond {
         c = c.add(col("done").eq(i64::from(d)));
     }
     if let Some(from) = f.due.from {
-        c = c.add(col("due").gte(from.to_string()));
+        c = c.add(col("due").gte(due_text(from)));
     }
     if let Some(before) = f.due.before {
-        c = c.add(col("due").lt(before.to_string()));
+        c = c.add(col("due").lt(due_text(before)));
     }
     c
 }

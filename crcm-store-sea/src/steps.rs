@@ -145,7 +145,7 @@ pub(crate) async fn time<C: ConnectionTrait>(
                 Some(hours.unwrap_or(0).to_string()),
             ],
             count: u64::try_from(n).unwrap_or(0),
-            value: row.try_get::<Option<i64>>("", "v")?.unwrap_or(0),
+            value: i128::from(row.try_get::<Option<i64>>("", "v")?.unwrap_or(0)),
             weighted: 0,
         });
     }

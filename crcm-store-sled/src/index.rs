@@ -420,7 +420,7 @@ pub fn keys(record: &Record) -> Vec<Entry> {
 /// an unphased type's lead may sit in another type's phase, and two types may
 /// share a phase code; both empty without a phase), its status, its owner and
 /// its revenue's currency (empty without one).
-pub fn board_cell(record: &Record) -> Option<(Vec<u8>, i64)> {
+pub fn board_cell(record: &Record) -> Option<(Vec<u8>, i128)> {
     match record {
         Record::Lead(l) => {
             // The cell is crcm-core's (`BoardCell::of`); this only lays out its key.
@@ -448,23 +448,25 @@ pub fn board_prefix(account_type: &str) -> Vec<u8> {
 }
 
 /// A board cell's value: the count and the summed revenue, big-endian.
-pub fn cell_value(count: u64, value: i64) -> [u8; 16] {
-    let mut out = [0; 16];
+pub fn cell_value(count: u64, value: i128) -> [u8; 24] {
+    let mut out = [0; 24];
     out[..8].copy_from_slice(&count.to_be_bytes());
     out[8..].copy_from_slice(&value.to_be_bytes());
     out
 }
 
-/// Reads a board cell's value (a shorter value reads as zero).
-pub fn read_cell(bytes: &[u8]) -> (u64, i64) {
+/// Reads a board cell's value: the count and a 128-bit sum, or the 64-bit
+/// sum older builds wrote (a shorter value reads as zero).
+pub fn read_cell(bytes: &[u8]) -> (u64, i128) {
     let count = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u64::from_be_bytes);
-    let value = bytes
-        .get(8..16)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, i64::from_be_bytes);
+    let value = match bytes.get(8..) {
+        Some(b) if b.len() == 16 => b.try_into().map_or(0, i128::from_be_bytes),
+        Some(b) => b.try_into().map_or(0, |b| i128::from(i64::from_be_bytes(b))),
+        None => 0,
+    };
     (count, value)
 }
 

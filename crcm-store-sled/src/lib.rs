@@ -246,7 +246,7 @@ type Trees<'a> = (
 struct NewValue {
     value: Vec<u8>,
     entries: Vec<index::Entry>,
-    board: Option<(Vec<u8>, i64)>,
+    board: Option<(Vec<u8>, i128)>,
 }
 
 /// What a write changes, prepared outside the transaction (which may re-run).
@@ -466,7 +466,7 @@ impl SledStore {
             return Ok(());
         }
         self.board.clear().map_err(io)?;
-        let mut counts: std::collections::BTreeMap<Vec<u8>, (u64, i64)> = std::collections::BTreeMap::new();
+        let mut counts: std::collections::BTreeMap<Vec<u8>, (u64, i128)> = std::collections::BTreeMap::new();
         for item in self.records.iter() {
             let (k, v) = item.map_err(io)?;
             if let Some((b, value)) = index::board_cell(&decode::<Record>(&v, &k)?) {
@@ -582,14 +582,20 @@ fn add_cell(
     board: &sled::transaction::TransactionalTree,
     key: &[u8],
     count: i64,
-    value: i64,
+    value: i128,
 ) -> Result<(), ConflictableTransactionError<Abort>> {
     let (cur, sum) = board.get(key)?.map_or((0, 0), |v| index::read_cell(&v));
-    let next = cur.saturating_add_signed(count);
+    // Exact or refused: a saturated sum would stay wrong after the lead
+    // leaves the cell.
+    let (Some(next), Some(next_sum)) = (cur.checked_add_signed(count), sum.checked_add(value)) else {
+        return Err(abort(StoreError::Overflow {
+            what: format!("board cell {}", codec::hex(key)),
+        }));
+    };
     if next == 0 {
         board.remove(key)?;
     } else {
-        board.insert(key, &index::cell_value(next, sum.saturating_add(value)))?;
+        board.insert(key, &index::cell_value(next, next_sum))?;
     }
     Ok(())
 }

@@ -61,7 +61,7 @@ impl fmt::Display for VerifyReport {
 pub(crate) fn verify(store: &SledStore) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport::default();
     let mut want_idx: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut want_board: BTreeMap<Vec<u8>, (u64, i64)> = BTreeMap::new();
+    let mut want_board: BTreeMap<Vec<u8>, (u64, i128)> = BTreeMap::new();
     let mut max_number = 0;
     for item in store.records.iter() {
         let (k, v) = item.map_err(io)?;

@@ -669,7 +669,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
                 return json(&rows);
             }
             let mut t = Table::new(["pipeline", "stage", "deals", "value", "weighted"]);
-            let join = |list: &[crcm::Money]| list.iter().map(ToString::to_string).collect::<Vec<_>>().join(" + ");
+            let join = |list: &[crcm::MoneySum]| list.iter().map(ToString::to_string).collect::<Vec<_>>().join(" + ");
             for r in &rows {
                 t.row([
                     r.pipeline.to_string(),

@@ -553,6 +553,14 @@ impl Config {
             if p.rot_after_days == Some(0) {
                 out.push(&path, "rot_after_days must be at least 1");
             }
+            if let Some(days) = p.rot_after_days
+                && days > crate::domain::limits::DAYS
+            {
+                out.push(
+                    &path,
+                    format!("rot_after_days {days} is more than {}", crate::domain::limits::DAYS),
+                );
+            }
             by_type.entry(&p.account_type).or_default().push(p);
         }
         // Seed 000: one Initial phase, at least one Closing phase, order numbers set the sequence.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::config::{Config, CustomFieldKind};
 use crate::domain::error::InputError;
 use crate::domain::ids::Code;
+use crate::domain::limits;
 
 /// A value of a custom field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,9 +41,24 @@ pub fn validate(config: &Config, values: &BTreeMap<Code, CustomValue>) -> Result
             continue;
         };
         let fits = match (&def.kind, value) {
-            (CustomFieldKind::Text, CustomValue::Text(t)) => t.chars().count() <= 4000,
+            (CustomFieldKind::Text, CustomValue::Text(t)) => {
+                match limits::check(name.as_str(), t, limits::CUSTOM_TEXT, limits::Lines::Multi) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        errors.push(err(name, &e.to_string()));
+                        continue;
+                    }
+                }
+            }
             (CustomFieldKind::Number, CustomValue::Number(n)) => n.is_finite(),
-            (CustomFieldKind::Date, CustomValue::Date(_)) | (CustomFieldKind::Bool, CustomValue::Bool(_)) => true,
+            (CustomFieldKind::Date, CustomValue::Date(d)) => {
+                if let Err(e) = limits::check_date(name.as_str(), *d) {
+                    errors.push(err(name, &e.to_string()));
+                    continue;
+                }
+                true
+            }
+            (CustomFieldKind::Bool, CustomValue::Bool(_)) => true,
             (CustomFieldKind::Choice { options }, CustomValue::Choice(c)) => options.contains(c),
             _ => false,
         };

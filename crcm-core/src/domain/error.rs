@@ -152,6 +152,19 @@ pub enum InputError {
         /// What is wrong.
         reason: String,
     },
+    /// A number or date outside the range crcm accepts (see
+    /// [`limits`](crate::domain::limits)).
+    #[error("{field} {value} is out of range: allowed {min} to {max}")]
+    OutOfRange {
+        /// The field's name.
+        field: String,
+        /// The value given, as text.
+        value: String,
+        /// The smallest value allowed, as text.
+        min: String,
+        /// The largest value allowed, as text.
+        max: String,
+    },
     /// Several input errors at once.
     #[error("{} invalid fields: {}", .0.len(), join(.0))]
     Many(Vec<InputError>),

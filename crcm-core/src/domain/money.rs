@@ -74,11 +74,10 @@ pub struct Money {
 }
 
 impl Money {
-    /// Builds an amount, refusing negative values.
+    /// Builds an amount, refusing negative values and values above
+    /// [`limits::AMOUNT`](crate::domain::limits::AMOUNT).
     pub fn new(minor: i64, currency: Currency) -> Result<Self, InputError> {
-        if minor < 0 {
-            return Err(InputError::NegativeAmount { minor });
-        }
+        crate::domain::limits::check_amount("amount", minor)?;
         Ok(Self { minor, currency })
     }
 
@@ -113,16 +112,39 @@ impl fmt::Display for Money {
     /// Shows the amount in major units with the currency's number of
     /// decimals: `1234.05 EUR`, `1234 JPY`, `1.234 KWD`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.minor < 0 { "-" } else { "" };
-        let abs = self.minor.unsigned_abs();
-        let decimals = self.currency.minor_units();
-        let scale = 10u64.pow(decimals);
-        if decimals == 0 {
-            write!(f, "{sign}{abs} {}", self.currency)
-        } else {
-            let width = decimals as usize;
-            write!(f, "{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.currency)
-        }
+        write_amount(f, i128::from(self.minor), self.currency)
+    }
+}
+
+fn write_amount(f: &mut fmt::Formatter<'_>, minor: i128, currency: Currency) -> fmt::Result {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let decimals = currency.minor_units();
+    let scale = 10u128.pow(decimals);
+    if decimals == 0 {
+        write!(f, "{sign}{abs} {currency}")
+    } else {
+        let width = decimals as usize;
+        write!(f, "{sign}{}.{:0width$} {currency}", abs / scale, abs % scale)
+    }
+}
+
+/// A sum of amounts in one currency (a board column's expected revenue, a
+/// forecast): a sum of many amounts may exceed what one [`Money`] holds, so
+/// it counts minor units in 128 bits. Its JSON form is [`Money`]'s,
+/// `{"minor": 1234, "currency": "EUR"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MoneySum {
+    /// The sum in the currency's minor unit.
+    pub minor: i128,
+    /// The currency.
+    pub currency: Currency,
+}
+
+impl fmt::Display for MoneySum {
+    /// As [`Money`]: `1234.05 EUR`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_amount(f, self.minor, self.currency)
     }
 }
 
@@ -155,6 +177,26 @@ mod tests {
     }
 
     #[test]
+    fn sums_hold_more_than_one_amount_and_read_as_money() {
+        let usd = Currency::new("USD").unwrap_or_else(|e| panic!("{e}"));
+        let big = MoneySum {
+            minor: i128::from(i64::MAX) * 3,
+            currency: usd,
+        };
+        assert_eq!(big.to_string(), "276701161105643274.21 USD");
+        let json = serde_json::to_string(&MoneySum {
+            minor: 123_405,
+            currency: usd,
+        })
+        .unwrap_or_default();
+        assert_eq!(json, r#"{"minor":123405,"currency":"USD"}"#);
+        assert_eq!(
+            serde_json::from_str::<Money>(&json).map(|m| m.minor).ok(),
+            Some(123_405)
+        );
+    }
+
+    #[test]
     fn currency_codes_are_iso_4217() {
         assert_eq!(Currency::new("eur").map(|c| c.to_string()), Ok("EUR".to_owned()));
         for bad in ["EU", "E1R", "ÉUR", "ABC", "QQQ", "XAU", "XXX", ""] {
@@ -183,6 +225,23 @@ mod tests {
             Money::new(-1, eur),
             Err(InputError::NegativeAmount { minor: -1 })
         ));
+        let max = crate::domain::limits::AMOUNT;
+        assert!(Money::new(max, eur).is_ok());
+        for big in [max + 1, i64::MAX / 2 + 1, i64::MAX] {
+            assert!(
+                matches!(Money::new(big, eur), Err(InputError::OutOfRange { .. })),
+                "{big}"
+            );
+            assert!(
+                Money {
+                    minor: big,
+                    currency: eur
+                }
+                .validate()
+                .is_err(),
+                "{big}"
+            );
+        }
         let m = Money::new(123_405, eur).expect("valid literal");
         assert_eq!(m.to_string(), "1234.05 EUR");
         let in_ = |code: &str| Currency::new(code).expect("valid literal");

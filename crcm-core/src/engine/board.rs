@@ -27,13 +27,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::config::{Config, PhaseRef, PhaseType, StageKind};
 use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::lead::{Lead, LeadStatus};
-use crate::domain::money::{Currency, Money};
+use crate::domain::limits;
+use crate::domain::money::{Currency, Money, MoneySum};
 use crate::store::query::{Closed, Cursor, DealFilter, LeadFilter, LeadOrder, PageRequest, PhaseCutoffs};
 use crate::store::tally::{BoardCell, DealGroup, DealTally, LeadGroup, LeadTally, Tally};
 
@@ -105,7 +106,7 @@ pub struct BoardColumn {
     /// Open leads in the phase.
     pub count: u64,
     /// Their expected revenue, one sum per currency (by currency code).
-    pub revenue: Vec<Money>,
+    pub revenue: Vec<MoneySum>,
     /// How many of them are rotten.
     pub rotten: u64,
     /// The first cards.
@@ -153,10 +154,10 @@ pub fn open_leads(config: &Config) -> Closed {
     }
 }
 
-/// Sums per currency as money, by currency code.
-pub(crate) fn revenue(sums: &BTreeMap<String, i64>) -> Vec<Money> {
+/// Sums per currency, by currency code.
+pub(crate) fn revenue(sums: &BTreeMap<String, i128>) -> Vec<MoneySum> {
     sums.iter()
-        .filter_map(|(c, v)| Currency::new(c).ok().and_then(|c| Money::new(*v, c).ok()))
+        .filter_map(|(c, v)| Currency::new(c).ok().map(|currency| MoneySum { minor: *v, currency }))
         .collect()
 }
 
@@ -164,8 +165,8 @@ pub(crate) fn revenue(sums: &BTreeMap<String, i64>) -> Vec<Money> {
 pub(crate) fn from_cells(
     cells: &[BoardCell],
     owner: Option<&UserId>,
-) -> BTreeMap<PhaseRef, (u64, BTreeMap<String, i64>)> {
-    let mut out: BTreeMap<PhaseRef, (u64, BTreeMap<String, i64>)> = BTreeMap::new();
+) -> BTreeMap<PhaseRef, (u64, BTreeMap<String, i128>)> {
+    let mut out: BTreeMap<PhaseRef, (u64, BTreeMap<String, i128>)> = BTreeMap::new();
     for c in cells {
         let Some(phase) = &c.phase else { continue };
         if c.status.is_closed() || owner.is_some_and(|o| o != &c.owner) {
@@ -199,7 +200,7 @@ pub(crate) fn filtered_tally(q: &BoardQuery, config: &Config) -> Tally {
 pub fn rot_cutoff(config: &Config, phase: &PhaseRef, now: DateTime<Utc>) -> Option<PhaseCutoffs> {
     let days = config.phase(phase)?.rot_after_days?;
     Some(PhaseCutoffs {
-        cutoffs: [(phase.clone(), now - Duration::days(i64::from(days) + 1))].into(),
+        cutoffs: [(phase.clone(), limits::days_before(now, i64::from(days) + 1))].into(),
         past: true,
     })
 }
@@ -239,10 +240,10 @@ pub struct DealColumn {
     /// Deals in the stage.
     pub count: u64,
     /// Their value, per currency.
-    pub value: Vec<Money>,
+    pub value: Vec<MoneySum>,
     /// Their probability-weighted value (each deal's value × its own
     /// probability), per currency.
-    pub weighted: Vec<Money>,
+    pub weighted: Vec<MoneySum>,
 }
 
 /// The deal board of a pipeline.
@@ -268,6 +269,6 @@ pub(crate) fn deal_tally(pipeline: &Code, owner: Option<&UserId>) -> Tally {
 
 /// Weighted sums are kept in hundredths of a minor unit; a board shows whole
 /// minor units, rounded half away from zero.
-pub(crate) fn unweight(hundredths: i64) -> i64 {
+pub(crate) fn unweight(hundredths: i128) -> i128 {
     (hundredths + hundredths.signum() * 50) / 100
 }

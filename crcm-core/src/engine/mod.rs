@@ -305,9 +305,7 @@ impl Engine {
     /// A page of leads: filtered, searched and sorted (see [`LeadQuery`]).
     /// Pass the page's `next` as the query's `page.after` for the next page.
     pub async fn leads(&self, query: &LeadQuery) -> Result<Page<Lead>, Error> {
-        if let Some(text) = &query.search {
-            query::check_search(text)?;
-        }
+        query.check()?;
         let (config, _) = self.config().await?;
         let (filter, order) = query.resolve(&config, self.now());
         Ok(self.store.leads(&filter, &order, &query.page).await?)
@@ -329,7 +327,7 @@ impl Engine {
             let cells = self.store.board_cells(&query.account_type).await?;
             board::from_cells(&cells, query.owner.as_ref())
         } else {
-            let mut out: BTreeMap<PhaseRef, (u64, BTreeMap<String, i64>)> = BTreeMap::new();
+            let mut out: BTreeMap<PhaseRef, (u64, BTreeMap<String, i128>)> = BTreeMap::new();
             for row in self.store.tally(&board::filtered_tally(query, &config)).await? {
                 let (Some(Some(phase)), currency) = (row.key.first(), row.key.get(1)) else {
                     continue;
@@ -777,7 +775,7 @@ impl Engine {
             {
                 let hours = r.key.get(1).and_then(Option::as_deref).and_then(|h| h.parse().ok());
                 histogram.push((hours.unwrap_or(0), r.count));
-                seconds = seconds.saturating_add(r.value);
+                seconds = seconds.saturating_add(i64::try_from(r.value).unwrap_or(i64::MAX));
             }
             histogram.sort_unstable();
             let stays: u64 = histogram.iter().map(|(_, c)| c).sum();

@@ -30,7 +30,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::config::{Config, PhaseType};
@@ -91,6 +91,20 @@ pub struct LeadQuery {
     pub page: PageRequest,
 }
 
+impl LeadQuery {
+    /// Checks what the caller gave: the search text ([`check_search`]) and
+    /// the minimum days in phase (at most [`limits::DAYS`]).
+    pub fn check(&self) -> Result<(), InputError> {
+        if let Some(text) = &self.search {
+            check_search(text)?;
+        }
+        if let Some(days) = self.min_days_in_phase {
+            limits::check_days("min_days_in_phase", days)?;
+        }
+        Ok(())
+    }
+}
+
 /// Refuses a search text longer than [`limits::SEARCH`] characters or with
 /// more than [`limits::SEARCH_WORDS`] words, or one holding a control
 /// character other than tab and line breaks.
@@ -143,14 +157,16 @@ impl LeadQuery {
                 .filter(|p| p.phase_type != PhaseType::Closing)
                 .filter_map(|p| {
                     p.rot_after_days
-                        .map(|d| (p.reference(), now - Duration::days(i64::from(d) + 1)))
+                        .map(|d| (p.reference(), limits::days_before(now, i64::from(d) + 1)))
                 })
                 .collect();
             f.cutoffs = Some(PhaseCutoffs { cutoffs, past: true });
         }
         if let Some(days) = self.min_days_in_phase {
             // days_in_phase >= n  <=>  entered <= now - n days.
-            let before = now - Duration::days(i64::from(days)) + Duration::microseconds(1);
+            let before = limits::days_before(now, i64::from(days))
+                .checked_add_signed(TimeDelta::microseconds(1))
+                .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
             f.phase_entered.before = Some(f.phase_entered.before.map_or(before, |b| b.min(before)));
         }
         if let Some(text) = &self.search {

@@ -15,12 +15,12 @@
 //! # Ok(()) }
 //! ```
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{Code, UserId};
 use crate::domain::lead::Lead;
-use crate::domain::money::Money;
+use crate::domain::money::MoneySum;
 use crate::store::query::{LeadField, TimeRange};
 
 /// A report's interval, `[from, before)`; an unset end is open.
@@ -34,11 +34,17 @@ pub struct Interval {
 }
 
 impl Interval {
-    /// `days` days from `from`.
+    /// `days` days from `from`. An end past the last time chrono represents
+    /// leaves the interval open; a negative `days` gives an empty interval.
     pub fn days(from: DateTime<Utc>, days: i64) -> Self {
+        let before = match chrono::TimeDelta::try_days(days).and_then(|d| from.checked_add_signed(d)) {
+            Some(end) => Some(end.max(from)),
+            None if days > 0 => None,
+            None => Some(from),
+        };
         Self {
             from: Some(from),
-            before: Some(from + Duration::days(days)),
+            before,
         }
     }
 
@@ -129,9 +135,9 @@ pub struct ForecastRow {
     /// Open deals at the stage.
     pub deals: u64,
     /// Their value, per currency.
-    pub value: Vec<Money>,
+    pub value: Vec<MoneySum>,
     /// Their probability-weighted value, per currency.
-    pub weighted: Vec<Money>,
+    pub weighted: Vec<MoneySum>,
 }
 
 /// One phase of the funnel.

@@ -318,6 +318,7 @@ pub fn update_deal(ctx: &Ctx<'_>, deal: &Deal, patch: &DealPatch) -> Result<Deal
         next.value = v;
     }
     if let Some(d) = patch.expected_close {
+        limits::collect_date(&mut errors, "expected_close", d);
         next.expected_close = d;
     }
     InputError::collect(errors)?;

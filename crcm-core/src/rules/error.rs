@@ -102,6 +102,7 @@ error_codes! {
     CUSTOM_FIELD = 1014, "input", "custom_field", "A custom field value that does not fit its definition.";
     BAD_CURSOR = 1015, "input", "bad_cursor", "A page cursor that is not one crcm wrote.";
     INVALID_ID = 1016, "input", "invalid_id", "A record or import id that is not a UUID.";
+    OUT_OF_RANGE = 1017, "input", "out_of_range", "A number or date outside the range crcm accepts (amounts, dates, day counts).";
     INVALID_FIELDS = 1099, "input", "invalid_fields", "Several input errors at once; each is listed with its own code.";
     PERMISSION_DENIED = 2001, "permission", "permission_denied", "The actor's role or relation to the record does not allow the command.";
     NOT_FOUND = 3001, "not_found", "not_found", "The command names a record that does not exist.";
@@ -144,6 +145,7 @@ error_codes! {
     CORRUPT = 6003, "storage", "corrupt", "A stored record could not be decoded.";
     NOT_DURABLE = 6004, "storage", "not_durable", "The unit of work was applied but could not be made durable.";
     BACKEND = 6005, "storage", "backend", "The backend failed (I/O, connection, database); nothing was applied.";
+    OVERFLOW = 6006, "storage", "overflow", "A sum the store maintains (a board cell) would overflow; nothing was applied.";
 }
 
 impl Error {
@@ -209,6 +211,7 @@ impl Error {
                 StoreError::NotACrcmStore(_) => code::NOT_A_CRCM_STORE,
                 StoreError::Corrupt { .. } => code::CORRUPT,
                 StoreError::NotDurable { .. } => code::NOT_DURABLE,
+                StoreError::Overflow { .. } => code::OVERFLOW,
                 StoreError::Backend { .. } => code::BACKEND,
             },
         }
@@ -286,6 +289,7 @@ fn input_code(e: &InputError) -> ErrorCode {
         InputError::InvalidId { .. } => code::INVALID_ID,
         InputError::UnknownReference { .. } => code::UNKNOWN_REFERENCE,
         InputError::CustomField { .. } => code::CUSTOM_FIELD,
+        InputError::OutOfRange { .. } => code::OUT_OF_RANGE,
         InputError::Many(_) => code::INVALID_FIELDS,
     }
 }

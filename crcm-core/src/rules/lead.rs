@@ -76,6 +76,7 @@ pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
     {
         errors.push(e);
     }
+    limits::collect_date(&mut errors, "expected_close", lead.expected_close);
     if let Err(e) = crate::domain::custom::validate(config, &lead.custom) {
         match e {
             InputError::Many(list) => errors.extend(list),

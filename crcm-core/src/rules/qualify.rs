@@ -175,6 +175,7 @@ pub(crate) fn new_deal(
     {
         errors.push(e);
     }
+    limits::collect_date(&mut errors, "expected_close", draft.expected_close);
     InputError::collect(errors)?;
     Ok(Deal {
         id: DealId::new(),

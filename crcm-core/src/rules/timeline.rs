@@ -108,6 +108,7 @@ pub fn schedule_follow_up(
         });
     }
     check_len(&mut errors, "note", text, limits::TEXT);
+    limits::collect_date(&mut errors, "due", Some(due));
     InputError::collect(errors)?;
     let follow_up = FollowUp {
         id: FollowUpId::new(),

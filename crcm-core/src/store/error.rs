@@ -92,6 +92,15 @@ pub enum StoreError {
         /// What the flush reported.
         message: String,
     },
+    /// A sum the store maintains (a board cell's count or value) would leave
+    /// the range the store can hold; the unit of work was not applied. With
+    /// amounts within [`limits::AMOUNT`](crate::domain::limits::AMOUNT) no
+    /// realistic store comes near it.
+    #[error("{what} would overflow; nothing was written")]
+    Overflow {
+        /// The figure (e.g. `board cell b2b/CALL/ann/USD`).
+        what: String,
+    },
     /// The backend failed (I/O, connection lost, database error); the unit of work was not applied.
     #[error("{backend} backend error: {source}")]
     Backend {
@@ -136,6 +145,7 @@ impl StoreError {
                 events,
                 message,
             } => json!({ "backend": backend, "first_seq": first_seq, "events": events, "message": message }),
+            Self::Overflow { what } => json!({ "what": what }),
             Self::Backend { backend, source } => json!({ "backend": backend, "message": source.to_string() }),
         }
     }

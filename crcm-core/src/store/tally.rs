@@ -35,7 +35,7 @@ pub struct BoardCell {
     /// How many leads.
     pub count: u64,
     /// Sum of their expected revenue, in the currency's minor units.
-    pub value: i64,
+    pub value: i128,
 }
 
 impl BoardCell {
@@ -48,7 +48,7 @@ impl BoardCell {
             owner: lead.owner.clone(),
             currency: lead.expected_revenue.map(|m| m.currency.to_string()),
             count: 1,
-            value: lead.expected_revenue.map_or(0, |m| m.minor),
+            value: lead.expected_revenue.map_or(0, |m| i128::from(m.minor)),
         }
     }
 
@@ -71,7 +71,7 @@ pub fn board_cells_of<'a>(account_type: &Code, leads: impl IntoIterator<Item = &
         match cells.iter_mut().find(|c| c.same_cell(&cell)) {
             Some(c) => {
                 c.count += 1;
-                c.value = c.value.saturating_add(cell.value);
+                c.value += cell.value;
             }
             None => cells.push(cell),
         }
@@ -153,12 +153,14 @@ pub struct TallyRow {
     pub count: u64,
     /// Sum of their value (expected revenue or deal value) in minor units;
     /// group by currency for a meaningful sum.
-    pub value: i64,
+    pub value: i128,
     /// Sum of value × probability (percent), deals only: the weighted
     /// forecast in hundredths of a minor unit.
-    pub weighted: i64,
+    pub weighted: i128,
 }
 
+// Sums are 128-bit: with amounts within `limits::AMOUNT` no store can
+// overflow them, however many records a group holds.
 fn group_rows(rows: impl IntoIterator<Item = (Vec<Option<String>>, i64, i64)>) -> Vec<TallyRow> {
     let mut groups: BTreeMap<Vec<Option<String>>, TallyRow> = BTreeMap::new();
     for (key, value, weighted) in rows {
@@ -169,8 +171,8 @@ fn group_rows(rows: impl IntoIterator<Item = (Vec<Option<String>>, i64, i64)>) -
             weighted: 0,
         });
         row.count += 1;
-        row.value = row.value.saturating_add(value);
-        row.weighted = row.weighted.saturating_add(weighted);
+        row.value += i128::from(value);
+        row.weighted += i128::from(weighted);
     }
     groups.into_values().collect()
 }

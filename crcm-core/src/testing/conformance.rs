@@ -1473,6 +1473,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@contract $factory;
             invalid_lead_input_is_refused_and_changes_nothing,
             edge_inputs_are_stored_exactly,
+            extreme_values_are_refused_or_summed_exactly,
             customers_page_in_creation_order,
             delete_is_refused_while_links_exist,
             communications_are_linked_created_or_ignored,

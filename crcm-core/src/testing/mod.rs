@@ -18,6 +18,7 @@
 
 pub mod conformance;
 pub mod contract;
+pub mod extremes;
 pub mod imports;
 pub mod model;
 pub mod permissions;

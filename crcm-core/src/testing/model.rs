@@ -50,6 +50,7 @@ use crate::engine::commands::Command;
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::store::StoreExt;
+use crate::store::tally::BoardCell;
 
 /// Who issues a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +94,8 @@ pub enum At {
 
 /// A phase of the fixture: account type and code.
 pub type MPhase = (At, &'static str);
+
+const ACCOUNT_TYPES: [At; 3] = [At::B2b, At::B2c, At::Partner];
 
 const PHASES: [(At, &str, PhaseType); 7] = [
     (At::B2b, "CALL", PhaseType::Initial),
@@ -1740,6 +1743,15 @@ struct Harness {
     engine: Engine,
 }
 
+impl Harness {
+    /// Whether the store keeps board cells of its own; the in-memory store
+    /// counts them from its leads on every read, so checking it against a
+    /// recount would compare a thing with itself.
+    fn maintained_cells(&self) -> bool {
+        self.engine.store().backend() != "memory"
+    }
+}
+
 thread_local! {
     static HARNESS: RefCell<Option<Rc<Harness>>> = const { RefCell::new(None) };
     /// Per command: how many steps the engine applied and refused.
@@ -1755,6 +1767,8 @@ pub struct Sut {
     comms: Vec<crate::domain::ids::CommunicationId>,
     customers: Vec<crate::domain::ids::CustomerId>,
     cursor: u64,
+    /// The board cells when the case began (earlier cases' leads).
+    baseline: Vec<BoardCell>,
 }
 
 impl Sut {
@@ -1915,14 +1929,30 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
             lead: i, valid, text, ..
         } => Command::UpdateLead(commands::UpdateLead {
             lead: lead(*i)?,
+            // Revenue moves the lead's board cell: none, some, the largest
+            // amount accepted; refused edits try an over-long title or an
+            // amount past the bound (which would overflow a cell's sum).
             patch: if *valid {
                 LeadPatch {
                     description: Some(format!("note {text}")),
+                    expected_revenue: Some(match text {
+                        0 => None,
+                        1 => Some(super::conformance::usd(12_345)),
+                        _ => Some(super::conformance::usd(crate::domain::limits::AMOUNT)),
+                    }),
+                    ..LeadPatch::default()
+                }
+            } else if *text == 0 {
+                LeadPatch {
+                    title: Some("t".repeat(crate::domain::limits::LINE + 1)),
                     ..LeadPatch::default()
                 }
             } else {
                 LeadPatch {
-                    title: Some("t".repeat(crate::domain::limits::LINE + 1)),
+                    expected_revenue: Some(Some(crate::domain::money::Money {
+                        minor: i64::MAX / 2 + 1,
+                        ..super::conformance::usd(0)
+                    })),
                     ..LeadPatch::default()
                 }
             },
@@ -2114,6 +2144,24 @@ impl StateMachineTest for PipelineTest {
                 }
             }
         });
+        let baseline = harness.rt.block_on(async {
+            let mut cells = Vec::new();
+            if !harness.maintained_cells() {
+                return cells;
+            }
+            for at in ACCOUNT_TYPES {
+                let at = Code::new(at.code()).unwrap_or_else(|e| panic!("{e}"));
+                cells.extend(
+                    harness
+                        .engine
+                        .store()
+                        .board_cells(&at)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}")),
+                );
+            }
+            cells
+        });
         Sut {
             harness,
             token: uuid::Uuid::now_v7().simple().to_string(),
@@ -2121,6 +2169,7 @@ impl StateMachineTest for PipelineTest {
             comms: Vec::new(),
             customers: Vec::new(),
             cursor,
+            baseline,
         }
     }
 
@@ -2181,6 +2230,45 @@ impl StateMachineTest for PipelineTest {
         }
         sut.cursor = sut.last_seq();
         sut
+    }
+
+    /// At the end of each case (after every step would cost the in-memory
+    /// store, which recounts its cells from every lead, a pass over the
+    /// whole store per step).
+    fn teardown(sut: Sut, ref_state: ModelState) {
+        if !sut.harness.maintained_cells() {
+            return;
+        }
+        let mut live = Vec::new();
+        for (id, m) in sut.leads.iter().zip(&ref_state.leads) {
+            if !m.deleted
+                && let (Some(lead), _, _) = sut.read(*id)
+            {
+                live.push(lead);
+            }
+        }
+        // The maintained board cells equal their recomputation from the
+        // leads read back (the board shows the cells, never the leads): the
+        // cells of earlier cases' leads, as the case found them, plus this
+        // case's leads.
+        for at in ACCOUNT_TYPES {
+            let at = Code::new(at.code()).unwrap_or_else(|e| panic!("{e}"));
+            let cells = sut
+                .block_on(sut.engine().store().board_cells(&at))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut want: Vec<BoardCell> = sut.baseline.iter().filter(|c| c.account_type == at).cloned().collect();
+            for cell in crate::store::tally::board_cells_of(&at, &live) {
+                match want.iter_mut().find(|c| c.same_cell(&cell)) {
+                    Some(c) => {
+                        c.count += cell.count;
+                        c.value += cell.value;
+                    }
+                    None => want.push(cell),
+                }
+            }
+            want.sort();
+            assert_eq!(cells, want, "board cells of {at} against the leads");
+        }
     }
 
     fn check_invariants(sut: &Sut, ref_state: &ModelState) {

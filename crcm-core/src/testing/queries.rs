@@ -905,13 +905,13 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
             here.sort_by_key(|l| l.number);
             let what = format!("seed {seed}, {view:?}, column {}", column.phase);
             assert_eq!(column.count, here.len() as u64, "{what}: count");
-            let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+            let mut sums: std::collections::BTreeMap<String, i128> = std::collections::BTreeMap::new();
             for l in &here {
                 if let Some(m) = l.expected_revenue {
-                    *sums.entry(m.currency.to_string()).or_default() += m.minor;
+                    *sums.entry(m.currency.to_string()).or_default() += i128::from(m.minor);
                 }
             }
-            let revenue: std::collections::BTreeMap<String, i64> = column
+            let revenue: std::collections::BTreeMap<String, i128> = column
                 .revenue
                 .iter()
                 .map(|m| (m.currency.to_string(), m.minor))
@@ -993,19 +993,19 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
             "seed {seed}: deals in {}",
             column.stage
         );
-        let value: i64 = here.iter().filter_map(|d| d.value).map(|m| m.minor).sum();
-        let weighted: i64 = here
+        let value: i128 = here.iter().filter_map(|d| d.value).map(|m| i128::from(m.minor)).sum();
+        let weighted: i128 = here
             .iter()
-            .filter_map(|d| d.value.map(|m| m.minor * i64::from(d.probability)))
+            .filter_map(|d| d.value.map(|m| i128::from(m.minor) * i128::from(d.probability)))
             .sum();
         assert_eq!(
-            column.value.iter().map(|m| m.minor).sum::<i64>(),
+            column.value.iter().map(|m| m.minor).sum::<i128>(),
             value,
             "seed {seed}: value of {}",
             column.stage
         );
         assert_eq!(
-            column.weighted.iter().map(|m| m.minor).sum::<i64>(),
+            column.weighted.iter().map(|m| m.minor).sum::<i128>(),
             (weighted + 50) / 100,
             "seed {seed}: weighted value of {}",
             column.stage
@@ -1642,8 +1642,8 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
             .filter(|d| d.pipeline == row.pipeline && d.stage == row.stage)
             .collect();
         assert_eq!(row.deals, here.len() as u64, "seed {seed}: deals at {}", row.stage);
-        let value: i64 = here.iter().filter_map(|d| d.value).map(|m| m.minor).sum();
-        assert_eq!(row.value.iter().map(|m| m.minor).sum::<i64>(), value);
+        let value: i128 = here.iter().filter_map(|d| d.value).map(|m| i128::from(m.minor)).sum();
+        assert_eq!(row.value.iter().map(|m| m.minor).sum::<i128>(), value);
     }
     assert_eq!(
         forecast.iter().map(|r| r.deals).sum::<u64>(),

@@ -135,6 +135,9 @@ impl MigrationTrait for Migration {
             .col(key("currency", 8))
             .col(big("count", 0))
             .col(big("value", 0))
+            // Added by migration 8; created here too, so that this
+            // migration's backfill writes cells as the current code does.
+            .col(big("value_high", 0))
             .primary_key(
                 Index::create()
                     .col(t("account_type"))

@@ -1,0 +1,307 @@
+//! Extreme input on every backend: values past a bound are refused with a
+//! typed error and change nothing; values at the bound are stored, and every
+//! sum over them (board cells, grouped tallies, forecasts) is exact, also
+//! where it no longer fits 64 bits; reads with extreme parameters answer
+//! instead of panicking.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use super::conformance::{b2b, code, create, exec, qualify, refuse, usd};
+use super::{AllLeads, StoreFactory, ann, fixture_engine, maria};
+use crate::domain::activity::Subject;
+use crate::domain::input::{DealDraft, LeadPatch, NewLead};
+use crate::domain::limits;
+use crate::domain::money::{Money, MoneySum};
+use crate::engine::Engine;
+use crate::engine::board::BoardQuery;
+use crate::engine::commands::{self, Command};
+use crate::engine::query::{LeadQuery, LeadSort};
+use crate::engine::reports::Interval;
+use crate::rules::error::Error;
+use crate::store::{LeadFilter, PageRequest};
+
+/// How much of the store a refusal could have touched: every lead and the
+/// event count.
+async fn state(engine: &Engine) -> (Vec<crate::domain::lead::Lead>, usize) {
+    let leads = engine
+        .lead_list(&LeadFilter::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let events = engine.events_since(0, usize::MAX).await.unwrap_or_default().len();
+    (leads, events)
+}
+
+fn assert_code(e: &Error, name: &str, what: &str) {
+    assert_eq!(e.code().name, name, "{what}: {e}");
+}
+
+fn past(minor: i64) -> Money {
+    Money { minor, ..usd(0) }
+}
+
+/// Amounts above [`limits::AMOUNT`], dates outside
+/// [`limits::DATE_MIN`]..=[`limits::DATE_MAX`] and day counts above
+/// [`limits::DAYS`] are refused everywhere they enter and change nothing; at
+/// the bounds they are stored, a board cell of three maximal leads and a
+/// forecast of 93 maximal deals at 100 % (whose weighted sum in hundredths,
+/// 9.3 × 10^18, passes `i64::MAX`) are exact, follow-ups at both date bounds
+/// order as dates (one is overdue), and sorting by value keeps every lead.
+pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn StoreFactory>) {
+    let engine = fixture_engine(&*factory).await;
+    let max = limits::AMOUNT;
+    let before = state(&engine).await;
+    // Amounts past the bound, as a new lead's revenue and in an edit.
+    for minor in [max + 1, i64::MAX / 2 + 1, i64::MAX] {
+        let mut input = b2b("Max", "Overflow");
+        input.expected_revenue = Some(past(minor));
+        let e = refuse(
+            &engine,
+            &ann(),
+            Command::CreateLead(commands::CreateLead { lead: input }),
+        )
+        .await;
+        assert_code(&e, "out_of_range", "revenue past the bound");
+    }
+    // Dates outside the range.
+    let out_of_range = [
+        NaiveDate::MIN,
+        NaiveDate::MAX,
+        limits::DATE_MIN.pred_opt().unwrap_or(NaiveDate::MIN),
+        limits::DATE_MAX.succ_opt().unwrap_or(NaiveDate::MAX),
+    ];
+    for date in out_of_range {
+        let mut input = b2b("Date", "Overflow");
+        input.expected_close = Some(date);
+        let e = refuse(
+            &engine,
+            &ann(),
+            Command::CreateLead(commands::CreateLead { lead: input }),
+        )
+        .await;
+        assert_code(&e, "out_of_range", "expected close out of range");
+    }
+    assert_eq!(state(&engine).await, before, "refused creates change nothing");
+
+    let lead = create(&engine, &ann(), b2b("Edge", "Bound")).await;
+    let before = state(&engine).await;
+    for patch in [
+        LeadPatch {
+            expected_revenue: Some(Some(past(i64::MAX))),
+            ..LeadPatch::default()
+        },
+        LeadPatch {
+            expected_close: Some(Some(NaiveDate::MAX)),
+            ..LeadPatch::default()
+        },
+    ] {
+        let e = refuse(
+            &engine,
+            &ann(),
+            Command::UpdateLead(commands::UpdateLead { lead: lead.id, patch }),
+        )
+        .await;
+        assert_code(&e, "out_of_range", "edit out of range");
+    }
+    for due in out_of_range {
+        let e = refuse(
+            &engine,
+            &ann(),
+            Command::ScheduleFollowUp(commands::ScheduleFollowUp {
+                subject: Subject::Lead(lead.id),
+                due,
+                note: "someday".into(),
+                assignee: None,
+            }),
+        )
+        .await;
+        assert_code(&e, "out_of_range", "follow-up due out of range");
+    }
+    // A rot period of u32::MAX days is a configuration problem.
+    let (mut config, version) = engine.config().await.unwrap_or_else(|e| panic!("{e}"));
+    config.phases[0].rot_after_days = Some(u32::MAX);
+    let e = refuse(
+        &engine,
+        &maria(),
+        Command::SetConfig(commands::SetConfig {
+            config,
+            expected_version: Some(version),
+        }),
+    )
+    .await;
+    assert_code(&e, "config_invalid", "rot_after_days past the bound");
+    assert_eq!(state(&engine).await, before, "refused edits change nothing");
+    // Reads with day counts past the bound are refused, not a panic.
+    let e = engine
+        .leads(&LeadQuery {
+            min_days_in_phase: Some(u32::MAX),
+            ..LeadQuery::default()
+        })
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("min_days_in_phase u32::MAX must be refused"));
+    assert_code(&e, "out_of_range", "min_days_in_phase");
+    let e = engine
+        .report_stuck(u32::MAX, &PageRequest::default())
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("report_stuck(u32::MAX) must be refused"));
+    assert_code(&e, "out_of_range", "report_stuck");
+    // An interval past the calendar's end is open, not a panic.
+    let open = Interval::days(engine.now(), i64::MAX);
+    assert_eq!(open.before, None);
+    engine
+        .report_sources(&open)
+        .await
+        .unwrap_or_else(|e| panic!("a report over an open interval: {e}"));
+    let stuck = engine
+        .report_stuck(limits::DAYS, &PageRequest::default())
+        .await
+        .unwrap_or_else(|e| panic!("report_stuck at the bound: {e}"));
+    assert!(stuck.items.is_empty(), "no lead is 100 years in its phase");
+
+    // At the bounds: three maximal leads in one board cell.
+    let mut at_max = Vec::new();
+    for name in ["Ada", "Bea", "Cid"] {
+        let mut input: NewLead = b2b(name, "Max");
+        input.expected_revenue = Some(usd(max));
+        input.expected_close = Some(limits::DATE_MAX);
+        at_max.push(create(&engine, &ann(), input).await);
+    }
+    let board = engine
+        .board(&BoardQuery::new(code("b2b")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = &board.columns[0];
+    assert_eq!(first.count, 4, "three maximal leads and one without revenue");
+    assert_eq!(
+        first.revenue,
+        vec![MoneySum {
+            minor: 3 * i128::from(max),
+            currency: usd(0).currency
+        }]
+    );
+    // The same figures through a grouped count (a board with a filter).
+    let mut filtered = BoardQuery::new(code("b2b"));
+    filtered.filter.owner = Some(ann().user);
+    let filtered = engine.board(&filtered).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(filtered.columns[0].revenue, first.revenue, "tally and cells agree");
+    // Sorted by value either way: every lead, once.
+    let all = engine
+        .lead_list(&LeadFilter::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for descending in [true, false] {
+        let page = engine
+            .leads(&LeadQuery {
+                sort: LeadSort::Value,
+                descending,
+                page: PageRequest {
+                    limit: 100,
+                    ..PageRequest::default()
+                },
+                ..LeadQuery::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.items.len(), all.len(), "sorted by value (descending {descending})");
+        let maximal = page
+            .items
+            .iter()
+            .filter(|l| l.expected_revenue == Some(usd(max)))
+            .count();
+        assert_eq!(maximal, 3, "the maximal leads are listed once each");
+    }
+
+    // 93 maximal deals at 100 %: a weighted sum past 64 bits.
+    let (_, _, first_deal) = qualify(&engine, &ann(), at_max[0].id).await;
+    let mut deals = 0;
+    for _ in 0..93 {
+        let deal = engine
+            .run(
+                &ann(),
+                commands::OpenDeal {
+                    lead: at_max[0].id,
+                    pipeline: None,
+                    deal: DealDraft {
+                        value: Some(usd(max)),
+                        ..DealDraft::default()
+                    },
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("open_deal: {e}"));
+        exec(
+            &engine,
+            &ann(),
+            Command::SetDealProbability(commands::SetDealProbability {
+                deal: deal.id,
+                probability: Some(100),
+            }),
+        )
+        .await;
+        deals += 1;
+    }
+    let total = MoneySum {
+        minor: i128::from(max) * (deals + 1),
+        currency: usd(0).currency,
+    };
+    // The deal from qualifying carries the lead's revenue at its stage's
+    // probability (10 %).
+    let weighted = MoneySum {
+        minor: i128::from(max) * deals + i128::from(max) / 10,
+        currency: usd(0).currency,
+    };
+    assert!(
+        i128::from(max) * 100 * deals > i128::from(i64::MAX),
+        "the weighted sum passes 64 bits"
+    );
+    let deal_board = engine
+        .deal_board(&first_deal.pipeline, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let column = deal_board
+        .columns
+        .iter()
+        .find(|c| c.stage == first_deal.stage)
+        .unwrap_or_else(|| panic!("the first stage is on the deal board"));
+    assert_eq!(column.count, 94);
+    assert_eq!(
+        (column.value.clone(), column.weighted.clone()),
+        (vec![total], vec![weighted])
+    );
+    let forecast = engine
+        .report_forecast(Some(&first_deal.pipeline))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let row = forecast
+        .iter()
+        .find(|r| r.stage == first_deal.stage)
+        .unwrap_or_else(|| panic!("the first stage is forecast"));
+    assert_eq!((row.value.clone(), row.weighted.clone()), (vec![total], vec![weighted]));
+
+    // Follow-ups at both bounds order as dates: only the earliest is overdue.
+    for due in [limits::DATE_MIN, limits::DATE_MAX, engine.now().date_naive()] {
+        exec(
+            &engine,
+            &ann(),
+            Command::ScheduleFollowUp(commands::ScheduleFollowUp {
+                subject: Subject::Lead(at_max[1].id),
+                due,
+                note: "check".into(),
+                assignee: None,
+            }),
+        )
+        .await;
+    }
+    let workload = engine.report_workload().await.unwrap_or_else(|e| panic!("{e}"));
+    let ann_row = workload
+        .iter()
+        .find(|r| r.owner == ann().user)
+        .unwrap_or_else(|| panic!("ann has a workload row"));
+    assert_eq!(
+        ann_row.overdue_follow_ups, 1,
+        "only the follow-up due in 1900 is past due"
+    );
+}
