@@ -295,6 +295,10 @@ fn samples() -> Vec<Error> {
             what: "board cell b2b/CALL/ann/USD".into(),
         }
         .into(),
+        StoreError::InvalidOptions {
+            message: "the store's directory is an empty path; name a directory such as ./crcm-data".into(),
+        }
+        .into(),
     ]
 }
 

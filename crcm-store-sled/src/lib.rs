@@ -119,8 +119,14 @@ pub enum Durability {
 pub struct SledOptions {
     /// When commits reach the disk.
     pub durability: Durability,
-    /// sled's page cache size in bytes.
+    /// sled's page cache size in bytes, at least [`SledOptions::MIN_CACHE`].
     pub cache_capacity: u64,
+}
+
+impl SledOptions {
+    /// The smallest page cache accepted (1 MiB): sled 0.34 divides its cache
+    /// among shards and panics on one that holds nothing.
+    pub const MIN_CACHE: u64 = 1024 * 1024;
 }
 
 impl Default for SledOptions {
@@ -279,6 +285,22 @@ impl SledStore {
 
     /// Opens the store; `flush` replaces sled's flush in tests.
     fn open_inner(dir: &Path, options: SledOptions, flush: Option<FlushFn>) -> Result<Self, StoreError> {
+        // An empty path would put the store into the current directory,
+        // whatever else it holds.
+        if dir.as_os_str().is_empty() {
+            return Err(StoreError::InvalidOptions {
+                message: "the store's directory is an empty path; name a directory such as ./crcm-data".into(),
+            });
+        }
+        if options.cache_capacity < SledOptions::MIN_CACHE {
+            return Err(StoreError::InvalidOptions {
+                message: format!(
+                    "a page cache of {} bytes is less than the {} bytes sled needs",
+                    options.cache_capacity,
+                    SledOptions::MIN_CACHE
+                ),
+            });
+        }
         let dir = dir.to_path_buf();
         let found = check_dir(&dir)?;
         if found.is_none() {

@@ -67,3 +67,36 @@ fn an_empty_or_missing_directory_becomes_a_store_and_reopens() {
     let marker = std::fs::read_to_string(tmp.path().join("crcm-store.json")).expect("marker");
     assert_eq!(marker, format!(r#"{{"crcm_store":true,"format":{FORMAT_VERSION}}}"#));
 }
+
+#[test]
+fn an_empty_path_and_a_cache_too_small_are_refused_before_anything_is_written() {
+    // The current directory is not ours: an empty path must not become it.
+    let cwd = std::env::current_dir().expect("cwd");
+    let before = listing(&cwd);
+    match SledStore::open("") {
+        Err(StoreError::InvalidOptions { message }) => assert!(message.contains("empty path"), "{message}"),
+        other => panic!("expected InvalidOptions, got {other:?}"),
+    }
+    assert_eq!(listing(&cwd), before, "the current directory is untouched");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("store");
+    for cache_capacity in [0, 1, crcm_store_sled::SledOptions::MIN_CACHE - 1] {
+        let options = crcm_store_sled::SledOptions {
+            cache_capacity,
+            ..Default::default()
+        };
+        match SledStore::open_with(&dir, options) {
+            Err(StoreError::InvalidOptions { message }) => assert!(message.contains("page cache"), "{message}"),
+            other => panic!("a cache of {cache_capacity} bytes: expected InvalidOptions, got {other:?}"),
+        }
+        assert!(!dir.exists(), "nothing was created");
+    }
+    let options = crcm_store_sled::SledOptions {
+        cache_capacity: crcm_store_sled::SledOptions::MIN_CACHE,
+        ..Default::default()
+    };
+    assert!(
+        SledStore::open_with(&dir, options).is_ok(),
+        "the smallest cache accepted works"
+    );
+}

@@ -73,3 +73,48 @@ pub fn validate(config: &Config, values: &BTreeMap<Code, CustomValue>) -> Result
     }
     InputError::collect(errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::CustomFieldDef;
+    use crate::domain::money::Currency;
+
+    fn config() -> Config {
+        let usd = Currency::new("USD").unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Config::default_with("US", usd);
+        for (name, kind) in [("notes", CustomFieldKind::Text), ("since", CustomFieldKind::Date)] {
+            c.custom_fields.push(CustomFieldDef {
+                name: Code::new(name).unwrap_or_else(|e| panic!("{e}")),
+                label: name.into(),
+                kind,
+                required: false,
+            });
+        }
+        c
+    }
+
+    fn one(name: &str, value: CustomValue) -> BTreeMap<Code, CustomValue> {
+        [(Code::new(name).unwrap_or_else(|e| panic!("{e}")), value)].into()
+    }
+
+    #[test]
+    fn texts_and_dates_keep_to_the_limits() {
+        let c = config();
+        let text = |t: &str| validate(&c, &one("notes", CustomValue::Text(t.to_owned())));
+        assert!(text("two\nlines\tand a tab").is_ok());
+        assert!(text(&"é".repeat(limits::CUSTOM_TEXT)).is_ok());
+        for bad in [
+            "nul \0 inside",
+            "escape \u{1b}[31m",
+            &"x".repeat(limits::CUSTOM_TEXT + 1),
+        ] {
+            assert!(matches!(text(bad), Err(InputError::CustomField { .. })), "{bad:?}");
+        }
+        let date = |d: NaiveDate| validate(&c, &one("since", CustomValue::Date(d)));
+        assert!(date(limits::DATE_MIN).is_ok() && date(limits::DATE_MAX).is_ok());
+        for bad in [NaiveDate::MIN, NaiveDate::MAX] {
+            assert!(matches!(date(bad), Err(InputError::CustomField { .. })), "{bad}");
+        }
+    }
+}

@@ -308,6 +308,18 @@ impl Engine {
         query.check()?;
         let (config, _) = self.config().await?;
         let (filter, order) = query.resolve(&config, self.now());
+        // A lead's number never changes: a cursor naming one lead's number
+        // and another lead's id was not written by crcm (the backends would
+        // answer it differently: one compares the number alone).
+        if query.sort == LeadSort::Number
+            && let Some(cursor) = query.page.after
+            && let Some(lead) = self.store.lead(LeadId(cursor.id)).await?
+            && i64::try_from(lead.number).ok() != Some(cursor.key)
+        {
+            return Err(Error::Input(InputError::BadCursor {
+                text: cursor.to_string(),
+            }));
+        }
         Ok(self.store.leads(&filter, &order, &query.page).await?)
     }
 

@@ -146,6 +146,7 @@ error_codes! {
     NOT_DURABLE = 6004, "storage", "not_durable", "The unit of work was applied but could not be made durable.";
     BACKEND = 6005, "storage", "backend", "The backend failed (I/O, connection, database); nothing was applied.";
     OVERFLOW = 6006, "storage", "overflow", "A sum the store maintains (a board cell) would overflow; nothing was applied.";
+    INVALID_OPTIONS = 6007, "storage", "invalid_options", "The options given to open a store cannot work (an empty path, a cache too small); nothing was opened.";
 }
 
 impl Error {
@@ -212,6 +213,7 @@ impl Error {
                 StoreError::Corrupt { .. } => code::CORRUPT,
                 StoreError::NotDurable { .. } => code::NOT_DURABLE,
                 StoreError::Overflow { .. } => code::OVERFLOW,
+                StoreError::InvalidOptions { .. } => code::INVALID_OPTIONS,
                 StoreError::Backend { .. } => code::BACKEND,
             },
         }

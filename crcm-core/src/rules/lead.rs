@@ -272,6 +272,7 @@ pub fn update_lead(ctx: &Ctx<'_>, lead: &Lead, patch: &LeadPatch) -> Result<(Uni
 /// Sets New or Contacted by hand; any other status names the action that reaches it.
 pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
+    refuse_merged(lead)?;
     let action = machine::manual_status_action(status)?;
     let to = machine::lead_transition(lead.number, lead.status, action, None)?;
     let mut next = lead.clone();
@@ -428,6 +429,7 @@ pub fn disqualify(
     note_text: Option<&str>,
 ) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
+    refuse_merged(lead)?;
     let to = machine::lead_transition(lead.number, lead.status, LeadAction::Disqualify, None)?;
     let n = lost_reason(ctx.config, reason, note_text)?;
     let mut next = lead.clone();
@@ -476,6 +478,7 @@ pub(crate) fn restore_phase(
 /// lost reason is cleared (history keeps it).
 pub fn reopen(ctx: &Ctx<'_>, lead: &Lead) -> Result<(UnitOfWork, Lead), Error> {
     access::can_change_lead(ctx.actor, lead)?;
+    refuse_merged(lead)?;
     let saved = lead.reopen_point.clone();
     let to = machine::lead_transition(
         lead.number,
@@ -532,14 +535,20 @@ pub fn merge(
     if lead.id == into.id {
         return Err(LeadError::MergeIntoSelf.into());
     }
+    refuse_merged(into)?;
+    refuse_merged(lead)?;
     machine::lead_transition(into.number, into.status, LeadAction::MergeInto, None)?;
-    if into.in_closing_phase(ctx.config) {
-        return Err(LeadError::Closed {
-            number: into.number,
-            status: into.status,
-            action: LeadAction::MergeInto,
+    // Closed leads are neither merged nor merged into, whether closed by
+    // status or by a closing phase.
+    for (l, action) in [(into, LeadAction::MergeInto), (lead, LeadAction::Merge)] {
+        if l.in_closing_phase(ctx.config) {
+            return Err(LeadError::Closed {
+                number: l.number,
+                status: l.status,
+                action,
+            }
+            .into());
         }
-        .into());
     }
     let to = machine::lead_transition(lead.number, lead.status, LeadAction::Merge, None)?;
     let mut next = lead.clone();
@@ -854,6 +863,32 @@ mod tests {
         let e = update_lead(&c, &merged, &LeadPatch::default()).err();
         assert!(
             matches!(e, Some(Error::Lead(LeadError::Merged { into, .. })) if into == Some(b.id)),
+            "{e:?}"
+        );
+        // A merged lead is refused with one code, whatever the action.
+        let other = lead(&config, 4, LeadStatus::New);
+        for e in [
+            merge(&c, &merged, &other, &LeadBelongings::default()).err(),
+            merge(&c, &other, &merged, &LeadBelongings::default()).err(),
+            set_status(&c, &merged, LeadStatus::Contacted).err(),
+            disqualify(&c, &merged, &code("no_fit"), None).err(),
+            reopen(&c, &merged).err(),
+        ] {
+            assert!(matches!(e, Some(Error::Lead(LeadError::Merged { .. }))), "{e:?}");
+        }
+        // A New lead in a closing phase is closed: it is not merged either.
+        let (_, won) =
+            move_phase(&c, &other, &phase("WON"), Some(&code("won")), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(won.status, LeadStatus::New);
+        let e = merge(&c, &won, &b, &LeadBelongings::default()).err();
+        assert!(
+            matches!(
+                e,
+                Some(Error::Lead(LeadError::Closed {
+                    action: LeadAction::Merge,
+                    ..
+                }))
+            ),
             "{e:?}"
         );
     }

@@ -72,6 +72,7 @@ pub enum CustomerFound {
 /// and create a deal at the first stage of the default pipeline.
 pub fn qualify(ctx: &Ctx<'_>, lead: &Lead, found: &CustomerFound, draft: &DealDraft) -> Result<QualifyOutcome, Error> {
     access::can_change_lead(ctx.actor, lead)?;
+    super::lead::refuse_merged(lead)?;
     let to = machine::lead_transition(lead.number, lead.status, LeadAction::Qualify, None)?;
     if lead.in_closing_phase(ctx.config) {
         return Err(LeadError::Closed {
@@ -212,6 +213,7 @@ pub fn open_deal(
     draft: &DealDraft,
 ) -> Result<(UnitOfWork, Deal), Error> {
     access::can_change_lead(ctx.actor, lead)?;
+    super::lead::refuse_merged(lead)?;
     machine::lead_transition(lead.number, lead.status, LeadAction::OpenDeal, None)?;
     let Some(customer) = lead.customer else {
         return Err(LeadError::NotAllowed {

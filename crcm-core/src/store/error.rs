@@ -65,6 +65,13 @@ pub enum StoreError {
         /// The newest format this build reads.
         supported: u32,
     },
+    /// The options given to open a store cannot work (an empty path, a cache
+    /// too small); nothing was opened or written.
+    #[error("invalid store options: {message}")]
+    InvalidOptions {
+        /// What is wrong.
+        message: String,
+    },
     /// The location holds data that is not a crcm store; it was not modified.
     #[error("not a crcm store: {0}")]
     NotACrcmStore(String),
@@ -137,6 +144,7 @@ impl StoreError {
             Self::Contention { backend, message } => json!({ "backend": backend, "message": message }),
             Self::Duplicate { what, value } => json!({ "what": what, "value": value }),
             Self::FormatTooNew { found, supported } => json!({ "found": found, "supported": supported }),
+            Self::InvalidOptions { message } => json!({ "message": message }),
             Self::NotACrcmStore(what) => json!({ "what": what }),
             Self::Corrupt { what, message } => json!({ "what": what, "message": message }),
             Self::NotDurable {

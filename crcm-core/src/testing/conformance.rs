@@ -1474,6 +1474,7 @@ macro_rules! conformance_tests {
             invalid_lead_input_is_refused_and_changes_nothing,
             edge_inputs_are_stored_exactly,
             extreme_values_are_refused_or_summed_exactly,
+            filters_and_cursors_mean_the_same_everywhere,
             customers_page_in_creation_order,
             delete_is_refused_while_links_exist,
             communications_are_linked_created_or_ignored,

@@ -1544,7 +1544,11 @@ fn model_apply_other(state: &mut ModelState, step: &Step) -> Option<Expect> {
                 Refused("not_found")
             } else if !l.may(who) || !target.may(who) {
                 Refused("permission")
-            } else if lead == into || !target.open() || !matches!(l.status, LeadStatus::New | LeadStatus::Contacted) {
+            } else if lead == into
+                || !target.open()
+                || !l.open()
+                || !matches!(l.status, LeadStatus::New | LeadStatus::Contacted)
+            {
                 Refused("lead")
             } else {
                 // The duplicate's timeline, communications and deals move to
