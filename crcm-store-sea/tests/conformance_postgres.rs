@@ -2,4 +2,7 @@
 
 mod common;
 
-crcm_core::conformance_tests!(common::SqlFactory::new(common::Server::Postgres));
+crcm_core::conformance_tests!(
+    common::SqlFactory::new(common::Server::Postgres);
+    #[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
+);

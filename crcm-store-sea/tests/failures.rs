@@ -118,11 +118,13 @@ fn database_error_mid_unit_sqlite() {
 }
 
 #[test]
+#[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
 fn database_error_mid_unit_postgres() {
     run(database_error_mid_unit(Server::Postgres));
 }
 
 #[test]
+#[cfg_attr(crcm_skip_mysql, ignore = "CRCM_TEST_MYSQL_URL is not set")]
 fn database_error_mid_unit_mysql() {
     run(database_error_mid_unit(Server::Mysql));
 }
@@ -131,6 +133,7 @@ fn database_error_mid_unit_mysql() {
 /// its events, after the lead and its history were written. The command fails
 /// with a typed error, nothing remains, and the store works again afterwards.
 #[test]
+#[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
 fn lost_connection_mid_unit_postgres() {
     let factory = SqlFactory::new(Server::Postgres);
     if !crcm_core::testing::available(&factory) {

@@ -218,21 +218,25 @@ fn migrations_sqlite() {
 }
 
 #[test]
+#[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
 fn migrations_postgres() {
     run(story(Server::Postgres));
 }
 
 #[test]
+#[cfg_attr(crcm_skip_mysql, ignore = "CRCM_TEST_MYSQL_URL is not set")]
 fn migrations_mysql() {
     run(story(Server::Mysql));
 }
 
 #[test]
+#[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
 fn simultaneous_migrations_postgres() {
     run(simultaneous(Server::Postgres));
 }
 
 #[test]
+#[cfg_attr(crcm_skip_mysql, ignore = "CRCM_TEST_MYSQL_URL is not set")]
 fn simultaneous_migrations_mysql() {
     run(simultaneous(Server::Mysql));
 }
@@ -241,6 +245,7 @@ fn simultaneous_migrations_mysql() {
 /// are: a plan cached while a table was empty would stay while an import
 /// fills it (a sequential scan per batch).
 #[test]
+#[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
 fn postgres_connections_plan_every_statement() {
     run(async {
         let factory = SqlFactory::new(Server::Postgres);

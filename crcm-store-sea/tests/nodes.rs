@@ -372,11 +372,13 @@ fn race(server: Server) {
 }
 
 #[test]
+#[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
 fn two_nodes_race_on_postgres() {
     race(Server::Postgres);
 }
 
 #[test]
+#[cfg_attr(crcm_skip_mysql, ignore = "CRCM_TEST_MYSQL_URL is not set")]
 fn two_nodes_race_on_mysql() {
     race(Server::Mysql);
 }

@@ -235,11 +235,13 @@ fn sqlite_reads_use_indexes_at_every_size() {
 }
 
 #[test]
+#[cfg_attr(crcm_skip_postgres, ignore = "CRCM_TEST_POSTGRES_URL is not set")]
 fn postgres_reads_do_not_grow_with_the_store() {
     common::run(scale_test(Server::Postgres));
 }
 
 #[test]
+#[cfg_attr(crcm_skip_mysql, ignore = "CRCM_TEST_MYSQL_URL is not set")]
 fn mysql_reads_do_not_grow_with_the_store() {
     common::run(scale_test(Server::Mysql));
 }

@@ -19,6 +19,12 @@ pub struct FieldChange {
     pub old: Value,
     /// The value after (`null` when the entity was deleted or the field was cleared).
     pub new: Value,
+    /// A list that gained or lost items: `old` holds the items removed and
+    /// `new` the items added (each in list order), not the whole lists, so a
+    /// list's history grows with its changes, not with its length. `false`
+    /// (and left out of the JSON form) for every other change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub items: bool,
 }
 
 impl FieldChange {
@@ -76,13 +82,48 @@ pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
         .filter_map(|field| {
             let o = old_map.get(field).cloned().unwrap_or(Value::Null);
             let n = new_map.get(field).cloned().unwrap_or(Value::Null);
-            (o != n).then(|| FieldChange {
-                field: field.clone(),
-                old: o,
-                new: n,
-            })
+            (o != n).then(|| change(field, o, n))
         })
         .collect()
+}
+
+/// One field's change: two lists that differ by items become the items
+/// removed and added; anything else (and a list only reordered) is the
+/// values before and after.
+fn change(field: &str, old: Value, new: Value) -> FieldChange {
+    if let (Value::Array(before), Value::Array(after)) = (&old, &new) {
+        let removed = minus(before, after);
+        let added = minus(after, before);
+        if !removed.is_empty() || !added.is_empty() {
+            return FieldChange {
+                field: field.to_owned(),
+                old: Value::Array(removed),
+                new: Value::Array(added),
+                items: true,
+            };
+        }
+    }
+    FieldChange {
+        field: field.to_owned(),
+        old,
+        new,
+        items: false,
+    }
+}
+
+/// The items of `a` not in `b`, counting repeats, in `a`'s order.
+fn minus(a: &[Value], b: &[Value]) -> Vec<Value> {
+    let mut left: Vec<&Value> = b.iter().collect();
+    let mut out = Vec::new();
+    for item in a {
+        match left.iter().position(|x| *x == item) {
+            Some(i) => {
+                left.swap_remove(i);
+            }
+            None => out.push(item.clone()),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -96,6 +137,7 @@ mod tests {
             field: "status".into(),
             old: serde_json::json!("new"),
             new: serde_json::json!("qualified"),
+            items: false,
         };
         assert_eq!(change.old_as::<LeadStatus>().ok().flatten(), Some(LeadStatus::New));
         assert_eq!(
@@ -106,6 +148,7 @@ mod tests {
             field: "probability".into(),
             old: serde_json::json!(40),
             new: Value::Null,
+            items: false,
         };
         assert_eq!(cleared.new_as::<u8>().ok().flatten(), None);
         assert!(change.new_as::<u8>().is_err(), "a wrong type is an error, not a guess");
@@ -122,5 +165,37 @@ mod tests {
         assert_eq!(d[0].old, json!(1));
         assert_eq!(d[0].new, json!(2));
         assert_eq!(d[2].new, Value::Null);
+    }
+
+    #[test]
+    fn lists_record_the_items_added_and_removed() {
+        let old = json!({"documents": [{"id": "Q-1"}, {"id": "Q-2"}], "tags": ["a", "b"], "team": ["x", "y"]});
+        let new =
+            json!({"documents": [{"id": "Q-1"}, {"id": "Q-2"}, {"id": "Q-3"}], "tags": ["b"], "team": ["y", "x"]});
+        let d = diff(&old, &new);
+        let docs = d
+            .iter()
+            .find(|c| c.field == "documents")
+            .unwrap_or_else(|| panic!("{d:?}"));
+        assert!(docs.items);
+        assert_eq!((&docs.old, &docs.new), (&json!([]), &json!([{"id": "Q-3"}])));
+        let tags = d.iter().find(|c| c.field == "tags").unwrap_or_else(|| panic!("{d:?}"));
+        assert_eq!((tags.items, &tags.old, &tags.new), (true, &json!(["a"]), &json!([])));
+        // Reordered only: the lists before and after.
+        let team = d.iter().find(|c| c.field == "team").unwrap_or_else(|| panic!("{d:?}"));
+        assert_eq!((team.items, &team.new), (false, &json!(["y", "x"])));
+        // A created record's lists are plain values (nothing before).
+        let created = diff(&Value::Null, &new);
+        assert!(created.iter().all(|c| !c.items), "{created:?}");
+        // 300 links: each entry holds one document, not the list.
+        let mut list = Vec::new();
+        let mut total = 0;
+        for i in 0..300 {
+            let before = json!({ "documents": list.clone() });
+            list.push(json!({"id": format!("SO-{i}")}));
+            let after = json!({ "documents": list.clone() });
+            total += serde_json::to_string(&diff(&before, &after)).map_or(0, |s| s.len());
+        }
+        assert!(total < 300 * 100, "history of 300 links: {total} bytes");
     }
 }

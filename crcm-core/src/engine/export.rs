@@ -26,7 +26,39 @@ pub fn export_columns(config: &Config) -> Vec<ImportField> {
         .collect()
 }
 
-/// A lead's value for an export column, in the form the import reads back.
+/// The characters that make a spreadsheet read a cell as a formula (OWASP's
+/// list for CSV injection): `=`, `+`, `-`, `@`, tab and carriage return.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a cell, past any leading apostrophes, starts a formula.
+fn starts_formula(text: &str) -> bool {
+    text.trim_start_matches('\'').starts_with(FORMULA_START)
+}
+
+/// A cell as the export writes it: one that a spreadsheet would run as a
+/// formula (`=HYPERLINK(...)`, `@SUM(...)`, `+1 212...`) gets a leading
+/// apostrophe, which spreadsheets show as text; so does one that already
+/// starts with apostrophes before such a character, so that
+/// [`unguard_cell`] gives back exactly what was exported.
+pub fn guard_cell(text: String) -> String {
+    if starts_formula(&text) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+/// A cell as the import reads it: the apostrophe [`guard_cell`] added is
+/// taken off again (and only that one).
+pub fn unguard_cell(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if starts_formula(rest) => rest,
+        _ => text,
+    }
+}
+
+/// A lead's value for an export column, in the form the import reads back
+/// (before [`guard_cell`]).
 pub fn export_value(lead: &Lead, field: &ImportField) -> String {
     let text = |s: &str| s.trim().to_owned();
     match field {
@@ -92,7 +124,7 @@ impl Engine {
         loop {
             let page = self.leads(&query).await?;
             for lead in &page.items {
-                writer.write_record(columns.iter().map(|c| export_value(lead, c)))?;
+                writer.write_record(columns.iter().map(|c| guard_cell(export_value(lead, c))))?;
                 written += 1;
             }
             match page.next {
@@ -102,5 +134,28 @@ impl Engine {
         }
         writer.flush()?;
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_exported_as_text_and_read_back_exactly() {
+        for (value, written) in [
+            ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("+12125550147", "'+12125550147"),
+            ("-1", "'-1"),
+            ("\tx", "'\tx"),
+            ("'=x", "''=x"),
+            ("'quoted", "'quoted"),
+            ("Acme", "Acme"),
+            ("", ""),
+        ] {
+            assert_eq!(guard_cell(value.to_owned()), written, "{value:?}");
+            assert_eq!(unguard_cell(written), value, "{written:?} reads back");
+        }
     }
 }

@@ -84,6 +84,9 @@ pub fn add_contact(ctx: &Ctx<'_>, customer: &Customer, input: &NewContact) -> Re
         input.phone.as_deref(),
     );
     check_len(&mut errors, "job_title", &input.job_title, limits::LINE);
+    if let Err(e) = limits::check_count("contacts", customer.contacts.len() + 1, limits::CONTACTS) {
+        errors.push(e);
+    }
     InputError::collect(errors)?;
     let mut next = customer.clone();
     next.contacts.push(Contact {

@@ -555,6 +555,9 @@ pub fn merge(
     next.status = to;
     next.merged_into = Some(into.id);
     next.updated_at = ctx.now;
+    // The survivor records each lead merged into it; a bounded list keeps
+    // the record (and its history) small.
+    limits::check_count("merged_from", into.merged_from.len() + 1, limits::MERGED)?;
     let mut survivor = into.clone();
     survivor.merged_from.insert(lead.id);
     survivor.tags.extend(lead.tags.iter().cloned());
@@ -703,6 +706,7 @@ pub(crate) fn add_document(
     if documents.iter().any(|d| d.kind == kind && d.external_id == id) {
         return Ok(None);
     }
+    limits::check_count("documents", documents.len() + 1, limits::DOCUMENTS)?;
     let link = DocumentLink {
         kind,
         external_id: id.to_owned(),
@@ -889,6 +893,41 @@ mod tests {
                     ..
                 }))
             ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn lists_on_a_lead_are_bounded() {
+        let config = phased_config();
+        let ann = ann();
+        let c = ctx(&config, &ann);
+        let mut l = lead(&config, 1, LeadStatus::New);
+        for i in 0..limits::DOCUMENTS {
+            l.documents.push(DocumentLink {
+                kind: DocumentKind::Order,
+                external_id: format!("SO-{i}"),
+                linked_at: l.created_at,
+            });
+        }
+        let e = link_lead_document(&c, &l, &[], DocumentKind::Order, "SO-new").err();
+        assert!(
+            matches!(&e, Some(Error::Input(InputError::TooMany { field, max })) if field == "documents" && *max == limits::DOCUMENTS),
+            "{e:?}"
+        );
+        // Linking one already there is still a no-op, not a refusal.
+        assert!(link_lead_document(&c, &l, &[], DocumentKind::Order, "SO-0").is_ok());
+        let mut into = lead(&config, 2, LeadStatus::New);
+        into.merged_from = (0..limits::MERGED).map(|_| LeadId::new()).collect();
+        let e = merge(
+            &c,
+            &lead(&config, 3, LeadStatus::New),
+            &into,
+            &LeadBelongings::default(),
+        )
+        .err();
+        assert!(
+            matches!(&e, Some(Error::Input(InputError::TooMany { field, .. })) if field == "merged_from"),
             "{e:?}"
         );
     }

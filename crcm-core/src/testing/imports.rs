@@ -470,7 +470,9 @@ pub async fn export_imports_back(factory: Arc<dyn StoreFactory>) {
         "{text}"
     );
     assert!(
-        text.contains("Mary Ann,Smith,+1-212-555-0188 x208,referral,\"Acme, Inc.\",mary@example.com"),
+        // A cell a spreadsheet would run as a formula (a leading `+`) is
+        // written as text; the import reads the apostrophe off again.
+        text.contains("Mary Ann,Smith,'+1-212-555-0188 x208,referral,\"Acme, Inc.\",mary@example.com"),
         "{text}"
     );
 

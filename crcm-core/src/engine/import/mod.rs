@@ -646,6 +646,16 @@ pub enum ImportError {
     /// The file has no header row.
     #[error("the file is empty: it needs a header row")]
     NoHeader,
+    /// A record (row) is longer than
+    /// [`limits::IMPORT_RECORD_BYTES`](crate::domain::limits::IMPORT_RECORD_BYTES):
+    /// not a CSV file, or a quote never closed. Nothing of it was imported.
+    #[error("line {line}: a record longer than {max_bytes} bytes (is this a CSV file, with every quote closed?)")]
+    RecordTooLong {
+        /// The line the record starts on.
+        line: u64,
+        /// The limit.
+        max_bytes: usize,
+    },
     /// A header is not UTF-8.
     #[error("header {column} (column {index}) is not valid UTF-8")]
     HeaderNotUtf8 {

@@ -178,7 +178,9 @@ impl Plan {
                     let mut parts = Vec::new();
                     for &i in columns {
                         match std::str::from_utf8(record.get(i).unwrap_or_default()) {
-                            Ok(text) if !text.trim().is_empty() => parts.push(text.trim()),
+                            Ok(text) if !text.trim().is_empty() => {
+                                parts.push(crate::engine::export::unguard_cell(text.trim()));
+                            }
                             Ok(_) => {}
                             Err(_) => {
                                 unreadable.insert(field);
