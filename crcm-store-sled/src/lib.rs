@@ -94,7 +94,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::codec::{decode, encode, record_key, u64_value};
-use crate::flush::{FlushFn, Flusher};
+use crate::flush::{DiskSync, FlushFn, Flusher};
 pub use crate::verify::VerifyReport;
 
 const BACKEND: &str = "sled";
@@ -320,10 +320,17 @@ impl SledStore {
         let flusher = match options.durability {
             Durability::Periodic { .. } => None,
             Durability::Flush => {
-                let flush = flush.unwrap_or_else(|| {
-                    let db = db.clone();
-                    Box::new(move || db.flush().map(|_| ()).map_err(|e| e.to_string()))
-                });
+                let flush = match flush {
+                    Some(f) => f,
+                    None => {
+                        let db = db.clone();
+                        let mut disk = DiskSync::open(&dir.join("sled")).map_err(io)?;
+                        Box::new(move || {
+                            db.flush().map_err(|e| e.to_string())?;
+                            disk.sync().map_err(|e| format!("fsync: {e}"))
+                        })
+                    }
+                };
                 Some(std::sync::Arc::new(Flusher::start(flush).map_err(io)?))
             }
         };

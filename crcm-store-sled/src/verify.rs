@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crcm_core::domain::entity::EntityRef;
 use crcm_core::domain::event::EventEnvelope;
 use crcm_core::domain::history::HistoryEntry;
+use crcm_core::domain::ids::LeadId;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
 use crcm_core::store::steps::PhaseStep;
@@ -63,8 +65,10 @@ pub(crate) fn verify(store: &SledStore) -> Result<VerifyReport, StoreError> {
     let mut want_idx: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut want_board: BTreeMap<Vec<u8>, (u64, i128)> = BTreeMap::new();
     let mut max_number = 0;
+    let mut existing: std::collections::BTreeSet<Vec<u8>> = std::collections::BTreeSet::new();
     for item in store.records.iter() {
         let (k, v) = item.map_err(io)?;
+        existing.insert(k.to_vec());
         let record: Record = match decode(&v, &k) {
             Ok(r) => r,
             Err(e) => {
@@ -122,6 +126,31 @@ pub(crate) fn verify(store: &SledStore) -> Result<VerifyReport, StoreError> {
                 record.entity(),
                 record.version()
             ));
+        }
+    }
+    // A deleted lead keeps its history, and so its phase steps: the funnel
+    // and time in phase count every lead that reached a phase (on every
+    // backend).
+    let mut deleted: BTreeMap<Vec<u8>, Vec<HistoryEntry>> = BTreeMap::new();
+    let lead_kind = record_key(EntityRef::lead(LeadId(uuid::Uuid::nil())));
+    for item in store.history.scan_prefix(&lead_kind[..1]) {
+        let (hk, hv) = item.map_err(io)?;
+        let Some(owner) = hk.get(..17) else { continue };
+        if existing.contains(owner) {
+            continue;
+        }
+        match decode(&hv, &hk) {
+            Ok(h) => deleted.entry(owner.to_vec()).or_default().push(h),
+            Err(e) => report.problems.push(e.to_string()),
+        }
+    }
+    for (owner, entries) in deleted {
+        let id = owner
+            .get(1..17)
+            .and_then(|b| uuid::Uuid::from_slice(b).ok())
+            .unwrap_or_default();
+        for step in PhaseStep::replay(LeadId(id), &entries) {
+            want_idx.extend(index::step_entries(&step));
         }
     }
     for item in store.idx.iter() {

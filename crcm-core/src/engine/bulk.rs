@@ -5,8 +5,13 @@
 //! the retries) does not stop the others, and every lead gets its own line in
 //! the [`BulkReport`], applied or refused with the typed error. A bulk action
 //! over a query acts on the leads the query matched when the action started:
-//! the ids are collected first, so leads the action changes (a reassignment
-//! that moves them out of "My leads") are neither skipped nor acted on twice.
+//! the ids are collected first, in lead-number order (a key no edit moves,
+//! whatever the query's own sort), each lead once and none created after the
+//! start, so leads the action or another writer changes meanwhile (a
+//! reassignment that moves them out of "My leads", an edit that moves them in
+//! an `updated` order) are neither skipped nor acted on twice. A lead another
+//! writer changes so that it no longer matches before the collection reaches
+//! it is not acted on.
 //!
 //! ```
 //! # use crcm_core::prelude::*;
@@ -117,7 +122,7 @@ pub enum BulkTarget {
         ids: Vec<LeadId>,
     },
     /// Every lead the query matches when the action starts (all its pages,
-    /// collected first).
+    /// collected first, in lead-number order).
     Query {
         /// The query.
         query: LeadQuery,
@@ -159,4 +164,7 @@ pub struct BulkReport {
     pub applied: usize,
     /// How many were refused.
     pub refused: usize,
+    /// For a query: the time its set was taken at (leads created later are
+    /// not in it).
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -406,6 +406,7 @@ impl Engine {
             })
         };
         let mut ids: Vec<LeadId> = Vec::new();
+        let mut as_of = None;
         match target {
             BulkTarget::Leads { ids: given } => {
                 if given.len() > bulk::MAX_BULK {
@@ -415,13 +416,27 @@ impl Engine {
                 ids.extend(given.iter().copied().filter(|id| seen.insert(*id)));
             }
             BulkTarget::Query { query } => {
+                // The set as it was when the action started: paged by lead
+                // number, a key no edit moves (a page sorted by `updated`
+                // would meet a lead edited meanwhile twice, or never), each
+                // lead once, and none created after the start.
+                let started = self.now();
+                as_of = Some(started);
+                let mut seen = std::collections::BTreeSet::new();
                 let mut q = query.clone();
+                q.sort = LeadSort::Number;
+                q.descending = false;
                 q.page.after = None;
                 q.page.total = false;
-                q.page.limit = q.page.limit.clamp(1, crate::store::query::MAX_PAGE);
+                q.page.limit = crate::store::query::MAX_PAGE;
                 loop {
                     let page = self.leads(&q).await?;
-                    ids.extend(page.items.iter().map(|l| l.id));
+                    ids.extend(
+                        page.items
+                            .iter()
+                            .filter(|l| l.created_at <= started && seen.insert(l.id))
+                            .map(|l| l.id),
+                    );
                     if ids.len() > bulk::MAX_BULK {
                         return Err(too_many());
                     }
@@ -432,7 +447,10 @@ impl Engine {
                 }
             }
         }
-        let mut report = BulkReport::default();
+        let mut report = BulkReport {
+            as_of,
+            ..BulkReport::default()
+        };
         for lead in ids {
             let outcome = match self.execute(actor, action.command(lead)).await {
                 Ok(CommandOutput::Lead { lead: changed }) => BulkOutcome::Applied {

@@ -148,8 +148,14 @@ pub mod lookup {
 
     /// The batches an import committed, `batch` rows each: the key's
     /// version counts them (see [`crate::engine::import`]).
-    pub fn import_batches(import: ImportId, batch: usize) -> String {
-        format!("import.batches:{}:{batch}", import.0)
+    pub fn import_batches(import: ImportId, fingerprint: u64) -> String {
+        format!("import.batches:{}:{fingerprint:016x}", import.0)
+    }
+
+    /// The batches an import committed, whatever it read: a resume whose
+    /// [`import_batches`] count differs from this one resumes another import.
+    pub fn import_any_batches(import: ImportId) -> String {
+        format!("import.any:{}", import.0)
     }
 
     /// The deals of a lead.

@@ -112,6 +112,18 @@ impl PhaseStep {
         steps_between(new.id, old.map(Position::of).as_ref(), &Position::of(new), at)
     }
 
+    /// The step a deletion writes: it ends the lead's stay in its phase, as
+    /// replaying the deletion's history entry does. A deleted lead's steps
+    /// stay, with its history: the funnel and time in phase count every lead
+    /// that reached a phase.
+    pub fn of_delete(old: &Lead, at: DateTime<Utc>) -> Vec<PhaseStep> {
+        let gone = Position {
+            phase: None,
+            ..Position::of(old)
+        };
+        steps_between(old.id, Some(&Position::of(old)), &gone, at)
+    }
+
     /// The steps of one lead from its history entries (in version order), as
     /// a store holds them after applying [`PhaseStep::of_change`] for each.
     /// Entries that are not about the lead's phase are passed over.

@@ -226,6 +226,9 @@ impl UnitOfWork {
         let changes = diff(&to_json(old), &Value::Null);
         self.record_history(rec.entity(), old.version() + 1, changes);
         self.touched.extend(rec.lookup_keys());
+        if let Record::Lead(lead) = &rec {
+            self.steps.extend(PhaseStep::of_delete(lead, self.at));
+        }
         self.writes.push(Write::Delete {
             entity: rec.entity(),
             expected: old.version(),

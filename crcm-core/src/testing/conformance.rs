@@ -1487,6 +1487,7 @@ macro_rules! conformance_tests {
             edge_inputs_are_stored_exactly,
             extreme_values_are_refused_or_summed_exactly,
             filters_and_cursors_mean_the_same_everywhere,
+            bulk_over_a_query_acts_on_the_set_at_the_start,
             customers_page_in_creation_order,
             delete_is_refused_while_links_exist,
             communications_are_linked_created_or_ignored,

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::conformance::{assert_unchanged, b2b, code, create, exec, move_to, qualify, refuse, snapshot, user};
-pub use super::extremes::{extreme_values_are_refused_or_summed_exactly, filters_and_cursors_mean_the_same_everywhere};
+pub use super::extremes::{
+    bulk_over_a_query_acts_on_the_set_at_the_start, extreme_values_are_refused_or_summed_exactly,
+    filters_and_cursors_mean_the_same_everywhere,
+};
 pub use super::imports::{
     export_imports_back, import_mapping_is_checked_first, import_places_leads_in_their_phase, import_reports_every_row,
     import_resumes_after_interruption, lead_numbers_are_reserved_in_blocks,

@@ -380,9 +380,11 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
         id: ImportId::new(),
         resume: false,
     };
+    // The import reads the file once whole (its fingerprint), then its
+    // rows: the disk goes away halfway through the rows.
     let broken = FailsAfter {
         inner: Cursor::new(file.clone()),
-        left: file.len() / 2,
+        left: file.len() + file.len() / 2,
     };
     let mut heard = Heard::default();
     match engine.import_leads(&ann(), broken, &options, &mut heard).await {
@@ -398,6 +400,32 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
         resume: true,
         ..options.clone()
     };
+    // A resume must be the import that was interrupted: another batch size
+    // or another file is refused before a row is written.
+    let events = engine.events_since(0, usize::MAX).await.unwrap_or_default().len();
+    let other_layout = ImportOptions {
+        batch_size: 50,
+        ..resumed.clone()
+    };
+    let mut other_file = file.clone();
+    other_file.extend_from_slice(b"Row extra,referral,added\n");
+    for (what, bytes, opts) in [
+        ("another batch size", file.clone(), &other_layout),
+        ("another file", other_file, &resumed),
+    ] {
+        match engine.import_leads(&ann(), Cursor::new(bytes), opts, &mut ()).await {
+            Err(ImportError::ResumeMismatch { committed: n, .. }) => {
+                assert_eq!(n, committed / 40, "{what}: the batches committed");
+            }
+            other => panic!("{what}: expected ResumeMismatch, got {other:?}"),
+        }
+        assert_eq!(lead_count(&engine).await, committed, "{what}: nothing imported");
+        assert_eq!(
+            engine.events_since(0, usize::MAX).await.unwrap_or_default().len(),
+            events,
+            "{what}: nothing written"
+        );
+    }
     let report = engine
         .import_leads(&ann(), Cursor::new(file.clone()), &resumed, &mut ())
         .await

@@ -19,6 +19,7 @@
 pub mod conformance;
 pub mod contract;
 pub mod extremes;
+pub mod fuzz;
 pub mod imports;
 pub mod model;
 pub mod permissions;
@@ -66,6 +67,13 @@ pub trait StoreFactory: Send + Sync + 'static {
     /// under `CI=true`, where they fail: CI must not skip a backend silently.
     fn unavailable(&self) -> Option<String> {
         None
+    }
+
+    /// The backend's own consistency check of the stores this factory
+    /// created (indexes and maintained figures against the records): every
+    /// problem found. The fuzz run calls it; the default checks nothing.
+    async fn verify(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
     }
 
     /// How many cases the state-machine property test runs when

@@ -47,9 +47,12 @@
 //! memory does not grow with the file. A batch commits whole or not at all,
 //! so an interrupted import (a crash, a killed process) leaves whole batches.
 //! It is **resumed**, not rolled back: run it again with the same
-//! [`ImportOptions::id`] and batch size and `resume: true`, and it skips the
-//! rows of the batches it committed (each batch counts itself in the same
-//! commit, under [`lookup::import_batches`]).
+//! [`ImportOptions::id`], file, mapping and batch size and `resume: true`,
+//! and it skips the rows of the batches it committed (each batch counts
+//! itself in the same commit, under [`lookup::import_batches`], whose key
+//! holds a fingerprint of the file's bytes and of the options). A resume
+//! with another file, mapping, mode, account type or batch size is refused
+//! before a row is written ([`ImportError::ResumeMismatch`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -646,6 +649,18 @@ pub enum ImportError {
     /// The file has no header row.
     #[error("the file is empty: it needs a header row")]
     NoHeader,
+    /// A resume of an import whose file, mapping, mode, account type or
+    /// batch size differs from those of the batches it committed; nothing
+    /// was written. Resume with exactly what was interrupted.
+    #[error(
+        "import {id} committed {committed} batches of another file, mapping or batch size; resume it with what was interrupted"
+    )]
+    ResumeMismatch {
+        /// The import.
+        id: ImportId,
+        /// Batches it committed.
+        committed: u64,
+    },
     /// A record (row) is longer than
     /// [`limits::IMPORT_RECORD_BYTES`](crate::domain::limits::IMPORT_RECORD_BYTES):
     /// not a CSV file, or a quote never closed. Nothing of it was imported.
@@ -750,6 +765,36 @@ mod row;
 use read::{next_row, open_csv};
 use row::{Plan, Prepared, RowInput, prepare, walk};
 
+/// What a resume must match: the file's bytes (size and FNV-1a hash, read
+/// once from the current position) and every option that decides which rows
+/// land in which batch.
+fn fingerprint<R: Read>(source: &mut R, options: &ImportOptions) -> Result<u64, ImportError> {
+    // FNV-1a, 64 bits: stable across builds, unlike std's hasher.
+    fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash
+    }
+    let mut hash = 0xcbf2_9ce4_8422_2325;
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = source.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash = fnv(hash, &buf[..n]);
+        size += n as u64;
+    }
+    let layout = format!(
+        "{size}|{:?}|{:?}|{:?}|{}",
+        options.mapping, options.mode, options.account_type, options.batch_size
+    );
+    Ok(fnv(hash, layout.as_bytes()))
+}
+
 /// A checked row of a batch.
 struct Row {
     line: u64,
@@ -778,21 +823,32 @@ impl Engine {
                 max: MAX_BATCH_SIZE,
             });
         }
-        let batch_key = lookup::import_batches(options.id, options.batch_size);
+        let start = source.stream_position()?;
+        let fingerprint = fingerprint(&mut source, options)?;
+        source.seek(SeekFrom::Start(start))?;
+        let batch_key = lookup::import_batches(options.id, fingerprint);
+        let any_key = lookup::import_any_batches(options.id);
         let (config, _) = self.config().await?;
         let mut report = ImportReport::new(options.id);
         let done_batches = if options.resume {
-            self.store()
-                .lookup_versions(std::slice::from_ref(&batch_key))
-                .await?
-                .first()
-                .copied()
-                .unwrap_or(0)
+            let done = self
+                .store()
+                .lookup_versions(&[batch_key.clone(), any_key.clone()])
+                .await?;
+            let (this, any) = (done.first().copied().unwrap_or(0), done.get(1).copied().unwrap_or(0));
+            // Batches committed under another file, mapping or batch layout:
+            // skipping by this one's count would import rows twice or miss some.
+            if this != any {
+                return Err(ImportError::ResumeMismatch {
+                    id: options.id,
+                    committed: any,
+                });
+            }
+            this
         } else {
             0
         };
         let skip = done_batches.saturating_mul(options.batch_size as u64);
-        let start = source.stream_position()?;
 
         if options.mode == ImportMode::AllOrNothing {
             let (mut reader, header) = open_csv(&mut source)?;
@@ -854,7 +910,7 @@ impl Engine {
             let full = batch.len() >= options.batch_size;
             if full || (line.is_none() && !batch.is_empty()) {
                 let taken = std::mem::take(&mut batch);
-                self.import_batch(actor, taken, &batch_key, options, &mut report, observer)
+                self.import_batch(actor, taken, [&batch_key, &any_key], options, &mut report, observer)
                     .await?;
                 observer.progress(&report.progress(ImportStage::Importing, rows, reader.position().byte()));
             }
@@ -873,7 +929,7 @@ impl Engine {
         &self,
         actor: &Actor,
         rows: Vec<(u64, Result<RowInput, Vec<RowProblem>>)>,
-        batch_key: &str,
+        batch_keys: [&str; 2],
         options: &ImportOptions,
         report: &mut ImportReport,
         observer: &mut dyn ImportObserver,
@@ -904,7 +960,7 @@ impl Engine {
                     report: Box::new(report.clone()),
                 });
             }
-            let (uow, outcome) = self.batch_unit(&ctx, checked, batch_key).await?;
+            let (uow, outcome) = self.batch_unit(&ctx, checked, batch_keys).await?;
             match self.store().commit(uow).await {
                 Ok(_) => {
                     outcome.record(report, observer);
@@ -920,12 +976,13 @@ impl Engine {
 
     /// The unit of work of a checked batch: its new leads (duplicates left
     /// out), guarded by the lookup keys the duplicate check read, and the
-    /// batch counted under `batch_key`.
+    /// batch counted under both `batch_keys` (this import's, and any import
+    /// of this id).
     async fn batch_unit(
         &self,
         ctx: &Ctx<'_>,
         rows: Vec<Row>,
-        batch_key: &str,
+        batch_keys: [&str; 2],
     ) -> Result<(UnitOfWork, BatchOutcome), ImportError> {
         let store = &**self.store();
         let mut keys: Vec<String> = rows
@@ -1002,7 +1059,9 @@ impl Engine {
             }
         }
         uow.guard(versions.into_iter().map(|(key, version)| Guard::Key { key, version }));
-        uow.touched.insert(batch_key.to_owned());
+        for key in batch_keys {
+            uow.touched.insert(key.to_owned());
+        }
         Ok((uow, outcome))
     }
 }
