@@ -48,6 +48,7 @@ pub mod entity;
 pub mod migration;
 mod select;
 mod steps;
+mod verify;
 
 use select::{BOARD, QueryColumns, SEARCH_WORDS};
 pub use select::{count_statement, page_statement};

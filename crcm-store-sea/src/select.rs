@@ -201,6 +201,24 @@ pub(crate) async fn apply_cells<C: ConnectionTrait>(c: &C, deltas: &CellDeltas) 
     Ok(())
 }
 
+/// A `SELECT` of every board cell recounted from the leads' query columns:
+/// key columns, `n`, and the two parts of the summed revenue (`low`, `high`).
+pub(crate) fn recount_cells_sql(backend: sea_orm::DbBackend) -> String {
+    let amount = format!("(CASE WHEN value_minor < {MISSING_KEY} THEN value_minor ELSE 0 END)");
+    let sum = |e: String| match backend {
+        sea_orm::DbBackend::Postgres => format!("CAST(SUM({e}) AS BIGINT)"),
+        sea_orm::DbBackend::MySql => format!("CAST(SUM({e}) AS SIGNED)"),
+        _ => format!("SUM({e})"),
+    };
+    format!(
+        "SELECT account_type, COALESCE(phase, '') AS phase, status, owner, COALESCE(currency, '') AS currency, \
+         COUNT(*) AS n, {} AS low, {} AS high \
+         FROM crcm_leads GROUP BY account_type, COALESCE(phase, ''), status, owner, COALESCE(currency, '')",
+        sum(format!("{amount} & {LOW_MASK}")),
+        sum(format!("{amount} >> 32")),
+    )
+}
+
 /// The non-empty board cells of an account type.
 pub(crate) async fn board_cells<C: ConnectionTrait>(
     c: &C,

@@ -26,8 +26,10 @@ pub(crate) struct DiskSync {
     dir: std::path::PathBuf,
     /// sled's log file, opened once.
     log: std::fs::File,
-    /// Blob files already synced (pruned to those still present).
-    blobs: std::collections::HashSet<std::ffi::OsString>,
+    /// Blob files already synced, with the size they had then (pruned to
+    /// those still present): sled writes a blob without syncing it, so one
+    /// seen half-written is synced again once it grew.
+    blobs: std::collections::HashMap<std::ffi::OsString, u64>,
 }
 
 impl DiskSync {
@@ -36,7 +38,7 @@ impl DiskSync {
         Ok(Self {
             dir: dir.to_path_buf(),
             log: std::fs::File::open(dir.join("db"))?,
-            blobs: std::collections::HashSet::new(),
+            blobs: std::collections::HashMap::new(),
         })
     }
 
@@ -45,16 +47,27 @@ impl DiskSync {
     pub(crate) fn sync(&mut self) -> std::io::Result<()> {
         let blob_dir = self.dir.join("blobs");
         if let Ok(entries) = std::fs::read_dir(&blob_dir) {
-            let mut present = std::collections::HashSet::new();
+            let mut present = std::collections::HashMap::new();
             let mut new = false;
             for entry in entries {
                 let entry = entry?;
                 let name = entry.file_name();
-                if !self.blobs.contains(&name) {
-                    std::fs::File::open(entry.path())?.sync_all()?;
+                // sled removes blobs too (its blob GC): a vanished one has
+                // nothing left to keep.
+                let size = match entry.metadata() {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                if self.blobs.get(&name) != Some(&size) {
+                    match std::fs::File::open(entry.path()) {
+                        Ok(file) => file.sync_all()?,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    }
                     new = true;
                 }
-                present.insert(name);
+                present.insert(name, size);
             }
             self.blobs = present;
             if new {
@@ -214,6 +227,22 @@ mod tests {
             n < 800,
             "waiters share flushes (group commit): {n} flushes for 800 waits"
         );
+    }
+
+    #[test]
+    fn disk_sync_syncs_new_blobs_once_and_tolerates_removed_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("db"), b"log").expect("db");
+        let mut sync = DiskSync::open(dir.path()).expect("open");
+        sync.sync().expect("without a blob directory");
+        std::fs::create_dir(dir.path().join("blobs")).expect("blobs");
+        std::fs::write(dir.path().join("blobs").join("1"), b"blob").expect("blob");
+        sync.sync().expect("a new blob");
+        assert_eq!(sync.blobs.len(), 1);
+        std::fs::remove_file(dir.path().join("blobs").join("1")).expect("gc");
+        std::fs::write(dir.path().join("blobs").join("2"), b"blob").expect("blob");
+        sync.sync().expect("after a blob was collected");
+        assert_eq!(sync.blobs.len(), 1, "only present blobs are remembered");
     }
 
     #[test]

@@ -482,10 +482,11 @@ impl SledStore {
     /// Recounts the board from the leads when it was written with the key of
     /// an older build: (account type, phase code, status), where two account
     /// types sharing a phase code collided, or (account type, phase, status)
-    /// without owner, currency and revenue. Runs once per key version;
-    /// `meta/board` records it.
+    /// without owner, currency and revenue, or 64-bit sums an older build
+    /// saturated (version 4 sums in 128 bits, exactly). Runs once per key
+    /// version; `meta/board` records it.
     fn rebuild_board_if_old(&self) -> Result<(), StoreError> {
-        const BOARD_KEY_VERSION: u32 = 3;
+        const BOARD_KEY_VERSION: u32 = 4;
         let current = self
             .meta
             .get(b"board")
@@ -516,9 +517,10 @@ impl SledStore {
     /// Rebuilds the secondary indexes when they were written by an older
     /// build (before search words, query rows, the communication-status
     /// index, sort entries, deal words and phase steps, which come from
-    /// history). Runs once; `meta/index` marks it done.
+    /// history; version 6: a deleted lead's stay ends at its deletion). Runs
+    /// once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 5;
+        const INDEX_VERSION: u32 = 6;
         let current = self
             .meta
             .get(b"index")

@@ -374,7 +374,13 @@ pub async fn run(engine: &Engine) -> Result<()> {
                     "phase_entered_at" | "reopen_point" | "id" | "created_at"
                 )
             })
-            .map(|c| format!("{}: {} -> {}", c.field, plain(&c.old), plain(&c.new)))
+            .map(|c| {
+                if c.items {
+                    format!("{}: +{} -{}", c.field, plain(&c.new), plain(&c.old))
+                } else {
+                    format!("{}: {} -> {}", c.field, plain(&c.old), plain(&c.new))
+                }
+            })
             .collect();
         let shown = if h.version == 1 {
             format!("{} fields set", h.changes.len())

@@ -34,8 +34,24 @@ impl FieldChange {
         serde_json::from_value(self.old.clone())
     }
 
+    /// The field's value after this change, given its value before: `new`,
+    /// or for a list change ([`FieldChange::items`]) the list before without
+    /// the removed items and with the added ones.
+    pub fn apply(&self, before: &Value) -> Value {
+        if !self.items {
+            return self.new.clone();
+        }
+        let before = before.as_array().map(Vec::as_slice).unwrap_or_default();
+        let removed = self.old.as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut after = minus(before, removed);
+        after.extend(self.new.as_array().into_iter().flatten().cloned());
+        Value::Array(after)
+    }
+
     /// The value after, read as the field's type (`None` when it was cleared):
-    /// `change.new_as::<PhaseRef>()`.
+    /// `change.new_as::<PhaseRef>()`. For a list change
+    /// ([`FieldChange::items`]) these are the items added; see
+    /// [`FieldChange::apply`] for the whole list.
     pub fn new_as<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, serde_json::Error> {
         serde_json::from_value(self.new.clone())
     }
@@ -181,6 +197,9 @@ mod tests {
         assert_eq!((&docs.old, &docs.new), (&json!([]), &json!([{"id": "Q-3"}])));
         let tags = d.iter().find(|c| c.field == "tags").unwrap_or_else(|| panic!("{d:?}"));
         assert_eq!((tags.items, &tags.old, &tags.new), (true, &json!(["a"]), &json!([])));
+        // Applied to the list before, a change gives the list after.
+        assert_eq!(docs.apply(&old["documents"]), new["documents"]);
+        assert_eq!(tags.apply(&old["tags"]), new["tags"]);
         // Reordered only: the lists before and after.
         let team = d.iter().find(|c| c.field == "team").unwrap_or_else(|| panic!("{d:?}"));
         assert_eq!((team.items, &team.new), (false, &json!(["y", "x"])));

@@ -1521,7 +1521,8 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
         for h in &history {
             let mut next = serde_json::to_value(state.as_ref().unwrap_or(l)).unwrap_or_default();
             for c in &h.changes {
-                next[c.field.as_str()] = c.new.clone();
+                let after = c.apply(&next[c.field.as_str()]);
+                next[c.field.as_str()] = after;
             }
             let next: Lead = serde_json::from_value(next).unwrap_or_else(|e| panic!("{e}"));
             let was = state.as_ref().is_some_and(|s| s.is_closed(&config));

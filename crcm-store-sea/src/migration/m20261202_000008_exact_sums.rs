@@ -6,6 +6,8 @@
 //!   integer, and an overflowing SQLite sum silently turns into a float). The
 //!   cells are then recounted from the leads, which also repairs a cell that
 //!   an overflow left wrong.
+//! - Phase steps are rebuilt from the leads' history, deleted leads included:
+//!   a deletion now ends the lead's stay in its phase.
 //! - MySQL/MariaDB: every table moves to a binary collation without padding
 //!   (`utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL 8), so that
 //!   `'north '` no longer equals `'north'`, as on the other backends.
@@ -15,7 +17,6 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::m20261123_000001_create_tables::t;
 use crate::BOARD;
-use crcm_core::store::query::MISSING_KEY;
 
 /// Two-part cell sums, recounted cells, and NO PAD collations on MySQL.
 pub struct Migration;
@@ -41,20 +42,12 @@ impl MigrationTrait for Migration {
         let db = m.get_connection();
         // Recount every cell from the leads' query columns, in two parts.
         db.execute_unprepared(&format!("DELETE FROM {BOARD}")).await?;
-        let amount = format!("(CASE WHEN value_minor < {MISSING_KEY} THEN value_minor ELSE 0 END)");
-        let sum = |e: String| match db.get_database_backend() {
-            DbBackend::Postgres => format!("CAST(SUM({e}) AS BIGINT)"),
-            DbBackend::MySql => format!("CAST(SUM({e}) AS SIGNED)"),
-            _ => format!("SUM({e})"),
-        };
         db.execute_unprepared(&format!(
-            "INSERT INTO {BOARD} (account_type, phase, status, owner, currency, count, value, value_high) \
-             SELECT account_type, COALESCE(phase, ''), status, owner, COALESCE(currency, ''), COUNT(*), {}, {} \
-             FROM crcm_leads GROUP BY account_type, COALESCE(phase, ''), status, owner, COALESCE(currency, '')",
-            sum(format!("{amount} & 4294967295")),
-            sum(format!("{amount} >> 32")),
+            "INSERT INTO {BOARD} (account_type, phase, status, owner, currency, count, value, value_high) {}",
+            crate::select::recount_cells_sql(db.get_database_backend())
         ))
         .await?;
+        rebuild_steps(db).await?;
         if db.get_database_backend() == DbBackend::MySql {
             no_pad(db).await?;
         }
@@ -67,8 +60,78 @@ impl MigrationTrait for Migration {
     }
 }
 
+/// Rebuilds every phase step from the leads' history, deleted leads
+/// included: a deletion ends the lead's stay, as a unit of work now records
+/// it (an older build left the stay open, or wrote no steps for leads
+/// deleted before steps existed).
+async fn rebuild_steps<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    use crcm_core::domain::history::HistoryEntry;
+    use crcm_core::domain::ids::LeadId;
+    use crcm_core::store::steps::PhaseStep;
+    db.execute_unprepared(&format!("DELETE FROM {}", crate::steps::STEPS))
+        .await?;
+    let backend = db.get_database_backend();
+    let leads = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT DISTINCT entity_id FROM crcm_history WHERE entity_kind = 'lead'".to_owned(),
+        ))
+        .await?;
+    for row in leads {
+        let id: String = row.try_get("", "entity_id")?;
+        let select = Query::select()
+            .column(t("body"))
+            .from(t("crcm_history"))
+            .and_where(Expr::col(t("entity_kind")).eq("lead"))
+            .and_where(Expr::col(t("entity_id")).eq(id.as_str()))
+            .order_by(t("version"), Order::Asc)
+            .to_owned();
+        let mut entries: Vec<HistoryEntry> = Vec::new();
+        for h in db.query_all(&select).await? {
+            let body: String = h.try_get("", "body")?;
+            entries.push(crate::parse(&body, &id).map_err(|e| DbErr::Migration(e.to_string()))?);
+        }
+        let uuid = id
+            .parse::<uuid::Uuid>()
+            .map_err(|e| DbErr::Migration(format!("lead id {id:?}: {e}")))?;
+        crate::steps::write_steps(db, &PhaseStep::replay(LeadId(uuid), &entries)).await?;
+    }
+    Ok(())
+}
+
+/// crcm's foreign keys: (table, column, referenced table, on delete cascade).
+const FOREIGN_KEYS: [(&str, &str, &str, bool); 6] = [
+    ("crcm_leads", "customer_id", "crcm_customers", false),
+    ("crcm_lead_tags", "lead_id", "crcm_leads", true),
+    ("crcm_deals", "lead_id", "crcm_leads", false),
+    ("crcm_deals", "customer_id", "crcm_customers", false),
+    ("crcm_communications", "lead_id", "crcm_leads", false),
+    ("crcm_lead_fields", "lead_id", "crcm_leads", true),
+];
+
+/// Whether a foreign key named `name` exists on `table` in this database.
+async fn has_key<C: ConnectionTrait>(db: &C, table: &str, name: &str) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::MySql,
+            "SELECT COUNT(*) AS n FROM information_schema.TABLE_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = ? \
+             AND CONSTRAINT_TYPE = 'FOREIGN KEY'",
+            [table.into(), name.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<i64>("", "n")? > 0,
+        None => false,
+    })
+}
+
 /// Converts every crcm table to the server's NO PAD binary collation; a
-/// server without one keeps `utf8mb4_bin`.
+/// server without one keeps `utf8mb4_bin`. Safe to run again after a failure
+/// part way (MySQL does not roll back schema changes): each step first looks
+/// at what is there, and crcm's own foreign keys (a fixed list; the
+/// application's tables and keys are never touched) are added back where
+/// missing.
 async fn no_pad<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let mut collation = None;
     for name in ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"] {
@@ -89,58 +152,42 @@ async fn no_pad<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let Some(collation) = collation else {
         return Ok(());
     };
-    let text = |row: &sea_orm_migration::sea_orm::QueryResult, name: &str| row.try_get::<String>("", name);
     let tables = db
-        .query_all_raw(Statement::from_string(
+        .query_all_raw(Statement::from_sql_and_values(
             DbBackend::MySql,
             "SELECT TABLE_NAME AS name FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'crcm\\_%'",
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'crcm\\_%' AND TABLE_COLLATION <> ?",
+            [collation.into()],
         ))
         .await?;
-    // MariaDB refuses to change the collation of a column a foreign key
-    // joins, even with the checks off: drop every key, convert, add them back.
-    let keys = db
-        .query_all_raw(Statement::from_string(
-            DbBackend::MySql,
-            "SELECT k.TABLE_NAME AS tab, k.COLUMN_NAME AS col, k.CONSTRAINT_NAME AS name, \
-             k.REFERENCED_TABLE_NAME AS ref_tab, k.REFERENCED_COLUMN_NAME AS ref_col, r.DELETE_RULE AS del \
-             FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-             ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
-             WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL",
-        ))
-        .await?;
-    let mut foreign = Vec::with_capacity(keys.len());
-    for row in &keys {
-        foreign.push([
-            text(row, "tab")?,
-            text(row, "col")?,
-            text(row, "name")?,
-            text(row, "ref_tab")?,
-            text(row, "ref_col")?,
-            text(row, "del")?,
-        ]);
-    }
-    for [tab, _, name, ..] in &foreign {
-        db.execute_unprepared(&format!("ALTER TABLE `{tab}` DROP FOREIGN KEY `{name}`"))
+    if !tables.is_empty() {
+        // MariaDB refuses to change the collation of a column a foreign key
+        // joins, even with the checks off: drop crcm's keys, convert, add
+        // them back.
+        for (table, column, _, _) in FOREIGN_KEYS {
+            let name = format!("{table}_{column}_fk");
+            if has_key(db, table, &name).await? {
+                db.execute_unprepared(&format!("ALTER TABLE `{table}` DROP FOREIGN KEY `{name}`"))
+                    .await?;
+            }
+        }
+        for row in &tables {
+            let table = row.try_get::<String>("", "name")?;
+            db.execute_unprepared(&format!(
+                "ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
+            ))
             .await?;
+        }
     }
-    for row in &tables {
-        let table = text(row, "name")?;
-        db.execute_unprepared(&format!(
-            "ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
-        ))
-        .await?;
-    }
-    for [tab, col, name, ref_tab, ref_col, del] in &foreign {
-        let on_delete = match del.as_str() {
-            "CASCADE" => " ON DELETE CASCADE",
-            "SET NULL" => " ON DELETE SET NULL",
-            _ => "",
-        };
-        db.execute_unprepared(&format!(
-            "ALTER TABLE `{tab}` ADD CONSTRAINT `{name}` FOREIGN KEY (`{col}`) REFERENCES `{ref_tab}` (`{ref_col}`){on_delete}"
-        ))
-        .await?;
+    for (table, column, to, cascade) in FOREIGN_KEYS {
+        let name = format!("{table}_{column}_fk");
+        if !has_key(db, table, &name).await? {
+            let on_delete = if cascade { " ON DELETE CASCADE" } else { "" };
+            db.execute_unprepared(&format!(
+                "ALTER TABLE `{table}` ADD CONSTRAINT `{name}` FOREIGN KEY (`{column}`) REFERENCES `{to}` (`id`){on_delete}"
+            ))
+            .await?;
+        }
     }
     Ok(())
 }

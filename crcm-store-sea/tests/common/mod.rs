@@ -72,6 +72,11 @@ impl SqlFactory {
         }
     }
 
+    /// The places of the stores made so far, oldest first.
+    pub fn places(&self) -> Vec<Place> {
+        self.places.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// A fresh, empty place for a store (schema or database created).
     pub async fn new_place(&self) -> Result<Place, StoreError> {
         let err = |e: sea_orm::DbErr| StoreError::backend("sql", e);
@@ -162,6 +167,17 @@ impl StoreFactory for SqlFactory {
         let last = self.places.lock().unwrap_or_else(|e| e.into_inner()).last().cloned();
         let Some(place) = last else { return Ok(None) };
         Ok(Some(Arc::new(SeaStore::connect_with(&place.url, place.options).await?)))
+    }
+
+    async fn verify(&self) -> Result<Vec<String>, StoreError> {
+        let places = self.places.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut problems = Vec::new();
+        for place in places {
+            let store = SeaStore::connect_with(&place.url, place.options).await?;
+            problems.extend(store.verify().await?);
+            store.close().await?;
+        }
+        Ok(problems)
     }
 
     fn unavailable(&self) -> Option<String> {

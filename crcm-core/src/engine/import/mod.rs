@@ -765,10 +765,12 @@ mod row;
 use read::{next_row, open_csv};
 use row::{Plan, Prepared, RowInput, prepare, walk};
 
-/// What a resume must match: the file's bytes (size and FNV-1a hash, read
-/// once from the current position) and every option that decides which rows
-/// land in which batch.
-fn fingerprint<R: Read>(source: &mut R, options: &ImportOptions) -> Result<u64, ImportError> {
+/// What a resume must match: the file (its size, and an FNV-1a hash of its
+/// first [`FINGERPRINT_BYTES`]: the fingerprint reads no more, whatever the
+/// file's size) and every option that decides which rows land in which
+/// batch. The options are hashed in their `Debug` form, so a resume needs
+/// the crcm version that started the import.
+fn fingerprint<R: Read + Seek>(source: &mut R, options: &ImportOptions) -> Result<u64, ImportError> {
     // FNV-1a, 64 bits: stable across builds, unlike std's hasher.
     fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
         for b in bytes {
@@ -777,16 +779,18 @@ fn fingerprint<R: Read>(source: &mut R, options: &ImportOptions) -> Result<u64, 
         }
         hash
     }
+    let start = source.stream_position()?;
+    let size = source.seek(SeekFrom::End(0))?.saturating_sub(start);
+    source.seek(SeekFrom::Start(start))?;
     let mut hash = 0xcbf2_9ce4_8422_2325;
-    let mut size = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut head = source.take(FINGERPRINT_BYTES);
     loop {
-        let n = source.read(&mut buf)?;
+        let n = head.read(&mut buf)?;
         if n == 0 {
             break;
         }
         hash = fnv(hash, &buf[..n]);
-        size += n as u64;
     }
     let layout = format!(
         "{size}|{:?}|{:?}|{:?}|{}",
@@ -794,6 +798,9 @@ fn fingerprint<R: Read>(source: &mut R, options: &ImportOptions) -> Result<u64, 
     );
     Ok(fnv(hash, layout.as_bytes()))
 }
+
+/// How much of the file the resume fingerprint reads (1 MiB).
+const FINGERPRINT_BYTES: u64 = 1024 * 1024;
 
 /// A checked row of a batch.
 struct Row {
