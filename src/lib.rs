@@ -15,3 +15,6 @@ pub use crcm_store_sled::SledStore;
 pub use crcm_store_sea as sea;
 #[cfg(feature = "sea")]
 pub use crcm_store_sea::{SeaOptions, SeaStore};
+
+#[cfg(any(feature = "sled", feature = "sea"))]
+pub mod open;

@@ -1,10 +1,10 @@
 //! `crcm`: the command-line tool for admins and evaluators, on any store.
 //!
 //! ```text
-//! cargo run --release --example crcm -- --store sled:./crcm-data config load examples/crcm-config.json
-//! cargo run --release --example crcm -- import leads.csv --mode skip-invalid
-//! cargo run --release --example crcm -- board --account-type b2b --svg board.svg
-//! cargo run --release --example crcm -- report funnel --account-type b2b --svg funnel.svg
+//! crcm --store sled:./crcm-data config load examples/crcm-config.json
+//! crcm import leads.csv --mode skip-invalid
+//! crcm board --account-type b2b --svg board.svg
+//! crcm report funnel --account-type b2b --svg funnel.svg
 //! ```
 //!
 //! `--store` takes `sled:DIR` (the default, `sled:./crcm-data`),
@@ -20,11 +20,11 @@ mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crcm::open::{OpenedStore, StoreOptions, StoreSpec, open_store};
 use crcm::rules::access::{Actor, Role};
-use crcm::{Engine, SledStore, Store, UserId};
+use crcm::{Engine, UserId};
 
 /// crcm: an embeddable CRM pipeline engine, from the command line.
 #[derive(Parser, Debug)]
@@ -89,7 +89,8 @@ enum Cmd {
         #[command(flatten)]
         filter: LeadArgs,
     },
-    /// Check a sled store's records against its indexes and counts.
+    /// Check a store's maintained figures against its records (sled: indexes,
+    /// counts and cells; SQL: board cells and phase steps).
     Verify,
     /// Write a CSV of made-up leads in the default columns (no store needed).
     Generate {
@@ -278,46 +279,24 @@ impl<E: std::fmt::Display> From<E> for Failure {
 /// What a command returns.
 pub type Outcome = Result<ExitCode, Failure>;
 
-/// The store the command runs on, and the sled store when it is one (for `verify`).
+/// The store the command runs on, and the engine over it.
 pub struct Opened {
     /// The engine over the store.
     pub engine: Engine,
-    /// The sled store, for sled-only commands.
-    pub sled: Option<Arc<SledStore>>,
+    /// The store by backend, for backend-specific commands (`verify`).
+    pub store: OpenedStore,
 }
 
 async fn open(spec: &str, sled_cache_mb: u64) -> Result<Opened, Failure> {
-    let fail = |e: &dyn std::fmt::Display| Failure(format!("store {spec}: {e}"));
-    let (store, sled): (Arc<dyn Store>, _) = if let Some(dir) = spec.strip_prefix("sled:") {
-        let options = crcm::sled::SledOptions {
-            cache_capacity: sled_cache_mb.saturating_mul(1024 * 1024),
-            ..Default::default()
-        };
-        let sled = Arc::new(SledStore::open_with(dir, options).map_err(|e| fail(&e))?);
-        (sled.clone(), Some(sled))
-    } else if let Some(file) = spec.strip_prefix("sqlite:") {
-        let file = file.trim_start_matches("//");
-        let url = if file.contains('?') {
-            format!("sqlite://{file}")
-        } else {
-            format!("sqlite://{file}?mode=rwc")
-        };
-        let store = crcm_store_sea::SeaStore::connect(&url).await.map_err(|e| fail(&e))?;
-        (Arc::new(store), None)
-    } else if ["postgres://", "postgresql://", "mysql://", "mariadb://"]
-        .iter()
-        .any(|p| spec.starts_with(p))
-    {
-        let url = spec.replacen("mariadb://", "mysql://", 1);
-        let store = crcm_store_sea::SeaStore::connect(&url).await.map_err(|e| fail(&e))?;
-        (Arc::new(store), None)
-    } else {
-        return Err(Failure(format!(
-            "unknown store {spec:?}: use sled:DIR, sqlite:FILE, postgres://... or mysql://..."
-        )));
-    };
-    let engine = Engine::open(store).await.map_err(|e| fail(&e))?;
-    Ok(Opened { engine, sled })
+    let parsed = spec.parse::<StoreSpec>().map_err(|e| Failure(e.to_string()))?;
+    let fail = |e: &dyn std::fmt::Display| Failure(format!("store {parsed}: {e}"));
+    let mut options = StoreOptions::default();
+    if matches!(parsed, StoreSpec::Sled(_)) {
+        options = options.with_sled_cache_bytes(sled_cache_mb.saturating_mul(1024 * 1024));
+    }
+    let store = open_store(spec, &options).await.map_err(|e| fail(&e))?;
+    let engine = Engine::open(store.store()).await.map_err(|e| fail(&e))?;
+    Ok(Opened { engine, store })
 }
 
 fn actor(cli: &Cli) -> Result<Actor, Failure> {

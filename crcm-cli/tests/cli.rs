@@ -1,36 +1,12 @@
-//! The `crcm` command-line example, run as a person would: on a fresh sled
-//! store, checking what it prints and its exit status. `cargo test` builds
-//! the examples before the tests, so the binary is beside this test's.
+//! The `crcm` tool, run as a person would: on a fresh sled store, checking
+//! what it prints and its exit status.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The built `crcm` example: `target/<profile>/examples/crcm`.
+/// The `crcm` binary cargo built for this test.
 fn crcm_binary() -> PathBuf {
-    let test = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-    // target/<profile>/deps/cli-<hash>
-    let profile = test
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test path {}", test.display()));
-    let binary = profile
-        .join("examples")
-        .join(format!("crcm{}", std::env::consts::EXE_SUFFIX));
-    let built = std::fs::metadata(&binary)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| panic!("{}: {e}: run `cargo test` (it builds the examples)", binary.display()));
-    // `cargo test --test cli` alone does not rebuild the example: refuse a stale one.
-    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/crcm");
-    for entry in std::fs::read_dir(&sources).unwrap_or_else(|e| panic!("{e}")).flatten() {
-        let changed = entry.metadata().and_then(|m| m.modified()).unwrap_or(built);
-        assert!(
-            changed <= built,
-            "{} is older than {}: run `cargo test` (it builds the examples)",
-            binary.display(),
-            entry.path().display()
-        );
-    }
-    binary
+    PathBuf::from(env!("CARGO_BIN_EXE_crcm"))
 }
 
 struct Run {
@@ -55,7 +31,7 @@ fn crcm(store: &Path, args: &[&str]) -> Run {
 }
 
 fn config_file() -> String {
-    format!("{}/examples/crcm-config.json", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../examples/crcm-config.json", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A small file with every kind of refusal, in seed 001's columns.
@@ -267,7 +243,7 @@ fn a_generated_file_imports_and_reads_back_on_the_board_and_in_reports() {
 
 /// The public datasets beside the project (`../shared/data`), when present.
 fn datasets() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
     if dir.join("maven-crm-sales-opportunities/sales_pipeline.csv").exists() {
         Some(dir)
     } else {

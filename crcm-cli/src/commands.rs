@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::table::Table;
 use crate::{Cmd, ConfigCmd, Failure, Format, ImportArgs, LeadArgs, Opened, Outcome, Report, ReportArgs, charts};
+use crcm::open::OpenedStore;
 
 /// Reads a snake_case word as one of crcm's enums (a role, a status, a sort).
 pub fn parse_word<T: DeserializeOwned>(word: &str, what: &str) -> Result<T, Failure> {
@@ -52,7 +53,7 @@ pub async fn run(opened: &Opened, actor: &Actor, command: Cmd) -> Outcome {
         } => board(opened, account_type.as_deref(), svg, format).await,
         Cmd::Report(args) => report(opened, args).await,
         Cmd::Export { file, filter } => export(opened, &file, &filter).await,
-        Cmd::Verify => verify(opened),
+        Cmd::Verify => verify(opened).await,
         Cmd::Generate { .. } => Err(Failure("generate needs no store".into())),
         Cmd::Events { since, limit } => {
             for e in opened.engine.events_since(since, limit).await? {
@@ -701,19 +702,23 @@ async fn export(opened: &Opened, file: &std::path::Path, args: &LeadArgs) -> Out
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(opened: &Opened) -> Outcome {
-    let Some(sled) = &opened.sled else {
-        return Err(Failure("verify checks a sled store; this store is not one".to_owned()));
+async fn verify(opened: &Opened) -> Outcome {
+    let problems = match &opened.store {
+        OpenedStore::Sled(sled) => {
+            let r = sled.verify()?;
+            println!(
+                "{} records ({} leads), {} index entries, {} board cells, {} history entries, {} events",
+                r.records, r.leads, r.index_entries, r.board_cells, r.history_entries, r.events
+            );
+            r.problems
+        }
+        OpenedStore::Sql(sql) => sql.verify().await?,
+        _ => return Err(Failure("verify does not know this backend".to_owned())),
     };
-    let r = sled.verify()?;
-    println!(
-        "{} records ({} leads), {} index entries, {} board cells, {} history entries, {} events",
-        r.records, r.leads, r.index_entries, r.board_cells, r.history_entries, r.events
-    );
-    for p in &r.problems {
+    for p in &problems {
         println!("problem: {p}");
     }
-    if r.problems.is_empty() {
+    if problems.is_empty() {
         println!("consistent");
         Ok(ExitCode::SUCCESS)
     } else {
