@@ -18,3 +18,5 @@ pub use crcm_store_sea::{SeaOptions, SeaStore};
 
 #[cfg(any(feature = "sled", feature = "sea"))]
 pub mod open;
+
+pub mod blocking;

@@ -79,6 +79,7 @@ pub mod prelude {
 pub mod error {
     pub use crate::domain::config::{ConfigError, ItemInUse};
     pub use crate::domain::error::{InputError, ReferenceKind};
+    pub use crate::domain::failure::{ImportFailure, RequestError};
     pub use crate::rules::access::{DenyReason, PermissionError};
     pub use crate::rules::error::{ERROR_CODES, Error, ErrorCode, ErrorReport, Result, code};
     pub use crate::rules::machine::{

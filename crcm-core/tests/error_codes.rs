@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use crcm_core::domain::config::{ConfigError, ConfigItem, ConfigProblem, ItemInUse};
 use crcm_core::domain::error::{InputError, ReferenceKind};
+use crcm_core::domain::failure::{ImportFailure, RequestError};
 use crcm_core::domain::ids::ImportId;
 use crcm_core::error::{
     CommunicationError, DealError, ERROR_CODES, LeadError, LeadLinks, PhaseError, ReasonError, ReasonKind, StoreError,
@@ -299,6 +300,72 @@ fn samples() -> Vec<Error> {
             message: "the store's directory is an empty path; name a directory such as ./crcm-data".into(),
         }
         .into(),
+        RequestError::Malformed {
+            path: "patch.probability".into(),
+            message: "invalid value: integer `300`, expected u8".into(),
+        }
+        .into(),
+        RequestError::TooLarge {
+            bytes: 10_000_000,
+            max: 8_388_608,
+        }
+        .into(),
+        RequestError::UnsupportedWire { given: 2, supported: 1 }.into(),
+        ImportFailure::Io {
+            message: "No such file or directory (os error 2)".into(),
+        }
+        .into(),
+        ImportFailure::Csv {
+            message: "found record with 3 fields, but the previous record has 2 fields".into(),
+        }
+        .into(),
+        ImportFailure::NoHeader.into(),
+        ImportFailure::ResumeMismatch {
+            id: ImportId(id(7)),
+            committed: 3,
+        }
+        .into(),
+        ImportFailure::RecordTooLong {
+            line: 1,
+            max_bytes: 1_048_576,
+        }
+        .into(),
+        ImportFailure::HeaderNotUtf8 {
+            column: "Stra\u{fffd}e".into(),
+            index: 4,
+        }
+        .into(),
+        ImportFailure::UnknownColumns {
+            columns: vec!["Shoe size".into()],
+        }
+        .into(),
+        ImportFailure::NoSuchColumn {
+            column: "Hat size".into(),
+        }
+        .into(),
+        ImportFailure::MissingColumns {
+            fields: vec!["phone".into()],
+        }
+        .into(),
+        ImportFailure::UnknownField { name: "shoe".into() }.into(),
+        ImportFailure::UnknownMode { name: "some".into() }.into(),
+        ImportFailure::ConflictingMapping {
+            field: "contact_name".into(),
+            reason: "a constant and the column Name".into(),
+        }
+        .into(),
+        ImportFailure::BatchSize { size: 0, max: 10_000 }.into(),
+        ImportFailure::ChangedDuringImport {
+            line: 42,
+            id: ImportId(id(8)),
+            imported: 40,
+        }
+        .into(),
+        RequestError::InsideRuntime.into(),
+        RequestError::Internal {
+            message: "the response could not be written as JSON".into(),
+        }
+        .into(),
     ]
 }
 
@@ -316,6 +383,9 @@ fn codes_are_unique_and_grouped() {
             4 => vec!["conflict"],
             5 => vec!["config", "lead", "phase", "deal", "reason", "communication"],
             6 => vec!["storage"],
+            7 => vec!["import"],
+            8 => vec!["usage", "internal"],
+            // 9xxx is the C ABI's own (its statuses beside these codes).
             _ => vec![],
         };
         assert!(

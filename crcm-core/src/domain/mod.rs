@@ -13,6 +13,7 @@ pub mod deal;
 pub mod entity;
 pub mod error;
 pub mod event;
+pub mod failure;
 pub mod history;
 pub mod ids;
 pub mod input;

@@ -9,6 +9,7 @@ use crate::domain::lead::Lead;
 use crate::engine::Engine;
 use crate::engine::import::{ImportError, ImportField};
 use crate::engine::query::LeadQuery;
+use crate::rules::error::Error;
 
 /// The columns an export writes: `first_name` and `last_name` (not
 /// `contact_name`: one column cannot keep both parts of every name, e.g. a
@@ -114,7 +115,11 @@ impl Engine {
     /// Writes the leads a query matches (every page, from the query's
     /// cursor on) as CSV in the import's format ([`export_columns`]): the file
     /// imports back unchanged. Returns how many leads it wrote.
-    pub async fn export_leads<W: Write + Send>(&self, query: &LeadQuery, out: W) -> Result<u64, ImportError> {
+    pub async fn export_leads<W: Write + Send>(&self, query: &LeadQuery, out: W) -> Result<u64, Error> {
+        Ok(self.write_leads(query, out).await?)
+    }
+
+    async fn write_leads<W: Write + Send>(&self, query: &LeadQuery, out: W) -> Result<u64, ImportError> {
         let (config, _) = self.config().await?;
         let columns = export_columns(&config);
         let mut writer = csv::Writer::from_writer(out);

@@ -4,6 +4,7 @@
 //! unit of work. A command that loses an optimistic-concurrency race is re-run
 //! against fresh state, a bounded number of times.
 
+pub mod api;
 pub mod board;
 pub mod bulk;
 pub mod commands;

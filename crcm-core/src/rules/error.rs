@@ -7,6 +7,7 @@ use thiserror::Error as ThisError;
 use crate::domain::config::ConfigError;
 use crate::domain::entity::EntityRef;
 use crate::domain::error::InputError;
+use crate::domain::failure::{ImportFailure, RequestError};
 use crate::rules::access::PermissionError;
 use crate::rules::machine::ReasonError;
 use crate::rules::machine::{CommunicationError, DealError, LeadError, PhaseError};
@@ -49,6 +50,12 @@ pub enum Error {
     /// A refused command on an inbound communication.
     #[error(transparent)]
     Communication(#[from] CommunicationError),
+    /// A request that could not be read, or a blocking call made wrongly.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// An import or export that could not run.
+    #[error(transparent)]
+    Import(#[from] ImportFailure),
 }
 
 /// One row of the error table: a stable number, the group it belongs to, a
@@ -103,6 +110,9 @@ error_codes! {
     BAD_CURSOR = 1015, "input", "bad_cursor", "A page cursor that is not one crcm wrote.";
     INVALID_ID = 1016, "input", "invalid_id", "A record or import id that is not a UUID.";
     OUT_OF_RANGE = 1017, "input", "out_of_range", "A number or date outside the range crcm accepts (amounts, dates, day counts).";
+    MALFORMED_REQUEST = 1018, "input", "malformed_request", "A request that is not one: not JSON, an unknown type, an unknown or missing field, a value of the wrong type (details: the JSON path).";
+    REQUEST_TOO_LARGE = 1019, "input", "request_too_large", "A request larger than crcm reads (engine::api::MAX_REQUEST_BYTES).";
+    UNSUPPORTED_WIRE_VERSION = 1020, "input", "unsupported_wire_version", "A request written for a wire version this crcm does not speak.";
     INVALID_FIELDS = 1099, "input", "invalid_fields", "Several input errors at once; each is listed with its own code.";
     PERMISSION_DENIED = 2001, "permission", "permission_denied", "The actor's role or relation to the record does not allow the command.";
     NOT_FOUND = 3001, "not_found", "not_found", "The command names a record that does not exist.";
@@ -146,7 +156,23 @@ error_codes! {
     NOT_DURABLE = 6004, "storage", "not_durable", "The unit of work was applied but could not be made durable.";
     BACKEND = 6005, "storage", "backend", "The backend failed (I/O, connection, database); nothing was applied.";
     OVERFLOW = 6006, "storage", "overflow", "A sum the store maintains (a board cell) would overflow; nothing was applied.";
-    INVALID_OPTIONS = 6007, "storage", "invalid_options", "The options given to open a store cannot work (an empty path, a cache too small); nothing was opened.";
+    INVALID_OPTIONS = 6007, "storage", "invalid_options", "The options given to open a store cannot work (an empty path, a cache too small, an unknown spec); nothing was opened.";
+    IMPORT_IO = 7001, "import", "import_io", "Reading the import file or writing the export failed.";
+    IMPORT_CSV = 7002, "import", "import_csv", "The file is not CSV crcm can read.";
+    IMPORT_NO_HEADER = 7003, "import", "import_no_header", "The file is empty: it needs a header row.";
+    IMPORT_RESUME_MISMATCH = 7004, "import", "import_resume_mismatch", "A resume with another file, mapping or batch size than the interrupted import; nothing was written.";
+    IMPORT_RECORD_TOO_LONG = 7005, "import", "import_record_too_long", "A record longer than 1 MiB: not a CSV file, or a quote never closed.";
+    IMPORT_HEADER_NOT_UTF8 = 7006, "import", "import_header_not_utf8", "A header that is not UTF-8.";
+    IMPORT_UNKNOWN_COLUMNS = 7007, "import", "import_unknown_columns", "Columns that are neither fields nor mapped: map or ignore them.";
+    IMPORT_NO_SUCH_COLUMN = 7008, "import", "import_no_such_column", "The mapping names a column the file does not have.";
+    IMPORT_MISSING_COLUMNS = 7009, "import", "import_missing_columns", "Nothing fills a required field: map a column, set a constant, or relax it.";
+    IMPORT_UNKNOWN_FIELD = 7010, "import", "import_unknown_field", "A field name that is neither a field nor a configured custom field.";
+    IMPORT_UNKNOWN_MODE = 7011, "import", "import_unknown_mode", "An import mode crcm does not know.";
+    IMPORT_CONFLICTING_MAPPING = 7012, "import", "import_conflicting_mapping", "A field filled in two ways (a constant and a column, ...).";
+    IMPORT_BATCH_SIZE = 7013, "import", "import_batch_size", "A batch size outside 1 to the largest allowed.";
+    IMPORT_CHANGED = 7014, "import", "import_changed", "All-or-nothing: a checked row was refused while importing (the configuration changed); resume the import.";
+    INSIDE_RUNTIME = 8001, "usage", "inside_runtime", "The blocking engine was called from inside an async runtime; nothing ran.";
+    INTERNAL = 8002, "internal", "internal", "crcm failed inside (a bug, please report it); the request was stopped.";
 }
 
 impl Error {
@@ -202,6 +228,29 @@ impl Error {
             },
             Self::NotFound(_) => code::NOT_FOUND,
             Self::LeadNumberNotFound(_) => code::LEAD_NUMBER_NOT_FOUND,
+            Self::Request(e) => match e {
+                RequestError::Malformed { .. } => code::MALFORMED_REQUEST,
+                RequestError::TooLarge { .. } => code::REQUEST_TOO_LARGE,
+                RequestError::UnsupportedWire { .. } => code::UNSUPPORTED_WIRE_VERSION,
+                RequestError::InsideRuntime => code::INSIDE_RUNTIME,
+                RequestError::Internal { .. } => code::INTERNAL,
+            },
+            Self::Import(e) => match e {
+                ImportFailure::Io { .. } => code::IMPORT_IO,
+                ImportFailure::Csv { .. } => code::IMPORT_CSV,
+                ImportFailure::NoHeader => code::IMPORT_NO_HEADER,
+                ImportFailure::ResumeMismatch { .. } => code::IMPORT_RESUME_MISMATCH,
+                ImportFailure::RecordTooLong { .. } => code::IMPORT_RECORD_TOO_LONG,
+                ImportFailure::HeaderNotUtf8 { .. } => code::IMPORT_HEADER_NOT_UTF8,
+                ImportFailure::UnknownColumns { .. } => code::IMPORT_UNKNOWN_COLUMNS,
+                ImportFailure::NoSuchColumn { .. } => code::IMPORT_NO_SUCH_COLUMN,
+                ImportFailure::MissingColumns { .. } => code::IMPORT_MISSING_COLUMNS,
+                ImportFailure::UnknownField { .. } => code::IMPORT_UNKNOWN_FIELD,
+                ImportFailure::UnknownMode { .. } => code::IMPORT_UNKNOWN_MODE,
+                ImportFailure::ConflictingMapping { .. } => code::IMPORT_CONFLICTING_MAPPING,
+                ImportFailure::BatchSize { .. } => code::IMPORT_BATCH_SIZE,
+                ImportFailure::ChangedDuringImport { .. } => code::IMPORT_CHANGED,
+            },
             Self::Store(e) => match e {
                 StoreError::Conflict { .. } => code::VERSION_CONFLICT,
                 StoreError::ConfigConflict { .. } => code::CONFIG_CONFLICT,
@@ -261,6 +310,8 @@ impl Error {
             Self::NotFound(entity) => serde_json::to_value(entity),
             Self::LeadNumberNotFound(number) => Ok(serde_json::json!({ "number": number })),
             Self::Store(e) => Ok(e.details()),
+            Self::Request(e) => serde_json::to_value(e),
+            Self::Import(e) => serde_json::to_value(e),
         };
         match value.unwrap_or(Value::Null) {
             // An enum variant: `{"Variant": {...fields}}` or a unit `"Variant"`.

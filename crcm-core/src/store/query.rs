@@ -327,7 +327,9 @@ pub struct LeadFilter {
     pub account_type: Option<Code>,
     /// Phase equals.
     pub phase: Option<PhaseRef>,
-    /// Closed (or open) leads.
+    /// Closed (or open) leads. Set by the engine from a query's `open`; not
+    /// part of the wire form.
+    #[serde(skip)]
     pub closed: Option<Closed>,
     /// Source equals.
     pub source: Option<Code>,
@@ -341,7 +343,9 @@ pub struct LeadFilter {
     pub email: Option<String>,
     /// E.164 phone equals.
     pub phone: Option<String>,
-    /// [`company_contact_key`] equals.
+    /// [`company_contact_key`] equals (duplicate lookups; not part of the
+    /// wire form).
+    #[serde(skip)]
     pub company_contact: Option<String>,
     /// Closing reason equals.
     pub closing_reason: Option<Code>,
@@ -364,9 +368,13 @@ pub struct LeadFilter {
     pub expected_close: DateRange,
     /// Lacks every one of these values.
     pub missing: BTreeSet<LeadField>,
-    /// Past (or not past) its phase's cutoff.
+    /// Past (or not past) its phase's cutoff. Set by the engine from a
+    /// query's `rotten`; not part of the wire form.
+    #[serde(skip)]
     pub cutoffs: Option<PhaseCutoffs>,
-    /// Found by this search.
+    /// Found by this search. Set by the engine from a query's `search` text;
+    /// not part of the wire form.
+    #[serde(skip)]
     pub search: Option<Search>,
 }
 
@@ -622,7 +630,9 @@ pub struct DealFilter {
     pub owner: Option<UserId>,
     /// Expected to close in this interval.
     pub expected_close: DateRange,
-    /// Found by this search (title words; [`deal_words`]).
+    /// Found by this search (title words; [`deal_words`]). Set by the
+    /// engine from a query's `search` text; not part of the wire form.
+    #[serde(skip)]
     pub search: Option<Search>,
 }
 
@@ -697,7 +707,9 @@ pub struct CustomerFilter {
     pub phone: Option<String>,
     /// Owned by.
     pub owner: Option<UserId>,
-    /// Found by this search (name, e-mail, contacts' names; phone).
+    /// Found by this search (name, e-mail, contacts' names; phone). Set by
+    /// the engine from a query's `search` text; not part of the wire form.
+    #[serde(skip)]
     pub search: Option<Search>,
 }
 

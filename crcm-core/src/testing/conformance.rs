@@ -1521,6 +1521,8 @@ macro_rules! conformance_tests {
             winning_a_deal_converts_the_lead,
             timeline_and_rotting
         );
+        $crate::conformance_tests!(@one [$($(#[$attr])*)?] $factory; api every_request_type_answers_over_json);
+        $crate::conformance_tests!(@one [$($(#[$attr])*)?] $factory; api malformed_requests_get_their_code);
         #[test]
         $($(#[$attr])*)?
         fn permission_matrix() {

@@ -8,13 +8,15 @@ use std::sync::Arc;
 
 use super::conformance::{b2b, code, create};
 use super::{StoreFactory, ann, fixture_engine, maria};
+use crate::domain::failure::ImportFailure;
 use crate::domain::ids::ImportId;
 use crate::engine::Engine;
 use crate::engine::import::{
-    ImportError, ImportField, ImportMapping, ImportMode, ImportObserver, ImportOptions, ImportProgress, ImportReport,
-    RowDuplicate, RowRejection,
+    ImportField, ImportMapping, ImportMode, ImportObserver, ImportOptions, ImportProgress, ImportReport, RowDuplicate,
+    RowRejection,
 };
 use crate::engine::query::LeadQuery;
+use crate::rules::error::Error;
 use crate::store::{LeadFilter, StoreExt};
 
 /// A file with a BOM, CRLF line ends, quoted commas and newlines, bad
@@ -223,7 +225,7 @@ pub async fn import_mapping_is_checked_first(factory: Arc<dyn StoreFactory>) {
         }
     };
     match run(ImportMapping::default()).await {
-        Err(ImportError::UnknownColumns { columns }) => {
+        Err(Error::Import(ImportFailure::UnknownColumns { columns })) => {
             assert_eq!(columns, ["Name", "Telephone", "Channel", "Shoe size"]);
         }
         other => panic!("expected unknown columns, got {other:?}"),
@@ -233,11 +235,11 @@ pub async fn import_mapping_is_checked_first(factory: Arc<dyn StoreFactory>) {
         .map("TELEPHONE", ImportField::Phone)
         .map("Channel", ImportField::Source);
     match run(mapped.clone()).await {
-        Err(ImportError::UnknownColumns { columns }) => assert_eq!(columns, ["Shoe size"]),
+        Err(Error::Import(ImportFailure::UnknownColumns { columns })) => assert_eq!(columns, ["Shoe size"]),
         other => panic!("expected unknown columns, got {other:?}"),
     }
     match run(mapped.clone().map("Hat size", ImportField::Zone)).await {
-        Err(ImportError::NoSuchColumn { column }) => assert_eq!(column, "Hat size"),
+        Err(Error::Import(ImportFailure::NoSuchColumn { column })) => assert_eq!(column, "Hat size"),
         other => panic!("expected no such column, got {other:?}"),
     }
     let no_phone = ImportMapping::default()
@@ -246,7 +248,7 @@ pub async fn import_mapping_is_checked_first(factory: Arc<dyn StoreFactory>) {
         .constant(ImportField::Source, "Partner")
         .ignore_other_columns();
     match run(no_phone.clone()).await {
-        Err(ImportError::MissingColumns { fields }) => assert_eq!(fields, ["phone"]),
+        Err(Error::Import(ImportFailure::MissingColumns { fields })) => assert_eq!(fields, ["phone"]),
         other => panic!("expected missing columns, got {other:?}"),
     }
     assert_eq!(lead_count(&engine).await, 0);
@@ -388,7 +390,7 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
     };
     let mut heard = Heard::default();
     match engine.import_leads(&ann(), broken, &options, &mut heard).await {
-        Err(ImportError::Io(e)) => assert_eq!(e.to_string(), "the disk went away"),
+        Err(Error::Import(ImportFailure::Io { message })) => assert_eq!(message, "the disk went away"),
         other => panic!("expected the read to fail, got {other:?}"),
     }
     let committed = lead_count(&engine).await;
@@ -414,7 +416,7 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
         ("another file", other_file, &resumed),
     ] {
         match engine.import_leads(&ann(), Cursor::new(bytes), opts, &mut ()).await {
-            Err(ImportError::ResumeMismatch { committed: n, .. }) => {
+            Err(Error::Import(ImportFailure::ResumeMismatch { committed: n, .. })) => {
                 assert_eq!(n, committed / 40, "{what}: the batches committed");
             }
             other => panic!("{what}: expected ResumeMismatch, got {other:?}"),

@@ -16,6 +16,7 @@
 //! crcm_core::conformance_tests!(MyFactory);
 //! ```
 
+pub mod api;
 pub mod conformance;
 pub mod contract;
 pub mod extremes;

@@ -52,7 +52,7 @@
 //! itself in the same commit, under [`lookup::import_batches`], whose key
 //! holds a fingerprint of the file's bytes and of the options). A resume
 //! with another file, mapping, mode, account type or batch size is refused
-//! before a row is written ([`ImportError::ResumeMismatch`]).
+//! before a row is written ([`ImportFailure::ResumeMismatch`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -62,6 +62,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::error::InputError;
+use crate::domain::failure::ImportFailure;
 use crate::domain::ids::{Code, ImportId};
 use crate::engine::Engine;
 use crate::engine::scope::leads_sharing_contact;
@@ -228,7 +229,7 @@ impl fmt::Display for ImportField {
 }
 
 impl FromStr for ImportField {
-    type Err = ImportError;
+    type Err = ImportFailure;
 
     /// A standard field's name, `custom:NAME`, or any other code (read as a
     /// custom field's name and checked against the configuration when the
@@ -241,7 +242,7 @@ impl FromStr for ImportField {
         let name = name.strip_prefix("custom:").unwrap_or(name);
         Code::new(name)
             .map(Self::Custom)
-            .map_err(|_| ImportError::UnknownField { name: s.to_owned() })
+            .map_err(|_| ImportFailure::UnknownField { name: s.to_owned() })
     }
 }
 
@@ -258,7 +259,8 @@ pub enum OtherColumns {
 }
 
 /// How a file's columns become lead fields (see the [module docs](self)).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MappingForm", into = "MappingForm")]
 pub struct ImportMapping {
     /// Columns by header (case-insensitive): the field each fills, or `None`
     /// to ignore it.
@@ -285,6 +287,97 @@ impl Default for ImportMapping {
             required: ImportField::seed_required(),
             other_columns: OtherColumns::Refuse,
         }
+    }
+}
+
+/// [`ImportMapping`]'s JSON form: every pair and triple as an object with
+/// named parts, every part optional.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MappingForm {
+    columns: Vec<ColumnForm>,
+    constants: Vec<ConstantForm>,
+    values: Vec<ValueForm>,
+    required: BTreeSet<ImportField>,
+    other_columns: OtherColumns,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnForm {
+    column: String,
+    /// `null`: ignore the column.
+    field: Option<ImportField>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConstantForm {
+    field: ImportField,
+    value: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValueForm {
+    field: ImportField,
+    from: String,
+    to: String,
+}
+
+impl Default for MappingForm {
+    fn default() -> Self {
+        ImportMapping::default().into()
+    }
+}
+
+impl From<MappingForm> for ImportMapping {
+    fn from(f: MappingForm) -> Self {
+        Self {
+            columns: f.columns.into_iter().map(|c| (c.column, c.field)).collect(),
+            constants: f.constants.into_iter().map(|c| (c.field, c.value)).collect(),
+            values: f.values.into_iter().map(|v| (v.field, v.from, v.to)).collect(),
+            required: f.required,
+            other_columns: f.other_columns,
+        }
+    }
+}
+
+impl From<ImportMapping> for MappingForm {
+    fn from(m: ImportMapping) -> Self {
+        Self {
+            columns: m
+                .columns
+                .into_iter()
+                .map(|(column, field)| ColumnForm { column, field })
+                .collect(),
+            constants: m
+                .constants
+                .into_iter()
+                .map(|(field, value)| ConstantForm { field, value })
+                .collect(),
+            values: m
+                .values
+                .into_iter()
+                .map(|(field, from, to)| ValueForm { field, from, to })
+                .collect(),
+            required: m.required,
+            other_columns: m.other_columns,
+        }
+    }
+}
+
+/// A field's JSON form is its name ([`ImportField::name`]).
+impl Serialize for ImportField {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ImportField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -340,31 +433,37 @@ impl ImportMapping {
     }
 }
 
-/// All-or-nothing or skip-invalid.
+/// All-or-nothing or skip-invalid (`all_or_nothing`, `skip_invalid`; the
+/// command line's `all-or-nothing` and `skip-invalid` are read too).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum ImportMode {
     /// Every row is checked first; one refused row and nothing is imported.
     #[default]
+    #[serde(alias = "all-or-nothing")]
     AllOrNothing,
     /// Valid rows are imported; refused rows are reported.
+    #[serde(alias = "skip-invalid")]
     SkipInvalid,
 }
 
 impl FromStr for ImportMode {
-    type Err = ImportError;
+    type Err = ImportFailure;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "all-or-nothing" | "all_or_nothing" => Ok(Self::AllOrNothing),
             "skip-invalid" | "skip_invalid" => Ok(Self::SkipInvalid),
-            _ => Err(ImportError::UnknownMode { name: s.to_owned() }),
+            _ => Err(ImportFailure::UnknownMode { name: s.to_owned() }),
         }
     }
 }
 
-/// How to import.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How to import. Its JSON form names every part; each is optional
+/// (`{"mode": "skip_invalid", "mapping": {"columns": [{"column": "E-mail",
+/// "field": "email"}]}}`), and a new `id` is drawn when none is given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ImportOptions {
     /// Columns to fields.
     pub mapping: ImportMapping,
@@ -635,112 +734,29 @@ impl ImportReport {
     }
 }
 
-/// Why an import or export could not run at all (a row's problems are not
-/// errors: they are in the [`ImportReport`]).
+/// Why an import or export could not run at all, inside the import code
+/// (where `?` turns I/O, CSV and store errors into it); callers get it as
+/// the engine's [`Error`].
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ImportError {
-    /// Reading the file or writing the export failed.
-    #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The CSV could not be read or written.
-    #[error("csv: {0}")]
-    Csv(String),
-    /// The file has no header row.
-    #[error("the file is empty: it needs a header row")]
-    NoHeader,
-    /// A resume of an import whose file, mapping, mode, account type or
-    /// batch size differs from those of the batches it committed; nothing
-    /// was written. Resume with exactly what was interrupted.
-    #[error(
-        "import {id} committed {committed} batches of another file, mapping or batch size; resume it with what was interrupted"
-    )]
-    ResumeMismatch {
-        /// The import.
-        id: ImportId,
-        /// Batches it committed.
-        committed: u64,
-    },
-    /// A record (row) is longer than
-    /// [`limits::IMPORT_RECORD_BYTES`](crate::domain::limits::IMPORT_RECORD_BYTES):
-    /// not a CSV file, or a quote never closed. Nothing of it was imported.
-    #[error("line {line}: a record longer than {max_bytes} bytes (is this a CSV file, with every quote closed?)")]
-    RecordTooLong {
-        /// The line the record starts on.
-        line: u64,
-        /// The limit.
-        max_bytes: usize,
-    },
-    /// A header is not UTF-8.
-    #[error("header {column} (column {index}) is not valid UTF-8")]
-    HeaderNotUtf8 {
-        /// The header, with invalid bytes replaced.
-        column: String,
-        /// Its position, from 1.
-        index: usize,
-    },
-    /// Columns that are neither fields nor mapped (map or ignore them).
-    #[error("unknown columns {columns:?}: map them to a field, ignore them, or ignore other columns")]
-    UnknownColumns {
-        /// Their headers.
-        columns: Vec<String>,
-    },
-    /// A mapped column is not in the file.
-    #[error("the mapping names column {column:?}, which the file does not have")]
-    NoSuchColumn {
-        /// The header named.
-        column: String,
-    },
-    /// No column or constant fills a required field.
-    #[error("nothing fills the required fields {fields:?}: map a column, set a constant, or relax the requirement")]
-    MissingColumns {
-        /// The fields.
-        fields: Vec<String>,
-    },
-    /// A field name that is neither a field nor a configured custom field.
-    #[error("unknown field {name:?}")]
-    UnknownField {
-        /// The name given.
-        name: String,
-    },
-    /// An import mode other than `all-or-nothing` or `skip-invalid`.
-    #[error("unknown import mode {name:?}: use all-or-nothing or skip-invalid")]
-    UnknownMode {
-        /// The name given.
-        name: String,
-    },
-    /// A field filled in two ways (a constant and a column, or
-    /// `contact_name` and first or last name).
-    #[error("field {field} is filled twice: {reason}")]
-    ConflictingMapping {
-        /// The field.
-        field: String,
-        /// How.
-        reason: String,
-    },
-    /// A batch size outside 1 to [`MAX_BATCH_SIZE`].
-    #[error("batch size {size} is outside 1 to {max}")]
-    BatchSize {
-        /// The size given.
-        size: usize,
-        /// The largest allowed.
-        max: usize,
-    },
-    /// All-or-nothing: a row checked in the first pass was refused in the
-    /// second (the configuration changed meanwhile). The batches before it
-    /// are committed; the import can be resumed.
-    #[error("line {line} was refused while importing although it passed the check; resume import {id} to continue")]
-    ChangedDuringImport {
-        /// The row's line.
-        line: u64,
-        /// The import.
-        id: ImportId,
-        /// The report so far.
-        report: Box<ImportReport>,
-    },
-    /// The engine refused or the store failed (batches before it are committed).
+pub(crate) enum ImportError {
+    /// The import's own reason.
     #[error(transparent)]
-    Engine(#[from] Error),
+    Failure(ImportFailure),
+    /// The engine refused or the store failed.
+    #[error(transparent)]
+    Engine(Error),
+}
+
+impl From<ImportFailure> for ImportError {
+    fn from(e: ImportFailure) -> Self {
+        Self::Failure(e)
+    }
+}
+
+impl From<Error> for ImportError {
+    fn from(e: Error) -> Self {
+        Self::Engine(e)
+    }
 }
 
 impl From<StoreError> for ImportError {
@@ -749,12 +765,27 @@ impl From<StoreError> for ImportError {
     }
 }
 
+impl From<std::io::Error> for ImportError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Failure(ImportFailure::Io { message: e.to_string() })
+    }
+}
+
 impl From<csv::Error> for ImportError {
     fn from(e: csv::Error) -> Self {
         let message = e.to_string();
         match e.into_kind() {
-            csv::ErrorKind::Io(io) => Self::Io(io),
-            _ => Self::Csv(message),
+            csv::ErrorKind::Io(io) => io.into(),
+            _ => Self::Failure(ImportFailure::Csv { message }),
+        }
+    }
+}
+
+impl From<ImportError> for Error {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Failure(e) => e.into(),
+            ImportError::Engine(e) => e,
         }
     }
 }
@@ -815,9 +846,20 @@ impl Engine {
     /// import), hence `Seek`.
     ///
     /// Returns the report; an `Err` means the import could not run on (the
-    /// file, the mapping, the store), and the batches committed before it
-    /// stay (resume them with the report's or the options' id).
+    /// file, the mapping, the store: [`Error::Import`] for the import's own
+    /// reasons), and the batches committed before it stay (resume them with
+    /// the report's or the options' id).
     pub async fn import_leads<R: Read + Seek + Send>(
+        &self,
+        actor: &Actor,
+        source: R,
+        options: &ImportOptions,
+        observer: &mut dyn ImportObserver,
+    ) -> Result<ImportReport, Error> {
+        Ok(self.import_rows(actor, source, options, observer).await?)
+    }
+
+    async fn import_rows<R: Read + Seek + Send>(
         &self,
         actor: &Actor,
         mut source: R,
@@ -825,10 +867,10 @@ impl Engine {
         observer: &mut dyn ImportObserver,
     ) -> Result<ImportReport, ImportError> {
         if !(1..=MAX_BATCH_SIZE).contains(&options.batch_size) {
-            return Err(ImportError::BatchSize {
+            return Err(ImportError::from(ImportFailure::BatchSize {
                 size: options.batch_size,
                 max: MAX_BATCH_SIZE,
-            });
+            }));
         }
         let start = source.stream_position()?;
         let fingerprint = fingerprint(&mut source, options)?;
@@ -846,10 +888,10 @@ impl Engine {
             // Batches committed under another file, mapping or batch layout:
             // skipping by this one's count would import rows twice or miss some.
             if this != any {
-                return Err(ImportError::ResumeMismatch {
+                return Err(ImportError::from(ImportFailure::ResumeMismatch {
                     id: options.id,
                     committed: any,
-                });
+                }));
             }
             this
         } else {
@@ -961,11 +1003,11 @@ impl Engine {
             if options.mode == ImportMode::AllOrNothing
                 && let Some(row) = checked.iter().find(|r| r.lead.is_err())
             {
-                return Err(ImportError::ChangedDuringImport {
+                return Err(ImportError::from(ImportFailure::ChangedDuringImport {
                     line: row.line,
                     id: options.id,
-                    report: Box::new(report.clone()),
-                });
+                    imported: report.imported,
+                }));
             }
             let (uow, outcome) = self.batch_unit(&ctx, checked, batch_keys).await?;
             match self.store().commit(uow).await {
@@ -1147,7 +1189,7 @@ mod tests {
         );
         assert!(matches!(
             "no such field!".parse::<ImportField>(),
-            Err(ImportError::UnknownField { .. })
+            Err(ImportFailure::UnknownField { .. })
         ));
         assert_eq!("Skip-Invalid".parse::<ImportMode>().ok(), Some(ImportMode::SkipInvalid));
     }

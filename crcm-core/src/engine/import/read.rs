@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 
 use super::ImportError;
+use crate::domain::failure::ImportFailure;
 use crate::domain::limits;
 
 /// Counts the lines of what the CSV reader reads, so that a row's line is
@@ -83,7 +84,7 @@ pub(super) fn open_csv<R: Read>(source: R) -> Result<(csv::Reader<Lines<R>>, csv
         .from_reader(Lines::new(source));
     let mut header = csv::ByteRecord::new();
     if !read_record(&mut reader, &mut header)? {
-        return Err(ImportError::NoHeader);
+        return Err(ImportError::from(ImportFailure::NoHeader));
     }
     Ok((reader, header))
 }
@@ -107,10 +108,10 @@ fn read_record<R: Read>(reader: &mut csv::Reader<Lines<R>>, record: &mut csv::By
     reader.get_mut().record_start = start;
     match reader.read_byte_record(record) {
         Ok(more) => Ok(more),
-        Err(_) if reader.get_ref().too_long => Err(ImportError::RecordTooLong {
+        Err(_) if reader.get_ref().too_long => Err(ImportError::from(ImportFailure::RecordTooLong {
             line: reader.get_mut().line_of(start),
             max_bytes: limits::IMPORT_RECORD_BYTES,
-        }),
+        })),
         Err(e) => Err(e.into()),
     }
 }
@@ -148,7 +149,7 @@ mod tests {
         let mut record = csv::ByteRecord::new();
         assert_eq!(next_row(&mut reader, &mut record).ok(), Some(Some(2)));
         match next_row(&mut reader, &mut record) {
-            Err(ImportError::RecordTooLong { line: 3, max_bytes }) => {
+            Err(ImportError::Failure(ImportFailure::RecordTooLong { line: 3, max_bytes })) => {
                 assert_eq!(max_bytes, limits::IMPORT_RECORD_BYTES)
             }
             other => panic!("expected RecordTooLong on line 3, got {other:?}"),

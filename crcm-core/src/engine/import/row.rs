@@ -10,6 +10,7 @@ use crate::domain::config::PhaseRef;
 use crate::domain::config::{Config, CustomFieldKind};
 use crate::domain::custom::CustomValue;
 use crate::domain::error::InputError;
+use crate::domain::failure::ImportFailure;
 use crate::domain::ids::{Code, UserId};
 use crate::domain::input::NewLead;
 use crate::domain::lead::Lead;
@@ -56,9 +57,11 @@ impl Plan {
         let mut headers = Vec::with_capacity(header.len());
         for (i, raw) in header.iter().enumerate() {
             let raw = if i == 0 { strip_bom(raw) } else { raw };
-            let text = std::str::from_utf8(raw).map_err(|_| ImportError::HeaderNotUtf8 {
-                column: String::from_utf8_lossy(raw).into_owned(),
-                index: i + 1,
+            let text = std::str::from_utf8(raw).map_err(|_| {
+                ImportError::from(ImportFailure::HeaderNotUtf8 {
+                    column: String::from_utf8_lossy(raw).into_owned(),
+                    index: i + 1,
+                })
             })?;
             headers.push(text.trim().to_owned());
         }
@@ -76,14 +79,16 @@ impl Plan {
         };
         for (header, field) in &mapping.columns {
             if !headers.iter().any(|h| h.eq_ignore_ascii_case(header.trim())) {
-                return Err(ImportError::NoSuchColumn { column: header.clone() });
+                return Err(ImportError::from(ImportFailure::NoSuchColumn {
+                    column: header.clone(),
+                }));
             }
             if let Some(f) = field
                 && !known_custom(f)
             {
-                return Err(ImportError::UnknownField {
+                return Err(ImportError::from(ImportFailure::UnknownField {
                     name: f.name().to_owned(),
-                });
+                }));
             }
         }
         let mut unknown = Vec::new();
@@ -106,27 +111,27 @@ impl Plan {
             }
         }
         if !unknown.is_empty() {
-            return Err(ImportError::UnknownColumns { columns: unknown });
+            return Err(ImportError::from(ImportFailure::UnknownColumns { columns: unknown }));
         }
         for (field, value) in &mapping.constants {
             if !known_custom(field) {
-                return Err(ImportError::UnknownField {
+                return Err(ImportError::from(ImportFailure::UnknownField {
                     name: field.name().to_owned(),
-                });
+                }));
             }
             if feeds.contains_key(field) {
-                return Err(ImportError::ConflictingMapping {
+                return Err(ImportError::from(ImportFailure::ConflictingMapping {
                     field: field.name().to_owned(),
                     reason: "a constant and a column (or two constants)".to_owned(),
-                });
+                }));
             }
             feeds.insert(field.clone(), Feed::Constant(value.clone()));
         }
         if feeds.contains_key(&ImportField::ContactName) && feeds.keys().any(ImportField::is_name_part) {
-            return Err(ImportError::ConflictingMapping {
+            return Err(ImportError::from(ImportFailure::ConflictingMapping {
                 field: ImportField::ContactName.name().to_owned(),
                 reason: "contact_name and first_name or last_name".to_owned(),
-            });
+            }));
         }
         let names_fed = feeds.contains_key(&ImportField::ContactName) || feeds.keys().any(ImportField::is_name_part);
         let missing: Vec<String> = mapping
@@ -139,7 +144,7 @@ impl Plan {
             .map(|f| f.name().to_owned())
             .collect();
         if !missing.is_empty() {
-            return Err(ImportError::MissingColumns { fields: missing });
+            return Err(ImportError::from(ImportFailure::MissingColumns { fields: missing }));
         }
         Ok(Self {
             headers,
