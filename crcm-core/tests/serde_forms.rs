@@ -540,6 +540,7 @@ fn every_event_variant_round_trips() {
     let mut forms = Vec::new();
     for e in &events {
         let json = round_trip(e);
+        assert_eq!(json["type"], e.name(), "an event's name is its JSON type");
         tags.insert(json["type"].as_str().expect("tag").to_owned());
         forms.push(json);
     }

@@ -1011,7 +1011,7 @@ fn plan(select: &Select) -> Plan {
 
 /// Rows strictly after the cursor in the plan's order.
 fn after_cursor(plan: &Plan, cursor: &Cursor) -> Cond {
-    let id = cursor.id.to_string();
+    let id = cursor.id().to_string();
     let Some(key_expr) = &plan.key else {
         return Cond::all().add(if plan.descending {
             col("id").lt(id)
@@ -1019,7 +1019,7 @@ fn after_cursor(plan: &Plan, cursor: &Cursor) -> Cond {
             col("id").gt(id)
         });
     };
-    let key = (plan.key_value)(cursor.key);
+    let key = (plan.key_value)(cursor.key());
     let k = || Expr::expr(key_expr.clone());
     if plan.unique_key {
         return Cond::all().add(if plan.descending { k().lt(key) } else { k().gt(key) });
@@ -1129,7 +1129,7 @@ pub(crate) async fn select<C: ConnectionTrait>(
 fn cursor_of(select: &Select, record: &Record) -> Result<Cursor, StoreError> {
     select
         .key_of(record)
-        .map(|(key, id)| Cursor { key, id })
+        .map(|(key, id)| Cursor::new(key, id))
         .ok_or_else(|| StoreError::Corrupt {
             what: record.entity().to_string(),
             message: "a select returned a record of another kind".into(),

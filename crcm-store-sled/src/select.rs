@@ -233,7 +233,7 @@ impl SledStore {
         let iter: Entries = match index::sort_tag(&order.key) {
             None => {
                 let (start, end) = (index::lead_number_prefix(), vec![index::NUMBER + 1]);
-                let at = |c: Cursor| index::lead_number_key(u64::try_from(c.key).unwrap_or(0));
+                let at = |c: Cursor| index::lead_number_key(u64::try_from(c.key()).unwrap_or(0));
                 match (from, descending) {
                     (None, false) => Box::new(self.idx.range(start..end)),
                     (None, true) => Box::new(self.idx.range(start..end).rev()),
@@ -243,7 +243,7 @@ impl SledStore {
             }
             Some(tag) => {
                 let (start, end) = index::sort_range(tag);
-                let at = |c: Cursor| index::sort_key(tag, c.key, c.id);
+                let at = |c: Cursor| index::sort_key(tag, c.key(), c.id());
                 match (from, descending) {
                     (None, false) => Box::new(self.idx.range(start..end)),
                     (None, true) => Box::new(self.idx.range(start..end).rev()),
@@ -254,8 +254,8 @@ impl SledStore {
         };
         let past_cursor = |key: (i64, Uuid)| match after {
             None => true,
-            Some(c) if descending => key < (c.key, c.id),
-            Some(c) => key > (c.key, c.id),
+            Some(c) if descending => key < (c.key(), c.id()),
+            Some(c) => key > (c.key(), c.id()),
         };
         let mut items: Vec<LeadRow> = Vec::new();
         let mut more = false;
@@ -286,10 +286,7 @@ impl SledStore {
             }
         }
         let next = match items.last() {
-            Some(last) if more => Some(Cursor {
-                key: order.key_row(last),
-                id: last.id.0,
-            }),
+            Some(last) if more => Some(Cursor::new(order.key_row(last), last.id.0)),
             _ => None,
         };
         Ok(Page {

@@ -8,7 +8,7 @@ use crate::domain::ids::{ActivityId, CommunicationId, DealId, FollowUpId, LeadId
 
 /// What a timeline item belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+#[serde(deny_unknown_fields, tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Subject {
     /// A lead.
     Lead(LeadId),

@@ -47,6 +47,7 @@ pub struct AccountType {
 
 /// Names a phase: phases are unique by code within their account type.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PhaseRef {
     /// The account type the phase belongs to.
     pub account_type: Code,
@@ -198,6 +199,27 @@ pub enum StageKind {
     Won,
     /// Reaching this stage loses the deal.
     Lost,
+}
+
+impl std::fmt::Display for StageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Open => "open",
+            Self::Won => "won",
+            Self::Lost => "lost",
+        })
+    }
+}
+
+impl StageKind {
+    /// The kind with its article, for messages: "an open", "a won".
+    pub fn with_article(&self) -> &'static str {
+        match self {
+            Self::Open => "an open",
+            Self::Won => "a won",
+            Self::Lost => "a lost",
+        }
+    }
 }
 
 /// A stage of a deal pipeline.
@@ -723,7 +745,7 @@ impl Config {
     /// The built-in defaults: one account type `default` with no phases, the
     /// closing reasons of seed 000, common lost reasons, the lead sources of seed
     /// 002, the priorities of seed 002 and one default pipeline. Hosts replace
-    /// what they need and store it with `Engine::set_config`.
+    /// what they need and store it with the `set_config` command ([`SetConfig`](crate::commands::SetConfig)).
     pub fn default_with(region: &str, currency: Currency) -> Config {
         let reason = |c: &'static str, label: &str, outcome| ClosingReason {
             code: code(c),
@@ -874,7 +896,7 @@ pub enum ConfigError {
         found: u64,
     },
     /// No configuration has been stored yet.
-    #[error("the store has no configuration yet; set one with Engine::set_config")]
+    #[error("the store has no configuration yet; store one with the set_config command")]
     Missing,
 }
 

@@ -11,9 +11,16 @@ use crate::domain::error::InputError;
 /// Seed 003: "The Email field is validated by format. If the address is entered
 /// incorrectly, the system will show an error." Normalization trims and lower-cases
 /// the whole address, so that matching leads and customers by e-mail is exact.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Email(String);
+
+/// Read from its text; another text is `invalid_email`.
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::domain::error::deserialize_checked(deserializer, |text| Self::parse(&text))
+    }
+}
 
 impl Email {
     /// Validates and normalizes an address. Display names (`Ann <a@b.c>`) and

@@ -51,6 +51,7 @@ impl EntityKind {
 
 /// Names one stored entity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntityRef {
     /// Its kind.
     pub kind: EntityKind,

@@ -168,6 +168,51 @@ pub enum InputError {
     /// Several input errors at once.
     #[error("{} invalid fields: {}", .0.len(), join(.0))]
     Many(Vec<InputError>),
+    /// An error in a value of a request, with where it stands in the
+    /// request's JSON (`lead.email`, `query.filter.owner`); its code is the
+    /// inner error's.
+    #[error("{path}: {error}")]
+    At {
+        /// Where in the request.
+        path: String,
+        /// What is wrong there.
+        error: Box<InputError>,
+    },
+}
+
+thread_local! {
+    /// The typed refusal of the last value read from text on this thread
+    /// (see [`deserialize_checked`]): serde keeps only a message, the request
+    /// reader wants the code.
+    static REFUSAL: std::cell::RefCell<Option<InputError>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Reads a value from its JSON text through `check`; a refusal becomes a
+/// serde error, and its typed form is kept for [`take_refusal`].
+pub(crate) fn deserialize_checked<'de, D, T>(
+    deserializer: D,
+    check: impl FnOnce(String) -> Result<T, InputError>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    check(text).map_err(|e| {
+        let message = e.to_string();
+        REFUSAL.with(|r| *r.borrow_mut() = Some(e));
+        <D::Error as serde::de::Error>::custom(message)
+    })
+}
+
+/// Keeps `e` as the typed form of a serde error about to be raised.
+pub(crate) fn keep_refusal(e: InputError) {
+    REFUSAL.with(|r| *r.borrow_mut() = Some(e));
+}
+
+/// The typed refusal kept by the last failed [`deserialize_checked`] on this
+/// thread, if any (and forgets it).
+pub fn take_refusal() -> Option<InputError> {
+    REFUSAL.with(|r| r.borrow_mut().take())
 }
 
 fn join(errors: &[InputError]) -> String {

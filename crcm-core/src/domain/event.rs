@@ -254,6 +254,44 @@ pub enum DomainEvent {
     },
 }
 
+impl DomainEvent {
+    /// The event's snake_case name: its JSON `type` (`lead_created`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::LeadCreated { .. } => "lead_created",
+            Self::LeadUpdated { .. } => "lead_updated",
+            Self::LeadStatusChanged { .. } => "lead_status_changed",
+            Self::PhaseChanged { .. } => "phase_changed",
+            Self::ClosingReasonSet { .. } => "closing_reason_set",
+            Self::AccountTypeChanged { .. } => "account_type_changed",
+            Self::LeadQualified { .. } => "lead_qualified",
+            Self::LeadConverted { .. } => "lead_converted",
+            Self::LeadDisqualified { .. } => "lead_disqualified",
+            Self::LeadReopened { .. } => "lead_reopened",
+            Self::LeadMerged { .. } => "lead_merged",
+            Self::LeadReassigned { .. } => "lead_reassigned",
+            Self::TeamChanged { .. } => "team_changed",
+            Self::LeadDeleted { .. } => "lead_deleted",
+            Self::DocumentLinked { .. } => "document_linked",
+            Self::CustomerCreated { .. } => "customer_created",
+            Self::CustomerUpdated { .. } => "customer_updated",
+            Self::DealCreated { .. } => "deal_created",
+            Self::DealStageChanged { .. } => "deal_stage_changed",
+            Self::DealWon { .. } => "deal_won",
+            Self::DealLost { .. } => "deal_lost",
+            Self::DealReopened { .. } => "deal_reopened",
+            Self::DealUpdated { .. } => "deal_updated",
+            Self::ActivityLogged { .. } => "activity_logged",
+            Self::FollowUpScheduled { .. } => "follow_up_scheduled",
+            Self::FollowUpCompleted { .. } => "follow_up_completed",
+            Self::CommunicationReceived { .. } => "communication_received",
+            Self::CommunicationLinked { .. } => "communication_linked",
+            Self::CommunicationIgnored { .. } => "communication_ignored",
+            Self::ConfigChanged { .. } => "config_changed",
+        }
+    }
+}
+
 /// An event as stored: its sequence number, time and actor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventEnvelope {

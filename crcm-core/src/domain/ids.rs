@@ -10,9 +10,16 @@ use crate::domain::error::InputError;
 macro_rules! entity_id {
     ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
+
+        /// Read from the UUID's text; another text is `invalid_id`.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                crate::domain::error::deserialize_checked(deserializer, |text| text.parse())
+            }
+        }
 
         impl $name {
             /// A new, time-ordered identifier (UUID v7).
@@ -81,9 +88,16 @@ entity_id!(
 
 /// A user of the host application. crcm does not manage users; it stores the
 /// host's user identifier as given (trimmed, non-empty, at most 128 characters).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct UserId(String);
+
+/// Read from its text; another text is `invalid_user_id`.
+impl<'de> Deserialize<'de> for UserId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::domain::error::deserialize_checked(deserializer, Self::new)
+    }
+}
 
 impl UserId {
     /// Whether a literal is a valid user id, checked when the program
@@ -160,9 +174,16 @@ impl fmt::Display for UserId {
 /// priority, tag, pipeline, stage): 1 to 64 characters of letters, digits,
 /// `_`, `-` or `.`, case preserved. Codes are what the store and the C ABI use;
 /// labels are for people.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Code(String);
+
+/// Read from its text; another text is `invalid_code`.
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::domain::error::deserialize_checked(deserializer, Self::new)
+    }
+}
 
 impl Code {
     /// Whether `s` is a valid code: 1 to 64 ASCII letters, digits, `_`, `-`

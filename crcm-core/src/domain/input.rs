@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::activity::CommunicationKind;
 use crate::domain::custom::CustomValue;
+use crate::domain::error::InputError;
 use crate::domain::ids::{Code, CustomerId, UserId};
 use crate::domain::money::Money;
 
@@ -16,9 +17,32 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A probability in a request: 0 to 100, or `null`. Any other number is
+/// `probability_out_of_range`, however large (a JSON client cannot tell a
+/// byte from any other number).
+pub(crate) fn probability<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    let Some(given) = Option::<i64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match u8::try_from(given) {
+        Ok(p) if p <= 100 => Ok(Some(p)),
+        _ => {
+            let e = InputError::ProbabilityOutOfRange { value: given };
+            let message = e.to_string();
+            crate::domain::error::keep_refusal(e);
+            Err(serde::de::Error::custom(message))
+        }
+    }
+}
+
+/// [`probability`] in a patch: absent leaves it, `null` clears it.
+fn patch_probability<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u8>>, D::Error> {
+    probability(d).map(Some)
+}
+
 /// The fields of a new lead. Everything but a name or company is optional.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct NewLead {
     /// Short title.
     pub title: String,
@@ -57,6 +81,7 @@ pub struct NewLead {
     /// Expected revenue.
     pub expected_revenue: Option<Money>,
     /// Probability 0..=100.
+    #[serde(deserialize_with = "probability")]
     pub probability: Option<u8>,
     /// Expected close date.
     pub expected_close: Option<NaiveDate>,
@@ -71,7 +96,7 @@ pub struct NewLead {
 
 /// Changes to a lead's fields: an absent field stays, `null` clears.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 #[allow(clippy::option_option)]
 pub struct LeadPatch {
     /// Title.
@@ -126,7 +151,7 @@ pub struct LeadPatch {
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub expected_revenue: Option<Option<Money>>,
     /// Probability (`null` clears).
-    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "patch_probability", skip_serializing_if = "Option::is_none")]
     pub probability: Option<Option<u8>>,
     /// Expected close (`null` clears).
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
@@ -138,7 +163,7 @@ pub struct LeadPatch {
 
 /// Qualify's customer step (seed 001 "Step 1 — Customer").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "choice", rename_all = "snake_case")]
+#[serde(deny_unknown_fields, tag = "choice", rename_all = "snake_case")]
 pub enum CustomerChoice {
     /// Create a customer when none matches; when some match, refuse and list
     /// them so the user can choose.
@@ -155,7 +180,7 @@ pub enum CustomerChoice {
 
 /// Qualify's deal step (seed 001 "Step 2 — Deal").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct DealDraft {
     /// Title (default: the lead's company, else its name).
     pub title: Option<String>,
@@ -167,7 +192,7 @@ pub struct DealDraft {
 
 /// A new customer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct NewCustomer {
     /// Name (required).
     pub name: String,
@@ -185,7 +210,7 @@ pub struct NewCustomer {
 
 /// A new contact person.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct NewContact {
     /// Name (required).
     pub name: String,
@@ -199,6 +224,7 @@ pub struct NewContact {
 
 /// An inbound call or e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InboundCommunication {
     /// Call or e-mail.
     pub kind: CommunicationKind,
@@ -221,7 +247,7 @@ pub struct InboundCommunication {
 
 /// Changes to a deal's fields: an absent field stays, `null` clears.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 #[allow(clippy::option_option)]
 pub struct DealPatch {
     /// Title.

@@ -60,6 +60,15 @@ pub const MERGED: usize = 100;
 /// refused with its line number, whatever the file holds.
 pub const IMPORT_RECORD_BYTES: usize = 1024 * 1024;
 
+/// A time at crcm's one precision, microseconds: every stored and answered
+/// time has it, whatever the platform clock or the client gave (finer
+/// digits are dropped, toward the past).
+pub fn to_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::Timelike;
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}
+
 /// Checks an amount in minor units: 0..=[`AMOUNT`].
 pub fn check_amount(field: &str, minor: i64) -> Result<(), InputError> {
     if (0..=AMOUNT).contains(&minor) {

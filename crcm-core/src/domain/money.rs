@@ -10,9 +10,16 @@ use crate::domain::error::InputError;
 /// the `iso_currency` crate. Only currencies with a minor unit are accepted:
 /// codes such as XAU (gold) or XXX (no currency) are not money a deal is
 /// valued in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Currency([u8; 3]);
+
+/// Read from its code; another text is `invalid_currency`.
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::domain::error::deserialize_checked(deserializer, |text| Self::new(&text))
+    }
+}
 
 impl Currency {
     /// Parses a currency code; lower case is accepted and upper-cased.
@@ -65,6 +72,7 @@ impl fmt::Display for Currency {
 
 /// An amount of money: integer minor units (cents for EUR/USD) and a currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount in the currency's minor unit; must not be negative for values
     /// crcm stores (expected revenue, deal value).

@@ -41,6 +41,7 @@ use crate::domain::config::Config;
 use crate::domain::customer::Customer;
 use crate::domain::deal::Deal;
 use crate::domain::entity::EntityRef;
+use crate::domain::error::{InputError, take_refusal};
 use crate::domain::event::EventEnvelope;
 use crate::domain::failure::{ImportFailure, RequestError};
 use crate::domain::history::HistoryEntry;
@@ -167,7 +168,12 @@ fn malformed(path: impl Into<String>, message: impl Into<String>) -> RequestErro
 
 /// Deserializes `value`, naming the path of the first problem (`prefix`
 /// comes before it: `actor.` for the actor's fields).
+/// A value crcm checks when it reads it (a code, an id, an e-mail, a
+/// probability) answers with its own code and the path; anything else is
+/// `malformed_request`.
 fn decode<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Error> {
+    // Forget a refusal left by a read outside a request.
+    let _ = take_refusal();
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = match (prefix, path.as_str()) {
@@ -175,7 +181,14 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<
             (pre, ".") => pre.trim_end_matches('.').to_owned(),
             (pre, p) => format!("{pre}{p}"),
         };
-        malformed(path, e.into_inner().to_string()).into()
+        match take_refusal() {
+            Some(error) => InputError::At {
+                path,
+                error: Box::new(error),
+            }
+            .into(),
+            None => malformed(path, e.into_inner().to_string()).into(),
+        }
     })
 }
 

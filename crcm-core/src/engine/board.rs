@@ -35,11 +35,13 @@ use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::lead::{Lead, LeadStatus};
 use crate::domain::limits;
 use crate::domain::money::{Currency, Money, MoneySum};
-use crate::store::query::{Closed, Cursor, DealFilter, LeadFilter, LeadOrder, PageRequest, PhaseCutoffs};
+use crate::engine::query::LeadQuery;
+use crate::store::query::{Closed, Cursor, DealFilter, LeadFilter, PageRequest, PhaseCutoffs};
 use crate::store::tally::{BoardCell, DealGroup, DealTally, LeadGroup, LeadTally, Tally};
 
 /// Which board to draw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BoardQuery {
     /// The account type whose phases are the columns.
     pub account_type: Code,
@@ -111,9 +113,12 @@ pub struct BoardColumn {
     pub rotten: u64,
     /// The first cards.
     pub cards: Vec<BoardCard>,
-    /// Where the next cards start, when there are more (a lead-list cursor in
-    /// number order).
+    /// Where the next cards start, when there are more: send `list_leads`
+    /// with [`BoardColumn::query`] and this cursor as its `page.after`.
     pub more: Option<Cursor>,
+    /// The column as a lead list (its open leads in the phase, by number):
+    /// the query its `more` cursor belongs to.
+    pub query: LeadQuery,
 }
 
 /// The board of an account type.
@@ -221,9 +226,21 @@ pub(crate) fn card(lead: &Lead, config: &Config, now: DateTime<Utc>) -> BoardCar
     }
 }
 
-/// The page of a column's cards.
-pub(crate) fn card_page(q: &BoardQuery) -> (LeadOrder, PageRequest) {
-    (LeadOrder::default(), PageRequest::first(q.cards.min(100)))
+/// A column as a lead list: its open leads in the phase, by number, a page
+/// of the board's card count.
+pub(crate) fn column_query(q: &BoardQuery, phase: &PhaseRef) -> LeadQuery {
+    let mut filter = q.filter.clone();
+    filter.account_type = Some(q.account_type.clone());
+    filter.phase = Some(phase.clone());
+    if q.owner.is_some() {
+        filter.owner = q.owner.clone();
+    }
+    LeadQuery {
+        filter,
+        open: Some(true),
+        page: PageRequest::first(q.cards.min(100)),
+        ..LeadQuery::default()
+    }
 }
 
 /// One stage of a deal board.

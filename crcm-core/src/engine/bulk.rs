@@ -43,7 +43,7 @@ pub const MAX_BULK: usize = 10_000;
 
 /// What to do to each lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "type")]
 pub enum BulkAction {
     /// Disqualify ("mark lost") with one reason and note.
     MarkLost {
@@ -114,7 +114,7 @@ impl BulkAction {
 // One per bulk action, never stored in bulk (see `Select`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "type")]
 pub enum BulkTarget {
     /// These leads, in this order.
     Leads {

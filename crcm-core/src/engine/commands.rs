@@ -377,6 +377,7 @@ impl ChangedDeal {
 /// Replace the configuration (manager). `expected_version` guards against
 /// overwriting a change made meanwhile (`None` for the first configuration).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetConfig {
     /// The new configuration.
     pub config: Config,
@@ -418,6 +419,7 @@ impl TypedCommand for SetConfig {
 
 /// Create a lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateLead {
     /// Its fields.
     pub lead: NewLead,
@@ -441,6 +443,7 @@ impl TypedCommand for CreateLead {
 
 /// Edit lead fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateLead {
     /// The lead.
     pub lead: LeadId,
@@ -461,6 +464,7 @@ impl TypedCommand for UpdateLead {
 
 /// Set New or Contacted by hand.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetLeadStatus {
     /// The lead.
     pub lead: LeadId,
@@ -481,6 +485,7 @@ impl TypedCommand for SetLeadStatus {
 
 /// Move a lead to another phase of its account type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MoveLeadPhase {
     /// The lead.
     pub lead: LeadId,
@@ -515,6 +520,7 @@ impl TypedCommand for MoveLeadPhase {
 
 /// Record a closing reason (closing phases only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetClosingReason {
     /// The lead.
     pub lead: LeadId,
@@ -539,6 +545,7 @@ impl TypedCommand for SetClosingReason {
 
 /// Change the account type, with a phase valid for the new type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChangeAccountType {
     /// The lead.
     pub lead: LeadId,
@@ -563,6 +570,7 @@ impl TypedCommand for ChangeAccountType {
 
 /// Qualify: link or create a customer and create a deal, in one step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QualifyLead {
     /// The lead.
     pub lead: LeadId,
@@ -601,6 +609,7 @@ impl TypedCommand for QualifyLead {
 /// can have several deals), for the lead's customer, at the first stage of
 /// the chosen pipeline or the default one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpenDeal {
     /// The lead.
     pub lead: LeadId,
@@ -626,6 +635,7 @@ impl TypedCommand for OpenDeal {
 
 /// Disqualify / Lost with a reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DisqualifyLead {
     /// The lead.
     pub lead: LeadId,
@@ -650,6 +660,7 @@ impl TypedCommand for DisqualifyLead {
 
 /// Reopen a disqualified lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReopenLead {
     /// The lead.
     pub lead: LeadId,
@@ -670,6 +681,7 @@ impl TypedCommand for ReopenLead {
 /// communications, deals and tags move to the lead that remains (see
 /// [`rules::merge`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MergeLead {
     /// The duplicate.
     pub lead: LeadId,
@@ -692,6 +704,7 @@ impl TypedCommand for MergeLead {
 
 /// Give a lead another owner (manager).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReassignLead {
     /// The lead.
     pub lead: LeadId,
@@ -714,6 +727,7 @@ impl TypedCommand for ReassignLead {
 
 /// Replace a lead's record team (owner or manager).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetLeadTeam {
     /// The lead.
     pub lead: LeadId,
@@ -736,6 +750,7 @@ impl TypedCommand for SetLeadTeam {
 
 /// Delete a lead (admin; refused while links exist).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteLead {
     /// The lead.
     pub lead: LeadId,
@@ -759,6 +774,7 @@ impl TypedCommand for DeleteLead {
 
 /// Link an order or invoice to a lead (quotations are refused: they belong to deals).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkLeadDocument {
     /// The lead.
     pub lead: LeadId,
@@ -783,6 +799,7 @@ impl TypedCommand for LinkLeadDocument {
 
 /// Move a deal within its pipeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MoveDealStage {
     /// The deal.
     pub deal: DealId,
@@ -806,6 +823,7 @@ impl TypedCommand for MoveDealStage {
 
 /// Win a deal (the lead becomes Converted).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WinDeal {
     /// The deal.
     pub deal: DealId,
@@ -830,6 +848,7 @@ impl TypedCommand for WinDeal {
 
 /// Lose a deal with a reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoseDeal {
     /// The deal.
     pub deal: DealId,
@@ -858,6 +877,7 @@ impl TypedCommand for LoseDeal {
 
 /// Reopen a won or lost deal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReopenDeal {
     /// The deal.
     pub deal: DealId,
@@ -882,10 +902,12 @@ impl TypedCommand for ReopenDeal {
 
 /// Set an open deal's probability by hand (`None`: follow the stage again).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetDealProbability {
     /// The deal.
     pub deal: DealId,
     /// 0..=100, or `None`.
+    #[serde(default, deserialize_with = "crate::domain::input::probability")]
     pub probability: Option<u8>,
 }
 
@@ -902,6 +924,7 @@ impl TypedCommand for SetDealProbability {
 
 /// Edit deal fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateDeal {
     /// The deal.
     pub deal: DealId,
@@ -922,6 +945,7 @@ impl TypedCommand for UpdateDeal {
 
 /// Link a quotation, order or invoice to a deal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkDealDocument {
     /// The deal.
     pub deal: DealId,
@@ -945,6 +969,7 @@ impl TypedCommand for LinkDealDocument {
 
 /// Create a customer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     /// Its fields.
     pub customer: NewCustomer,
@@ -963,6 +988,7 @@ impl TypedCommand for CreateCustomer {
 
 /// Add a contact person to a customer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddContact {
     /// The customer.
     pub customer: CustomerId,
@@ -983,6 +1009,7 @@ impl TypedCommand for AddContact {
 
 /// Log a note, call, e-mail or meeting on a lead's or deal's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogActivity {
     /// The lead or deal.
     pub subject: Subject,
@@ -1012,6 +1039,7 @@ impl TypedCommand for LogActivity {
 
 /// Schedule a follow-up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleFollowUp {
     /// The lead or deal.
     pub subject: Subject,
@@ -1038,6 +1066,7 @@ impl TypedCommand for ScheduleFollowUp {
 
 /// Mark a follow-up done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CompleteFollowUp {
     /// The follow-up.
     pub follow_up: FollowUpId,
@@ -1059,6 +1088,7 @@ impl TypedCommand for CompleteFollowUp {
 /// Record an inbound call or e-mail; it is linked to the one open lead whose
 /// phone or e-mail matches, if exactly one does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReceiveCommunication {
     /// The communication.
     pub communication: InboundCommunication,
@@ -1079,6 +1109,7 @@ impl TypedCommand for ReceiveCommunication {
 
 /// Attach a communication to a lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AttachCommunication {
     /// The communication.
     pub communication: CommunicationId,
@@ -1102,6 +1133,7 @@ impl TypedCommand for AttachCommunication {
 
 /// Create a lead from a communication and attach it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateLeadFromCommunication {
     /// The communication.
     pub communication: CommunicationId,
@@ -1127,6 +1159,7 @@ impl TypedCommand for CreateLeadFromCommunication {
 
 /// Mark a communication "Ignored" (not related to sales).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IgnoreCommunication {
     /// The communication.
     pub communication: CommunicationId,
@@ -1141,4 +1174,236 @@ impl TypedCommand for IgnoreCommunication {
         let ctx = s.ctx(Self::NAME)?;
         rules::ignore_communication(&ctx, &s.communication(self.communication).await?)
     }
+}
+
+// ------------------------------------------------- constructors
+//
+// Commands with optional parts get a constructor taking what they need and
+// `with_*` methods for the rest, so a caller spells out only what it means.
+
+/// `$with` sets the optional `$field` of a command.
+macro_rules! with {
+    ($(#[$doc:meta])* $with:ident, $field:ident: $ty:ty) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn $with(mut self, $field: impl Into<$ty>) -> Self {
+            self.$field = Some($field.into());
+            self
+        }
+    };
+}
+
+impl SetConfig {
+    /// Replace the configuration, whatever version is stored.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            expected_version: None,
+        }
+    }
+
+    with!(
+        /// Only if the stored configuration is still at this version.
+        expecting, expected_version: u64
+    );
+}
+
+impl MoveLeadPhase {
+    /// Move `lead` to `phase`.
+    pub fn new(lead: LeadId, phase: PhaseRef) -> Self {
+        Self {
+            lead,
+            phase,
+            closing_reason: None,
+            note: None,
+        }
+    }
+
+    with!(
+        /// With the closing reason (a closing phase).
+        with_closing_reason, closing_reason: Code
+    );
+    with!(
+        /// With a note on the reason.
+        with_note, note: String
+    );
+}
+
+impl SetClosingReason {
+    /// Record `reason` on `lead`.
+    pub fn new(lead: LeadId, reason: Code) -> Self {
+        Self {
+            lead,
+            reason,
+            note: None,
+        }
+    }
+
+    with!(
+        /// With a note on the reason.
+        with_note, note: String
+    );
+}
+
+impl ChangeAccountType {
+    /// Give `lead` another account type (its initial phase, if it has one).
+    pub fn new(lead: LeadId, account_type: Code) -> Self {
+        Self {
+            lead,
+            account_type,
+            phase: None,
+        }
+    }
+
+    with!(
+        /// In this phase of the new account type.
+        with_phase, phase: PhaseRef
+    );
+}
+
+impl QualifyLead {
+    /// Qualify `lead`: link the one matching customer or create one
+    /// ([`CustomerChoice::Auto`]), and a deal from the lead's values.
+    pub fn new(lead: LeadId) -> Self {
+        Self {
+            lead,
+            customer: CustomerChoice::Auto,
+            deal: DealDraft::default(),
+        }
+    }
+
+    /// With this customer choice.
+    #[must_use]
+    pub fn with_customer(mut self, customer: CustomerChoice) -> Self {
+        self.customer = customer;
+        self
+    }
+
+    /// With these deal values.
+    #[must_use]
+    pub fn with_deal(mut self, deal: DealDraft) -> Self {
+        self.deal = deal;
+        self
+    }
+}
+
+impl OpenDeal {
+    /// Open another deal for `lead`, in the default pipeline.
+    pub fn new(lead: LeadId) -> Self {
+        Self {
+            lead,
+            pipeline: None,
+            deal: DealDraft::default(),
+        }
+    }
+
+    with!(
+        /// In this pipeline.
+        in_pipeline, pipeline: Code
+    );
+
+    /// With these deal values.
+    #[must_use]
+    pub fn with_deal(mut self, deal: DealDraft) -> Self {
+        self.deal = deal;
+        self
+    }
+}
+
+impl DisqualifyLead {
+    /// Disqualify `lead` for `reason` (a lost reason).
+    pub fn new(lead: LeadId, reason: Code) -> Self {
+        Self {
+            lead,
+            reason,
+            note: None,
+        }
+    }
+
+    with!(
+        /// With a note on the reason.
+        with_note, note: String
+    );
+}
+
+impl WinDeal {
+    /// Win `deal`, in its pipeline's first won stage.
+    pub fn new(deal: DealId) -> Self {
+        Self { deal, stage: None }
+    }
+
+    with!(
+        /// In this won stage.
+        at_stage, stage: Code
+    );
+}
+
+impl LoseDeal {
+    /// Lose `deal` for `reason`.
+    pub fn new(deal: DealId, reason: Code) -> Self {
+        Self {
+            deal,
+            reason,
+            note: None,
+        }
+    }
+
+    with!(
+        /// With a note on the reason.
+        with_note, note: String
+    );
+}
+
+impl ReopenDeal {
+    /// Reopen `deal`, in its pipeline's first open stage.
+    pub fn new(deal: DealId) -> Self {
+        Self { deal, stage: None }
+    }
+
+    with!(
+        /// In this open stage.
+        at_stage, stage: Code
+    );
+}
+
+impl LogActivity {
+    /// Log an activity of `kind` on `subject`, now.
+    pub fn new(subject: Subject, kind: ActivityKind, summary: impl Into<String>) -> Self {
+        Self {
+            subject,
+            kind,
+            summary: summary.into(),
+            body: String::new(),
+            occurred_at: None,
+        }
+    }
+
+    /// With a body.
+    #[must_use]
+    pub fn with_body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    with!(
+        /// That happened at this time.
+        occurred_at, occurred_at: DateTime<Utc>
+    );
+}
+
+impl ScheduleFollowUp {
+    /// A follow-up on `subject`, due on `due`, for the actor.
+    pub fn new(subject: Subject, due: NaiveDate, note: impl Into<String>) -> Self {
+        Self {
+            subject,
+            due,
+            note: note.into(),
+            assignee: None,
+        }
+    }
+
+    with!(
+        /// For this user.
+        for_user, assignee: UserId
+    );
 }

@@ -176,7 +176,7 @@ impl Engine {
     /// The time on the engine's clock: the "now" its commands record, and
     /// the one to ask time questions with (e.g. [`Lead::is_rotten`]).
     pub fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        crate::domain::limits::to_micros((self.clock)())
     }
 
     /// The store.
@@ -294,8 +294,11 @@ impl Engine {
         if let Some(text) = &query.search {
             query::check_search(text)?;
         }
+        let binding = query.binding();
+        query::check_cursor(&query.page, binding)?;
         let (config, _) = self.config().await?;
-        Ok(self.store.customers(&query.resolve(&config), &query.page).await?)
+        let page = self.store.customers(&query.resolve(&config), &query.page).await?;
+        Ok(query::bind(page, binding))
     }
 
     /// The deals created from a lead.
@@ -307,6 +310,8 @@ impl Engine {
     /// Pass the page's `next` as the query's `page.after` for the next page.
     pub async fn leads(&self, query: &LeadQuery) -> Result<Page<Lead>, Error> {
         query.check()?;
+        let binding = query.binding();
+        query::check_cursor(&query.page, binding)?;
         let (config, _) = self.config().await?;
         let (filter, order) = query.resolve(&config, self.now());
         // A lead's number never changes: a cursor naming one lead's number
@@ -314,14 +319,15 @@ impl Engine {
         // answer it differently: one compares the number alone).
         if query.sort == LeadSort::Number
             && let Some(cursor) = query.page.after
-            && let Some(lead) = self.store.lead(LeadId(cursor.id)).await?
-            && i64::try_from(lead.number).ok() != Some(cursor.key)
+            && let Some(lead) = self.store.lead(LeadId(cursor.id())).await?
+            && i64::try_from(lead.number).ok() != Some(cursor.key())
         {
             return Err(Error::Input(InputError::BadCursor {
                 text: cursor.to_string(),
             }));
         }
-        Ok(self.store.leads(&filter, &order, &query.page).await?)
+        let page = self.store.leads(&filter, &order, &query.page).await?;
+        Ok(query::bind(page, binding))
     }
 
     /// The board of an account type (see [`board`]): its non-closing phases
@@ -364,8 +370,8 @@ impl Engine {
         let mut columns = Vec::with_capacity(phases.len());
         for phase in phases {
             let filter = board::column_filter(query, &config, &phase);
-            let (order, page) = board::card_page(query);
-            let cards = self.store.leads(&filter, &order, &page).await?;
+            let column = board::column_query(query, &phase);
+            let cards = self.leads(&column).await?;
             let rotten = match board::rot_cutoff(&config, &phase, now) {
                 Some(cutoffs) => {
                     let rotting = LeadFilter {
@@ -385,6 +391,7 @@ impl Engine {
                 rotten,
                 cards: cards.items.iter().map(|l| board::card(l, &config, now)).collect(),
                 more: cards.next,
+                query: column,
             });
         }
         Ok(Board {
@@ -520,8 +527,11 @@ impl Engine {
         if let Some(text) = &query.search {
             query::check_search(text)?;
         }
+        let binding = query.binding();
+        query::check_cursor(&query.page, binding)?;
         let (filter, order) = query.resolve();
-        Ok(self.store.deals(&filter, order, &query.page).await?)
+        let page = self.store.deals(&filter, order, &query.page).await?;
+        Ok(query::bind(page, binding))
     }
 
     /// A page of inbound communications (arrival order), e.g. the unhandled
@@ -531,7 +541,9 @@ impl Engine {
         filter: &CommunicationFilter,
         page: &PageRequest,
     ) -> Result<Page<Communication>, Error> {
-        Ok(self.store.communications(filter, page).await?)
+        let binding = query::cursor_binding("communications", filter);
+        query::check_cursor(page, binding)?;
+        Ok(query::bind(self.store.communications(filter, page).await?, binding))
     }
 
     /// Existing customers matching a lead's normalized e-mail or phone: the

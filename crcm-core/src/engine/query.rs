@@ -38,8 +38,8 @@ use crate::domain::contact::Phone;
 use crate::domain::error::InputError;
 use crate::domain::limits;
 use crate::store::query::{
-    Closed, CustomerFilter, DealFilter, DealKey, DealOrder, LeadFilter, LeadKey, LeadOrder, PageRequest, PhaseCutoffs,
-    Search, words,
+    Closed, CustomerFilter, DealFilter, DealKey, DealOrder, FNV_OFFSET, LeadFilter, LeadKey, LeadOrder, Page,
+    PageRequest, PhaseCutoffs, Search, fnv1a, words,
 };
 
 /// What a lead list is sorted by.
@@ -65,10 +65,9 @@ pub enum LeadSort {
 
 /// A lead list: filters (AND), search, sort and page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct LeadQuery {
     /// Value filters (status, owner, phase, tags, date ranges, missing values...).
-    #[serde(flatten)]
     pub filter: LeadFilter,
     /// `true`: only open leads (not converted, disqualified or merged, and not
     /// in a closing phase), the manuals' "Opened" filter; `false`: only closed ones.
@@ -102,6 +101,59 @@ impl LeadQuery {
             limits::check_days("min_days_in_phase", days)?;
         }
         Ok(())
+    }
+}
+
+/// What a cursor is bound to: a fingerprint of what a query asks (its
+/// kind, sort and filters, not its page), never 0.
+pub(crate) fn cursor_binding(kind: &str, query: &impl Serialize) -> u64 {
+    let text = serde_json::to_vec(query).unwrap_or_default();
+    fnv1a(fnv1a(FNV_OFFSET, kind.as_bytes()), &text).max(1)
+}
+
+/// Refuses a cursor another query wrote (or one crcm did not write).
+pub(crate) fn check_cursor(page: &PageRequest, binding: u64) -> Result<(), InputError> {
+    match page.after {
+        Some(cursor) if cursor.query() != binding => Err(InputError::BadCursor {
+            text: cursor.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A page whose `next` cursor is bound to the query that read it.
+pub(crate) fn bind<T>(mut page: Page<T>, binding: u64) -> Page<T> {
+    page.next = page.next.map(|c| c.bound_to(binding));
+    page
+}
+
+/// A query without its page: what its cursors are bound to.
+macro_rules! binding_of {
+    ($kind:literal, $query:expr) => {{
+        let mut q = $query.clone();
+        q.page = PageRequest::default();
+        cursor_binding($kind, &q)
+    }};
+}
+
+impl LeadQuery {
+    /// What this query's cursors are bound to.
+    pub(crate) fn binding(&self) -> u64 {
+        binding_of!("leads", self)
+    }
+}
+
+impl CustomerQuery {
+    /// What this query's cursors are bound to.
+    pub(crate) fn binding(&self) -> u64 {
+        binding_of!("customers", self)
+    }
+}
+
+impl DealQuery {
+    /// What this query's cursors are bound to.
+    pub(crate) fn binding(&self) -> u64 {
+        binding_of!("deals", self)
     }
 }
 
@@ -201,10 +253,9 @@ impl LeadQuery {
 
 /// A customer list: filters, search and page (customers in creation order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct CustomerQuery {
     /// Value filters.
-    #[serde(flatten)]
     pub filter: CustomerFilter,
     /// Free text over name, e-mail and contacts' names, or a phone number.
     pub search: Option<String>,
@@ -225,10 +276,9 @@ impl CustomerQuery {
 
 /// A deal list: filters, search over titles, sort and page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct DealQuery {
     /// Value filters.
-    #[serde(flatten)]
     pub filter: DealFilter,
     /// Free text: every word must start a word of the deal's title.
     pub search: Option<String>,

@@ -25,7 +25,7 @@ use crate::store::query::{LeadField, TimeRange};
 
 /// A report's interval, `[from, before)`; an unset end is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct Interval {
     /// At or after.
     pub from: Option<DateTime<Utc>>,

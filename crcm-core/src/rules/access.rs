@@ -49,6 +49,7 @@ impl fmt::Display for Role {
 
 /// Who issues a command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Actor {
     /// The host application's user id.
     pub user: UserId,

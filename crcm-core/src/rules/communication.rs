@@ -40,7 +40,7 @@ pub fn receive_communication(
         from_phone: phone,
         summary: input.summary.trim().to_owned(),
         body: input.body.trim().to_owned(),
-        received_at: input.received_at.unwrap_or(ctx.now),
+        received_at: input.received_at.map_or(ctx.now, limits::to_micros),
         status: if lead.is_some() {
             CommunicationStatus::Linked
         } else {

@@ -299,6 +299,15 @@ impl Error {
                         .collect(),
                 );
             }
+            // The inner error's details, and where it stands.
+            Self::Input(InputError::At { path, error }) => {
+                let mut details = Error::Input((**error).clone()).details();
+                if let Value::Object(map) = &mut details {
+                    map.insert("path".into(), Value::String(path.clone()));
+                    return details;
+                }
+                return serde_json::json!({ "path": path, "value": details });
+            }
             Self::Input(e) => serde_json::to_value(e),
             Self::Config(e) => serde_json::to_value(e),
             Self::Permission(e) => serde_json::to_value(e),
@@ -344,6 +353,7 @@ fn input_code(e: &InputError) -> ErrorCode {
         InputError::CustomField { .. } => code::CUSTOM_FIELD,
         InputError::OutOfRange { .. } => code::OUT_OF_RANGE,
         InputError::Many(_) => code::INVALID_FIELDS,
+        InputError::At { error, .. } => input_code(error),
     }
 }
 

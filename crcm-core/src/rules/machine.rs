@@ -428,7 +428,7 @@ pub enum DealError {
     },
     /// The stage chosen is of another kind than the action needs (e.g. an
     /// open stage to win with).
-    #[error("stage {stage} is a {kind:?} stage; this action needs a {expected:?} stage")]
+    #[error("stage {stage} is {} stage; this action needs {} stage", kind.with_article(), expected.with_article())]
     WrongStageKind {
         /// The stage chosen.
         stage: Code,
@@ -438,7 +438,7 @@ pub enum DealError {
         expected: StageKind,
     },
     /// The deal's pipeline has no stage of the kind the action needs.
-    #[error("pipeline {pipeline} has no {kind:?} stage")]
+    #[error("pipeline {pipeline} has no {kind} stage")]
     NoStageOfKind {
         /// The pipeline.
         pipeline: Code,
@@ -503,7 +503,7 @@ impl std::fmt::Display for ReasonKind {
 #[non_exhaustive]
 pub enum ReasonError {
     /// The code names no configured reason.
-    #[error("unknown {kind} {code:?}")]
+    #[error("unknown {kind} {code}")]
     Unknown {
         /// Closing or lost.
         kind: ReasonKind,
@@ -511,7 +511,7 @@ pub enum ReasonError {
         code: Code,
     },
     /// The reason is configured to need a note, and none was given.
-    #[error("the {kind} {code:?} needs a note")]
+    #[error("the {kind} {code} needs a note")]
     NoteRequired {
         /// Closing or lost.
         kind: ReasonKind,

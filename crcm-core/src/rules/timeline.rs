@@ -77,7 +77,7 @@ pub fn log_activity(
         kind,
         summary: summary.to_owned(),
         body: body.trim().to_owned(),
-        occurred_at: occurred_at.unwrap_or(ctx.now),
+        occurred_at: occurred_at.map_or(ctx.now, limits::to_micros),
         author: ctx.actor.user.clone(),
         created_at: ctx.now,
     };

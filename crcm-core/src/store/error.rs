@@ -4,12 +4,17 @@ use thiserror::Error as ThisError;
 
 use crate::domain::entity::EntityRef;
 
+/// A version for a message: "version 3", or "no record".
+fn version(v: Option<u64>) -> String {
+    v.map_or_else(|| "no record".to_owned(), |v| format!("version {v}"))
+}
+
 /// A failure of the storage backend.
 #[derive(Debug, ThisError)]
 #[non_exhaustive]
 pub enum StoreError {
     /// Optimistic concurrency: the record changed since it was read; nothing was written.
-    #[error("conflict on {entity}: expected version {expected:?}, found {found:?}")]
+    #[error("conflict on {entity}: expected {}, found {}", version(*expected), version(*found))]
     Conflict {
         /// The record.
         entity: EntityRef,
@@ -19,7 +24,7 @@ pub enum StoreError {
         found: Option<u64>,
     },
     /// Optimistic concurrency on the configuration: it changed since it was read.
-    #[error("configuration conflict: expected version {expected:?}, found {found:?}")]
+    #[error("configuration conflict: expected {}, found {}", version(*expected), version(*found))]
     ConfigConflict {
         /// The version the writer read.
         expected: Option<u64>,

@@ -372,7 +372,7 @@ pub trait StoreExt: Store {
     /// Customers by id, the first `limit` after `after`.
     async fn list_customers(&self, after: Option<CustomerId>, limit: usize) -> Result<Vec<Customer>, StoreError> {
         let page = PageRequest {
-            after: after.map(|id| Cursor { key: 0, id: id.0 }),
+            after: after.map(|id| Cursor::new(0, id.0)),
             limit,
             total: false,
         };

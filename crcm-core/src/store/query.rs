@@ -144,7 +144,7 @@ impl Search {
 
 /// A half-open time interval `[from, before)`; an unset end is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct TimeRange {
     /// At or after.
     pub from: Option<DateTime<Utc>>,
@@ -181,7 +181,7 @@ impl TimeRange {
 /// A half-open date interval `[from, before)`; an unset end is open. A record
 /// without the date never matches a set interval.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct DateRange {
     /// On or after.
     pub from: Option<NaiveDate>,
@@ -315,7 +315,7 @@ impl Closed {
 /// A typed lead filter that every backend answers natively. Every set field
 /// must match (AND); the default matches every lead.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct LeadFilter {
     /// Number equals.
     pub number: Option<u64>,
@@ -612,7 +612,7 @@ pub fn priority_rank(ranks: &[Code], priority: Option<&Code>) -> i64 {
 /// A typed deal filter (AND of the set fields); deals are listed in a
 /// [`DealOrder`] (by default by id: creation order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct DealFilter {
     /// From this lead.
     pub lead: Option<LeadId>,
@@ -697,7 +697,7 @@ impl DealFilter {
 /// A typed customer filter (AND of the set fields); customers are ordered by
 /// id (creation order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct CustomerFilter {
     /// Reached at this normalized e-mail: its own or a contact person's
     /// ([`Customer::emails`]).
@@ -728,7 +728,7 @@ impl CustomerFilter {
 
 /// A typed communication filter; communications are ordered by arrival, then id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct CommunicationFilter {
     /// Attached to this lead.
     pub lead: Option<LeadId>,
@@ -745,7 +745,7 @@ impl CommunicationFilter {
 
 /// A typed follow-up filter (AND of the set fields).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct FollowUpFilter {
     /// Assigned to.
     pub assignee: Option<UserId>,
@@ -860,16 +860,67 @@ impl Select {
     }
 }
 
-/// Where a page starts: just after the record with this sort key and id.
+/// Where a page starts: just after the record with this sort key and id,
+/// in the query that wrote it. Its text is opaque and versioned (`c1` and 64
+/// hex digits); the engine binds each cursor it returns to its query's sort
+/// and filters, and refuses one from another query as `bad_cursor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cursor {
-    /// The sort key of the last record of the previous page.
-    pub key: i64,
-    /// Its id.
-    pub id: Uuid,
+    key: i64,
+    id: Uuid,
+    query: u64,
 }
 
+/// The version prefix of a cursor's text.
+const CURSOR_VERSION: &str = "c1";
+
+/// FNV-1a, 64 bits: a hash that is the same in every build (unlike std's),
+/// for fingerprints that outlive a process (cursors, import resumes).
+pub(crate) fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(PRIME);
+    }
+    hash
+}
+
+/// FNV-1a's starting value.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 impl Cursor {
+    /// A cursor just after `(key, id)`, bound to no query yet (what a store
+    /// returns; the engine binds it).
+    pub fn new(key: i64, id: Uuid) -> Self {
+        Self { key, id, query: 0 }
+    }
+
+    /// The sort key of the last record of the previous page.
+    pub fn key(&self) -> i64 {
+        self.key
+    }
+
+    /// Its id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The fingerprint of the query it continues (0: bound to none).
+    pub(crate) fn query(&self) -> u64 {
+        self.query
+    }
+
+    /// The same position, bound to the query with this fingerprint.
+    pub(crate) fn bound_to(self, query: u64) -> Self {
+        Self { query, ..self }
+    }
+
+    /// The same binding at another position (tests forge cursors with it).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn at(self, key: i64, id: Uuid) -> Self {
+        Self { key, id, ..self }
+    }
+
     /// Whether a record at `(key, id)` comes after the cursor in this direction.
     pub fn precedes(&self, key: i64, id: Uuid, descending: bool) -> bool {
         if descending {
@@ -882,7 +933,14 @@ impl Cursor {
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}~{}", self.key, self.id.simple())
+        // The key's two's-complement bits, so the text has one length.
+        let key = u64::from_ne_bytes(self.key.to_ne_bytes());
+        write!(
+            f,
+            "{CURSOR_VERSION}{key:016x}{:032x}{:016x}",
+            self.id.as_u128(),
+            self.query
+        )
     }
 }
 
@@ -901,10 +959,17 @@ impl FromStr for Cursor {
     type Err = BadCursor;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadCursor(s.chars().take(80).collect());
-        let (key, id) = s.split_once('~').ok_or_else(bad)?;
+        let hex = s.strip_prefix(CURSOR_VERSION).ok_or_else(bad)?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let (key, rest) = hex.split_at(16);
+        let (id, query) = rest.split_at(32);
+        let key = u64::from_str_radix(key, 16).map_err(|_| bad())?;
         Ok(Cursor {
-            key: key.parse().map_err(|_| bad())?,
-            id: Uuid::try_parse(id).map_err(|_| bad())?,
+            key: i64::from_ne_bytes(key.to_ne_bytes()),
+            id: Uuid::from_u128(u128::from_str_radix(id, 16).map_err(|_| bad())?),
+            query: u64::from_str_radix(query, 16).map_err(|_| bad())?,
         })
     }
 }
@@ -915,16 +980,16 @@ impl Serialize for Cursor {
     }
 }
 
+/// Read from its text; another text is `bad_cursor`.
 impl<'de> Deserialize<'de> for Cursor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        crate::domain::error::deserialize_checked(d, |text| text.parse::<Cursor>().map_err(Into::into))
     }
 }
 
 /// Which page to return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct PageRequest {
     /// Start after this position (`None`: from the start).
     pub after: Option<Cursor>,
@@ -1014,7 +1079,7 @@ pub fn page_of<T>(mut matching: Vec<(i64, Uuid, T)>, descending: bool, page: &Pa
     let more = after.len() > limit;
     after.truncate(limit);
     let next = if more {
-        after.last().map(|(key, id, _)| Cursor { key: *key, id: *id })
+        after.last().map(|(key, id, _)| Cursor::new(*key, *id))
     } else {
         None
     };
@@ -1082,13 +1147,20 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_bad_ones_are_refused() {
-        let c = Cursor {
-            key: -42,
-            id: Uuid::from_u128(7),
-        };
+        let c = Cursor::new(-42, Uuid::from_u128(7)).bound_to(0xfeed);
         assert_eq!(c.to_string().parse::<Cursor>(), Ok(c));
-        assert!("x".parse::<Cursor>().is_err());
-        assert!("1~nothex".parse::<Cursor>().is_err());
+        assert_eq!(c.to_string().len(), 66);
+        for bad in [
+            "x",
+            "1~nothex",
+            "c1",
+            &c.to_string()[..65],
+            &format!("c2{}", &c.to_string()[2..]),
+        ] {
+            assert!(bad.parse::<Cursor>().is_err(), "{bad:?}");
+        }
+        let max = Cursor::new(i64::MIN, Uuid::max()).bound_to(u64::MAX);
+        assert_eq!(max.to_string().parse::<Cursor>(), Ok(max));
     }
 
     #[test]

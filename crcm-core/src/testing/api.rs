@@ -73,9 +73,10 @@ fn code(s: &str) -> Code {
     Code::new(s).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The fixed time of the case: boards and reports read the clock.
+/// The fixed time of the case (boards and reports read the clock), with
+/// nanoseconds that crcm's microsecond precision drops.
 fn at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 9, 30, 0)
+    Utc.timestamp_opt(1_772_443_800, 123_456_789)
         .single()
         .unwrap_or_else(|| panic!("a fixed time"))
 }
@@ -128,6 +129,10 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         )
         .await;
     let ada_id: LeadId = id(&ada["lead"]["id"]);
+    assert_eq!(
+        ada["lead"]["created_at"], "2026-03-02T09:30:00.123456Z",
+        "times have microseconds, whatever the clock gives"
+    );
     let twin = c
         .run(
             &ann,
@@ -670,7 +675,15 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
     let bea =
         crate::testing::conformance::create(&engine, &ann(), crate::testing::conformance::b2b("Bea", "Beta")).await;
     // Lead 1's number with lead 2's id: not a cursor crcm wrote.
-    let forged_cursor = format!("{}~{}", lead.number, bea.id.0.simple());
+    // The cursor of the first page of leads by number, one a page.
+    let first = LeadQuery {
+        page: PageRequest::first(1),
+        ..LeadQuery::default()
+    };
+    let cursor = engine.leads(&first).await.unwrap_or_else(|e| panic!("{e}")).next;
+    let cursor = cursor.unwrap_or_else(|| panic!("two leads, one a page: a next page"));
+    // The same binding at lead 1's number with lead 2's id: not a cursor crcm wrote.
+    let forged_cursor = cursor.at(i64::try_from(lead.number).unwrap_or_default(), bea.id.0);
     let before = engine.events_since(0, usize::MAX).await.unwrap_or_default();
     let huge = format!(
         r#"{{{actor}, "type": "create_lead", "lead": {{"description": "{}"}}}}"#,
@@ -690,6 +703,32 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
             Some("ownr"),
         ),
         (
+            "a typo in a filter",
+            format!(r#"{{{actor}, "type": "list_leads", "query": {{"filter": {{"ownr": "ann"}}}}}}"#),
+            "malformed_request",
+            Some("query.filter.ownr"),
+        ),
+        (
+            "a typo in a patch",
+            format!(r#"{{{actor}, "type": "update_lead", "lead": "{id}", "patch": {{"titel": "CEO"}}}}"#),
+            "malformed_request",
+            Some("patch.titel"),
+        ),
+        (
+            "bad user",
+            r#"{"actor": {"user": "", "role": "admin"}, "type": "get_config"}"#.to_owned(),
+            "invalid_user_id",
+            Some("actor.user"),
+        ),
+        (
+            "bad currency",
+            format!(
+                r#"{{{actor}, "type": "update_lead", "lead": "{id}", "patch": {{"expected_revenue": {{"minor": 5, "currency": "XAU"}}}}}}"#
+            ),
+            "invalid_currency",
+            Some("patch.expected_revenue.currency"),
+        ),
+        (
             "wrong type",
             format!(r#"{{{actor}, "type": "get_lead_by_number", "number": "seven"}}"#),
             "malformed_request",
@@ -698,13 +737,13 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
         (
             "bad code",
             format!(r#"{{{actor}, "type": "report_funnel", "account_type": "b 2 b"}}"#),
-            "malformed_request",
+            "invalid_code",
             Some("account_type"),
         ),
         (
             "bad id",
             format!(r#"{{{actor}, "type": "get_lead", "id": "not-a-uuid"}}"#),
-            "malformed_request",
+            "invalid_id",
             Some("id"),
         ),
         (
@@ -716,13 +755,42 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
         (
             "probability 300",
             format!(r#"{{{actor}, "type": "update_lead", "lead": "{id}", "patch": {{"probability": 300}}}}"#),
-            "malformed_request",
+            "probability_out_of_range",
             Some("patch.probability"),
         ),
         (
             "bad cursor",
             format!(r#"{{{actor}, "type": "list_leads", "query": {{"page": {{"after": "seven"}}}}}}"#),
-            "malformed_request",
+            "bad_cursor",
+            Some("query.page.after"),
+        ),
+        (
+            "cursor from another query (another sort)",
+            format!(
+                r#"{{{actor}, "type": "list_leads", "query": {{"sort": "created", "page": {{"after": "{cursor}"}}}}}}"#
+            ),
+            "bad_cursor",
+            None,
+        ),
+        (
+            "cursor from another query (another filter)",
+            format!(r#"{{{actor}, "type": "list_leads", "query": {{"open": true, "page": {{"after": "{cursor}"}}}}}}"#),
+            "bad_cursor",
+            None,
+        ),
+        (
+            "lead cursor for customers",
+            format!(r#"{{{actor}, "type": "list_customers", "query": {{"page": {{"after": "{cursor}"}}}}}}"#),
+            "bad_cursor",
+            None,
+        ),
+        (
+            "cursor in the old readable form",
+            format!(
+                r#"{{{actor}, "type": "list_leads", "query": {{"page": {{"after": "1~{}"}}}}}}"#,
+                bea.id.0.simple()
+            ),
+            "bad_cursor",
             Some("query.page.after"),
         ),
         (
@@ -760,6 +828,12 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
             None,
         ),
     ];
+    let own = format!(r#"{{{actor}, "type": "list_leads", "query": {{"page": {{"limit": 1, "after": "{cursor}"}}}}}}"#);
+    let answer: Value = serde_json::from_str(&engine.handle_json(&own).await).unwrap_or_default();
+    assert_eq!(
+        answer["ok"]["page"]["items"][0]["number"], bea.number,
+        "the cursor continues its own query: {answer}"
+    );
     for (what, text, name, path) in cases {
         let answer = engine.handle_json(&text).await;
         let envelope: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{what}: not JSON ({e})"));

@@ -356,12 +356,10 @@ pub async fn filters_and_cursors_mean_the_same_everywhere(factory: Arc<dyn Store
     assert_eq!(numbers, [8, 7]);
     let second = engine.leads(&query(first.next)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(second.items.iter().map(|l| l.number).collect::<Vec<_>>(), [6, 5]);
-    let forged = crate::store::query::Cursor {
-        key: 7,
-        id: leads[7].id.0,
-    };
+    // The query's own binding, at lead 7's number with lead 8's id.
+    let forged = first.next.map(|c| c.at(7, leads[7].id.0));
     let e = engine
-        .leads(&query(Some(forged)))
+        .leads(&query(forged))
         .await
         .err()
         .unwrap_or_else(|| panic!("a forged cursor must be refused"));

@@ -802,18 +802,11 @@ use row::{Plan, Prepared, RowInput, prepare, walk};
 /// batch. The options are hashed in their `Debug` form, so a resume needs
 /// the crcm version that started the import.
 fn fingerprint<R: Read + Seek>(source: &mut R, options: &ImportOptions) -> Result<u64, ImportError> {
-    // FNV-1a, 64 bits: stable across builds, unlike std's hasher.
-    fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
-        for b in bytes {
-            hash ^= u64::from(*b);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        hash
-    }
+    use crate::store::query::{FNV_OFFSET, fnv1a as fnv};
     let start = source.stream_position()?;
     let size = source.seek(SeekFrom::End(0))?.saturating_sub(start);
     source.seek(SeekFrom::Start(start))?;
-    let mut hash = 0xcbf2_9ce4_8422_2325;
+    let mut hash = FNV_OFFSET;
     let mut buf = vec![0u8; 64 * 1024];
     let mut head = source.take(FINGERPRINT_BYTES);
     loop {
