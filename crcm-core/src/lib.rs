@@ -20,6 +20,10 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// The `uuid` crate of crcm's ids (`LeadId(Uuid)`, `EntityRef::id`),
+/// re-exported on purpose: a host names ids with the same version crcm uses.
+pub use uuid;
+
 pub mod domain;
 pub mod engine;
 pub mod rules;
@@ -62,15 +66,24 @@ pub mod prelude {
     pub use crate::domain::customer::Customer;
     pub use crate::domain::deal::{Deal, DealStatus};
     pub use crate::domain::ids::{Code, CustomerId, DealId, LeadId, UserId};
-    pub use crate::domain::input::{CustomerChoice, DealDraft, DealPatch, LeadPatch, NewLead};
+    pub use crate::domain::input::{
+        CustomerChoice, DealDraft, DealPatch, InboundCommunication, LeadPatch, NewContact, NewCustomer, NewLead,
+    };
     pub use crate::domain::lead::{Lead, LeadStatus};
     pub use crate::domain::money::{Currency, Money, MoneySum};
     pub use crate::engine::Engine;
-    pub use crate::engine::commands::*;
-    pub use crate::engine::query::{CustomerQuery, LeadQuery, LeadSort};
+    pub use crate::engine::api::{Body, Request, Response};
+    pub use crate::engine::board::BoardQuery;
+    pub use crate::engine::commands::{
+        AddContact, AttachCommunication, ChangeAccountType, Command, CommandOutput, CompleteFollowUp, CreateCustomer,
+        CreateLead, CreateLeadFromCommunication, DeleteLead, DisqualifyLead, IgnoreCommunication, LinkDealDocument,
+        LinkLeadDocument, LogActivity, LoseDeal, MergeLead, MoveDealStage, MoveLeadPhase, OpenDeal, QualifyLead,
+        ReassignLead, ReceiveCommunication, ReopenDeal, ReopenLead, ScheduleFollowUp, SetClosingReason, SetConfig,
+        SetDealProbability, SetLeadStatus, SetLeadTeam, TypedCommand, UpdateDeal, UpdateLead, WinDeal,
+    };
+    pub use crate::engine::query::{CustomerQuery, DealQuery, LeadQuery, LeadSort};
     pub use crate::rules::access::{Actor, Role};
     pub use crate::rules::error::{Error, Result};
-    pub use crate::store::memory::MemoryStore;
     pub use crate::store::{Cursor, DealFilter, LeadFilter, Page, PageRequest, Store};
 }
 
@@ -80,10 +93,11 @@ pub mod error {
     pub use crate::domain::config::{ConfigError, ItemInUse};
     pub use crate::domain::error::{InputError, ReferenceKind};
     pub use crate::domain::failure::{ImportFailure, RequestError};
-    pub use crate::rules::access::{DenyReason, PermissionError};
+    pub use crate::rules::access::{Action, DenyReason, PermissionError};
     pub use crate::rules::error::{ERROR_CODES, Error, ErrorCode, ErrorReport, Result, code};
     pub use crate::rules::machine::{
-        CommunicationError, DealError, LeadError, LeadLinks, PhaseError, ReasonError, ReasonKind,
+        CommunicationError, DealAction, DealError, LeadAction, LeadError, LeadLinks, PhaseError, ReasonError,
+        ReasonKind,
     };
     pub use crate::store::error::StoreError;
 }

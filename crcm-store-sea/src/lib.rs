@@ -524,8 +524,8 @@ fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Value)>, Store
 async fn check_guards<C: ConnectionTrait>(c: &C, uow: &UnitOfWork, backend: &'static str) -> Result<(), StoreError> {
     let err = db_err(backend);
     let sqlite = c.get_database_backend() == DbBackend::Sqlite;
-    let mut names: BTreeSet<&str> = uow.touched.iter().map(String::as_str).collect();
-    names.extend(uow.guards.iter().filter_map(|g| match g {
+    let mut names: BTreeSet<&str> = uow.touched().iter().map(String::as_str).collect();
+    names.extend(uow.guards().iter().filter_map(|g| match g {
         Guard::Key { key, .. } => Some(key.as_str()),
         Guard::Record { .. } => None,
     }));
@@ -546,21 +546,21 @@ async fn check_guards<C: ConnectionTrait>(c: &C, uow: &UnitOfWork, backend: &'st
         );
         c.execute(&insert).await.map_err(&err)?;
         let versions = read_lookups(c, names.iter().copied(), !sqlite).await.map_err(&err)?;
-        for g in &uow.guards {
+        for g in uow.guards() {
             if let Guard::Key { key, .. } = g {
                 g.check(versions.get(key).copied())?;
             }
         }
-        if !uow.touched.is_empty() {
+        if !uow.touched().is_empty() {
             let bump = Query::update()
                 .table(Alias::new(LOOKUPS))
                 .value(Alias::new("version"), Expr::col(Alias::new("version")).add(1i64))
-                .and_where(Expr::col(Alias::new("name")).is_in(uow.touched.iter().map(String::as_str)))
+                .and_where(Expr::col(Alias::new("name")).is_in(uow.touched().iter().map(String::as_str)))
                 .to_owned();
             c.execute(&bump).await.map_err(&err)?;
         }
     }
-    for g in &uow.guards {
+    for g in uow.guards() {
         if let Guard::Record { entity, .. } = g {
             let mut q = Query::select()
                 .column(Alias::new("version"))
@@ -629,7 +629,7 @@ async fn insert_new<C: ConnectionTrait>(
         EntityKind::Communication,
     ] {
         let records: Vec<&Record> = uow
-            .writes
+            .writes()
             .iter()
             .filter_map(|w| match w {
                 Write::Put { record, expected: None } if record.entity().kind == kind => Some(record),
@@ -752,7 +752,7 @@ async fn apply<C: ConnectionTrait>(
     check_guards(c, uow, backend).await?;
     let mut cells = select::CellDeltas::new();
     insert_new(c, uow, &mut cells, backend).await?;
-    for w in &uow.writes {
+    for w in uow.writes() {
         if matches!(w, Write::Put { expected: None, .. }) {
             continue;
         }
@@ -857,7 +857,7 @@ async fn apply<C: ConnectionTrait>(
         }
     }
     select::apply_cells(c, &cells).await.map_err(&err)?;
-    if let Some(cw) = &uow.config {
+    if let Some(cw) = uow.config() {
         let body = json(&cw.config)?;
         let rows = match cw.expected {
             None => config::Entity::insert(config::ActiveModel {
@@ -899,11 +899,11 @@ async fn apply<C: ConnectionTrait>(
             });
         }
     }
-    if let Some(cw) = &uow.config {
+    if let Some(cw) = uow.config() {
         write_reference_rows(c, &cw.config).await.map_err(&err)?;
     }
     // Many rows per statement: an import batch writes thousands.
-    for part in uow.history.chunks(ROWS_PER_INSERT) {
+    for part in uow.history().chunks(ROWS_PER_INSERT) {
         let mut rows = Vec::with_capacity(part.len());
         for h in part {
             rows.push(history::ActiveModel {
@@ -918,8 +918,8 @@ async fn apply<C: ConnectionTrait>(
             .await
             .map_err(&err)?;
     }
-    steps::write_steps(c, &uow.steps).await.map_err(&err)?;
-    let count = uow.events.len() as u64;
+    steps::write_steps(c, uow.steps()).await.map_err(&err)?;
+    let count = uow.events().len() as u64;
     let mut first = 0;
     if count > 0 {
         // Last statement: the row lock on the sequence orders committers.
@@ -938,14 +938,14 @@ async fn apply<C: ConnectionTrait>(
             .map_err(&err)?
             .map_or(0, |r| to_u64(r.value));
         first = last + 1 - count;
-        for (p, part) in uow.events.chunks(ROWS_PER_INSERT).enumerate() {
+        for (p, part) in uow.events().chunks(ROWS_PER_INSERT).enumerate() {
             let mut rows = Vec::with_capacity(part.len());
             for (i, e) in part.iter().enumerate() {
                 let seq = first + (p * ROWS_PER_INSERT + i) as u64;
                 let envelope = EventEnvelope {
                     seq,
-                    at: uow.at,
-                    actor: uow.actor.clone(),
+                    at: uow.at(),
+                    actor: uow.actor().clone(),
                     event: e.clone(),
                 };
                 rows.push(event::ActiveModel {

@@ -573,7 +573,7 @@ impl SledStore {
     }
 
     fn prepare(&self, uow: &UnitOfWork) -> Result<Vec<PreparedWrite>, StoreError> {
-        uow.writes
+        uow.writes()
             .iter()
             .map(|w| {
                 let entity = w.entity();
@@ -694,11 +694,11 @@ impl SledStore {
     fn commit_now(&self, uow: &UnitOfWork) -> Result<CommitReceipt, StoreError> {
         let prepared = self.prepare(uow)?;
         let history: Vec<(Vec<u8>, Vec<u8>)> = uow
-            .history
+            .history()
             .iter()
             .map(|h| Ok((codec::history_key(h.entity, h.version), encode(h)?)))
             .collect::<Result<_, StoreError>>()?;
-        let config = match &uow.config {
+        let config = match uow.config() {
             Some(c) => Some((
                 c.expected,
                 encode(&StoredConfig {
@@ -708,7 +708,7 @@ impl SledStore {
             )),
             None => None,
         };
-        let event_count = uow.events.len() as u64;
+        let event_count = uow.events().len() as u64;
         let trees: Trees<'_> = (
             &self.meta,
             &self.records,
@@ -719,7 +719,7 @@ impl SledStore {
             &self.lookups,
         );
         let result = trees.transaction(|(meta, records, history_t, events, idx, board, lookups)| {
-            for g in &uow.guards {
+            for g in uow.guards() {
                 let found = match g {
                     Guard::Record { entity, .. } => match records.get(record_key(*entity))? {
                         None => None,
@@ -729,7 +729,7 @@ impl SledStore {
                 };
                 g.check(found).map_err(abort)?;
             }
-            for key in &uow.touched {
+            for key in uow.touched() {
                 let next = lookups.get(key.as_bytes())?.map_or(0, u64_value) + 1;
                 lookups.insert(key.as_bytes(), &next.to_be_bytes())?;
             }
@@ -777,7 +777,7 @@ impl SledStore {
                     }
                 }
             }
-            for step in &uow.steps {
+            for step in uow.steps() {
                 for (k, v) in index::step_entries(step) {
                     idx.insert(k, v)?;
                 }
@@ -799,12 +799,12 @@ impl SledStore {
                 history_t.insert(k.as_slice(), v.as_slice())?;
             }
             let last = meta.get(b"event_seq")?.map_or(0, u64_value);
-            for (i, event) in uow.events.iter().enumerate() {
+            for (i, event) in uow.events().iter().enumerate() {
                 let seq = last + 1 + i as u64;
                 let envelope = EventEnvelope {
                     seq,
-                    at: uow.at,
-                    actor: uow.actor.clone(),
+                    at: uow.at(),
+                    actor: uow.actor().clone(),
                     event: event.clone(),
                 };
                 let value = encode(&envelope).map_err(abort)?;

@@ -19,6 +19,7 @@ pub enum Subject {
 /// Kinds of activity (seed 001 "Activity timeline (notes, calls, emails, meetings)").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ActivityKind {
     /// A note.
     Note,
@@ -32,6 +33,7 @@ pub enum ActivityKind {
 
 /// An item on a lead's or deal's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Activity {
     /// Identifier.
     pub id: ActivityId,
@@ -55,6 +57,7 @@ pub struct Activity {
 
 /// A scheduled next step (seed 001 "Follow-up schedule").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FollowUp {
     /// Identifier.
     pub id: FollowUpId,
@@ -81,6 +84,7 @@ pub struct FollowUp {
 /// A call or an e-mail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CommunicationKind {
     /// A phone call.
     Call,
@@ -113,6 +117,7 @@ impl CommunicationStatus {
 
 /// An inbound call or e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Communication {
     /// Identifier.
     pub id: CommunicationId,

@@ -8,6 +8,7 @@ use crate::domain::ids::{CustomerId, UserId};
 
 /// A person at a customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Contact {
     /// Full name.
     pub name: String,
@@ -21,6 +22,7 @@ pub struct Contact {
 
 /// A customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Customer {
     /// Identifier.
     pub id: CustomerId,

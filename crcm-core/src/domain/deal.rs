@@ -41,6 +41,7 @@ impl fmt::Display for DealStatus {
 
 /// A deal (seed 002 "opportunity").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Deal {
     /// Identifier.
     pub id: DealId,

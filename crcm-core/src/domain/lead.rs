@@ -88,6 +88,7 @@ pub struct ReopenPoint {
 /// The kind of an external document the ERP owns and crcm links to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DocumentKind {
     /// A quotation; belongs to a deal only (seed 001).
     Quotation,
@@ -110,6 +111,7 @@ pub struct DocumentLink {
 
 /// A lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Lead {
     /// Identifier.
     pub id: LeadId,

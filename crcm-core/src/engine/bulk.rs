@@ -44,6 +44,7 @@ pub const MAX_BULK: usize = 10_000;
 /// What to do to each lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "type")]
+#[non_exhaustive]
 pub enum BulkAction {
     /// Disqualify ("mark lost") with one reason and note.
     MarkLost {
@@ -115,6 +116,7 @@ impl BulkAction {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "type")]
+#[non_exhaustive]
 pub enum BulkTarget {
     /// These leads, in this order.
     Leads {

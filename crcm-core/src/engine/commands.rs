@@ -100,6 +100,8 @@ macro_rules! command_enum {
                     Command::$name(command)
                 }
             }
+
+            impl sealed::Sealed for $name {}
         )*
 
         impl Command {
@@ -154,6 +156,12 @@ macro_rules! for_each_command {
     };
 }
 pub(crate) use for_each_command;
+
+/// Seals [`TypedCommand`]: the commands are crcm's, each with its rule; a
+/// type outside crcm is not one.
+mod sealed {
+    pub trait Sealed {}
+}
 
 for_each_command!(command_enum);
 
@@ -222,7 +230,7 @@ pub enum CommandOutput {
 /// Implemented by every type in this module; run one with
 /// [`Engine::run`](crate::Engine::run).
 #[async_trait]
-pub trait TypedCommand: Into<Command> + Clone + Send + Sync + 'static {
+pub trait TypedCommand: Into<Command> + Clone + Send + Sync + sealed::Sealed + 'static {
     /// What the command returns (and its JSON form, a [`CommandOutput`]).
     type Output: Into<CommandOutput> + Send;
     /// The snake_case name: the JSON `type` and the history action.

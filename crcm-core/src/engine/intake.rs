@@ -11,6 +11,7 @@ use crate::domain::lead::Lead;
 /// What makes two leads duplicates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DuplicateKey {
     /// The same normalized e-mail.
     Email,

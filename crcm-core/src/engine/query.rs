@@ -45,6 +45,7 @@ use crate::store::query::{
 /// What a lead list is sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum LeadSort {
     /// Lead number (the default).
     #[default]

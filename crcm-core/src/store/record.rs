@@ -68,7 +68,7 @@ impl Record {
 }
 
 /// A stored entity type: serializable, versioned, and one of the [`Record`] kinds.
-pub trait Entity: serde::Serialize + Clone + Into<Record> {
+pub trait Entity: serde::Serialize + Clone + Into<Record> + sealed::Sealed {
     /// The optimistic-concurrency version.
     fn version(&self) -> u64;
     /// Sets the version (done by [`UnitOfWork`](crate::UnitOfWork) only).
@@ -83,6 +83,8 @@ macro_rules! record_from {
             }
         }
 
+        impl sealed::Sealed for $ty {}
+
         impl Entity for $ty {
             fn version(&self) -> u64 {
                 self.version
@@ -94,6 +96,11 @@ macro_rules! record_from {
     )*};
 }
 record_from!(Lead, Customer, Deal, Activity, FollowUp, Communication);
+
+/// Seals [`Entity`]: the records are crcm's six, no other type is one.
+mod sealed {
+    pub trait Sealed {}
+}
 
 /// Lookup keys: names for the sets of records that a command's decision reads
 /// through a query rather than by id ("the customers with this e-mail", "the

@@ -111,35 +111,36 @@ pub struct ConfigWrite {
 
 /// Everything one command changes. A store commits it atomically: all writes,
 /// history entries and events, or nothing.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Only the engine's rules make one (the testing kit too, behind the
+/// `testing` feature), so nothing outside crcm commits around the rules; a
+/// backend reads it through its accessors.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UnitOfWork {
     /// Who issued the command.
-    pub actor: UserId,
+    pub(crate) actor: UserId,
     /// When.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// The command's name, recorded in history.
-    pub action: String,
+    pub(crate) action: String,
     /// Entity writes, each with its precondition.
-    pub writes: Vec<Write>,
+    pub(crate) writes: Vec<Write>,
     /// One entry per entity written, made from the same old and new values.
-    pub history: Vec<HistoryEntry>,
+    pub(crate) history: Vec<HistoryEntry>,
     /// Events, in order; the store gives them sequence numbers.
-    pub events: Vec<DomainEvent>,
+    pub(crate) events: Vec<DomainEvent>,
     /// A configuration change.
-    pub config: Option<ConfigWrite>,
+    pub(crate) config: Option<ConfigWrite>,
     /// Preconditions on what the decision read (checked, not written).
-    #[serde(default)]
-    pub guards: Vec<Guard>,
+    pub(crate) guards: Vec<Guard>,
     /// Lookup keys whose version the commit bumps: those of every record
     /// written, before and after the write. Maintained by [`Self::insert`],
     /// [`Self::update`] and [`Self::delete`].
-    #[serde(default)]
-    pub touched: BTreeSet<String>,
+    pub(crate) touched: BTreeSet<String>,
     /// The phase steps of the leads written ([`PhaseStep::of_change`]): a
     /// store keeps them, replacing a step with the same key, in the same
     /// commit. Maintained by [`Self::insert`] and [`Self::update`].
-    #[serde(default)]
-    pub steps: Vec<PhaseStep>,
+    pub(crate) steps: Vec<PhaseStep>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {
@@ -149,8 +150,69 @@ fn to_json<T: Serialize>(value: &T) -> Value {
 }
 
 impl UnitOfWork {
-    /// An empty unit of work.
+    /// An empty unit of work (the testing kit's, to drive a store directly).
+    #[cfg(feature = "testing")]
     pub fn new(actor: &UserId, at: DateTime<Utc>, action: &str) -> Self {
+        Self::empty(actor, at, action)
+    }
+
+    /// An empty unit of work.
+    #[cfg(not(feature = "testing"))]
+    pub(crate) fn new(actor: &UserId, at: DateTime<Utc>, action: &str) -> Self {
+        Self::empty(actor, at, action)
+    }
+
+    /// Who issued the command.
+    pub fn actor(&self) -> &UserId {
+        &self.actor
+    }
+
+    /// When.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The command's name, recorded in history.
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
+    /// Entity writes, each with its precondition.
+    pub fn writes(&self) -> &[Write] {
+        &self.writes
+    }
+
+    /// One history entry per entity written.
+    pub fn history(&self) -> &[HistoryEntry] {
+        &self.history
+    }
+
+    /// Events, in order; the store gives them sequence numbers.
+    pub fn events(&self) -> &[DomainEvent] {
+        &self.events
+    }
+
+    /// A configuration change.
+    pub fn config(&self) -> Option<&ConfigWrite> {
+        self.config.as_ref()
+    }
+
+    /// Preconditions on what the decision read (checked, not written).
+    pub fn guards(&self) -> &[Guard] {
+        &self.guards
+    }
+
+    /// Lookup keys whose version the commit bumps.
+    pub fn touched(&self) -> &BTreeSet<String> {
+        &self.touched
+    }
+
+    /// The phase steps of the leads written.
+    pub fn steps(&self) -> &[PhaseStep] {
+        &self.steps
+    }
+
+    fn empty(actor: &UserId, at: DateTime<Utc>, action: &str) -> Self {
         Self {
             actor: actor.clone(),
             at,
