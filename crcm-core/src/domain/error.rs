@@ -209,9 +209,9 @@ pub(crate) fn keep_refusal(e: InputError) {
     REFUSAL.with(|r| *r.borrow_mut() = Some(e));
 }
 
-/// The typed refusal kept by the last failed [`deserialize_checked`] on this
+/// The typed refusal kept by the last failed `deserialize_checked` on this
 /// thread, if any (and forgets it).
-pub fn take_refusal() -> Option<InputError> {
+pub(crate) fn take_refusal() -> Option<InputError> {
     REFUSAL.with(|r| r.borrow_mut().take())
 }
 

@@ -182,7 +182,7 @@ pub struct Lead {
     /// The leads merged into this one: their activities, follow-ups,
     /// communications, deals and tags moved here, and their history belongs
     /// to this lead's ([`Engine::lead_history`](crate::Engine::lead_history)).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    #[serde(default)]
     pub merged_from: BTreeSet<LeadId>,
     /// Where Reopen returns the lead to.
     pub reopen_point: Option<ReopenPoint>,
@@ -193,7 +193,7 @@ pub struct Lead {
     /// When the lead closed (converted, disqualified, merged, or moved into
     /// a closing phase); `None` while it is open. Set by the rules, so the
     /// reasons report counts leads by when they closed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub closed_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,

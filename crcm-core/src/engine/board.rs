@@ -31,11 +31,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::config::{Config, PhaseRef, PhaseType, StageKind};
+use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::lead::{Lead, LeadStatus};
 use crate::domain::limits;
 use crate::domain::money::{Currency, Money, MoneySum};
+use crate::engine::Engine;
 use crate::engine::query::LeadQuery;
+use crate::rules::error::Error;
+use crate::store::StoreExt;
 use crate::store::query::{Closed, Cursor, DealFilter, LeadFilter, PageRequest, PhaseCutoffs};
 use crate::store::tally::{BoardCell, DealGroup, DealTally, LeadGroup, LeadTally, Tally};
 
@@ -288,4 +292,119 @@ pub(crate) fn deal_tally(pipeline: &Code, owner: Option<&UserId>) -> Tally {
 /// minor units, rounded half away from zero.
 pub(crate) fn unweight(hundredths: i128) -> i128 {
     (hundredths + hundredths.signum() * 50) / 100
+}
+
+impl Engine {
+    /// The board of an account type (see [`crate::engine::board`]): its non-closing phases
+    /// in order, each with its open leads' count, expected revenue per
+    /// currency, rotten count and first cards.
+    pub async fn board(&self, query: &BoardQuery) -> Result<Board, Error> {
+        let (config, _) = self.config().await?;
+        let now = self.now();
+        let phases: Vec<PhaseRef> = config
+            .phases_of(&query.account_type)
+            .into_iter()
+            .filter(|p| p.phase_type != PhaseType::Closing)
+            .map(|p| p.reference())
+            .collect();
+        let totals = if query.filter == LeadFilter::default() {
+            let cells = self.store.board_cells(&query.account_type).await?;
+            from_cells(&cells, query.owner.as_ref())
+        } else {
+            let mut out: BTreeMap<PhaseRef, (u64, BTreeMap<String, i128>)> = BTreeMap::new();
+            for row in self.store.tally(&filtered_tally(query, &config)).await? {
+                let (Some(Some(phase)), currency) = (row.key.first(), row.key.get(1)) else {
+                    continue;
+                };
+                let Some(phase) = phase.split_once('/').and_then(|(t, c)| {
+                    Some(PhaseRef {
+                        account_type: Code::new(t).ok()?,
+                        code: Code::new(c).ok()?,
+                    })
+                }) else {
+                    continue;
+                };
+                let e = out.entry(phase).or_default();
+                e.0 += row.count;
+                if let Some(Some(cur)) = currency {
+                    *e.1.entry(cur.clone()).or_default() += row.value;
+                }
+            }
+            out
+        };
+        let mut columns = Vec::with_capacity(phases.len());
+        for phase in phases {
+            let filter = column_filter(query, &config, &phase);
+            let column = column_query(query, &phase);
+            let cards = self.leads(&column).await?;
+            let rotten = match rot_cutoff(&config, &phase, now) {
+                Some(cutoffs) => {
+                    let rotting = LeadFilter {
+                        cutoffs: Some(cutoffs),
+                        ..filter.clone()
+                    };
+                    self.store.count_leads(&rotting).await?
+                }
+                None => 0,
+            };
+            let (count, sums) = totals.get(&phase).cloned().unwrap_or_default();
+            columns.push(BoardColumn {
+                name: config.phase(&phase).map(|p| p.description.clone()).unwrap_or_default(),
+                phase,
+                count,
+                revenue: revenue(&sums),
+                rotten,
+                cards: cards.items.iter().map(|l| card(l, &config, now)).collect(),
+                more: cards.next,
+                query: column,
+            });
+        }
+        Ok(Board {
+            account_type: query.account_type.clone(),
+            columns,
+            at: now,
+        })
+    }
+
+    /// The deal board of a pipeline: its stages in order, each with the
+    /// count, value and probability-weighted value of its deals, per
+    /// currency; `owner` narrows it to one owner's deals.
+    pub async fn deal_board(&self, pipeline: &Code, owner: Option<&UserId>) -> Result<DealBoard, Error> {
+        let (config, _) = self.config().await?;
+        let Some(p) = config.pipeline(pipeline) else {
+            return Err(Error::Input(InputError::UnknownReference {
+                kind: ReferenceKind::Pipeline,
+                code: pipeline.to_string(),
+            }));
+        };
+        let rows = self.store.tally(&deal_tally(pipeline, owner)).await?;
+        let columns = p
+            .stages
+            .iter()
+            .map(|s| {
+                let mut count = 0;
+                let (mut value, mut weighted) = (BTreeMap::new(), BTreeMap::new());
+                for row in rows.iter().filter(|r| r.key.first() == Some(&Some(s.code.to_string()))) {
+                    count += row.count;
+                    if let Some(Some(cur)) = row.key.get(1) {
+                        *value.entry(cur.clone()).or_insert(0) += row.value;
+                        *weighted.entry(cur.clone()).or_insert(0) += unweight(row.weighted);
+                    }
+                }
+                DealColumn {
+                    stage: s.code.clone(),
+                    name: s.name.clone(),
+                    kind: s.kind,
+                    probability: s.probability,
+                    count,
+                    value: revenue(&value),
+                    weighted: revenue(&weighted),
+                }
+            })
+            .collect();
+        Ok(DealBoard {
+            pipeline: pipeline.clone(),
+            columns,
+        })
+    }
 }

@@ -28,15 +28,18 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::config::PhaseRef;
+use crate::domain::error::InputError;
 use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::input::LeadPatch;
-use crate::engine::commands::{Command, DisqualifyLead, MoveLeadPhase, ReassignLead, UpdateLead};
-use crate::engine::query::LeadQuery;
+use crate::engine::Engine;
+use crate::engine::commands::{Command, CommandOutput, DisqualifyLead, MoveLeadPhase, ReassignLead, UpdateLead};
+use crate::engine::query::{LeadQuery, LeadSort};
+use crate::rules::access::Actor;
 use crate::rules::error::Error;
+use crate::store::StoreExt;
 
 /// The most leads one bulk action takes.
 pub const MAX_BULK: usize = 10_000;
@@ -169,4 +172,84 @@ pub struct BulkReport {
     /// For a query: the time its set was taken at (leads created later are
     /// not in it).
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Engine {
+    /// Applies one action to many leads, each in its own unit of work (see
+    /// [`crate::engine::bulk`]): a report line per lead, applied or refused, in target
+    /// order. A query target is read to the end first, so the action works
+    /// on the set as it was when it started. More than [`MAX_BULK`]
+    /// leads is refused before anything changes.
+    pub async fn bulk(&self, actor: &Actor, target: &BulkTarget, action: &BulkAction) -> Result<BulkReport, Error> {
+        let too_many = || {
+            Error::Input(InputError::TooMany {
+                field: "bulk target".into(),
+                max: MAX_BULK,
+            })
+        };
+        let mut ids: Vec<LeadId> = Vec::new();
+        let mut as_of = None;
+        match target {
+            BulkTarget::Leads { ids: given } => {
+                if given.len() > MAX_BULK {
+                    return Err(too_many());
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                ids.extend(given.iter().copied().filter(|id| seen.insert(*id)));
+            }
+            BulkTarget::Query { query } => {
+                // The set as it was when the action started: paged by lead
+                // number, a key no edit moves (a page sorted by `updated`
+                // would meet a lead edited meanwhile twice, or never), each
+                // lead once, and none created after the start.
+                let started = self.now();
+                as_of = Some(started);
+                let mut seen = std::collections::BTreeSet::new();
+                let mut q = query.clone();
+                q.sort = LeadSort::Number;
+                q.descending = false;
+                q.page.after = None;
+                q.page.total = false;
+                q.page.limit = crate::store::query::MAX_PAGE;
+                loop {
+                    let page = self.leads(&q).await?;
+                    ids.extend(
+                        page.items
+                            .iter()
+                            .filter(|l| l.created_at <= started && seen.insert(l.id))
+                            .map(|l| l.id),
+                    );
+                    if ids.len() > MAX_BULK {
+                        return Err(too_many());
+                    }
+                    match page.next {
+                        Some(next) => q.page.after = Some(next),
+                        None => break,
+                    }
+                }
+            }
+        }
+        let mut report = BulkReport {
+            as_of,
+            ..BulkReport::default()
+        };
+        for lead in ids {
+            let outcome = match self.execute(actor, action.command(lead)).await {
+                Ok(CommandOutput::Lead { lead: changed }) => BulkOutcome::Applied {
+                    version: changed.version,
+                },
+                // Every bulk command answers with the lead; read it back otherwise.
+                Ok(_) => BulkOutcome::Applied {
+                    version: self.store.lead(lead).await.ok().flatten().map_or(0, |l| l.version),
+                },
+                Err(error) => BulkOutcome::Refused { error },
+            };
+            match outcome {
+                BulkOutcome::Applied { .. } => report.applied += 1,
+                BulkOutcome::Refused { .. } => report.refused += 1,
+            }
+            report.items.push(BulkItem { lead, outcome });
+        }
+        Ok(report)
+    }
 }

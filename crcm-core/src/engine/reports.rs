@@ -15,13 +15,26 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::config::{Config, Outcome, PhaseType};
+use crate::domain::deal::DealStatus;
+use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::ids::{Code, UserId};
-use crate::domain::lead::Lead;
+use crate::domain::lead::{Lead, LeadStatus};
 use crate::domain::money::MoneySum;
-use crate::store::query::{LeadField, TimeRange};
+use crate::engine::Engine;
+use crate::engine::board;
+use crate::engine::query::{LeadQuery, LeadSort};
+use crate::rules::error::Error;
+use crate::store::query::{DateRange, FollowUpFilter, LeadField, TimeRange};
+use crate::store::tally::{
+    DealGroup, DealTally, FollowUpTally, LeadGroup, LeadTally, PhaseReachTally, PhaseTimeTally, Tally,
+};
+use crate::store::{DealFilter, LeadFilter, LeadOrder, Page, PageRequest, StoreExt};
 
 /// A report's interval, `[from, before)`; an unset end is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,4 +218,366 @@ pub(crate) fn median_hours(histogram: &[(i64, u64)]) -> f64 {
     } else {
         (at(n / 2 - 1) as f64 + at(n / 2) as f64) / 2.0
     }
+}
+
+impl Engine {
+    /// Conversion by source (seed 002): of the leads created in the
+    /// interval, per source, how many are now qualified (or converted),
+    /// converted and lost, and how many sit in a won or lost closing phase.
+    /// One grouped count.
+    pub async fn report_sources(&self, interval: &Interval) -> Result<Vec<SourceRow>, Error> {
+        let (config, _) = self.config().await?;
+        let tally = Tally::Leads(LeadTally {
+            filter: LeadFilter {
+                created: interval.range(),
+                ..LeadFilter::default()
+            },
+            by: vec![LeadGroup::Source, LeadGroup::Status, LeadGroup::Phase],
+        });
+        // The outcome of each closing phase, by the key the tally groups by.
+        let outcomes: HashMap<String, Outcome> = config
+            .phases
+            .iter()
+            .filter(|p| p.phase_type == PhaseType::Closing)
+            .filter_map(|p| Some((p.reference().to_string(), p.outcome?)))
+            .collect();
+        let mut out: Vec<SourceRow> = Vec::new();
+        for row in self.store.tally(&tally).await? {
+            let source = row.key.first().cloned().flatten().and_then(|c| Code::new(c).ok());
+            let status = row.key.get(1).cloned().flatten().unwrap_or_default();
+            let outcome = row
+                .key
+                .get(2)
+                .cloned()
+                .flatten()
+                .and_then(|p| outcomes.get(&p).copied());
+            let i = match out.iter().position(|r| r.source == source) {
+                Some(i) => i,
+                None => {
+                    out.push(SourceRow {
+                        source,
+                        created: 0,
+                        qualified: 0,
+                        converted: 0,
+                        lost: 0,
+                        closed_won: 0,
+                        closed_lost: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            let r = &mut out[i];
+            r.created += row.count;
+            if status == LeadStatus::Qualified.as_str() || status == LeadStatus::Converted.as_str() {
+                r.qualified += row.count;
+            }
+            if status == LeadStatus::Converted.as_str() {
+                r.converted += row.count;
+            }
+            if status == LeadStatus::Disqualified.as_str() {
+                r.lost += row.count;
+            }
+            match outcome {
+                Some(Outcome::Won) => r.closed_won += row.count,
+                Some(Outcome::Lost) => r.closed_lost += row.count,
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The configuration, refusing an account type it does not define.
+    pub(crate) async fn config_with_account_type(&self, account_type: &Code) -> Result<Config, Error> {
+        let (config, _) = self.config().await?;
+        if config.account_type(account_type).is_none() {
+            return Err(InputError::UnknownReference {
+                kind: ReferenceKind::AccountType,
+                code: account_type.to_string(),
+            }
+            .into());
+        }
+        Ok(config)
+    }
+
+    /// The funnel of an account type (seed 002): of its leads created in
+    /// the interval, how many entered each phase, read from the phase steps
+    /// every phase change records (one grouped count), with the conversion
+    /// to the next phase. Phases that are no longer configured are left out.
+    pub async fn report_funnel(&self, account_type: &Code, interval: &Interval) -> Result<Funnel, Error> {
+        let config = self.config_with_account_type(account_type).await?;
+        let rows = self
+            .store
+            .tally(&Tally::PhaseReach(PhaseReachTally {
+                account_type: account_type.clone(),
+                created: interval.range(),
+            }))
+            .await?;
+        let reached = |code: &Code| {
+            rows.iter()
+                .find(|r| r.key.first().and_then(Option::as_deref) == Some(code.as_str()))
+                .map_or(0, |r| r.count)
+        };
+        let phases = config.phases_of(account_type);
+        let lost = |p: &&crate::domain::config::Phase| p.outcome == Some(crate::domain::config::Outcome::Lost);
+        let mut out: Vec<FunnelRow> = Vec::with_capacity(phases.len());
+        for (i, p) in phases.iter().enumerate() {
+            let here = reached(&p.code);
+            let next = phases[i + 1..].iter().find(|n| !lost(n));
+            let to_next = match next {
+                Some(n) if here > 0 && !lost(p) => Some(reached(&n.code) as f64 / here as f64),
+                _ => None,
+            };
+            out.push(FunnelRow {
+                phase: p.code.clone(),
+                closing: p.phase_type == PhaseType::Closing,
+                reached: here,
+                to_next,
+            });
+        }
+        Ok(Funnel {
+            account_type: account_type.clone(),
+            interval: *interval,
+            phases: out,
+        })
+    }
+
+    /// Time in phase (seed 004): per phase of the account type, the stays
+    /// that ended in the interval, their average and median length. One
+    /// grouped count over the phase steps, by phase and whole hours.
+    pub async fn report_time_in_phase(
+        &self,
+        account_type: &Code,
+        interval: &Interval,
+    ) -> Result<Vec<PhaseTimeRow>, Error> {
+        let config = self.config_with_account_type(account_type).await?;
+        let rows = self
+            .store
+            .tally(&Tally::PhaseTime(PhaseTimeTally {
+                account_type: account_type.clone(),
+                left: interval.range(),
+            }))
+            .await?;
+        let mut out = Vec::new();
+        for p in config.phases_of(account_type) {
+            let mut histogram: Vec<(i64, u64)> = Vec::new();
+            let mut seconds: i64 = 0;
+            for r in rows
+                .iter()
+                .filter(|r| r.key.first().and_then(Option::as_deref) == Some(p.code.as_str()))
+            {
+                let hours = r.key.get(1).and_then(Option::as_deref).and_then(|h| h.parse().ok());
+                histogram.push((hours.unwrap_or(0), r.count));
+                seconds = seconds.saturating_add(i64::try_from(r.value).unwrap_or(i64::MAX));
+            }
+            histogram.sort_unstable();
+            let stays: u64 = histogram.iter().map(|(_, c)| c).sum();
+            if stays == 0 {
+                continue;
+            }
+            out.push(PhaseTimeRow {
+                phase: p.code.clone(),
+                stays,
+                average_hours: seconds as f64 / 3600.0 / stays as f64,
+                median_hours: median_hours(&histogram),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Closed leads by reason: the lost reasons of disqualified leads and the
+    /// closing reasons of leads in closing phases, counting the leads that
+    /// closed in the interval ([`Lead::closed_at`]). Two grouped counts.
+    pub async fn report_reasons(&self, interval: &Interval) -> Result<Vec<ReasonRow>, Error> {
+        let mut out = Vec::new();
+        for (kind, group, statuses) in [
+            ("lost", LeadGroup::LostReason, Some([LeadStatus::Disqualified].into())),
+            ("closing", LeadGroup::ClosingReason, None),
+        ] {
+            let tally = Tally::Leads(LeadTally {
+                filter: LeadFilter {
+                    closed_at: interval.range(),
+                    statuses,
+                    ..LeadFilter::default()
+                },
+                by: vec![group],
+            });
+            for row in self.store.tally(&tally).await? {
+                if let Some(reason) = row.key.first().cloned().flatten().and_then(|c| Code::new(c).ok()) {
+                    out.push(ReasonRow {
+                        kind: kind.to_owned(),
+                        reason,
+                        count: row.count,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Workload per sales person (seed 004): open leads per owner, how many
+    /// of them are rotten, and the follow-ups assigned to them that are past
+    /// due and not done. Three grouped counts.
+    pub async fn report_workload(&self) -> Result<Vec<WorkloadRow>, Error> {
+        let (config, _) = self.config().await?;
+        let open = LeadFilter {
+            closed: Some(board::open_leads(&config)),
+            ..LeadFilter::default()
+        };
+        let rotten = LeadQuery {
+            rotten: true,
+            ..LeadQuery::default()
+        }
+        .resolve(&config, self.now())
+        .0;
+        let mut out: Vec<WorkloadRow> = Vec::new();
+        for (filter, is_rotten) in [(open, false), (rotten, true)] {
+            let tally = Tally::Leads(LeadTally {
+                filter,
+                by: vec![LeadGroup::Owner],
+            });
+            for row in self.store.tally(&tally).await? {
+                let Some(owner) = row.key.first().cloned().flatten().and_then(|o| UserId::new(o).ok()) else {
+                    continue;
+                };
+                let r = workload_row(&mut out, owner);
+                if is_rotten {
+                    r.rotten += row.count;
+                } else {
+                    r.open_leads += row.count;
+                }
+            }
+        }
+        let overdue = Tally::FollowUps(FollowUpTally {
+            filter: FollowUpFilter {
+                done: Some(false),
+                due: DateRange {
+                    from: None,
+                    before: Some(self.now().date_naive()),
+                },
+                ..FollowUpFilter::default()
+            },
+        });
+        for row in self.store.tally(&overdue).await? {
+            if let Some(user) = row.key.first().cloned().flatten().and_then(|o| UserId::new(o).ok()) {
+                workload_row(&mut out, user).overdue_follow_ups += row.count;
+            }
+        }
+        out.sort_by(|a, b| a.owner.cmp(&b.owner));
+        Ok(out)
+    }
+
+    /// Stuck leads (seed 004): open leads with no phase change for at least
+    /// `days` days, most days first; an indexed page.
+    pub async fn report_stuck(&self, days: u32, page: &PageRequest) -> Result<Page<Lead>, Error> {
+        self.leads(&LeadQuery {
+            open: Some(true),
+            min_days_in_phase: Some(days),
+            sort: LeadSort::DaysInPhase,
+            descending: true,
+            page: *page,
+            ..LeadQuery::default()
+        })
+        .await
+    }
+
+    /// Data quality (seed 004's daily routine): open leads, how many lack
+    /// each value, and the first 20 without an expected close date and
+    /// without a description. Counts and one indexed page.
+    pub async fn report_data_quality(&self) -> Result<DataQuality, Error> {
+        let (config, _) = self.config().await?;
+        let open = LeadFilter {
+            closed: Some(board::open_leads(&config)),
+            ..LeadFilter::default()
+        };
+        let mut missing = Vec::with_capacity(LeadField::ALL.len());
+        for field in LeadField::ALL {
+            let filter = LeadFilter {
+                missing: [field].into(),
+                ..open.clone()
+            };
+            missing.push(MissingCount {
+                field,
+                count: self.store.count_leads(&filter).await?,
+            });
+        }
+        let clarify = LeadFilter {
+            missing: [LeadField::ExpectedClose, LeadField::Description].into(),
+            ..open.clone()
+        };
+        let first = self
+            .store
+            .leads(&clarify, &LeadOrder::default(), &PageRequest::first(20))
+            .await?;
+        Ok(DataQuality {
+            open: self.store.count_leads(&open).await?,
+            missing,
+            first_to_clarify: first.items,
+        })
+    }
+
+    /// The deal pipeline's value per stage and the probability-weighted
+    /// forecast, over open deals (of one pipeline, or all). One grouped count.
+    pub async fn report_forecast(&self, pipeline: Option<&Code>) -> Result<Vec<ForecastRow>, Error> {
+        let (config, _) = self.config().await?;
+        let tally = Tally::Deals(DealTally {
+            filter: DealFilter {
+                pipeline: pipeline.cloned(),
+                status: Some(DealStatus::Open),
+                ..DealFilter::default()
+            },
+            by: vec![DealGroup::Pipeline, DealGroup::Stage, DealGroup::Currency],
+        });
+        let rows = self.store.tally(&tally).await?;
+        let mut out = Vec::new();
+        for p in config
+            .pipelines
+            .iter()
+            .filter(|p| pipeline.is_none_or(|c| c == &p.code))
+        {
+            for s in &p.stages {
+                let here: Vec<_> = rows
+                    .iter()
+                    .filter(|r| {
+                        r.key.first() == Some(&Some(p.code.to_string()))
+                            && r.key.get(1) == Some(&Some(s.code.to_string()))
+                    })
+                    .collect();
+                if here.is_empty() {
+                    continue;
+                }
+                let (mut value, mut weighted) = (BTreeMap::new(), BTreeMap::new());
+                for r in &here {
+                    if let Some(Some(cur)) = r.key.get(2) {
+                        *value.entry(cur.clone()).or_insert(0) += r.value;
+                        *weighted.entry(cur.clone()).or_insert(0) += board::unweight(r.weighted);
+                    }
+                }
+                out.push(ForecastRow {
+                    pipeline: p.code.clone(),
+                    stage: s.code.clone(),
+                    deals: here.iter().map(|r| r.count).sum(),
+                    value: board::revenue(&value),
+                    weighted: board::revenue(&weighted),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The workload row of a user, added when missing.
+fn workload_row(rows: &mut Vec<WorkloadRow>, owner: UserId) -> &mut WorkloadRow {
+    let i = match rows.iter().position(|r| r.owner == owner) {
+        Some(i) => i,
+        None => {
+            rows.push(WorkloadRow {
+                owner,
+                open_leads: 0,
+                rotten: 0,
+                overdue_follow_ups: 0,
+            });
+            rows.len() - 1
+        }
+    };
+    &mut rows[i]
 }

@@ -1,0 +1,251 @@
+//! What an import tells: each refused or duplicate row, its progress, and its report.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::error::InputError;
+use crate::domain::ids::ImportId;
+
+use super::MAX_LISTED;
+
+/// Why a row was not imported: one reason each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum RowProblem {
+    /// A required field has no value.
+    Missing {
+        /// The field.
+        field: String,
+    },
+    /// A column's bytes are not UTF-8.
+    NotUtf8 {
+        /// The column's header.
+        column: String,
+    },
+    /// The row has another number of fields than the header.
+    FieldCount {
+        /// Fields in the row.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+    /// A source, priority or tag that matches no code or label.
+    Unknown {
+        /// The field.
+        field: String,
+        /// The value.
+        value: String,
+    },
+    /// A value of the wrong form (a date, a number, a yes/no, a user id).
+    BadValue {
+        /// The field.
+        field: String,
+        /// The value.
+        value: String,
+        /// What the field takes.
+        expected: String,
+    },
+    /// The lead rule refused a value (an e-mail, a phone, a length...).
+    Invalid {
+        /// The field, where the rule's message does not name it already.
+        field: Option<String>,
+        /// The rule's reason.
+        error: InputError,
+    },
+    /// The lead may not be created by the importer (e.g. another owner).
+    Refused {
+        /// The refusal.
+        message: String,
+    },
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing { field } => write!(f, "{field}: missing required value"),
+            Self::NotUtf8 { column } => write!(f, "{column}: not valid UTF-8"),
+            Self::FieldCount { found, expected } => write!(f, "has {found} fields, the header has {expected}"),
+            Self::Unknown { field, value } => write!(f, "{field}: unknown {field} {value:?}"),
+            Self::BadValue { field, value, expected } => write!(f, "{field}: {value:?} is not {expected}"),
+            Self::Invalid {
+                field: Some(field),
+                error,
+            } => write!(f, "{field}: {error}"),
+            Self::Invalid { field: None, error } => write!(f, "{error}"),
+            Self::Refused { message } => write!(f, "{message}"),
+        }
+    }
+}
+
+/// A row that was not imported, with every reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRejection {
+    /// The line the row starts on (the header is line 1).
+    pub line: u64,
+    /// Every reason.
+    pub problems: Vec<RowProblem>,
+}
+
+impl fmt::Display for RowRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: ", self.line)?;
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A row not imported because its e-mail or phone is a lead's already.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowDuplicate {
+    /// The line the row starts on.
+    pub line: u64,
+    /// `email` or `phone`.
+    pub field: String,
+    /// The normalized value they share.
+    pub value: String,
+    /// The number of the lead it duplicates (an earlier row's lead, or one
+    /// that existed before).
+    pub lead: u64,
+}
+
+impl fmt::Display for RowDuplicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}: duplicate of lead {} (same {} {})",
+            self.line, self.lead, self.field, self.value
+        )
+    }
+}
+
+/// Which pass an import is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStage {
+    /// All-or-nothing: checking every row before writing.
+    Checking,
+    /// Writing batches.
+    Importing,
+}
+
+/// Where an import stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportProgress {
+    /// The pass.
+    pub stage: ImportStage,
+    /// Rows read in this pass.
+    pub rows: u64,
+    /// Bytes of the file read so far (for a progress bar over the file's size).
+    pub bytes: u64,
+    /// Leads imported so far.
+    pub imported: u64,
+    /// Rows refused so far.
+    pub rejected: u64,
+    /// Duplicate rows so far.
+    pub duplicates: u64,
+}
+
+/// Hears an import as it goes: every refused and duplicate row, and progress
+/// after each batch. Every method does nothing by default.
+pub trait ImportObserver: Send {
+    /// After each batch (and each batch-sized stretch of the checking pass).
+    fn progress(&mut self, progress: &ImportProgress) {
+        let _ = progress;
+    }
+    /// A refused row.
+    fn rejected(&mut self, row: &RowRejection) {
+        let _ = row;
+    }
+    /// A duplicate row.
+    fn duplicate(&mut self, row: &RowDuplicate) {
+        let _ = row;
+    }
+}
+
+/// Hears nothing.
+impl ImportObserver for () {}
+
+/// What an import did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// The import's id (to resume it).
+    pub id: ImportId,
+    /// Data rows read (after those a resume skipped).
+    pub rows: u64,
+    /// Rows a resume skipped: those of the batches committed before.
+    pub skipped: u64,
+    /// Leads created.
+    pub imported: u64,
+    /// Rows refused.
+    pub rejected: u64,
+    /// Rows not imported as duplicates.
+    pub duplicates: u64,
+    /// The first [`MAX_LISTED`] refused rows.
+    pub rejections: Vec<RowRejection>,
+    /// The first [`MAX_LISTED`] duplicate rows.
+    pub duplicate_rows: Vec<RowDuplicate>,
+    /// The lowest and highest number of the leads created.
+    pub numbers: Option<(u64, u64)>,
+}
+
+impl ImportReport {
+    pub(super) fn new(id: ImportId) -> Self {
+        Self {
+            id,
+            rows: 0,
+            skipped: 0,
+            imported: 0,
+            rejected: 0,
+            duplicates: 0,
+            rejections: Vec::new(),
+            duplicate_rows: Vec::new(),
+            numbers: None,
+        }
+    }
+
+    /// Whether every row was imported or was a duplicate.
+    pub fn is_clean(&self) -> bool {
+        self.rejected == 0
+    }
+
+    /// `imported N, rejected M, duplicates D`.
+    pub fn summary(&self) -> String {
+        format!(
+            "imported {}, rejected {}, duplicates {}",
+            self.imported, self.rejected, self.duplicates
+        )
+    }
+
+    pub(super) fn reject(&mut self, row: RowRejection, observer: &mut dyn ImportObserver) {
+        observer.rejected(&row);
+        self.rejected += 1;
+        if self.rejections.len() < MAX_LISTED {
+            self.rejections.push(row);
+        }
+    }
+
+    pub(super) fn duplicate(&mut self, row: RowDuplicate, observer: &mut dyn ImportObserver) {
+        observer.duplicate(&row);
+        self.duplicates += 1;
+        if self.duplicate_rows.len() < MAX_LISTED {
+            self.duplicate_rows.push(row);
+        }
+    }
+
+    pub(super) fn progress(&self, stage: ImportStage, rows: u64, bytes: u64) -> ImportProgress {
+        ImportProgress {
+            stage,
+            rows,
+            bytes,
+            imported: self.imported,
+            rejected: self.rejected,
+            duplicates: self.duplicates,
+        }
+    }
+}
