@@ -611,3 +611,17 @@ fn newer_store_formats_are_refused() {
         other => panic!("expected FormatTooNew, got {other:?}"),
     }
 }
+
+/// A sum past 2^53 is an exact JSON integer, and reads back exactly.
+#[test]
+fn large_sums_are_exact_integers_on_the_wire() {
+    let usd = Currency::new("USD").expect("usd");
+    let sum = MoneySum {
+        minor: (1i128 << 60) + 1,
+        currency: usd,
+    };
+    let text = serde_json::to_string(&sum).expect("json");
+    assert_eq!(text, r#"{"minor":1152921504606846977,"currency":"USD"}"#);
+    let back: MoneySum = serde_json::from_str(&text).expect("read back");
+    assert_eq!(back, sum);
+}
