@@ -327,7 +327,7 @@ impl fmt::Display for ConfigProblem {
 
 /// An item of reference data that existing records may use.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ConfigItem {
     /// An account type.
     AccountType {

@@ -163,7 +163,7 @@ pub struct LeadPatch {
 
 /// Qualify's customer step (seed 001 "Step 1 — Customer").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, tag = "choice", rename_all = "snake_case")]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
 pub enum CustomerChoice {
     /// Create a customer when none matches; when some match, refuse and list
     /// them so the user can choose.

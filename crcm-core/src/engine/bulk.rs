@@ -136,7 +136,7 @@ pub enum BulkTarget {
 
 /// What happened to one lead.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
+#[serde(rename_all = "snake_case", tag = "type")]
 pub enum BulkOutcome {
     /// The command applied; the lead is now at this version.
     Applied {

@@ -112,7 +112,7 @@ fn deny(actor: &Actor, action: Action, reason: DenyReason) -> PermissionError {
 
 /// Why a command was not allowed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DenyReason {
     /// The command needs at least this role.

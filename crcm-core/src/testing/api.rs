@@ -268,7 +268,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
     let out = c
         .run(
             &ann,
-            json!({"type": "qualify_lead", "lead": ada_id, "customer": {"choice": "create"},
+            json!({"type": "qualify_lead", "lead": ada_id, "customer": {"type": "create"},
                    "deal": {"title": "Acme rollout"}}),
         )
         .await;

@@ -11,7 +11,7 @@ use super::MAX_LISTED;
 
 /// Why a row was not imported: one reason each.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "problem", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum RowProblem {
     /// A required field has no value.
     Missing {
