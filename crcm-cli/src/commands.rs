@@ -44,19 +44,19 @@ pub async fn run(opened: &Opened, actor: &Actor, command: Cmd) -> Outcome {
     match command {
         Cmd::Config { action } => config(opened, actor, action).await,
         Cmd::Import(args) => import(opened, actor, args).await,
-        Cmd::Leads { filter, format } => leads(opened, &filter, format).await,
-        Cmd::Lead { number } => lead_card(opened, number).await,
+        Cmd::Leads { filter, format } => leads(opened, actor, &filter, format).await,
+        Cmd::Lead { number } => lead_card(opened, actor, number).await,
         Cmd::Board {
             account_type,
             svg,
             format,
-        } => board(opened, account_type.as_deref(), svg, format).await,
-        Cmd::Report(args) => report(opened, args).await,
-        Cmd::Export { file, filter } => export(opened, &file, &filter).await,
+        } => board(opened, actor, account_type.as_deref(), svg, format).await,
+        Cmd::Report(args) => report(opened, actor, args).await,
+        Cmd::Export { file, filter } => export(opened, actor, &file, &filter).await,
         Cmd::Verify => verify(opened).await,
         Cmd::Generate { .. } => Err(Failure("generate needs no store".into())),
         Cmd::Events { since, limit } => {
-            for e in opened.engine.events_since(since, limit).await? {
+            for e in opened.engine.events_since(actor, since, limit).await? {
                 println!("{}", serde_json::to_string(&e)?);
             }
             Ok(ExitCode::SUCCESS)
@@ -300,14 +300,14 @@ async fn lead_query(opened: &Opened, args: &LeadArgs) -> Result<LeadQuery, Failu
 }
 
 /// Every lead of a query, up to `limit` (0: all), page by page.
-async fn collect(opened: &Opened, mut q: LeadQuery, limit: usize) -> Result<Vec<Lead>, Failure> {
+async fn collect(opened: &Opened, actor: &Actor, mut q: LeadQuery, limit: usize) -> Result<Vec<Lead>, Failure> {
     let mut out = Vec::new();
     q.page = PageRequest {
         limit: if limit == 0 { 500 } else { limit.min(500) },
         ..PageRequest::default()
     };
     loop {
-        let page = opened.engine.leads(&q).await?;
+        let page = opened.engine.leads(actor, &q).await?;
         out.extend(page.items);
         if limit > 0 && out.len() >= limit {
             out.truncate(limit);
@@ -324,13 +324,13 @@ fn phase_name(lead: &Lead) -> String {
     lead.phase.as_ref().map(|p| p.code.to_string()).unwrap_or_default()
 }
 
-async fn leads(opened: &Opened, args: &LeadArgs, format: Format) -> Outcome {
+async fn leads(opened: &Opened, actor: &Actor, args: &LeadArgs, format: Format) -> Outcome {
     let q = lead_query(opened, args).await?;
     match format {
         Format::Csv => {
             // Written to a buffer first: the export is async and a locked
             // stdout cannot cross threads.
-            let list = collect(opened, q, args.limit).await?;
+            let list = collect(opened, actor, q, args.limit).await?;
             let (config, _) = opened.engine.config().await?;
             let columns = crcm::engine::export::export_columns(&config);
             let mut out = csv::Writer::from_writer(BufWriter::new(std::io::stdout().lock()));
@@ -341,9 +341,9 @@ async fn leads(opened: &Opened, args: &LeadArgs, format: Format) -> Outcome {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Format::Json => json(&collect(opened, q, args.limit).await?),
+        Format::Json => json(&collect(opened, actor, q, args.limit).await?),
         Format::Table => {
-            let list = collect(opened, q, args.limit).await?;
+            let list = collect(opened, actor, q, args.limit).await?;
             let mut t = Table::new([
                 "number", "name", "company", "status", "phase", "source", "owner", "phone", "email",
             ]);
@@ -367,9 +367,9 @@ async fn leads(opened: &Opened, args: &LeadArgs, format: Format) -> Outcome {
     }
 }
 
-async fn lead_card(opened: &Opened, number: u64) -> Outcome {
+async fn lead_card(opened: &Opened, actor: &Actor, number: u64) -> Outcome {
     let engine = &opened.engine;
-    let lead = engine.lead_by_number(number).await?;
+    let lead = engine.lead_by_number(actor, number).await?;
     println!("Lead {} — {}", lead.number, lead.display_name());
     let money = lead.expected_revenue.map(|m| m.to_string()).unwrap_or_default();
     let mut t = Table::plain();
@@ -431,7 +431,7 @@ async fn lead_card(opened: &Opened, number: u64) -> Outcome {
     }
     t.print();
     println!("\nHistory");
-    for h in engine.lead_history(lead.id).await? {
+    for h in engine.lead_history(actor, lead.id).await? {
         let fields: Vec<&str> = h.changes.iter().map(|c| c.field.as_str()).collect();
         println!(
             "  v{} {} {} {}: {}",
@@ -445,17 +445,17 @@ async fn lead_card(opened: &Opened, number: u64) -> Outcome {
     println!("\nTimeline");
     let subject = Subject::Lead(lead.id);
     let mut timeline: Vec<(chrono::DateTime<Utc>, String)> = Vec::new();
-    for a in engine.activities(subject).await? {
+    for a in engine.activities(actor, subject).await? {
         timeline.push((a.occurred_at, format!("{:?} by {}: {}", a.kind, a.author, a.summary)));
     }
-    for f in engine.follow_ups(subject).await? {
+    for f in engine.follow_ups(actor, subject).await? {
         let state = if f.done { "done" } else { "open" };
         timeline.push((
             f.created_at,
             format!("follow-up due {} for {} ({state}): {}", f.due, f.assignee, f.note),
         ));
     }
-    for c in engine.communications_of(lead.id).await? {
+    for c in engine.communications_of(actor, lead.id).await? {
         let from = c
             .from_email
             .as_ref()
@@ -476,9 +476,18 @@ async fn lead_card(opened: &Opened, number: u64) -> Outcome {
 
 // ------------------------------------------------------------------ board and reports
 
-async fn board(opened: &Opened, given: Option<&str>, svg: Option<std::path::PathBuf>, format: Format) -> Outcome {
+async fn board(
+    opened: &Opened,
+    actor: &Actor,
+    given: Option<&str>,
+    svg: Option<std::path::PathBuf>,
+    format: Format,
+) -> Outcome {
     let account_type = account_type(opened, given).await?;
-    let board = opened.engine.board(&BoardQuery::new(account_type.clone())).await?;
+    let board = opened
+        .engine
+        .board(actor, &BoardQuery::new(account_type.clone()))
+        .await?;
     if let Some(path) = &svg {
         charts::board(&board, path)?;
         eprintln!("board drawn in {}", path.display());
@@ -529,14 +538,14 @@ fn percent(x: Option<f64>) -> String {
     x.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_default()
 }
 
-async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
+async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
     let engine = &opened.engine;
     let when = interval(&args)?;
     let as_json = args.format == Format::Json;
     match args.report {
         Report::Funnel => {
             let account_type = account_type(opened, args.account_type.as_deref()).await?;
-            let funnel = engine.report_funnel(&account_type, &when).await?;
+            let funnel = engine.report_funnel(actor, &account_type, &when).await?;
             if let Some(path) = &args.svg {
                 charts::funnel(&funnel, path)?;
                 eprintln!("funnel drawn in {}", path.display());
@@ -558,7 +567,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
         }
         Report::TimeInPhase => {
             let account_type = account_type(opened, args.account_type.as_deref()).await?;
-            let rows = engine.report_time_in_phase(&account_type, &when).await?;
+            let rows = engine.report_time_in_phase(actor, &account_type, &when).await?;
             if as_json {
                 return json(&rows);
             }
@@ -574,7 +583,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
             t.print();
         }
         Report::Sources => {
-            let rows = engine.report_sources(&when).await?;
+            let rows = engine.report_sources(actor, &when).await?;
             if as_json {
                 return json(&rows);
             }
@@ -602,7 +611,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
             println!("{} leads", rows.iter().map(|r| r.created).sum::<u64>());
         }
         Report::Reasons => {
-            let rows = engine.report_reasons(&when).await?;
+            let rows = engine.report_reasons(actor, &when).await?;
             if as_json {
                 return json(&rows);
             }
@@ -613,7 +622,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
             t.print();
         }
         Report::Workload => {
-            let rows = engine.report_workload().await?;
+            let rows = engine.report_workload(actor).await?;
             if as_json {
                 return json(&rows);
             }
@@ -629,7 +638,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
             t.print();
         }
         Report::Stuck => {
-            let page = engine.report_stuck(args.days, &PageRequest::default()).await?;
+            let page = engine.report_stuck(actor, args.days, &PageRequest::default()).await?;
             if as_json {
                 return json(&page.items);
             }
@@ -646,7 +655,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
             t.print();
         }
         Report::Quality => {
-            let q = engine.report_data_quality().await?;
+            let q = engine.report_data_quality(actor).await?;
             if as_json {
                 return json(&q);
             }
@@ -665,7 +674,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
                 Some(p) => Some(code(p, "--pipeline")?),
                 None => None,
             };
-            let rows = engine.report_forecast(pipeline.as_ref()).await?;
+            let rows = engine.report_forecast(actor, pipeline.as_ref()).await?;
             if as_json {
                 return json(&rows);
             }
@@ -686,7 +695,7 @@ async fn report(opened: &Opened, args: ReportArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn export(opened: &Opened, file: &std::path::Path, args: &LeadArgs) -> Outcome {
+async fn export(opened: &Opened, actor: &Actor, file: &std::path::Path, args: &LeadArgs) -> Outcome {
     let name = file.display().to_string();
     let mut q = lead_query(opened, args).await?;
     q.page.limit = 500;
@@ -694,7 +703,7 @@ async fn export(opened: &Opened, file: &std::path::Path, args: &LeadArgs) -> Out
     let mut out = BufWriter::new(out);
     let written = opened
         .engine
-        .export_leads(&q, &mut out)
+        .export_leads(actor, &q, &mut out)
         .await
         .map_err(|e| Failure(format!("{name}: {e}")))?;
     out.flush().map_err(|e| Failure(format!("{name}: {e}")))?;

@@ -38,3 +38,30 @@ fn every_command_has_a_row() {
     assert_eq!(commands.len(), 32, "{commands:?}");
     assert_eq!(rows, commands, "every command has a row in the permission matrix");
 }
+
+const READ_BEGIN: &str = "<!-- read-matrix:begin (generated from crcm-core/src/testing/visibility.rs) -->\n";
+const READ_END: &str = "<!-- read-matrix:end -->";
+
+/// The README's read table is the read matrix.
+#[test]
+fn readme_read_table_is_the_read_matrix() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    crcm_core::testing::generated_section(path, READ_BEGIN, READ_END, &crcm_core::testing::visibility::markdown());
+}
+
+/// Every read of the request API has a row in the read matrix, except the
+/// configuration (reference data everyone reads) and bulk and import, which
+/// are commands.
+#[test]
+fn every_read_has_a_row() {
+    use crcm_core::engine::api::Body;
+    use crcm_core::testing::visibility::READ_MATRIX;
+    let commands: BTreeSet<&str> = MATRIX.iter().map(|r| r.command).collect();
+    let reads: BTreeSet<&str> = Body::NAMES
+        .iter()
+        .copied()
+        .filter(|n| !commands.contains(n) && !["get_config", "bulk", "import"].contains(n))
+        .collect();
+    let rows: BTreeSet<&str> = READ_MATRIX.iter().map(|r| r.request).collect();
+    assert_eq!(rows, reads, "every read has a row in the read matrix");
+}

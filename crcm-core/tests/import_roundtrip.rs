@@ -98,7 +98,7 @@ proptest! {
                 }
             }
             let mut first = Vec::new();
-            let written = source.export_leads(&LeadQuery::default(), &mut first).await.unwrap_or_else(|e| panic!("{e}"));
+            let written = source.export_leads(&crcm_core::testing::root(), &LeadQuery::default(), &mut first).await.unwrap_or_else(|e| panic!("{e}"));
             prop_assert_eq!(written, created);
 
             let target = fixture_engine(&MemoryFactory).await;
@@ -119,7 +119,7 @@ proptest! {
                 "{:?}", report.rejections
             );
             let mut second = Vec::new();
-            target.export_leads(&LeadQuery::default(), &mut second).await.unwrap_or_else(|e| panic!("{e}"));
+            target.export_leads(&crcm_core::testing::root(), &LeadQuery::default(), &mut second).await.unwrap_or_else(|e| panic!("{e}"));
             prop_assert_eq!(String::from_utf8_lossy(&second), String::from_utf8_lossy(&first));
             Ok(())
         })?;

@@ -16,7 +16,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         rt.block_on(async {
             let engine = fixture_engine(&MemoryFactory).await;
-            let events_before = engine.events_since(0, 100).await.expect("events").len();
+            let events_before = engine.events_since(&crcm_core::testing::root(), 0, 100).await.expect("events").len();
             match engine.run(&ann(), commands::CreateLead { lead: input.clone() }).await {
                 Ok(lead) => {
                     if let Some(e) = &lead.email {
@@ -27,11 +27,11 @@ proptest! {
                         prop_assert!(p.e164.starts_with('+') && p.e164[1..].chars().all(|c| c.is_ascii_digit()));
                     }
                     prop_assert!(lead.probability.is_none_or(|p| p <= 100));
-                    prop_assert_eq!(engine.lead(lead.id).await.expect("stored"), lead);
+                    prop_assert_eq!(engine.lead(&crcm_core::testing::root(), lead.id).await.expect("stored"), lead);
                 }
                 Err(Error::Input(_)) => {
                     prop_assert!(engine.lead_list(&LeadFilter::default()).await.expect("leads").is_empty());
-                    prop_assert_eq!(engine.events_since(0, 100).await.expect("events").len(), events_before);
+                    prop_assert_eq!(engine.events_since(&crcm_core::testing::root(), 0, 100).await.expect("events").len(), events_before);
                 }
                 Err(other) => prop_assert!(false, "only input errors are expected, got {}", other),
             }

@@ -398,11 +398,19 @@ fn every_output_round_trips() {
         forms.push(round_trip(&out));
         golden("outputs", &forms);
         // And every event the store recorded.
-        for e in engine.events_since(0, 100).await.expect("events") {
+        for e in engine
+            .events_since(&crcm_core::testing::root(), 0, 100)
+            .await
+            .expect("events")
+        {
             let json = round_trip(&e);
             assert!(json["event"]["type"].is_string());
         }
-        for h in engine.history(EntityRef::lead(lead.id)).await.expect("history") {
+        for h in engine
+            .history(&crcm_core::testing::root(), EntityRef::lead(lead.id))
+            .await
+            .expect("history")
+        {
             round_trip(&h);
         }
     });

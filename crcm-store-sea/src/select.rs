@@ -13,8 +13,8 @@ use crcm_core::domain::lead::{Lead, LeadStatus};
 use crcm_core::store::error::StoreError;
 use crcm_core::store::query::{
     Closed, CommunicationFilter, Cursor, CustomerFilter, DealFilter, DealKey, FollowUpFilter, LeadFilter, LeadKey,
-    LeadOrder, LeadRow, MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, company_contact_key,
-    customer_words, date_key, deal_words, lead_words,
+    LeadOrder, LeadRow, MISSING_KEY, Page, PageRequest, PhaseCutoffs, Search, Select, TimeRange, Visible,
+    company_contact_key, customer_words, date_key, deal_words, lead_words,
 };
 use crcm_core::store::record::Record;
 use crcm_core::store::tally::{BoardCell, DealGroup, LeadGroup, Tally, TallyRow};
@@ -31,6 +31,10 @@ const DEAL_WORDS: &str = "d";
 const CUSTOMER_EMAILS: &str = "e";
 /// Term kind of a customer's phones (its own and its contacts').
 const CUSTOMER_PHONES: &str = "p";
+/// Term kind of a lead's record team members (a user id per row).
+pub(crate) const LEAD_TEAM: &str = "t";
+/// Term kind of a deal's team members (its lead's record team).
+const DEAL_TEAM: &str = "u";
 
 /// The table of board cells.
 pub(crate) const BOARD: &str = "crcm_board";
@@ -327,9 +331,15 @@ pub(crate) async fn tally<C: ConnectionTrait>(
             col("value_minor").mul(col("probability")),
         ),
         Tally::PhaseReach(t) => {
-            return crate::steps::reach(c, &t.account_type, &t.created).await.map_err(&err);
+            return crate::steps::reach(c, &t.account_type, &t.created, t.visible.as_ref())
+                .await
+                .map_err(&err);
         }
-        Tally::PhaseTime(t) => return crate::steps::time(c, &t.account_type, &t.left).await.map_err(&err),
+        Tally::PhaseTime(t) => {
+            return crate::steps::time(c, &t.account_type, &t.left, t.visible.as_ref())
+                .await
+                .map_err(&err);
+        }
         Tally::FollowUps(t) => (
             "crcm_follow_ups",
             follow_up_cond(&t.filter),
@@ -501,9 +511,14 @@ pub(crate) async fn write_terms<C: ConnectionTrait>(c: &C, record: &Record) -> R
                 }
                 c.execute(&insert).await?;
             }
+            replace_words(c, LEAD_TEAM, &id, l.team.iter().map(ToString::to_string).collect()).await?;
             ("l", id, lead_words(l))
         }
-        Record::Deal(d) => (DEAL_WORDS, d.id.0.to_string(), deal_words(d)),
+        Record::Deal(d) => {
+            let id = d.id.0.to_string();
+            replace_words(c, DEAL_TEAM, &id, d.team.iter().map(ToString::to_string).collect()).await?;
+            (DEAL_WORDS, id, deal_words(d))
+        }
         Record::Customer(x) => {
             let id = x.id.0.to_string();
             for (kind, values) in [(CUSTOMER_EMAILS, x.emails()), (CUSTOMER_PHONES, x.phones())] {
@@ -525,15 +540,20 @@ pub(crate) async fn write_terms<C: ConnectionTrait>(c: &C, record: &Record) -> R
         }
         _ => return Ok(()),
     };
-    delete_words(c, kind, &id).await?;
+    replace_words(c, kind, &id, words).await
+}
+
+/// Replaces the term rows of one kind of one record.
+async fn replace_words<C: ConnectionTrait>(c: &C, kind: &str, id: &str, words: Vec<String>) -> Result<(), DbErr> {
+    delete_words(c, kind, id).await?;
     if !words.is_empty() {
         let mut insert = Query::insert();
         insert
             .into_table(t(SEARCH_WORDS))
             .columns([t("kind"), t("id"), t("word")]);
-        for w in &words {
+        for w in words {
             insert
-                .values([kind.into(), id.clone().into(), w.clone().into()])
+                .values([kind.into(), id.into(), w.into()])
                 .map_err(|e| DbErr::Custom(e.to_string()))?;
         }
         c.execute(&insert).await?;
@@ -552,9 +572,12 @@ pub(crate) async fn insert_terms<C: ConnectionTrait>(c: &C, records: &[&Record])
                 let id = l.id.0.to_string();
                 fields.extend(l.custom.keys().map(|k| (id.clone(), k.to_string())));
                 words.extend(lead_words(l).into_iter().map(|w| ("l", id.clone(), w)));
+                words.extend(l.team.iter().map(|u| (LEAD_TEAM, id.clone(), u.to_string())));
             }
             Record::Deal(d) => {
-                words.extend(deal_words(d).into_iter().map(|w| (DEAL_WORDS, d.id.0.to_string(), w)));
+                let id = d.id.0.to_string();
+                words.extend(deal_words(d).into_iter().map(|w| (DEAL_WORDS, id.clone(), w)));
+                words.extend(d.team.iter().map(|u| (DEAL_TEAM, id.clone(), u.to_string())));
             }
             Record::Customer(x) => {
                 let id = x.id.0.to_string();
@@ -608,8 +631,16 @@ async fn delete_words<C: ConnectionTrait>(c: &C, kind: &str, id: &str) -> Result
 /// the lead's row, by their foreign key).
 pub(crate) async fn delete_terms<C: ConnectionTrait>(c: &C, entity: EntityRef) -> Result<(), DbErr> {
     match entity.kind {
-        EntityKind::Lead => delete_words(c, "l", &entity.id.to_string()).await,
-        EntityKind::Deal => delete_words(c, DEAL_WORDS, &entity.id.to_string()).await,
+        EntityKind::Lead => {
+            let id = entity.id.to_string();
+            delete_words(c, "l", &id).await?;
+            delete_words(c, LEAD_TEAM, &id).await
+        }
+        EntityKind::Deal => {
+            let id = entity.id.to_string();
+            delete_words(c, DEAL_WORDS, &id).await?;
+            delete_words(c, DEAL_TEAM, &id).await
+        }
         EntityKind::Customer => {
             let id = entity.id.to_string();
             for kind in ["c", CUSTOMER_EMAILS, CUSTOMER_PHONES] {
@@ -795,6 +826,9 @@ fn lead_cond(f: &LeadFilter) -> Cond {
     if let Some(cut) = &f.cutoffs {
         c = c.add(cutoffs_cond(cut));
     }
+    if let Some(v) = &f.visible {
+        c = c.add(visible_cond(LEAD_TEAM, v));
+    }
     if let Some(s) = &f.search {
         c = c.add(search_cond("l", s, "phone"));
     }
@@ -847,10 +881,38 @@ fn deal_cond(f: &DealFilter) -> Cond {
         c = c.add(col("owner").eq(o.as_str()));
     }
     c = date_range(c, "expected_close", &f.expected_close);
+    if let Some(v) = &f.visible {
+        c = c.add(visible_cond(DEAL_TEAM, v));
+    }
     if let Some(s) = &f.search {
         c = c.add(search_cond(DEAL_WORDS, s, "id"));
     }
     c
+}
+
+/// Records an actor sees: owned by one of the owners, or with the member on
+/// their team (term rows of `team_kind`). Seeing nothing is a false condition.
+pub(crate) fn visible_cond(team_kind: &str, v: &Visible) -> Cond {
+    let mut any = Cond::any();
+    if !v.owners.is_empty() {
+        any = any.add(col("owner").is_in(v.owners.iter().map(|o| o.as_str().to_owned())));
+    }
+    if let Some(m) = &v.member {
+        any = any.add(
+            col("id").in_subquery(
+                Query::select()
+                    .column(t("id"))
+                    .from(t(SEARCH_WORDS))
+                    .and_where(col("kind").eq(team_kind))
+                    .and_where(col("word").eq(m.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if v.owners.is_empty() && v.member.is_none() {
+        any = any.add(Expr::val(1).eq(0));
+    }
+    any
 }
 
 /// A filter's date bound as `due` text. Stored dates lie within
@@ -1134,4 +1196,21 @@ fn cursor_of(select: &Select, record: &Record) -> Result<Cursor, StoreError> {
             what: record.entity().to_string(),
             message: "a select returned a record of another kind".into(),
         })
+}
+
+/// Writes the team rows of one stored lead or deal (from its JSON body): the
+/// rows [`visible_cond`] reads, which migration 9 adds.
+pub(crate) async fn refill_team<C: ConnectionTrait>(
+    c: &C,
+    kind: QueryColumns,
+    id: &str,
+    body: &str,
+) -> Result<(), DbErr> {
+    let bad = |e: StoreError| DbErr::Migration(e.to_string());
+    let (team_kind, team) = match kind {
+        QueryColumns::Lead => (LEAD_TEAM, parse::<Lead>(body, id).map_err(bad)?.team),
+        QueryColumns::Deal => (DEAL_TEAM, parse::<Deal>(body, id).map_err(bad)?.team),
+        QueryColumns::Customer | QueryColumns::Communication => return Ok(()),
+    };
+    replace_words(c, team_kind, id, team.iter().map(ToString::to_string).collect()).await
 }

@@ -3,10 +3,10 @@
 //! moved the lead, so the funnel and time in phase are one `GROUP BY` each.
 
 use crcm_core::domain::ids::{Code, LeadId};
-use crcm_core::store::query::TimeRange;
+use crcm_core::store::query::{TimeRange, Visible};
 use crcm_core::store::steps::PhaseStep;
 use crcm_core::store::tally::TallyRow;
-use sea_orm::sea_query::{Alias, Asterisk, Cond, Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Alias, Asterisk, Cond, Expr, ExprTrait, Func, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbErr};
 
 /// The table.
@@ -81,6 +81,7 @@ pub(crate) async fn reach<C: ConnectionTrait>(
     c: &C,
     account_type: &Code,
     created: &TimeRange,
+    visible: Option<&Visible>,
 ) -> Result<Vec<TallyRow>, DbErr> {
     let q = Query::select()
         .expr_as(col("phase"), t("g0"))
@@ -89,7 +90,8 @@ pub(crate) async fn reach<C: ConnectionTrait>(
         .cond_where(
             Cond::all()
                 .add(col("account_type").eq(account_type.as_str()))
-                .add(in_range("lead_created", created)),
+                .add(in_range("lead_created", created))
+                .add_option(visible.map(seen_leads)),
         )
         .group_by_col(t("phase"))
         .to_owned();
@@ -113,6 +115,7 @@ pub(crate) async fn time<C: ConnectionTrait>(
     c: &C,
     account_type: &Code,
     left: &TimeRange,
+    visible: Option<&Visible>,
 ) -> Result<Vec<TallyRow>, DbErr> {
     let sum: Expr = Func::sum(col("seconds")).into();
     let sum = match c.get_database_backend() {
@@ -130,7 +133,8 @@ pub(crate) async fn time<C: ConnectionTrait>(
             Cond::all()
                 .add(col("account_type").eq(account_type.as_str()))
                 .add(col("left_at").is_not_null())
-                .add(in_range("left_at", left)),
+                .add(in_range("left_at", left))
+                .add_option(visible.map(seen_leads)),
         )
         .group_by_col(t("phase"))
         .group_by_col(t("hours"))
@@ -203,4 +207,15 @@ pub(crate) async fn backfill<C: ConnectionTrait>(c: &C) -> Result<u64, DbErr> {
             write_steps(c, &steps).await?;
         }
     }
+}
+
+/// Steps of the leads an actor sees (a deleted lead's steps are left out).
+fn seen_leads(v: &Visible) -> SimpleExpr {
+    col("lead_id").in_subquery(
+        Query::select()
+            .column(t("id"))
+            .from(t("crcm_leads"))
+            .cond_where(crate::select::visible_cond(crate::select::LEAD_TEAM, v))
+            .to_owned(),
+    )
 }

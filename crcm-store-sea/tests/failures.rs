@@ -184,7 +184,7 @@ fn lost_connection_mid_unit_postgres() {
             (2, "lost with the connection")
         );
         let seqs: Vec<u64> = engine
-            .events_since(0, usize::MAX)
+            .events_since(&crcm_core::testing::root(), 0, usize::MAX)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .iter()

@@ -284,9 +284,15 @@ fn race(server: Server) {
     let summary = rt.block_on(async {
         let (race_ids, shared_ids) = race_leads(&engine).await;
         for (i, lead) in race_ids.iter().enumerate() {
-            let l = engine.lead(*lead).await.unwrap_or_else(|e| panic!("{e}"));
+            let l = engine
+                .lead(&crcm_core::testing::root(), *lead)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(l.status, LeadStatus::Qualified, "lead {}", l.number);
-            let deals = engine.deals_of_lead(*lead).await.unwrap_or_else(|e| panic!("{e}"));
+            let deals = engine
+                .deals_of_lead(&crcm_core::testing::root(), *lead)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(deals.len(), 1, "one deal for lead {}", l.number);
             let customers = engine
                 .store()
@@ -299,9 +305,12 @@ fn race(server: Server) {
         // Phase moves: version and history count = 1 + applied moves.
         let mut moved = 0;
         for (lead, n) in shared_ids.iter().zip(&applied) {
-            let l = engine.lead(*lead).await.unwrap_or_else(|e| panic!("{e}"));
+            let l = engine
+                .lead(&crcm_core::testing::root(), *lead)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             let history = engine
-                .history(EntityRef::lead(*lead))
+                .history(&crcm_core::testing::root(), EntityRef::lead(*lead))
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(
@@ -321,7 +330,7 @@ fn race(server: Server) {
         }
         // The outbox: 1..=N, each once, and exactly the events the nodes caused.
         let events = engine
-            .events_since(0, usize::MAX)
+            .events_since(&crcm_core::testing::root(), 0, usize::MAX)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();

@@ -517,10 +517,11 @@ impl SledStore {
     /// Rebuilds the secondary indexes when they were written by an older
     /// build (before search words, query rows, the communication-status
     /// index, sort entries, deal words and phase steps, which come from
-    /// history; version 6: a deleted lead's stay ends at its deletion). Runs
+    /// history; version 6: a deleted lead's stay ends at its deletion; version 7: a
+    /// lead's query row carries its record team, for visibility). Runs
     /// once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 6;
+        const INDEX_VERSION: u32 = 7;
         let current = self
             .meta
             .get(b"index")
@@ -986,9 +987,15 @@ mod tests {
         );
         assert!(err.to_string().contains("was applied"), "{err}");
         // The unit is in the store, once: the engine did not retry it.
-        let stored = rt.block_on(engine.lead_by_number(1)).expect("the lead was applied");
+        let stored = rt
+            .block_on(engine.lead_by_number(&crcm_core::testing::root(), 1))
+            .expect("the lead was applied");
         assert_eq!(stored.company, "Unflushed");
-        assert!(rt.block_on(engine.lead_by_number(2)).is_err(), "applied once");
+        assert!(
+            rt.block_on(engine.lead_by_number(&crcm_core::testing::root(), 2))
+                .is_err(),
+            "applied once"
+        );
     }
 
     #[test]
@@ -1029,7 +1036,9 @@ mod tests {
     #[test]
     fn phase_steps_of_an_older_index_come_from_history() {
         let (tmp, store, engine, rt) = lead_store();
-        let lead = rt.block_on(engine.lead_by_number(1)).expect("lead");
+        let lead = rt
+            .block_on(engine.lead_by_number(&crcm_core::testing::root(), 1))
+            .expect("lead");
         rt.block_on(engine.run(
             &crcm_core::testing::ann(),
             crcm_core::commands::MoveLeadPhase {

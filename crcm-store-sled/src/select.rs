@@ -30,11 +30,11 @@ use crcm_core::domain::ids::Code;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::query::{
     CommunicationFilter, Cursor, CustomerFilter, LeadFilter, LeadKey, LeadOrder, LeadRow, Page, PageRequest, Select,
-    TimeRange, page_of,
+    TimeRange, Visible, page_of,
 };
 use crcm_core::store::record::Record;
 use crcm_core::store::steps::PhaseStep;
-use crcm_core::store::tally::{Tally, TallyRow};
+use crcm_core::store::tally::{Tally, TallyRow, step_seen};
 use uuid::Uuid;
 
 use crate::codec::{decode, record_key};
@@ -330,11 +330,11 @@ impl SledStore {
             }
             Tally::PhaseReach(t) => {
                 let steps = self.steps_in(index::STEP, &t.account_type, &t.created)?;
-                Ok(t.answer(steps.iter()))
+                Ok(t.answer(self.seen_steps(t.visible.as_ref(), steps)?.iter()))
             }
             Tally::PhaseTime(t) => {
                 let steps = self.steps_in(index::STEP_LEFT, &t.account_type, &t.left)?;
-                Ok(t.answer(steps.iter()))
+                Ok(t.answer(self.seen_steps(t.visible.as_ref(), steps)?.iter()))
             }
             // Every follow-up record (they are few next to leads).
             Tally::FollowUps(t) => {
@@ -349,6 +349,21 @@ impl SledStore {
 
     /// The phase steps of an account type whose [`index::STEP`] or
     /// [`index::STEP_LEFT`] time lies in `range`: one key range.
+    /// The steps of leads `visible` sees, by each lead's query row.
+    fn seen_steps(&self, visible: Option<&Visible>, steps: Vec<PhaseStep>) -> Result<Vec<PhaseStep>, StoreError> {
+        if visible.is_none() {
+            return Ok(steps);
+        }
+        let mut out = Vec::with_capacity(steps.len());
+        for step in steps {
+            let row = self.row(step.lead.0)?;
+            if step_seen(visible, &step, |_| row.map(|r| (r.owner, r.team))) {
+                out.push(step);
+            }
+        }
+        Ok(out)
+    }
+
     fn steps_in(&self, tag: u8, account_type: &Code, range: &TimeRange) -> Result<Vec<PhaseStep>, StoreError> {
         let (start, end) = index::step_range(tag, account_type, range);
         let mut out = Vec::new();

@@ -231,7 +231,7 @@ fn survives_sigkill_at_random_moments() {
             assert!(problems.is_empty(), "round {round}: invariants broken: {problems:#?}");
             for (number, version) in &committed {
                 let lead = engine
-                    .lead_by_number(*number)
+                    .lead_by_number(&crcm_core::testing::root(), *number)
                     .await
                     .unwrap_or_else(|e| panic!("round {round}: committed lead {number} is missing: {e}"));
                 assert!(

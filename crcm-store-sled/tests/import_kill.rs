@@ -134,13 +134,19 @@ fn killed_import_leaves_whole_batches_and_resumes() {
         );
         assert!(committed < ROWS as u64, "killed mid-file, yet {committed} leads");
         assert_eq!(committed % BATCH as u64, 0, "whole batches only: {committed}");
-        let events = engine.events_since(0, usize::MAX).await.expect("events");
+        let events = engine
+            .events_since(&crcm_core::testing::root(), 0, usize::MAX)
+            .await
+            .expect("events");
         let created = events
             .iter()
             .filter(|e| matches!(e.event, crcm_core::DomainEvent::LeadCreated { .. }))
             .count() as u64;
         assert_eq!(created, committed, "one LeadCreated event per lead");
-        let last = engine.lead_by_number(committed).await.expect("last lead");
+        let last = engine
+            .lead_by_number(&crcm_core::testing::root(), committed)
+            .await
+            .expect("last lead");
         assert_eq!(last.display_name(), format!("Row {}", committed - 1));
         assert_eq!(store.history(EntityRef::lead(last.id)).await.expect("history").len(), 1);
 
@@ -159,7 +165,7 @@ fn killed_import_leaves_whole_batches_and_resumes() {
         query.page.limit = 1000;
         let mut expected = 0usize;
         loop {
-            let page = engine.leads(&query).await.expect("leads");
+            let page = engine.leads(&crcm_core::testing::root(), &query).await.expect("leads");
             for lead in &page.items {
                 assert_eq!(lead.display_name(), format!("Row {expected}"));
                 expected += 1;

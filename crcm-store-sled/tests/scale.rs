@@ -12,15 +12,15 @@ fn measure(rt: &tokio::runtime::Runtime, store: &SledStore, engine: &crcm_core::
     rt.block_on(scale::read_all(engine, size));
     let mut out = [0; 4];
     let before = store.select_reads();
-    rt.block_on(engine.leads(&scale::my_open_leads()))
+    rt.block_on(engine.leads(&crcm_core::testing::root(), &scale::my_open_leads()))
         .unwrap_or_else(|e| panic!("{e}"));
     out[0] = store.select_reads() - before;
     let before = store.select_reads();
-    rt.block_on(engine.board(&scale::board()))
+    rt.block_on(engine.board(&crcm_core::testing::root(), &scale::board()))
         .unwrap_or_else(|e| panic!("{e}"));
     out[1] = store.select_reads() - before;
     let before = store.select_reads();
-    rt.block_on(engine.leads(&scale::search(size / 2)))
+    rt.block_on(engine.leads(&crcm_core::testing::root(), &scale::search(size / 2)))
         .unwrap_or_else(|e| panic!("{e}"));
     out[2] = store.select_reads() - before;
     // The same page newest first: walked on the creation-time sort entries.
@@ -30,7 +30,9 @@ fn measure(rt: &tokio::runtime::Runtime, store: &SledStore, engine: &crcm_core::
         ..scale::my_open_leads()
     };
     let before = store.select_reads();
-    let page = rt.block_on(engine.leads(&newest)).unwrap_or_else(|e| panic!("{e}"));
+    let page = rt
+        .block_on(engine.leads(&crcm_core::testing::root(), &newest))
+        .unwrap_or_else(|e| panic!("{e}"));
     out[3] = store.select_reads() - before;
     assert_eq!(page.items.len(), 50, "a full page newest first");
     assert!(

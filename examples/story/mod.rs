@@ -245,7 +245,7 @@ pub async fn run(engine: &Engine) -> Result<()> {
         Err(e) => println!("   qualify lead {}: {e}", globex_lead.number),
         Ok(_) => println!("   unexpected: qualified without choosing"),
     }
-    for c in engine.customer_candidates(globex_lead.id).await? {
+    for c in engine.customer_candidates(&anna, globex_lead.id).await? {
         println!(
             "   duplicate candidate: customer {} matched by phone {}",
             c.name,
@@ -327,7 +327,7 @@ pub async fn run(engine: &Engine) -> Result<()> {
 
     say("4a. The board of account type Business (closed leads are not shown)");
     // The store keeps the counts and sums; only the cards shown are loaded.
-    let board = engine.board(&BoardQuery::new(code("business")?)).await?;
+    let board = engine.board(&maria, &BoardQuery::new(code("business")?)).await?;
     for column in &board.columns {
         let cards: Vec<String> = column
             .cards
@@ -356,7 +356,7 @@ pub async fn run(engine: &Engine) -> Result<()> {
         },
         ..LeadQuery::default()
     };
-    let closed = engine.leads(&closed).await?.total.unwrap_or(0);
+    let closed = engine.leads(&maria, &closed).await?.total.unwrap_or(0);
     println!("   {:<18} {:>2}  (off the board)", "closed", closed);
 
     say(&format!(
@@ -364,7 +364,7 @@ pub async fn run(engine: &Engine) -> Result<()> {
         globex_lead.number,
         globex_lead.display_name()
     ));
-    for h in engine.history(EntityRef::lead(globex_lead.id)).await? {
+    for h in engine.history(&maria, EntityRef::lead(globex_lead.id)).await? {
         let fields: Vec<String> = h
             .changes
             .iter()
@@ -398,7 +398,7 @@ pub async fn run(engine: &Engine) -> Result<()> {
     }
 
     say("4c. The event outbox");
-    for e in engine.events_since(0, 100).await? {
+    for e in engine.events_since(&maria, 0, 100).await? {
         let what = match &e.event {
             DomainEvent::LeadCreated { number, .. } => format!("lead {number} created"),
             DomainEvent::LeadQualified { customer_created, .. } => {

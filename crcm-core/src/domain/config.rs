@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error as ThisError;
 
-use crate::domain::ids::{Code, code};
+use crate::domain::ids::{Code, UserId, code};
 use crate::domain::money::Currency;
 
 /// Seed 000: "Every funnel uses three phase types."
@@ -283,6 +283,76 @@ pub struct Settings {
     /// See [`UnphasedAccountTypes`].
     #[serde(default)]
     pub unphased_account_types: UnphasedAccountTypes,
+    /// Which leads and deals each role sees (see [`Visibility`]).
+    #[serde(default)]
+    pub visibility: VisibilityRules,
+}
+
+/// Which leads (and their deals, activities and history) a role sees. A
+/// record outside what an actor sees does not exist for them: reads answer
+/// `not_found`, lists, boards, reports and exports leave it out.
+///
+/// Seed 004 (Odoo) has the two ends as its sales groups, "own documents
+/// only" and "all documents"; the middle steps follow its record and sales
+/// teams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// The leads the actor owns.
+    Own,
+    /// The leads the actor owns and those whose record team they are on:
+    /// exactly the leads they may change.
+    OwnAndRecordTeam,
+    /// Also the leads owned by anyone in a sales team the actor is in
+    /// ([`Config::sales_teams`]).
+    Team,
+    /// Every lead.
+    All,
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Own => "the leads it owns",
+            Self::OwnAndRecordTeam => "the leads it owns or is on the record team of",
+            Self::Team => "its sales teams' leads",
+            Self::All => "every lead",
+        })
+    }
+}
+
+/// The [`Visibility`] of each role. The default lets a sales person see the
+/// leads they work (own and record team) and managers and admins see all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibilityRules {
+    /// What a sales person sees.
+    pub sales_person: Visibility,
+    /// What a manager sees.
+    pub manager: Visibility,
+    /// What an admin sees.
+    pub admin: Visibility,
+}
+
+impl Default for VisibilityRules {
+    fn default() -> Self {
+        Self {
+            sales_person: Visibility::OwnAndRecordTeam,
+            manager: Visibility::All,
+            admin: Visibility::All,
+        }
+    }
+}
+
+/// A sales team: users who see each other's leads under
+/// [`Visibility::Team`] (seed 004's sales teams).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesTeam {
+    /// Code.
+    pub code: Code,
+    /// Name shown to users.
+    pub name: String,
+    /// Its members.
+    pub members: BTreeSet<UserId>,
 }
 
 /// All reference data, stored as one versioned document.
@@ -308,6 +378,9 @@ pub struct Config {
     pub custom_fields: Vec<CustomFieldDef>,
     /// Deal pipelines.
     pub pipelines: Vec<Pipeline>,
+    /// Sales teams (for [`Visibility::Team`]).
+    #[serde(default)]
+    pub sales_teams: Vec<SalesTeam>,
 }
 
 /// One rule a [`Config`] breaks.
@@ -522,6 +595,22 @@ impl Config {
             self.custom_fields.iter().map(|r| (&r.name, r.label.as_str())),
         );
         out.codes("pipelines", self.pipelines.iter().map(|r| (&r.code, r.name.as_str())));
+        out.codes(
+            "sales_teams",
+            self.sales_teams.iter().map(|t| (&t.code, t.name.as_str())),
+        );
+        for t in &self.sales_teams {
+            if t.members.len() > crate::domain::limits::SALES_TEAM {
+                out.push(
+                    format!("sales_teams[{}]", t.code),
+                    format!(
+                        "has {} members; at most {} are allowed",
+                        t.members.len(),
+                        crate::domain::limits::SALES_TEAM
+                    ),
+                );
+            }
+        }
 
         for p in &self.priorities {
             if !is_color(&p.color) {
@@ -779,6 +868,7 @@ impl Config {
                 default_phone_region: region.to_owned(),
                 default_currency: currency,
                 unphased_account_types: UnphasedAccountTypes::NoPhases,
+                visibility: VisibilityRules::default(),
             },
             account_types: vec![AccountType {
                 code: code("default"),
@@ -830,6 +920,7 @@ impl Config {
                     stage("lost", "Closed Lost", StageKind::Lost, 0),
                 ],
             }],
+            sales_teams: Vec::new(),
         }
     }
 }

@@ -21,6 +21,8 @@ pub const EMAIL: usize = 254;
 pub const USER_ID: usize = 128;
 /// Members of one record team (besides the owner).
 pub const TEAM: usize = 100;
+/// Members of one sales team.
+pub const SALES_TEAM: usize = 1_000;
 /// A configuration, as JSON, in bytes.
 pub const CONFIG_BYTES: usize = 256 * 1024;
 /// A search text, in characters.

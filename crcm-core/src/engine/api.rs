@@ -870,94 +870,94 @@ impl Engine {
                 }
             }
             Body::GetLead(r) => Response::Lead {
-                lead: Box::new(self.lead(r.id).await?),
+                lead: Box::new(self.lead(actor, r.id).await?),
             },
             Body::GetLeadByNumber(r) => Response::Lead {
-                lead: Box::new(self.lead_by_number(r.number).await?),
+                lead: Box::new(self.lead_by_number(actor, r.number).await?),
             },
             Body::GetDeal(r) => Response::Deal {
-                deal: Box::new(self.deal(r.id).await?),
+                deal: Box::new(self.deal(actor, r.id).await?),
             },
             Body::GetCustomer(r) => Response::Customer {
-                customer: Box::new(self.customer(r.id).await?),
+                customer: Box::new(self.customer(actor, r.id).await?),
             },
             Body::ListLeads(r) => Response::LeadPage {
-                page: self.leads(&r.query).await?,
+                page: self.leads(actor, &r.query).await?,
             },
             Body::ListCustomers(r) => Response::CustomerPage {
-                page: self.customers(&r.query).await?,
+                page: self.customers(actor, &r.query).await?,
             },
             Body::ListDeals(r) => Response::DealPage {
-                page: self.deals(&r.query).await?,
+                page: self.deals(actor, &r.query).await?,
             },
             Body::ListCommunications(r) => Response::CommunicationPage {
-                page: self.communications(&r.filter, &r.page).await?,
+                page: self.communications(actor, &r.filter, &r.page).await?,
             },
             Body::DealsOfLead(r) => Response::Deals {
-                deals: self.deals_of_lead(r.lead).await?,
+                deals: self.deals_of_lead(actor, r.lead).await?,
             },
             Body::ShowBoard(r) => Response::Board {
-                board: self.board(&r.query).await?,
+                board: self.board(actor, &r.query).await?,
             },
             Body::ShowDealBoard(r) => Response::DealBoard {
-                board: self.deal_board(&r.pipeline, r.owner.as_ref()).await?,
+                board: self.deal_board(actor, &r.pipeline, r.owner.as_ref()).await?,
             },
             Body::ReportSources(r) => Response::Sources {
-                rows: self.report_sources(&r.interval).await?,
+                rows: self.report_sources(actor, &r.interval).await?,
             },
             Body::ReportFunnel(r) => Response::Funnel {
-                funnel: self.report_funnel(&r.account_type, &r.interval).await?,
+                funnel: self.report_funnel(actor, &r.account_type, &r.interval).await?,
             },
             Body::ReportTimeInPhase(r) => Response::TimeInPhase {
-                rows: self.report_time_in_phase(&r.account_type, &r.interval).await?,
+                rows: self.report_time_in_phase(actor, &r.account_type, &r.interval).await?,
             },
             Body::ReportReasons(r) => Response::Reasons {
-                rows: self.report_reasons(&r.interval).await?,
+                rows: self.report_reasons(actor, &r.interval).await?,
             },
             Body::ReportWorkload(ReportWorkload {}) => Response::Workload {
-                rows: self.report_workload().await?,
+                rows: self.report_workload(actor).await?,
             },
             Body::ReportStuck(r) => Response::LeadPage {
-                page: self.report_stuck(r.days, &r.page).await?,
+                page: self.report_stuck(actor, r.days, &r.page).await?,
             },
             Body::ReportDataQuality(ReportDataQuality {}) => Response::DataQuality {
-                report: self.report_data_quality().await?,
+                report: self.report_data_quality(actor).await?,
             },
             Body::ReportForecast(r) => Response::Forecast {
-                rows: self.report_forecast(r.pipeline.as_ref()).await?,
+                rows: self.report_forecast(actor, r.pipeline.as_ref()).await?,
             },
             Body::GetHistory(r) => Response::History {
-                entries: self.history(r.entity).await?,
+                entries: self.history(actor, r.entity).await?,
             },
             Body::GetLeadHistory(r) => Response::History {
-                entries: self.lead_history(r.lead).await?,
+                entries: self.lead_history(actor, r.lead).await?,
             },
             Body::ListActivities(r) => Response::Activities {
-                activities: self.activities(r.subject).await?,
+                activities: self.activities(actor, r.subject).await?,
             },
             Body::ListFollowUps(r) => Response::FollowUps {
-                follow_ups: self.follow_ups(r.subject).await?,
+                follow_ups: self.follow_ups(actor, r.subject).await?,
             },
             Body::CommunicationsOfLead(r) => Response::Communications {
-                communications: self.communications_of(r.lead).await?,
+                communications: self.communications_of(actor, r.lead).await?,
             },
             Body::EventsSince(r) => Response::Events {
-                events: self.events_since(r.cursor, r.limit).await?,
+                events: self.events_since(actor, r.cursor, r.limit).await?,
             },
             Body::FindDuplicates(r) => Response::Leads {
                 leads: match &r.keys {
-                    Some(keys) => self.duplicates_by(r.lead, keys).await?,
-                    None => self.duplicates(r.lead).await?,
+                    Some(keys) => self.duplicates_by(actor, r.lead, keys).await?,
+                    None => self.duplicates(actor, r.lead).await?,
                 },
             },
             Body::FindDuplicateGroups(r) => Response::DuplicateGroups {
-                groups: self.duplicate_groups(r.key).await?,
+                groups: self.duplicate_groups(actor, r.key).await?,
             },
             Body::CustomerCandidates(r) => Response::Customers {
-                customers: self.customer_candidates(r.lead).await?,
+                customers: self.customer_candidates(actor, r.lead).await?,
             },
             Body::MatchCommunication(r) => Response::CommunicationMatches {
-                matches: self.communication_matches(r.communication).await?,
+                matches: self.communication_matches(actor, r.communication).await?,
             },
             Body::Bulk(r) => Response::Bulk {
                 report: self.bulk(actor, &r.target, &r.action).await?,
@@ -965,7 +965,7 @@ impl Engine {
             Body::Import(r) => Response::Import {
                 report: self.import_from(actor, r).await?,
             },
-            Body::Export(r) => self.export_to(r).await?,
+            Body::Export(r) => self.export_to(actor, r).await?,
             // Commands were answered above.
             other => {
                 return Err(RequestError::Internal {
@@ -1022,18 +1022,18 @@ impl Engine {
         Ok(report)
     }
 
-    async fn export_to(&self, r: &Export) -> Result<Response, Error> {
+    async fn export_to(&self, actor: &Actor, r: &Export) -> Result<Response, Error> {
         match &r.file {
             Some(path) => {
                 let file = std::fs::File::create(path).map_err(io_failure)?;
                 let mut out = std::io::BufWriter::new(file);
-                let written = self.export_leads(&r.query, &mut out).await?;
+                let written = self.export_leads(actor, &r.query, &mut out).await?;
                 std::io::Write::flush(&mut out).map_err(io_failure)?;
                 Ok(Response::Export { written, csv: None })
             }
             None => {
                 let mut out = Vec::new();
-                let written = self.export_leads(&r.query, &mut out).await?;
+                let written = self.export_leads(actor, &r.query, &mut out).await?;
                 let csv = String::from_utf8(out).map_err(|e| {
                     Error::Request(RequestError::Internal {
                         message: format!("the export is not UTF-8: {e}"),

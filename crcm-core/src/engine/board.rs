@@ -14,7 +14,8 @@
 //! # use crcm_core::engine::board::BoardQuery;
 //! # use crcm_core::code;
 //! # async fn run(engine: &Engine) -> Result<(), crcm_core::Error> {
-//! let board = engine.board(&BoardQuery::new(code!("b2b"))).await?;
+//! let anna = Actor::new(crcm_core::user_id!("anna"), Role::SalesPerson);
+//! let board = engine.board(&anna, &BoardQuery::new(code!("b2b"))).await?;
 //! for column in &board.columns {
 //!     println!("{} ({} leads, {} rotten)", column.name, column.count, column.rotten);
 //!     for card in &column.cards {
@@ -38,9 +39,10 @@ use crate::domain::limits;
 use crate::domain::money::{Currency, Money, MoneySum};
 use crate::engine::Engine;
 use crate::engine::query::LeadQuery;
+use crate::rules::access::{self, Actor};
 use crate::rules::error::Error;
 use crate::store::StoreExt;
-use crate::store::query::{Closed, Cursor, DealFilter, LeadFilter, PageRequest, PhaseCutoffs};
+use crate::store::query::{Closed, Cursor, DealFilter, LeadFilter, PageRequest, PhaseCutoffs, Visible};
 use crate::store::tally::{BoardCell, DealGroup, DealTally, LeadGroup, LeadTally, Tally};
 
 /// Which board to draw.
@@ -277,11 +279,12 @@ pub struct DealBoard {
 }
 
 /// The tally behind a deal board.
-pub(crate) fn deal_tally(pipeline: &Code, owner: Option<&UserId>) -> Tally {
+pub(crate) fn deal_tally(pipeline: &Code, owner: Option<&UserId>, visible: Option<Visible>) -> Tally {
     Tally::Deals(DealTally {
         filter: DealFilter {
             pipeline: Some(pipeline.clone()),
             owner: owner.cloned(),
+            visible,
             ..DealFilter::default()
         },
         by: vec![DealGroup::Stage, DealGroup::Currency],
@@ -298,9 +301,14 @@ impl Engine {
     /// The board of an account type (see [`crate::engine::board`]): its non-closing phases
     /// in order, each with its open leads' count, expected revenue per
     /// currency, rotten count and first cards.
-    pub async fn board(&self, query: &BoardQuery) -> Result<Board, Error> {
+    pub async fn board(&self, actor: &Actor, query: &BoardQuery) -> Result<Board, Error> {
         let (config, _) = self.config().await?;
         let now = self.now();
+        // The actor's scope joins the filter: the maintained cells count
+        // every lead, so a scoped board is tallied.
+        let mut scoped = query.clone();
+        scoped.filter.visible = access::visible(actor, &config);
+        let query = &scoped;
         let phases: Vec<PhaseRef> = config
             .phases_of(&query.account_type)
             .into_iter()
@@ -336,7 +344,7 @@ impl Engine {
         for phase in phases {
             let filter = column_filter(query, &config, &phase);
             let column = column_query(query, &phase);
-            let cards = self.leads(&column).await?;
+            let cards = self.leads(actor, &column).await?;
             let rotten = match rot_cutoff(&config, &phase, now) {
                 Some(cutoffs) => {
                     let rotting = LeadFilter {
@@ -369,7 +377,7 @@ impl Engine {
     /// The deal board of a pipeline: its stages in order, each with the
     /// count, value and probability-weighted value of its deals, per
     /// currency; `owner` narrows it to one owner's deals.
-    pub async fn deal_board(&self, pipeline: &Code, owner: Option<&UserId>) -> Result<DealBoard, Error> {
+    pub async fn deal_board(&self, actor: &Actor, pipeline: &Code, owner: Option<&UserId>) -> Result<DealBoard, Error> {
         let (config, _) = self.config().await?;
         let Some(p) = config.pipeline(pipeline) else {
             return Err(Error::Input(InputError::UnknownReference {
@@ -377,7 +385,10 @@ impl Engine {
                 code: pipeline.to_string(),
             }));
         };
-        let rows = self.store.tally(&deal_tally(pipeline, owner)).await?;
+        let rows = self
+            .store
+            .tally(&deal_tally(pipeline, owner, access::visible(actor, &config)))
+            .await?;
         let columns = p
             .stages
             .iter()

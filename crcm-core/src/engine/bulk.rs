@@ -212,7 +212,7 @@ impl Engine {
                 q.page.total = false;
                 q.page.limit = crate::store::query::MAX_PAGE;
                 loop {
-                    let page = self.leads(&q).await?;
+                    let page = self.leads(actor, &q).await?;
                     ids.extend(
                         page.items
                             .iter()

@@ -9,6 +9,7 @@ use crate::domain::lead::Lead;
 use crate::engine::Engine;
 use crate::engine::import::{ImportError, ImportField};
 use crate::engine::query::LeadQuery;
+use crate::rules::access::Actor;
 use crate::rules::error::Error;
 
 /// The columns an export writes: `first_name` and `last_name` (not
@@ -114,12 +115,13 @@ pub fn export_value(lead: &Lead, field: &ImportField) -> String {
 impl Engine {
     /// Writes the leads a query matches (every page, from the query's
     /// cursor on) as CSV in the import's format ([`export_columns`]): the file
-    /// imports back unchanged. Returns how many leads it wrote.
-    pub async fn export_leads<W: Write + Send>(&self, query: &LeadQuery, out: W) -> Result<u64, Error> {
-        Ok(self.write_leads(query, out).await?)
+    /// imports back unchanged. Returns how many leads it wrote. Only the
+    /// leads the actor sees are written.
+    pub async fn export_leads<W: Write + Send>(&self, actor: &Actor, query: &LeadQuery, out: W) -> Result<u64, Error> {
+        Ok(self.write_leads(actor, query, out).await?)
     }
 
-    async fn write_leads<W: Write + Send>(&self, query: &LeadQuery, out: W) -> Result<u64, ImportError> {
+    async fn write_leads<W: Write + Send>(&self, actor: &Actor, query: &LeadQuery, out: W) -> Result<u64, ImportError> {
         let (config, _) = self.config().await?;
         let columns = export_columns(&config);
         let mut writer = csv::Writer::from_writer(out);
@@ -127,7 +129,7 @@ impl Engine {
         let mut query = query.clone();
         let mut written = 0u64;
         loop {
-            let page = self.leads(&query).await?;
+            let page = self.leads(actor, &query).await?;
             for lead in &page.items {
                 writer.write_record(columns.iter().map(|c| guard_cell(export_value(lead, c))))?;
                 written += 1;

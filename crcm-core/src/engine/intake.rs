@@ -12,6 +12,7 @@ use crate::domain::lead::Lead;
 use crate::engine::Engine;
 use crate::engine::scope::{customers_sharing_contact, leads_sharing_contact};
 use crate::engine::{board, scope};
+use crate::rules::access::{self, Actor};
 use crate::rules::error::Error;
 use crate::rules::matching::open_matches;
 use crate::store::query::company_contact_key;
@@ -69,23 +70,24 @@ pub struct CommunicationMatches {
 impl Engine {
     /// Existing customers matching a lead's normalized e-mail or phone: the
     /// candidates Qualify proposes to link.
-    pub async fn customer_candidates(&self, lead: LeadId) -> Result<Vec<Customer>, Error> {
-        let lead = self.lead(lead).await?;
+    pub async fn customer_candidates(&self, actor: &Actor, lead: LeadId) -> Result<Vec<Customer>, Error> {
+        let lead = self.lead(actor, lead).await?;
         customers_sharing_contact(&*self.store, &lead).await
     }
 
     /// Open leads that duplicate a lead by any [`DuplicateKey`]: the same
     /// normalized e-mail, phone, or company and contact name; by number.
     /// Closed leads (converted, disqualified, merged, or in a closing phase)
-    /// are never proposed.
-    pub async fn duplicates(&self, lead: LeadId) -> Result<Vec<Lead>, Error> {
-        self.duplicates_by(lead, &DuplicateKey::ALL).await
+    /// are never proposed, nor leads the actor does not see.
+    pub async fn duplicates(&self, actor: &Actor, lead: LeadId) -> Result<Vec<Lead>, Error> {
+        self.duplicates_by(actor, lead, &DuplicateKey::ALL).await
     }
 
     /// [`Engine::duplicates`] by the keys given (e.g. only the e-mail).
-    pub async fn duplicates_by(&self, lead: LeadId, keys: &[DuplicateKey]) -> Result<Vec<Lead>, Error> {
+    pub async fn duplicates_by(&self, actor: &Actor, lead: LeadId, keys: &[DuplicateKey]) -> Result<Vec<Lead>, Error> {
         let (config, _) = self.config().await?;
-        let lead = self.lead(lead).await?;
+        let lead = self.lead(actor, lead).await?;
+        let visible = access::visible(actor, &config);
         let mut found = Vec::new();
         for key in keys {
             let filter = match key {
@@ -102,7 +104,8 @@ impl Engine {
                     ..LeadFilter::default()
                 }),
             };
-            if let Some(filter) = filter {
+            if let Some(mut filter) = filter {
+                filter.visible = visible.clone();
                 found.extend(scope::leads_matching(&*self.store, &filter).await?);
             }
         }
@@ -114,11 +117,12 @@ impl Engine {
     /// Every group of open leads that share an e-mail (a phone, or a company
     /// and contact name), largest
     /// first, then by value: one grouped count over the whole store, then one
-    /// indexed list per group.
-    pub async fn duplicate_groups(&self, key: DuplicateKey) -> Result<Vec<DuplicateGroup>, Error> {
+    /// indexed list per group. Only the leads the actor sees are grouped.
+    pub async fn duplicate_groups(&self, actor: &Actor, key: DuplicateKey) -> Result<Vec<DuplicateGroup>, Error> {
         let (config, _) = self.config().await?;
         let open = LeadFilter {
             closed: Some(board::open_leads(&config)),
+            visible: access::visible(actor, &config),
             ..LeadFilter::default()
         };
         let by = match key {
@@ -162,9 +166,15 @@ impl Engine {
     }
 
     /// Who an inbound communication may be from, ranked: open leads with its
-    /// e-mail or phone, then closed ones, then customers.
-    pub async fn communication_matches(&self, id: CommunicationId) -> Result<CommunicationMatches, Error> {
+    /// e-mail or phone, then closed ones, then customers. The inbox is
+    /// shared; the leads proposed are those the actor sees.
+    pub async fn communication_matches(
+        &self,
+        actor: &Actor,
+        id: CommunicationId,
+    ) -> Result<CommunicationMatches, Error> {
         let (config, _) = self.config().await?;
+        let visible = access::visible(actor, &config);
         let communication = self
             .store
             .communication(id)
@@ -175,7 +185,10 @@ impl Engine {
             communication.from_email.as_ref(),
             communication.from_phone.as_ref(),
         )
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|l| access::sees_lead(visible.as_ref(), l))
+        .collect::<Vec<_>>();
         let (closed_leads, open_leads): (Vec<Lead>, Vec<Lead>) = leads.into_iter().partition(|l| l.is_closed(&config));
         let mut customers = Vec::new();
         if let Some(e) = &communication.from_email {

@@ -29,17 +29,18 @@ use crate::domain::activity::{Activity, Communication, FollowUp, Subject};
 use crate::domain::config::{Config, ConfigError};
 use crate::domain::customer::Customer;
 use crate::domain::deal::Deal;
-use crate::domain::entity::EntityRef;
+use crate::domain::entity::{EntityKind, EntityRef};
 use crate::domain::error::InputError;
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::{CustomerId, DealId, LeadId};
+use crate::domain::ids::{ActivityId, CustomerId, DealId, FollowUpId, LeadId};
 use crate::domain::lead::Lead;
 use crate::engine::commands::{Command, CommandOutput, TypedCommand, for_each_command};
 use crate::engine::scope::Scope;
-use crate::rules::access::Actor;
+use crate::rules::access::{self, Actor};
 use crate::rules::error::Error;
 use crate::store::error::StoreError;
+use crate::store::query::Visible;
 use crate::store::{CommitReceipt, CommunicationFilter, FORMAT_VERSION, Page, PageRequest, Store, StoreExt};
 use query::{CustomerQuery, DealQuery, LeadQuery, LeadSort};
 
@@ -251,27 +252,56 @@ impl Engine {
     }
 
     // ------------------------------------------------------------ reads
+    //
+    // Every read is the actor's: a lead or deal outside what their role sees
+    // (`Settings::visibility`) is left out of lists, boards, reports and
+    // exports, and a get answers `not_found`, exactly as for a record that
+    // does not exist, so a refusal does not confirm the record. Customers
+    // (shared master data) and inbound communications (a shared inbox) are
+    // seen by everyone, as the access rules treat them.
+
+    /// What the actor sees under the stored configuration (`None`: every
+    /// lead and deal). Before any configuration is stored, the default
+    /// [`VisibilityRules`](crate::domain::config::VisibilityRules) apply.
+    pub(crate) async fn seen_by(&self, actor: &Actor) -> Result<Option<Visible>, Error> {
+        Ok(match self.store.config().await? {
+            Some((config, _)) => access::visible(actor, &config),
+            None => access::visible_by_default(actor),
+        })
+    }
 
     /// A lead by id.
-    pub async fn lead(&self, id: LeadId) -> Result<Lead, Error> {
-        self.store.lead(id).await?.ok_or(Error::NotFound(EntityRef::lead(id)))
+    pub async fn lead(&self, actor: &Actor, id: LeadId) -> Result<Lead, Error> {
+        let seen = self.seen_by(actor).await?;
+        self.store
+            .lead(id)
+            .await?
+            .filter(|l| access::sees_lead(seen.as_ref(), l))
+            .ok_or(Error::NotFound(EntityRef::lead(id)))
     }
 
     /// A lead by its number.
-    pub async fn lead_by_number(&self, number: u64) -> Result<Lead, Error> {
+    pub async fn lead_by_number(&self, actor: &Actor, number: u64) -> Result<Lead, Error> {
+        let seen = self.seen_by(actor).await?;
         self.store
             .lead_by_number(number)
             .await?
+            .filter(|l| access::sees_lead(seen.as_ref(), l))
             .ok_or(Error::LeadNumberNotFound(number))
     }
 
     /// A deal by id.
-    pub async fn deal(&self, id: DealId) -> Result<Deal, Error> {
-        self.store.deal(id).await?.ok_or(Error::NotFound(EntityRef::deal(id)))
+    pub async fn deal(&self, actor: &Actor, id: DealId) -> Result<Deal, Error> {
+        let seen = self.seen_by(actor).await?;
+        self.store
+            .deal(id)
+            .await?
+            .filter(|d| access::sees_deal(seen.as_ref(), d))
+            .ok_or(Error::NotFound(EntityRef::deal(id)))
     }
 
-    /// A customer by id.
-    pub async fn customer(&self, id: CustomerId) -> Result<Customer, Error> {
+    /// A customer by id (customers are seen by everyone).
+    pub async fn customer(&self, _actor: &Actor, id: CustomerId) -> Result<Customer, Error> {
         self.store
             .customer(id)
             .await?
@@ -279,7 +309,7 @@ impl Engine {
     }
 
     /// A page of customers (creation order), filtered and searched.
-    pub async fn customers(&self, query: &CustomerQuery) -> Result<Page<Customer>, Error> {
+    pub async fn customers(&self, _actor: &Actor, query: &CustomerQuery) -> Result<Page<Customer>, Error> {
         if let Some(text) = &query.search {
             query::check_search(text)?;
         }
@@ -291,18 +321,20 @@ impl Engine {
     }
 
     /// The deals created from a lead.
-    pub async fn deals_of_lead(&self, lead: LeadId) -> Result<Vec<Deal>, Error> {
+    pub async fn deals_of_lead(&self, actor: &Actor, lead: LeadId) -> Result<Vec<Deal>, Error> {
+        self.lead(actor, lead).await?;
         Ok(self.store.deals_of_lead(lead).await?)
     }
 
     /// A page of leads: filtered, searched and sorted (see [`LeadQuery`]).
     /// Pass the page's `next` as the query's `page.after` for the next page.
-    pub async fn leads(&self, query: &LeadQuery) -> Result<Page<Lead>, Error> {
+    pub async fn leads(&self, actor: &Actor, query: &LeadQuery) -> Result<Page<Lead>, Error> {
         query.check()?;
         let binding = query.binding();
         query::check_cursor(&query.page, binding)?;
         let (config, _) = self.config().await?;
-        let (filter, order) = query.resolve(&config, self.now());
+        let (mut filter, order) = query.resolve(&config, self.now());
+        filter.visible = access::visible(actor, &config);
         // A lead's number never changes: a cursor naming one lead's number
         // and another lead's id was not written by crcm (the backends would
         // answer it differently: one compares the number alone).
@@ -321,21 +353,23 @@ impl Engine {
 
     /// A page of deals: filtered, searched (title words) and sorted (see
     /// [`DealQuery`]).
-    pub async fn deals(&self, query: &DealQuery) -> Result<Page<Deal>, Error> {
+    pub async fn deals(&self, actor: &Actor, query: &DealQuery) -> Result<Page<Deal>, Error> {
         if let Some(text) = &query.search {
             query::check_search(text)?;
         }
         let binding = query.binding();
         query::check_cursor(&query.page, binding)?;
-        let (filter, order) = query.resolve();
+        let (mut filter, order) = query.resolve();
+        filter.visible = self.seen_by(actor).await?;
         let page = self.store.deals(&filter, order, &query.page).await?;
         Ok(query::bind(page, binding))
     }
 
     /// A page of inbound communications (arrival order), e.g. the unhandled
-    /// ones (`status: New`).
+    /// ones (`status: New`). The inbox is shared: everyone sees it.
     pub async fn communications(
         &self,
+        _actor: &Actor,
         filter: &CommunicationFilter,
         page: &PageRequest,
     ) -> Result<Page<Communication>, Error> {
@@ -344,17 +378,53 @@ impl Engine {
         Ok(query::bind(self.store.communications(filter, page).await?, binding))
     }
 
-    /// An entity's history, oldest first.
-    pub async fn history(&self, entity: EntityRef) -> Result<Vec<HistoryEntry>, Error> {
+    /// Refuses, as not found, a lead or deal the actor does not see.
+    async fn check_subject(&self, seen: Option<&Visible>, subject: Subject) -> Result<(), Error> {
+        let found = match subject {
+            Subject::Lead(id) => self.store.lead(id).await?.is_some_and(|l| access::sees_lead(seen, &l)),
+            Subject::Deal(id) => self.store.deal(id).await?.is_some_and(|d| access::sees_deal(seen, &d)),
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(Error::NotFound(match subject {
+                Subject::Lead(id) => EntityRef::lead(id),
+                Subject::Deal(id) => EntityRef::deal(id),
+            }))
+        }
+    }
+
+    /// An entity's history, oldest first. A lead's or deal's, and an
+    /// activity's or follow-up's on one, only when the actor sees that lead
+    /// or deal; an actor who sees everything also reads the history of a
+    /// deleted one.
+    pub async fn history(&self, actor: &Actor, entity: EntityRef) -> Result<Vec<HistoryEntry>, Error> {
+        if let Some(seen) = self.seen_by(actor).await? {
+            let subject = match entity.kind {
+                EntityKind::Lead => Some(Subject::Lead(LeadId(entity.id))),
+                EntityKind::Deal => Some(Subject::Deal(DealId(entity.id))),
+                EntityKind::Activity => self.store.activity(ActivityId(entity.id)).await?.map(|a| a.subject),
+                EntityKind::FollowUp => self.store.follow_up(FollowUpId(entity.id)).await?.map(|f| f.subject),
+                EntityKind::Customer | EntityKind::Communication => None,
+            };
+            let visible = match subject {
+                Some(subject) => self.check_subject(Some(&seen), subject).await.is_ok(),
+                // A deleted activity or follow-up: its subject is unknown.
+                None => matches!(entity.kind, EntityKind::Customer | EntityKind::Communication),
+            };
+            if !visible {
+                return Err(Error::NotFound(entity));
+            }
+        }
         Ok(self.store.history(entity).await?)
     }
 
     /// A lead's history with that of every lead merged into it (and into
     /// those, in turn), oldest first: the survivor of a merge carries the
     /// duplicate's past. Entries of one time keep each lead's version order.
-    pub async fn lead_history(&self, lead: LeadId) -> Result<Vec<HistoryEntry>, Error> {
+    pub async fn lead_history(&self, actor: &Actor, lead: LeadId) -> Result<Vec<HistoryEntry>, Error> {
         let mut out: Vec<HistoryEntry> = Vec::new();
-        let mut todo: Vec<LeadId> = self.lead(lead).await?.merged_from.into_iter().collect();
+        let mut todo: Vec<LeadId> = self.lead(actor, lead).await?.merged_from.into_iter().collect();
         out.extend(self.store.history(EntityRef::lead(lead)).await?);
         let mut seen = std::collections::BTreeSet::from([lead]);
         while let Some(id) = todo.pop() {
@@ -374,22 +444,35 @@ impl Engine {
 
     /// Events after `cursor` (0 for the first), at most `limit`. Pass the last
     /// `seq` you processed as the next cursor: nothing is missed or repeated.
-    pub async fn events_since(&self, cursor: u64, limit: usize) -> Result<Vec<EventEnvelope>, Error> {
+    /// The feed holds every lead's and deal's events, so only an actor whose
+    /// role sees all leads reads it (an integration user, a manager by
+    /// default); anyone else gets a permission error.
+    pub async fn events_since(&self, actor: &Actor, cursor: u64, limit: usize) -> Result<Vec<EventEnvelope>, Error> {
+        if self.seen_by(actor).await?.is_some() {
+            let visibility = match self.store.config().await? {
+                Some((config, _)) => access::visibility(actor, &config),
+                None => crate::domain::config::Visibility::OwnAndRecordTeam,
+            };
+            return Err(access::needs_full_visibility(actor, visibility).into());
+        }
         Ok(self.store.events_since(cursor, limit).await?)
     }
 
     /// A lead's or deal's activities.
-    pub async fn activities(&self, subject: Subject) -> Result<Vec<Activity>, Error> {
+    pub async fn activities(&self, actor: &Actor, subject: Subject) -> Result<Vec<Activity>, Error> {
+        self.check_subject(self.seen_by(actor).await?.as_ref(), subject).await?;
         Ok(self.store.activities(subject).await?)
     }
 
     /// A lead's or deal's follow-ups.
-    pub async fn follow_ups(&self, subject: Subject) -> Result<Vec<FollowUp>, Error> {
+    pub async fn follow_ups(&self, actor: &Actor, subject: Subject) -> Result<Vec<FollowUp>, Error> {
+        self.check_subject(self.seen_by(actor).await?.as_ref(), subject).await?;
         Ok(self.store.follow_ups(subject).await?)
     }
 
     /// Communications attached to a lead.
-    pub async fn communications_of(&self, lead: LeadId) -> Result<Vec<Communication>, Error> {
+    pub async fn communications_of(&self, actor: &Actor, lead: LeadId) -> Result<Vec<Communication>, Error> {
+        self.lead(actor, lead).await?;
         Ok(self.store.communications_of(lead).await?)
     }
 }

@@ -18,12 +18,13 @@
 //!     descending: true,
 //!     ..LeadQuery::default()
 //! };
-//! query.filter.owner = Some(user_id!("anna"));
+//! let anna = Actor::new(user_id!("anna"), Role::SalesPerson);
+//! query.filter.owner = Some(anna.user.clone());
 //! query.page.limit = 20;
-//! let first = engine.leads(&query).await?;
+//! let first = engine.leads(&anna, &query).await?;
 //! if let Some(next) = first.next {
 //!     query.page.after = Some(next);
-//!     let _second = engine.leads(&query).await?;
+//!     let _second = engine.leads(&anna, &query).await?;
 //! }
 //! # Ok(()) }
 //! ```

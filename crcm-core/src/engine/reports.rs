@@ -6,11 +6,12 @@
 //! # use crcm_core::prelude::*;
 //! # use crcm_core::engine::reports::Interval;
 //! # async fn run(engine: &Engine) -> Result<(), crcm_core::Error> {
+//! let maria = Actor::new(crcm_core::user_id!("maria"), Role::Manager);
 //! let q1 = Interval::days(engine.now() - chrono::Duration::days(90), 90);
-//! for row in engine.report_sources(&q1).await? {
+//! for row in engine.report_sources(&maria, &q1).await? {
 //!     println!("{:?}: {} created, {} qualified, {} converted", row.source, row.created, row.qualified, row.converted);
 //! }
-//! let quality = engine.report_data_quality().await?;
+//! let quality = engine.report_data_quality(&maria).await?;
 //! println!("{} open leads, {} without an expected close date", quality.open, quality.missing[0].count);
 //! # Ok(()) }
 //! ```
@@ -29,6 +30,7 @@ use crate::domain::money::MoneySum;
 use crate::engine::Engine;
 use crate::engine::board;
 use crate::engine::query::{LeadQuery, LeadSort};
+use crate::rules::access::{self, Actor};
 use crate::rules::error::Error;
 use crate::store::query::{DateRange, FollowUpFilter, LeadField, TimeRange};
 use crate::store::tally::{
@@ -225,11 +227,12 @@ impl Engine {
     /// interval, per source, how many are now qualified (or converted),
     /// converted and lost, and how many sit in a won or lost closing phase.
     /// One grouped count.
-    pub async fn report_sources(&self, interval: &Interval) -> Result<Vec<SourceRow>, Error> {
+    pub async fn report_sources(&self, actor: &Actor, interval: &Interval) -> Result<Vec<SourceRow>, Error> {
         let (config, _) = self.config().await?;
         let tally = Tally::Leads(LeadTally {
             filter: LeadFilter {
                 created: interval.range(),
+                visible: access::visible(actor, &config),
                 ..LeadFilter::default()
             },
             by: vec![LeadGroup::Source, LeadGroup::Status, LeadGroup::Phase],
@@ -303,13 +306,19 @@ impl Engine {
     /// the interval, how many entered each phase, read from the phase steps
     /// every phase change records (one grouped count), with the conversion
     /// to the next phase. Phases that are no longer configured are left out.
-    pub async fn report_funnel(&self, account_type: &Code, interval: &Interval) -> Result<Funnel, Error> {
+    pub async fn report_funnel(
+        &self,
+        actor: &Actor,
+        account_type: &Code,
+        interval: &Interval,
+    ) -> Result<Funnel, Error> {
         let config = self.config_with_account_type(account_type).await?;
         let rows = self
             .store
             .tally(&Tally::PhaseReach(PhaseReachTally {
                 account_type: account_type.clone(),
                 created: interval.range(),
+                visible: access::visible(actor, &config),
             }))
             .await?;
         let reached = |code: &Code| {
@@ -346,6 +355,7 @@ impl Engine {
     /// grouped count over the phase steps, by phase and whole hours.
     pub async fn report_time_in_phase(
         &self,
+        actor: &Actor,
         account_type: &Code,
         interval: &Interval,
     ) -> Result<Vec<PhaseTimeRow>, Error> {
@@ -355,6 +365,7 @@ impl Engine {
             .tally(&Tally::PhaseTime(PhaseTimeTally {
                 account_type: account_type.clone(),
                 left: interval.range(),
+                visible: access::visible(actor, &config),
             }))
             .await?;
         let mut out = Vec::new();
@@ -387,7 +398,8 @@ impl Engine {
     /// Closed leads by reason: the lost reasons of disqualified leads and the
     /// closing reasons of leads in closing phases, counting the leads that
     /// closed in the interval ([`Lead::closed_at`]). Two grouped counts.
-    pub async fn report_reasons(&self, interval: &Interval) -> Result<Vec<ReasonRow>, Error> {
+    pub async fn report_reasons(&self, actor: &Actor, interval: &Interval) -> Result<Vec<ReasonRow>, Error> {
+        let visible = self.seen_by(actor).await?;
         let mut out = Vec::new();
         for (kind, group, statuses) in [
             ("lost", LeadGroup::LostReason, Some([LeadStatus::Disqualified].into())),
@@ -397,6 +409,7 @@ impl Engine {
                 filter: LeadFilter {
                     closed_at: interval.range(),
                     statuses,
+                    visible: visible.clone(),
                     ..LeadFilter::default()
                 },
                 by: vec![group],
@@ -417,18 +430,21 @@ impl Engine {
     /// Workload per sales person (seed 004): open leads per owner, how many
     /// of them are rotten, and the follow-ups assigned to them that are past
     /// due and not done. Three grouped counts.
-    pub async fn report_workload(&self) -> Result<Vec<WorkloadRow>, Error> {
+    pub async fn report_workload(&self, actor: &Actor) -> Result<Vec<WorkloadRow>, Error> {
         let (config, _) = self.config().await?;
+        let visible = access::visible(actor, &config);
         let open = LeadFilter {
             closed: Some(board::open_leads(&config)),
+            visible: visible.clone(),
             ..LeadFilter::default()
         };
-        let rotten = LeadQuery {
+        let mut rotten = LeadQuery {
             rotten: true,
             ..LeadQuery::default()
         }
         .resolve(&config, self.now())
         .0;
+        rotten.visible = visible.clone();
         let mut out: Vec<WorkloadRow> = Vec::new();
         for (filter, is_rotten) in [(open, false), (rotten, true)] {
             let tally = Tally::Leads(LeadTally {
@@ -458,7 +474,11 @@ impl Engine {
             },
         });
         for row in self.store.tally(&overdue).await? {
-            if let Some(user) = row.key.first().cloned().flatten().and_then(|o| UserId::new(o).ok()) {
+            if let Some(user) = row.key.first().cloned().flatten().and_then(|o| UserId::new(o).ok())
+                // An actor who does not see all leads sees the overdue
+                // follow-ups of the people whose leads they see.
+                && visible.as_ref().is_none_or(|v| v.owners.contains(&user))
+            {
                 workload_row(&mut out, user).overdue_follow_ups += row.count;
             }
         }
@@ -468,25 +488,29 @@ impl Engine {
 
     /// Stuck leads (seed 004): open leads with no phase change for at least
     /// `days` days, most days first; an indexed page.
-    pub async fn report_stuck(&self, days: u32, page: &PageRequest) -> Result<Page<Lead>, Error> {
-        self.leads(&LeadQuery {
-            open: Some(true),
-            min_days_in_phase: Some(days),
-            sort: LeadSort::DaysInPhase,
-            descending: true,
-            page: *page,
-            ..LeadQuery::default()
-        })
+    pub async fn report_stuck(&self, actor: &Actor, days: u32, page: &PageRequest) -> Result<Page<Lead>, Error> {
+        self.leads(
+            actor,
+            &LeadQuery {
+                open: Some(true),
+                min_days_in_phase: Some(days),
+                sort: LeadSort::DaysInPhase,
+                descending: true,
+                page: *page,
+                ..LeadQuery::default()
+            },
+        )
         .await
     }
 
     /// Data quality (seed 004's daily routine): open leads, how many lack
     /// each value, and the first 20 without an expected close date and
     /// without a description. Counts and one indexed page.
-    pub async fn report_data_quality(&self) -> Result<DataQuality, Error> {
+    pub async fn report_data_quality(&self, actor: &Actor) -> Result<DataQuality, Error> {
         let (config, _) = self.config().await?;
         let open = LeadFilter {
             closed: Some(board::open_leads(&config)),
+            visible: access::visible(actor, &config),
             ..LeadFilter::default()
         };
         let mut missing = Vec::with_capacity(LeadField::ALL.len());
@@ -517,12 +541,13 @@ impl Engine {
 
     /// The deal pipeline's value per stage and the probability-weighted
     /// forecast, over open deals (of one pipeline, or all). One grouped count.
-    pub async fn report_forecast(&self, pipeline: Option<&Code>) -> Result<Vec<ForecastRow>, Error> {
+    pub async fn report_forecast(&self, actor: &Actor, pipeline: Option<&Code>) -> Result<Vec<ForecastRow>, Error> {
         let (config, _) = self.config().await?;
         let tally = Tally::Deals(DealTally {
             filter: DealFilter {
                 pipeline: pipeline.cloned(),
                 status: Some(DealStatus::Open),
+                visible: access::visible(actor, &config),
                 ..DealFilter::default()
             },
             by: vec![DealGroup::Pipeline, DealGroup::Stage, DealGroup::Currency],

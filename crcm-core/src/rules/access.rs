@@ -18,11 +18,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeSet;
+
 use crate::domain::activity::FollowUp;
+use crate::domain::config::{Config, SalesTeam, Visibility};
 use crate::domain::customer::Customer;
 use crate::domain::deal::Deal;
 use crate::domain::ids::UserId;
 use crate::domain::lead::Lead;
+use crate::store::query::Visible;
 use thiserror::Error as ThisError;
 
 /// A user's role.
@@ -84,6 +88,8 @@ pub enum Action {
     DeleteLead,
     /// Change the configuration.
     Configure,
+    /// Read the event feed (every lead's and deal's events).
+    ReadEvents,
 }
 
 impl fmt::Display for Action {
@@ -97,6 +103,7 @@ impl fmt::Display for Action {
             Self::ChangeTeam => "change the record team",
             Self::DeleteLead => "delete leads",
             Self::Configure => "configure the pipeline",
+            Self::ReadEvents => "read the event feed",
         })
     }
 }
@@ -137,6 +144,11 @@ pub enum DenyReason {
         /// The owner.
         owner: UserId,
     },
+    /// The actor's role does not see every lead ([`Visibility::All`]).
+    SeesSomeLeads {
+        /// What the role sees.
+        visibility: Visibility,
+    },
 }
 
 impl fmt::Display for DenyReason {
@@ -151,6 +163,9 @@ impl fmt::Display for DenyReason {
             }
             Self::NotWorkingDeal { owner } => write!(f, "the deal is owned by {owner} and the user is not on its team"),
             Self::NotOwner { owner } => write!(f, "only the owner ({owner}) or a manager may do this"),
+            Self::SeesSomeLeads { visibility } => {
+                write!(f, "the role sees {visibility}, not every lead")
+            }
         }
     }
 }
@@ -242,6 +257,68 @@ pub fn can_assign_owner(actor: &Actor, owner: &UserId) -> Result<(), PermissionE
     } else {
         require_role(actor, Role::Manager, Action::AssignOwner)
     }
+}
+
+/// The [`Visibility`] of the actor's role under `config`.
+pub fn visibility(actor: &Actor, config: &Config) -> Visibility {
+    let rules = &config.settings.visibility;
+    match actor.role {
+        Role::SalesPerson => rules.sales_person,
+        Role::Manager => rules.manager,
+        Role::Admin => rules.admin,
+    }
+}
+
+/// Which leads and deals the actor sees, as a store condition (`None`: all).
+pub fn visible(actor: &Actor, config: &Config) -> Option<Visible> {
+    visible_under(actor, visibility(actor, config), &config.sales_teams)
+}
+
+/// [`visible`] before any configuration is stored: the default
+/// [`VisibilityRules`](crate::domain::config::VisibilityRules), no sales teams.
+pub fn visible_by_default(actor: &Actor) -> Option<Visible> {
+    let rules = crate::domain::config::VisibilityRules::default();
+    let level = match actor.role {
+        Role::SalesPerson => rules.sales_person,
+        Role::Manager => rules.manager,
+        Role::Admin => rules.admin,
+    };
+    visible_under(actor, level, &[])
+}
+
+fn visible_under(actor: &Actor, level: Visibility, teams: &[SalesTeam]) -> Option<Visible> {
+    let me = &actor.user;
+    let owners_and_member = |owners: BTreeSet<UserId>, member: bool| Visible {
+        owners,
+        member: member.then(|| me.clone()),
+    };
+    match level {
+        Visibility::All => None,
+        Visibility::Own => Some(owners_and_member(BTreeSet::from([me.clone()]), false)),
+        Visibility::OwnAndRecordTeam => Some(owners_and_member(BTreeSet::from([me.clone()]), true)),
+        Visibility::Team => {
+            let mut owners = BTreeSet::from([me.clone()]);
+            for team in teams.iter().filter(|t| t.members.contains(me)) {
+                owners.extend(team.members.iter().cloned());
+            }
+            Some(owners_and_member(owners, true))
+        }
+    }
+}
+
+/// The refusal of a read that needs a role seeing every lead.
+pub(crate) fn needs_full_visibility(actor: &Actor, visibility: Visibility) -> PermissionError {
+    deny(actor, Action::ReadEvents, DenyReason::SeesSomeLeads { visibility })
+}
+
+/// Whether the actor sees a lead (see [`visible`]).
+pub fn sees_lead(seen: Option<&Visible>, lead: &Lead) -> bool {
+    seen.is_none_or(|v| v.sees(&lead.owner, &lead.team))
+}
+
+/// Whether the actor sees a deal: its owner and team are its lead's.
+pub fn sees_deal(seen: Option<&Visible>, deal: &Deal) -> bool {
+    seen.is_none_or(|v| v.sees(&deal.owner, &deal.team))
 }
 
 /// A command the actor's role or relation to the record does not allow.

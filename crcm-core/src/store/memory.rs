@@ -1,7 +1,7 @@
 //! An in-memory store for unit tests and the conformance suite's self-test.
 //! It keeps nothing on disk: never use it as an application's store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -12,12 +12,12 @@ use crate::domain::config::{Config, PhaseRef};
 use crate::domain::entity::EntityRef;
 use crate::domain::event::EventEnvelope;
 use crate::domain::history::HistoryEntry;
-use crate::domain::ids::{Code, LeadId};
+use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::lead::Lead;
 use crate::store::error::StoreError;
 use crate::store::record::Record;
 use crate::store::steps::PhaseStep;
-use crate::store::tally::{BoardCell, Tally, TallyRow, board_cells_of};
+use crate::store::tally::{BoardCell, Tally, TallyRow, board_cells_of, step_seen};
 use crate::store::uow::{Guard, UnitOfWork, Write};
 use crate::store::{CommitReceipt, FORMAT_VERSION, Page, PageRequest, Select, Store};
 
@@ -30,6 +30,16 @@ struct Inner {
     lead_numbers: u64,
     lookups: BTreeMap<String, u64>,
     steps: BTreeMap<(LeadId, PhaseRef, DateTime<Utc>), PhaseStep>,
+}
+
+impl Inner {
+    /// A stored lead's owner and record team.
+    fn owner_and_team(&self, id: LeadId) -> Option<(UserId, BTreeSet<UserId>)> {
+        match self.records.get(&EntityRef::lead(id)) {
+            Some(Record::Lead(l)) => Some((l.owner.clone(), l.team.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// The in-memory store. All state sits behind one mutex, so commits are
@@ -110,8 +120,18 @@ impl Store for MemoryStore {
                 Record::FollowUp(f) => Some(f),
                 _ => None,
             })),
-            Tally::PhaseReach(t) => t.answer(inner.steps.values()),
-            Tally::PhaseTime(t) => t.answer(inner.steps.values()),
+            Tally::PhaseReach(t) => t.answer(
+                inner
+                    .steps
+                    .values()
+                    .filter(|s| step_seen(t.visible.as_ref(), s, |id| inner.owner_and_team(id))),
+            ),
+            Tally::PhaseTime(t) => t.answer(
+                inner
+                    .steps
+                    .values()
+                    .filter(|s| step_seen(t.visible.as_ref(), s, |id| inner.owner_and_team(id))),
+            ),
         })
     }
 

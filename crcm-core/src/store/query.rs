@@ -376,6 +376,28 @@ pub struct LeadFilter {
     /// not part of the wire form.
     #[serde(skip)]
     pub search: Option<Search>,
+    /// Only the leads the actor sees. Set by the engine from the actor's
+    /// [`Visibility`](crate::domain::config::Visibility); not part of the
+    /// wire form.
+    #[serde(skip)]
+    pub visible: Option<Visible>,
+}
+
+/// The leads (or deals) an actor sees when their role does not see all: those
+/// owned by one of `owners`, and those whose record team has `member`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Visible {
+    /// Records owned by one of these users are seen.
+    pub owners: BTreeSet<UserId>,
+    /// Records whose record team has this user are seen.
+    pub member: Option<UserId>,
+}
+
+impl Visible {
+    /// Whether a record with this owner and record team is seen.
+    pub fn sees(&self, owner: &UserId, team: &BTreeSet<UserId>) -> bool {
+        self.owners.contains(owner) || self.member.as_ref().is_some_and(|m| team.contains(m))
+    }
 }
 
 impl LeadFilter {
@@ -437,6 +459,7 @@ impl LeadFilter {
                 .search
                 .as_ref()
                 .is_none_or(|s| s.matches(&lead.words, lead.phone.as_deref()))
+            && self.visible.as_ref().is_none_or(|v| v.sees(&lead.owner, &lead.team))
     }
 }
 
@@ -500,6 +523,10 @@ pub struct LeadRow {
     pub missing: u8,
     /// Search words ([`lead_words`]).
     pub words: Vec<String>,
+    /// The record team (who sees the lead under
+    /// [`Visibility::OwnAndRecordTeam`](crate::domain::config::Visibility)).
+    #[serde(default)]
+    pub team: BTreeSet<UserId>,
 }
 
 impl LeadRow {
@@ -543,6 +570,7 @@ impl LeadRow {
                 .filter(|f| f.is_missing(lead))
                 .fold(0, |m, f| m | f.bit()),
             words: Vec::new(),
+            team: lead.team.clone(),
         }
     }
 }
@@ -634,6 +662,10 @@ pub struct DealFilter {
     /// engine from a query's `search` text; not part of the wire form.
     #[serde(skip)]
     pub search: Option<Search>,
+    /// Only the deals the actor sees (a deal's owner and team are its
+    /// lead's). Set by the engine; not part of the wire form.
+    #[serde(skip)]
+    pub visible: Option<Visible>,
 }
 
 /// The words a deal is found by: its title.
@@ -691,6 +723,7 @@ impl DealFilter {
             && self.owner.as_ref().is_none_or(|o| &deal.owner == o)
             && self.expected_close.contains(deal.expected_close)
             && self.search.as_ref().is_none_or(|s| s.matches(&deal_words(deal), None))
+            && self.visible.as_ref().is_none_or(|v| v.sees(&deal.owner, &deal.team))
     }
 }
 

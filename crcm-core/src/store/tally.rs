@@ -14,7 +14,7 @@ use crate::domain::config::PhaseRef;
 use crate::domain::deal::Deal;
 use crate::domain::ids::{Code, LeadId, UserId};
 use crate::domain::lead::{Lead, LeadStatus};
-use crate::store::query::{DealFilter, FollowUpFilter, LeadFilter, LeadRow, TimeRange};
+use crate::store::query::{DealFilter, FollowUpFilter, LeadFilter, LeadRow, TimeRange, Visible};
 use crate::store::steps::PhaseStep;
 
 /// The leads of one account type in one phase with one status, owner and
@@ -283,6 +283,9 @@ pub struct PhaseReachTally {
     pub account_type: Code,
     /// Leads created in this interval.
     pub created: TimeRange,
+    /// Only the steps of leads this sees (a deleted lead's are then left out).
+    #[serde(default)]
+    pub visible: Option<Visible>,
 }
 
 impl PhaseReachTally {
@@ -319,6 +322,9 @@ pub struct PhaseTimeTally {
     pub account_type: Code,
     /// Stays that ended in this interval.
     pub left: TimeRange,
+    /// Only the stays of leads this sees (a deleted lead's are then left out).
+    #[serde(default)]
+    pub visible: Option<Visible>,
 }
 
 impl PhaseTimeTally {
@@ -338,6 +344,20 @@ impl PhaseTimeTally {
                 0,
             )
         }))
+    }
+}
+
+/// Whether a phase step counts under a tally's `visible`: its lead, looked up
+/// by `lead` (owner and record team), is seen. Every backend filters steps
+/// this way; SQL as a subquery on the leads.
+pub fn step_seen(
+    visible: Option<&Visible>,
+    step: &PhaseStep,
+    lead: impl FnOnce(LeadId) -> Option<(UserId, BTreeSet<UserId>)>,
+) -> bool {
+    match visible {
+        None => true,
+        Some(v) => lead(step.lead).is_some_and(|(owner, team)| v.sees(&owner, &team)),
     }
 }
 

@@ -215,12 +215,12 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
     assert_eq!(out["lead"]["status"], "new");
 
     // Reads of leads, before the twin is merged away.
-    let twin_lead = typed!(e.lead(twin_id));
+    let twin_lead = typed!(e.lead(&crate::testing::root(), twin_id));
     c.read(
         &ann,
         json!({"type": "duplicates", "lead": twin_id}),
         Response::Leads {
-            leads: typed!(e.duplicates(twin_id)),
+            leads: typed!(e.duplicates(&ann, twin_id)),
         },
     )
     .await;
@@ -228,7 +228,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "duplicates", "lead": twin_id, "keys": ["email"]}),
         Response::Leads {
-            leads: typed!(e.duplicates_by(twin_id, &[DuplicateKey::Email])),
+            leads: typed!(e.duplicates_by(&ann, twin_id, &[DuplicateKey::Email])),
         },
     )
     .await;
@@ -236,7 +236,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "duplicate_groups", "key": "email"}),
         Response::DuplicateGroups {
-            groups: typed!(e.duplicate_groups(DuplicateKey::Email)),
+            groups: typed!(e.duplicate_groups(&ann, DuplicateKey::Email)),
         },
     )
     .await;
@@ -364,7 +364,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &bob,
         json!({"type": "communication_matches", "communication": stranger}),
         Response::CommunicationMatches {
-            matches: typed!(e.communication_matches(stranger)),
+            matches: typed!(e.communication_matches(&bob, stranger)),
         },
     )
     .await;
@@ -410,7 +410,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         ..LeadQuery::default()
     };
     let mut csv = Vec::new();
-    let written = typed!(e.export_leads(&export_query, &mut csv));
+    let written = typed!(e.export_leads(&ann, &export_query, &mut csv));
     c.read(
         &ann,
         json!({"type": "export", "query": export_query}),
@@ -433,7 +433,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
 
     // Every other read, against its typed call.
     let page = PageRequest::default();
-    let deal = typed!(e.deal(deal_id));
+    let deal = typed!(e.deal(&ann, deal_id));
     c.read(
         &ann,
         json!({"type": "get_deal", "id": deal_id}),
@@ -444,7 +444,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "get_customer", "id": customer_id}),
         Response::Customer {
-            customer: Box::new(typed!(e.customer(customer_id))),
+            customer: Box::new(typed!(e.customer(&ann, customer_id))),
         },
     )
     .await;
@@ -460,7 +460,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "list_leads", "query": leads}),
         Response::LeadPage {
-            page: typed!(e.leads(&leads)),
+            page: typed!(e.leads(&ann, &leads)),
         },
     )
     .await;
@@ -468,7 +468,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "list_leads"}),
         Response::LeadPage {
-            page: typed!(e.leads(&LeadQuery::default())),
+            page: typed!(e.leads(&ann, &LeadQuery::default())),
         },
     )
     .await;
@@ -480,7 +480,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "list_customers", "query": customers}),
         Response::CustomerPage {
-            page: typed!(e.customers(&customers)),
+            page: typed!(e.customers(&ann, &customers)),
         },
     )
     .await;
@@ -492,7 +492,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "list_deals", "query": deals}),
         Response::DealPage {
-            page: typed!(e.deals(&deals)),
+            page: typed!(e.deals(&ann, &deals)),
         },
     )
     .await;
@@ -501,7 +501,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "list_communications"}),
         Response::CommunicationPage {
-            page: typed!(e.communications(&filter, &page)),
+            page: typed!(e.communications(&ann, &filter, &page)),
         },
     )
     .await;
@@ -509,7 +509,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "deals_of_lead", "lead": ada_id}),
         Response::Deals {
-            deals: typed!(e.deals_of_lead(ada_id)),
+            deals: typed!(e.deals_of_lead(&ann, ada_id)),
         },
     )
     .await;
@@ -518,7 +518,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "board", "query": board}),
         Response::Board {
-            board: typed!(e.board(&board)),
+            board: typed!(e.board(&ann, &board)),
         },
     )
     .await;
@@ -526,7 +526,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "deal_board", "pipeline": "sales", "owner": "ann"}),
         Response::DealBoard {
-            board: typed!(e.deal_board(&code("sales"), Some(&ann.user))),
+            board: typed!(e.deal_board(&ann, &code("sales"), Some(&ann.user))),
         },
     )
     .await;
@@ -535,7 +535,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_sources", "interval": interval}),
         Response::Sources {
-            rows: typed!(e.report_sources(&interval)),
+            rows: typed!(e.report_sources(&maria, &interval)),
         },
     )
     .await;
@@ -543,7 +543,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_funnel", "account_type": "b2b", "interval": interval}),
         Response::Funnel {
-            funnel: typed!(e.report_funnel(&code("b2b"), &interval)),
+            funnel: typed!(e.report_funnel(&maria, &code("b2b"), &interval)),
         },
     )
     .await;
@@ -551,7 +551,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_time_in_phase", "account_type": "b2b"}),
         Response::TimeInPhase {
-            rows: typed!(e.report_time_in_phase(&code("b2b"), &Interval::default())),
+            rows: typed!(e.report_time_in_phase(&maria, &code("b2b"), &Interval::default())),
         },
     )
     .await;
@@ -559,7 +559,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_reasons", "interval": interval}),
         Response::Reasons {
-            rows: typed!(e.report_reasons(&interval)),
+            rows: typed!(e.report_reasons(&maria, &interval)),
         },
     )
     .await;
@@ -567,7 +567,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_workload"}),
         Response::Workload {
-            rows: typed!(e.report_workload()),
+            rows: typed!(e.report_workload(&maria)),
         },
     )
     .await;
@@ -575,7 +575,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_stuck", "days": 0}),
         Response::LeadPage {
-            page: typed!(e.report_stuck(0, &page)),
+            page: typed!(e.report_stuck(&maria, 0, &page)),
         },
     )
     .await;
@@ -583,7 +583,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_data_quality"}),
         Response::DataQuality {
-            report: typed!(e.report_data_quality()),
+            report: typed!(e.report_data_quality(&maria)),
         },
     )
     .await;
@@ -591,7 +591,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &maria,
         json!({"type": "report_forecast", "pipeline": "sales"}),
         Response::Forecast {
-            rows: typed!(e.report_forecast(Some(&code("sales")))),
+            rows: typed!(e.report_forecast(&maria, Some(&code("sales")))),
         },
     )
     .await;
@@ -599,7 +599,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "history", "entity": {"kind": "deal", "id": deal_id}}),
         Response::History {
-            entries: typed!(e.history(EntityRef::deal(deal_id))),
+            entries: typed!(e.history(&ann, EntityRef::deal(deal_id))),
         },
     )
     .await;
@@ -607,7 +607,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "lead_history", "lead": ada_id}),
         Response::History {
-            entries: typed!(e.lead_history(ada_id)),
+            entries: typed!(e.lead_history(&ann, ada_id)),
         },
     )
     .await;
@@ -616,7 +616,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "activities", "subject": {"type": "lead", "id": ada_id}}),
         Response::Activities {
-            activities: typed!(e.activities(subject)),
+            activities: typed!(e.activities(&ann, subject)),
         },
     )
     .await;
@@ -625,7 +625,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "follow_ups", "subject": {"type": "deal", "id": deal_id}}),
         Response::FollowUps {
-            follow_ups: typed!(e.follow_ups(subject)),
+            follow_ups: typed!(e.follow_ups(&ann, subject)),
         },
     )
     .await;
@@ -633,23 +633,23 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         &ann,
         json!({"type": "communications_of_lead", "lead": ben_id}),
         Response::Communications {
-            communications: typed!(e.communications_of(ben_id)),
+            communications: typed!(e.communications_of(&ann, ben_id)),
         },
     )
     .await;
     c.read(
-        &ann,
+        &maria,
         json!({"type": "customer_candidates", "lead": dee_id}),
         Response::Customers {
-            customers: typed!(e.customer_candidates(dee_id)),
+            customers: typed!(e.customer_candidates(&maria, dee_id)),
         },
     )
     .await;
     c.read(
-        &ann,
+        &maria,
         json!({"type": "events_since", "cursor": 3, "limit": 20}),
         Response::Events {
-            events: typed!(e.events_since(3, 20)),
+            events: typed!(e.events_since(&maria, 3, 20)),
         },
     )
     .await;
@@ -680,11 +680,18 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
         page: PageRequest::first(1),
         ..LeadQuery::default()
     };
-    let cursor = engine.leads(&first).await.unwrap_or_else(|e| panic!("{e}")).next;
+    let cursor = engine
+        .leads(&crate::testing::root(), &first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .next;
     let cursor = cursor.unwrap_or_else(|| panic!("two leads, one a page: a next page"));
     // The same binding at lead 1's number with lead 2's id: not a cursor crcm wrote.
     let forged_cursor = cursor.at(i64::try_from(lead.number).unwrap_or_default(), bea.id.0);
-    let before = engine.events_since(0, usize::MAX).await.unwrap_or_default();
+    let before = engine
+        .events_since(&crate::testing::root(), 0, usize::MAX)
+        .await
+        .unwrap_or_default();
     let huge = format!(
         r#"{{{actor}, "type": "create_lead", "lead": {{"description": "{}"}}}}"#,
         "x".repeat(10_000_000)
@@ -850,10 +857,16 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
         .handle_json_bytes(b"{\"type\": \"get_config\", \"x\": \"\xff\xfe\"}")
         .await;
     assert!(answer.contains("\"malformed_request\""), "{answer}");
-    let after = engine.events_since(0, usize::MAX).await.unwrap_or_default();
+    let after = engine
+        .events_since(&crate::testing::root(), 0, usize::MAX)
+        .await
+        .unwrap_or_default();
     assert_eq!(after, before, "a malformed request changed the store");
     for lead in [lead, bea] {
-        let unchanged = engine.lead(lead.id).await.unwrap_or_else(|e| panic!("{e}"));
+        let unchanged = engine
+            .lead(&crate::testing::root(), lead.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(unchanged, lead);
     }
 }

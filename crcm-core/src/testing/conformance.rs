@@ -160,10 +160,13 @@ pub async fn create_lead_starts_new_in_initial_phase(factory: Arc<dyn StoreFacto
         partner.phase, None,
         "an account type without phases puts leads in no phase"
     );
-    let by_number = engine.lead_by_number(2).await.unwrap_or_else(|e| panic!("{e}"));
+    let by_number = engine
+        .lead_by_number(&crate::testing::root(), 2)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(by_number.id, b.id);
     assert!(matches!(
-        engine.lead_by_number(99).await,
+        engine.lead_by_number(&crate::testing::root(), 99).await,
         Err(Error::LeadNumberNotFound(99))
     ));
 }
@@ -226,7 +229,13 @@ pub async fn qualify_creates_customer_and_deal(factory: Arc<dyn StoreFactory>) {
     input.email = Some("Ada@Acme.example.com".into());
     input.expected_revenue = Some(usd(500_000));
     let lead = create(&engine, &ann(), input).await;
-    assert!(engine.customer_candidates(lead.id).await.unwrap_or_default().is_empty());
+    assert!(
+        engine
+            .customer_candidates(&crate::testing::root(), lead.id)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
     let (l, customer, deal) = qualify(&engine, &ann(), lead.id).await;
     assert_eq!(l.status, LeadStatus::Qualified);
     assert_eq!(l.customer, Some(customer.id));
@@ -245,10 +254,13 @@ pub async fn qualify_creates_customer_and_deal(factory: Arc<dyn StoreFactory>) {
     );
     assert_eq!((deal.status, deal.probability), (DealStatus::Open, 10));
     assert_eq!(deal.lead, Some(lead.id));
-    let stored = engine.deals_of_lead(lead.id).await.unwrap_or_default();
+    let stored = engine
+        .deals_of_lead(&crate::testing::root(), lead.id)
+        .await
+        .unwrap_or_default();
     assert_eq!(stored, vec![deal.clone()]);
     let events: Vec<DomainEvent> = engine
-        .events_since(0, 100)
+        .events_since(&crate::testing::root(), 0, 100)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -310,7 +322,10 @@ pub async fn qualify_with_matching_customer_asks_to_choose(factory: Arc<dyn Stor
     let mut input = b2b("Hank", "Globex Corp");
     input.phone = Some("(212) 555 0147".into());
     let lead = create(&engine, &ann(), input).await;
-    let candidates = engine.customer_candidates(lead.id).await.unwrap_or_default();
+    let candidates = engine
+        .customer_candidates(&crate::testing::root(), lead.id)
+        .await
+        .unwrap_or_default();
     assert_eq!(
         candidates.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![customer.id],
@@ -460,7 +475,7 @@ pub async fn winning_a_deal_converts_the_lead(factory: Arc<dyn StoreFactory>) {
     };
     assert_eq!((d.status, d.close_date), (DealStatus::Won, Some(close)));
     let events: Vec<DomainEvent> = engine
-        .events_since(0, 100)
+        .events_since(&crate::testing::root(), 0, 100)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -593,7 +608,10 @@ pub async fn disqualify_and_reopen(factory: Arc<dyn StoreFactory>) {
         (LeadStatus::Contacted, Some(phase("b2b", "QUOTE")))
     );
     assert_eq!((r.lost_reason, r.lost_note), (None, None));
-    let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+    let history = engine
+        .history(&crate::testing::root(), EntityRef::lead(lead.id))
+        .await
+        .unwrap_or_default();
     let last = history.last().unwrap_or_else(|| panic!("history"));
     assert_eq!(last.action, "reopen_lead");
     let lost = last
@@ -623,7 +641,7 @@ pub async fn closed_leads_are_not_duplicates_or_requalified(factory: Arc<dyn Sto
     c.email = Some("sales@acme.example.com".into());
     let c = create(&engine, &ann(), c).await;
     let dups: Vec<u64> = engine
-        .duplicates(a.id)
+        .duplicates(&crate::testing::root(), a.id)
         .await
         .unwrap_or_default()
         .iter()
@@ -652,7 +670,11 @@ pub async fn closed_leads_are_not_duplicates_or_requalified(factory: Arc<dyn Sto
     };
     assert_eq!((merged.status, merged.merged_into), (LeadStatus::Merged, Some(a.id)));
     assert!(
-        engine.duplicates(a.id).await.unwrap_or_default().is_empty(),
+        engine
+            .duplicates(&crate::testing::root(), a.id)
+            .await
+            .unwrap_or_default()
+            .is_empty(),
         "closed leads are never proposed"
     );
     for closed in [b.id, c.id] {
@@ -1119,11 +1141,18 @@ pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
         "same customer, first stage of the default pipeline"
     );
     assert_eq!(
-        engine.lead(lead.id).await.ok(),
+        engine.lead(&crate::testing::root(), lead.id).await.ok(),
         Some(qualified.clone()),
         "the lead itself does not change"
     );
-    assert_eq!(engine.deals_of_lead(lead.id).await.unwrap_or_default().len(), 2);
+    assert_eq!(
+        engine
+            .deals_of_lead(&crate::testing::root(), lead.id)
+            .await
+            .unwrap_or_default()
+            .len(),
+        2
+    );
 
     // Win the first: converted. Lose the second: still converted.
     let (_, l) = engine
@@ -1149,7 +1178,10 @@ pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
     )
     .await;
     let status = |l: Option<Lead>| l.map(|l| l.status);
-    assert_eq!(status(engine.lead(lead.id).await.ok()), Some(LeadStatus::Converted));
+    assert_eq!(
+        status(engine.lead(&crate::testing::root(), lead.id).await.ok()),
+        Some(LeadStatus::Converted)
+    );
 
     // A converted lead gets another deal; with two won, reopening one keeps it converted.
     let third = deal_of(exec(&engine, &maria(), open(lead.id, None)).await);
@@ -1172,17 +1204,20 @@ pub async fn a_lead_can_have_several_deals(factory: Arc<dyn StoreFactory>) {
     };
     exec(&engine, &ann(), reopen(&first)).await;
     assert_eq!(
-        status(engine.lead(lead.id).await.ok()),
+        status(engine.lead(&crate::testing::root(), lead.id).await.ok()),
         Some(LeadStatus::Converted),
         "another deal is still won"
     );
     exec(&engine, &ann(), reopen(&third)).await;
     assert_eq!(
-        status(engine.lead(lead.id).await.ok()),
+        status(engine.lead(&crate::testing::root(), lead.id).await.ok()),
         Some(LeadStatus::Qualified),
         "no won deal left"
     );
-    let deals = engine.deals_of_lead(lead.id).await.unwrap_or_default();
+    let deals = engine
+        .deals_of_lead(&crate::testing::root(), lead.id)
+        .await
+        .unwrap_or_default();
     assert_eq!(
         deals.iter().map(|d| (d.id, d.status)).collect::<Vec<_>>(),
         vec![
@@ -1315,7 +1350,10 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
         panic!("delete")
     };
     assert_eq!(number, created.number);
-    assert!(matches!(engine.lead(created.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        engine.lead(&crate::testing::root(), created.id).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 /// Seed 001 "Activity timeline (notes, calls, emails, meetings)" and
@@ -1376,12 +1414,22 @@ pub async fn timeline_and_rotting(factory: Arc<dyn StoreFactory>) {
         panic!("{out:?}")
     };
     assert!(done.done && done.done_at.is_some());
-    let activities = engine.activities(subject).await.unwrap_or_default();
+    let activities = engine
+        .activities(&crate::testing::root(), subject)
+        .await
+        .unwrap_or_default();
     assert_eq!(
         activities.iter().map(|a| a.summary.as_str()).collect::<Vec<_>>(),
         vec!["intro call"]
     );
-    assert_eq!(engine.follow_ups(subject).await.unwrap_or_default().len(), 1);
+    assert_eq!(
+        engine
+            .follow_ups(&crate::testing::root(), subject)
+            .await
+            .unwrap_or_default()
+            .len(),
+        1
+    );
     // Rotting: MEETING rots after 14 days.
     let l = move_to(&engine, &ann(), lead.id, phase("b2b", "MEETING")).await;
     let config = fixture_config();
@@ -1409,10 +1457,13 @@ pub async fn store_invariants(engine: &Engine) -> Vec<String> {
     };
     for lead in &leads {
         let n = lead.number;
-        let deals = engine.deals_of_lead(lead.id).await.unwrap_or_default();
+        let deals = engine
+            .deals_of_lead(&crate::testing::root(), lead.id)
+            .await
+            .unwrap_or_default();
         if matches!(lead.status, LeadStatus::Qualified | LeadStatus::Converted) {
             let customer = match lead.customer {
-                Some(c) => engine.customer(c).await.ok(),
+                Some(c) => engine.customer(&crate::testing::root(), c).await.ok(),
                 None => None,
             };
             if customer.is_none() || deals.is_empty() {
@@ -1439,7 +1490,10 @@ pub async fn store_invariants(engine: &Engine) -> Vec<String> {
                 lead.account_type
             ));
         }
-        let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+        let history = engine
+            .history(&crate::testing::root(), EntityRef::lead(lead.id))
+            .await
+            .unwrap_or_default();
         let versions: Vec<u64> = history.iter().map(|h| h.version).collect();
         if versions != (1..=lead.version).collect::<Vec<_>>() {
             problems.push(format!(
@@ -1450,7 +1504,10 @@ pub async fn store_invariants(engine: &Engine) -> Vec<String> {
     }
     let mut cursor = 0;
     loop {
-        let page = engine.events_since(cursor, 1000).await.unwrap_or_default();
+        let page = engine
+            .events_since(&crate::testing::root(), cursor, 1000)
+            .await
+            .unwrap_or_default();
         let Some(last) = page.last().map(|e| e.seq) else { break };
         for (k, e) in page.iter().enumerate() {
             if e.seq != cursor + 1 + k as u64 {
@@ -1523,6 +1580,8 @@ macro_rules! conformance_tests {
         );
         $crate::conformance_tests!(@one [$($(#[$attr])*)?] $factory; api every_request_type_answers_over_json);
         $crate::conformance_tests!(@one [$($(#[$attr])*)?] $factory; api malformed_requests_get_their_code);
+        $crate::conformance_tests!(@one [$($(#[$attr])*)?] $factory; visibility read_matrix);
+        $crate::conformance_tests!(@one [$($(#[$attr])*)?] $factory; visibility visibility_levels);
         #[test]
         $($(#[$attr])*)?
         fn permission_matrix() {

@@ -48,7 +48,11 @@ use crate::store::{LeadFilter, PageRequest, StoreExt};
 /// and consumes no lead number.
 pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn StoreFactory>) {
     let engine = fixture_engine(&*factory).await;
-    let events_before = engine.events_since(0, 1000).await.unwrap_or_default().len();
+    let events_before = engine
+        .events_since(&crate::testing::root(), 0, 1000)
+        .await
+        .unwrap_or_default()
+        .len();
     let mut bad = b2b("Ada", "Acme");
     bad.email = Some("ada@@acme".into());
     bad.phone = Some("12".into());
@@ -90,7 +94,11 @@ pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn 
             .is_empty()
     );
     assert_eq!(
-        engine.events_since(0, 1000).await.unwrap_or_default().len(),
+        engine
+            .events_since(&crate::testing::root(), 0, 1000)
+            .await
+            .unwrap_or_default()
+            .len(),
         events_before
     );
     let ok = create(&engine, &ann(), b2b("Ada", "Acme")).await;
@@ -167,14 +175,20 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
         )
         .await
         .unwrap_or_else(|e| panic!("update at the limit: {e}"));
-    let stored = engine.lead(lead.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let stored = engine
+        .lead(&crate::testing::root(), lead.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stored.description, emoji2);
     assert_eq!(stored.company, "ü".repeat(limits::LINE));
     assert_eq!(stored.email.as_ref().map(|e| e.as_str()), Some(longest_email.as_str()));
     assert_eq!(stored.tags, [code("VIP"), code("vip")].into());
     assert_eq!(stored.team.len(), limits::TEAM);
     assert_eq!(stored.phase, Some(phase("b2b", "call")));
-    let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+    let history = engine
+        .history(&crate::testing::root(), EntityRef::lead(lead.id))
+        .await
+        .unwrap_or_default();
     assert_eq!(history.len(), 3);
     let lookup = |tag: &str| LeadFilter {
         tags: [code(tag)].into(),
@@ -294,7 +308,10 @@ pub async fn edge_inputs_are_stored_exactly(factory: Arc<dyn StoreFactory>) {
         }),
     )
     .await;
-    let stored = engine.lead(lead.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let stored = engine
+        .lead(&crate::testing::root(), lead.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stored.lost_note.map(|n| n.chars().count()), Some(limits::NOTE));
 }
 
@@ -330,7 +347,10 @@ pub async fn customers_page_in_creation_order(factory: Arc<dyn StoreFactory>) {
             },
             ..CustomerQuery::default()
         };
-        let page = engine.customers(&query).await.unwrap_or_else(|e| panic!("{e}"));
+        let page = engine
+            .customers(&crate::testing::root(), &query)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(page.total, Some(5));
         pages.push(page.items.iter().map(|c| c.id).collect::<Vec<_>>());
         match page.next {
@@ -341,7 +361,7 @@ pub async fn customers_page_in_creation_order(factory: Arc<dyn StoreFactory>) {
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
     assert_eq!(pages.concat(), created, "creation order, each once");
     let all = engine
-        .customers(&CustomerQuery::default())
+        .customers(&crate::testing::root(), &CustomerQuery::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .items;
@@ -353,7 +373,10 @@ pub async fn customers_page_in_creation_order(factory: Arc<dyn StoreFactory>) {
         page: PageRequest::first(0),
         ..CustomerQuery::default()
     };
-    let empty = engine.customers(&none).await.unwrap_or_else(|e| panic!("{e}"));
+    let empty = engine
+        .customers(&crate::testing::root(), &none)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(empty.items.is_empty());
     assert_eq!(empty.next, None, "a page of 0 is a count, with no cursor");
 }
@@ -475,7 +498,14 @@ pub async fn communications_are_linked_created_or_ignored(factory: Arc<dyn Store
         .await,
     );
     assert_eq!(c3.lead, Some(lead.id));
-    assert_eq!(engine.communications_of(lead.id).await.unwrap_or_default().len(), 2);
+    assert_eq!(
+        engine
+            .communications_of(&crate::testing::root(), lead.id)
+            .await
+            .unwrap_or_default()
+            .len(),
+        2
+    );
     let e = refuse(
         &engine,
         &ann(),
@@ -665,7 +695,11 @@ pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) 
             refused[0]
         );
         assert_eq!(
-            engine.deals_of_lead(lead.id).await.unwrap_or_default().len(),
+            engine
+                .deals_of_lead(&crate::testing::root(), lead.id)
+                .await
+                .unwrap_or_default()
+                .len(),
             1,
             "one deal"
         );
@@ -720,7 +754,13 @@ pub async fn concurrent_qualify_is_exactly_once(factory: Arc<dyn StoreFactory>) 
             }
         }
         assert_eq!(ok, 1, "exactly one qualify wins");
-        assert_eq!(once.deals_of_lead(lead.id).await.unwrap_or_default().len(), 1);
+        assert_eq!(
+            once.deals_of_lead(&crate::testing::root(), lead.id)
+                .await
+                .unwrap_or_default()
+                .len(),
+            1
+        );
     }
     eprintln!(
         "concurrent qualify on {}: {conflicts} of 10 losers got the conflict",
@@ -994,8 +1034,14 @@ pub async fn concurrent_moves(factory: Arc<dyn StoreFactory>, tasks: usize, move
         }
     }
     for (lead, n) in leads.iter().zip(&applied) {
-        let l = engine.lead(*lead).await.unwrap_or_else(|e| panic!("{e}"));
-        let history = engine.history(EntityRef::lead(*lead)).await.unwrap_or_default();
+        let l = engine
+            .lead(&crate::testing::root(), *lead)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let history = engine
+            .history(&crate::testing::root(), EntityRef::lead(*lead))
+            .await
+            .unwrap_or_default();
         assert_eq!(l.version as usize, 1 + n, "final version = 1 + successful changes");
         assert_eq!(history.len(), 1 + n, "one history entry per applied change");
         let versions: Vec<u64> = history.iter().map(|h| h.version).collect();
@@ -1017,14 +1063,20 @@ pub async fn events_are_gap_free_and_paged(factory: Arc<dyn StoreFactory>) {
             qualify(&engine, &ann(), lead.id).await;
         }
     }
-    let all = engine.events_since(0, usize::MAX).await.unwrap_or_default();
+    let all = engine
+        .events_since(&crate::testing::root(), 0, usize::MAX)
+        .await
+        .unwrap_or_default();
     let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=all.len() as u64).collect::<Vec<_>>(), "gap-free from 1");
     assert!(matches!(all[0].event, DomainEvent::ConfigChanged { version: 1 }));
     let mut cursor = 0;
     let mut paged = Vec::new();
     loop {
-        let page = engine.events_since(cursor, 4).await.unwrap_or_default();
+        let page = engine
+            .events_since(&crate::testing::root(), cursor, 4)
+            .await
+            .unwrap_or_default();
         if page.is_empty() {
             break;
         }
@@ -1072,7 +1124,10 @@ pub async fn history_records_every_field_change(factory: Arc<dyn StoreFactory>) 
         3,
         "an edit that changes nothing writes nothing"
     );
-    let history = engine.history(EntityRef::lead(lead.id)).await.unwrap_or_default();
+    let history = engine
+        .history(&crate::testing::root(), EntityRef::lead(lead.id))
+        .await
+        .unwrap_or_default();
     assert_eq!(
         history.iter().map(|h| h.action.as_str()).collect::<Vec<_>>(),
         ["create_lead", "update_lead", "move_lead_phase"]
@@ -1226,7 +1281,10 @@ pub async fn reopen_keeps_everything(factory: Arc<dyn StoreFactory>) {
     let lead = create(&engine, &ann(), b2b("Ada", "Acme")).await;
     let (_, customer, deal) = qualify(&engine, &ann(), lead.id).await;
     let before = snapshot(&engine, lead.id).await;
-    let events = engine.events_since(0, usize::MAX).await.unwrap_or_default();
+    let events = engine
+        .events_since(&crate::testing::root(), 0, usize::MAX)
+        .await
+        .unwrap_or_default();
     let store = engine.store().clone();
     drop(engine);
     let Some(reopened) = factory.reopen(store).await.unwrap_or_else(|e| panic!("reopen: {e}")) else {
@@ -1235,13 +1293,36 @@ pub async fn reopen_keeps_everything(factory: Arc<dyn StoreFactory>) {
     };
     let engine = Engine::open(reopened).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(snapshot(&engine, lead.id).await, before);
-    assert_eq!(engine.events_since(0, usize::MAX).await.unwrap_or_default(), events);
-    assert_eq!(engine.customer(customer.id).await.map(|c| c.id).ok(), Some(customer.id));
-    assert_eq!(engine.deal(deal.id).await.map(|d| d.version).ok(), Some(deal.version));
+    assert_eq!(
+        engine
+            .events_since(&crate::testing::root(), 0, usize::MAX)
+            .await
+            .unwrap_or_default(),
+        events
+    );
+    assert_eq!(
+        engine
+            .customer(&crate::testing::root(), customer.id)
+            .await
+            .map(|c| c.id)
+            .ok(),
+        Some(customer.id)
+    );
+    assert_eq!(
+        engine
+            .deal(&crate::testing::root(), deal.id)
+            .await
+            .map(|d| d.version)
+            .ok(),
+        Some(deal.version)
+    );
     assert_eq!(engine.config().await.map(|(_, v)| v).ok(), Some(1));
     // Numbering and the event sequence continue where they stopped.
     let next = create(&engine, &ann(), b2b("Ben", "Beta")).await;
     assert_eq!(next.number, lead.number + 1);
-    let after = engine.events_since(events.len() as u64, 10).await.unwrap_or_default();
+    let after = engine
+        .events_since(&crate::testing::root(), events.len() as u64, 10)
+        .await
+        .unwrap_or_default();
     assert_eq!(after.first().map(|e| e.seq), Some(events.len() as u64 + 1));
 }

@@ -31,7 +31,11 @@ async fn state(engine: &Engine) -> (Vec<crate::domain::lead::Lead>, usize) {
         .lead_list(&LeadFilter::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let events = engine.events_since(0, usize::MAX).await.unwrap_or_default().len();
+    let events = engine
+        .events_since(&crate::testing::root(), 0, usize::MAX)
+        .await
+        .unwrap_or_default()
+        .len();
     (leads, events)
 }
 
@@ -136,16 +140,19 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
     assert_eq!(state(&engine).await, before, "refused edits change nothing");
     // Reads with day counts past the bound are refused, not a panic.
     let e = engine
-        .leads(&LeadQuery {
-            min_days_in_phase: Some(u32::MAX),
-            ..LeadQuery::default()
-        })
+        .leads(
+            &crate::testing::root(),
+            &LeadQuery {
+                min_days_in_phase: Some(u32::MAX),
+                ..LeadQuery::default()
+            },
+        )
         .await
         .err()
         .unwrap_or_else(|| panic!("min_days_in_phase u32::MAX must be refused"));
     assert_code(&e, "out_of_range", "min_days_in_phase");
     let e = engine
-        .report_stuck(u32::MAX, &PageRequest::default())
+        .report_stuck(&crate::testing::root(), u32::MAX, &PageRequest::default())
         .await
         .err()
         .unwrap_or_else(|| panic!("report_stuck(u32::MAX) must be refused"));
@@ -154,11 +161,11 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
     let open = Interval::days(engine.now(), i64::MAX);
     assert_eq!(open.before, None);
     engine
-        .report_sources(&open)
+        .report_sources(&crate::testing::root(), &open)
         .await
         .unwrap_or_else(|e| panic!("a report over an open interval: {e}"));
     let stuck = engine
-        .report_stuck(limits::DAYS, &PageRequest::default())
+        .report_stuck(&crate::testing::root(), limits::DAYS, &PageRequest::default())
         .await
         .unwrap_or_else(|e| panic!("report_stuck at the bound: {e}"));
     assert!(stuck.items.is_empty(), "no lead is 100 years in its phase");
@@ -172,7 +179,7 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
         at_max.push(create(&engine, &ann(), input).await);
     }
     let board = engine
-        .board(&BoardQuery::new(code("b2b")))
+        .board(&crate::testing::root(), &BoardQuery::new(code("b2b")))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let first = &board.columns[0];
@@ -187,7 +194,10 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
     // The same figures through a grouped count (a board with a filter).
     let mut filtered = BoardQuery::new(code("b2b"));
     filtered.filter.owner = Some(ann().user);
-    let filtered = engine.board(&filtered).await.unwrap_or_else(|e| panic!("{e}"));
+    let filtered = engine
+        .board(&crate::testing::root(), &filtered)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(filtered.columns[0].revenue, first.revenue, "tally and cells agree");
     // Sorted by value either way: every lead, once.
     let all = engine
@@ -196,15 +206,18 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
         .unwrap_or_else(|e| panic!("{e}"));
     for descending in [true, false] {
         let page = engine
-            .leads(&LeadQuery {
-                sort: LeadSort::Value,
-                descending,
-                page: PageRequest {
-                    limit: 100,
-                    ..PageRequest::default()
+            .leads(
+                &crate::testing::root(),
+                &LeadQuery {
+                    sort: LeadSort::Value,
+                    descending,
+                    page: PageRequest {
+                        limit: 100,
+                        ..PageRequest::default()
+                    },
+                    ..LeadQuery::default()
                 },
-                ..LeadQuery::default()
-            })
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(page.items.len(), all.len(), "sorted by value (descending {descending})");
@@ -260,7 +273,7 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
         "the weighted sum passes 64 bits"
     );
     let deal_board = engine
-        .deal_board(&first_deal.pipeline, None)
+        .deal_board(&crate::testing::root(), &first_deal.pipeline, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let column = deal_board
@@ -274,7 +287,7 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
         (vec![total], vec![weighted])
     );
     let forecast = engine
-        .report_forecast(Some(&first_deal.pipeline))
+        .report_forecast(&crate::testing::root(), Some(&first_deal.pipeline))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let row = forecast
@@ -297,7 +310,10 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
         )
         .await;
     }
-    let workload = engine.report_workload().await.unwrap_or_else(|e| panic!("{e}"));
+    let workload = engine
+        .report_workload(&crate::testing::root())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let ann_row = workload
         .iter()
         .find(|r| r.owner == ann().user)
@@ -351,15 +367,21 @@ pub async fn filters_and_cursors_mean_the_same_everywhere(factory: Arc<dyn Store
         },
         ..LeadQuery::default()
     };
-    let first = engine.leads(&query(None)).await.unwrap_or_else(|e| panic!("{e}"));
+    let first = engine
+        .leads(&crate::testing::root(), &query(None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let numbers: Vec<u64> = first.items.iter().map(|l| l.number).collect();
     assert_eq!(numbers, [8, 7]);
-    let second = engine.leads(&query(first.next)).await.unwrap_or_else(|e| panic!("{e}"));
+    let second = engine
+        .leads(&crate::testing::root(), &query(first.next))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(second.items.iter().map(|l| l.number).collect::<Vec<_>>(), [6, 5]);
     // The query's own binding, at lead 7's number with lead 8's id.
     let forged = first.next.map(|c| c.at(7, leads[7].id.0));
     let e = engine
-        .leads(&query(forged))
+        .leads(&crate::testing::root(), &query(forged))
         .await
         .err()
         .unwrap_or_else(|| panic!("a forged cursor must be refused"));

@@ -147,10 +147,13 @@ impl Pools {
             ..Pools::default()
         };
         for lead in leads.iter().rev().take(30) {
-            for d in engine.deals_of_lead(lead.id).await? {
+            for d in engine.deals_of_lead(&crate::testing::root(), lead.id).await? {
                 pools.deals.push(wire(&d.id));
             }
-            for f in engine.follow_ups(Subject::Lead(lead.id)).await? {
+            for f in engine
+                .follow_ups(&crate::testing::root(), Subject::Lead(lead.id))
+                .await?
+            {
                 pools.follow_ups.push(wire(&f.id));
             }
         }
@@ -159,17 +162,20 @@ impl Pools {
             ..PageRequest::default()
         };
         for c in engine
-            .customers(&CustomerQuery {
-                page,
-                ..CustomerQuery::default()
-            })
+            .customers(
+                &crate::testing::root(),
+                &CustomerQuery {
+                    page,
+                    ..CustomerQuery::default()
+                },
+            )
             .await?
             .items
         {
             pools.customers.push(wire(&c.id));
         }
         for c in engine
-            .communications(&CommunicationFilter::default(), &page)
+            .communications(&crate::testing::root(), &CommunicationFilter::default(), &page)
             .await?
             .items
         {
@@ -334,7 +340,7 @@ async fn check_reads(engine: &Engine, factory: &dyn StoreFactory, seed: u64, aft
     let interval = Interval::default();
     for account_type in config.account_types.iter().map(|a| a.code.clone()) {
         engine
-            .board(&BoardQuery::new(account_type.clone()))
+            .board(&crate::testing::root(), &BoardQuery::new(account_type.clone()))
             .await
             .unwrap_or_else(|e| fail("board", e));
         let mine = BoardQuery {
@@ -345,13 +351,16 @@ async fn check_reads(engine: &Engine, factory: &dyn StoreFactory, seed: u64, aft
             },
             ..BoardQuery::new(account_type.clone())
         };
-        engine.board(&mine).await.unwrap_or_else(|e| fail("filtered board", e));
         engine
-            .report_funnel(&account_type, &interval)
+            .board(&crate::testing::root(), &mine)
+            .await
+            .unwrap_or_else(|e| fail("filtered board", e));
+        engine
+            .report_funnel(&crate::testing::root(), &account_type, &interval)
             .await
             .unwrap_or_else(|e| fail("funnel", e));
         engine
-            .report_time_in_phase(&account_type, &interval)
+            .report_time_in_phase(&crate::testing::root(), &account_type, &interval)
             .await
             .unwrap_or_else(|e| fail("time in phase", e));
         let cells = engine
@@ -368,29 +377,32 @@ async fn check_reads(engine: &Engine, factory: &dyn StoreFactory, seed: u64, aft
     let pipelines: Vec<Code> = config.pipelines.iter().map(|p| p.code.clone()).collect();
     for p in &pipelines {
         engine
-            .deal_board(p, None)
+            .deal_board(&crate::testing::root(), p, None)
             .await
             .unwrap_or_else(|e| fail("deal board", e));
     }
     engine
-        .report_sources(&interval)
+        .report_sources(&crate::testing::root(), &interval)
         .await
         .unwrap_or_else(|e| fail("sources", e));
     engine
-        .report_reasons(&interval)
+        .report_reasons(&crate::testing::root(), &interval)
         .await
         .unwrap_or_else(|e| fail("reasons", e));
-    engine.report_workload().await.unwrap_or_else(|e| fail("workload", e));
     engine
-        .report_stuck(1, &PageRequest::default())
+        .report_workload(&crate::testing::root())
+        .await
+        .unwrap_or_else(|e| fail("workload", e));
+    engine
+        .report_stuck(&crate::testing::root(), 1, &PageRequest::default())
         .await
         .unwrap_or_else(|e| fail("stuck", e));
     engine
-        .report_data_quality()
+        .report_data_quality(&crate::testing::root())
         .await
         .unwrap_or_else(|e| fail("data quality", e));
     engine
-        .report_forecast(None)
+        .report_forecast(&crate::testing::root(), None)
         .await
         .unwrap_or_else(|e| fail("forecast", e));
     let problems = factory.verify().await.unwrap_or_else(|e| fail("verify", e.into()));

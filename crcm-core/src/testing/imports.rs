@@ -71,7 +71,7 @@ async fn lead_count(engine: &Engine) -> u64 {
 
 async fn event_count(engine: &Engine) -> usize {
     engine
-        .events_since(0, usize::MAX)
+        .events_since(&crate::testing::root(), 0, usize::MAX)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .len()
@@ -173,21 +173,33 @@ pub async fn import_reports_every_row(factory: Arc<dyn StoreFactory>) {
 
     // Read back: the rows as the manual's user typed them, normalized.
     assert_eq!(lead_count(&engine).await, leads_before + 3);
-    let ada = engine.lead_by_number(n + 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let ada = engine
+        .lead_by_number(&crate::testing::root(), n + 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((ada.first_name.as_str(), ada.last_name.as_str()), ("Ada", "Lovelace"));
     assert_eq!(ada.phone.as_ref().map(|p| p.key()), Some("+442079460958"));
     assert_eq!(ada.source, Some(code("referral")));
     assert_eq!(ada.priority, Some(code("high")));
     assert_eq!(ada.description, "Met at the fair, wants a demo");
     assert_eq!(ada.owner, ann().user);
-    let grace = engine.lead_by_number(n + 2).await.unwrap_or_else(|e| panic!("{e}"));
+    let grace = engine
+        .lead_by_number(&crate::testing::root(), n + 2)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(grace.description, "Two lines:\r\nthe second, with a comma");
     assert_eq!(grace.source, Some(code("web_form")));
-    let brooke = engine.lead_by_number(n + 3).await.unwrap_or_else(|e| panic!("{e}"));
+    let brooke = engine
+        .lead_by_number(&crate::testing::root(), n + 3)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(brooke.phone.as_ref().map(|p| p.key()), Some("+12125550188"));
     assert_eq!(brooke.priority, Some(code("low")));
     // Each lead has its history entry and LeadCreated event, as for a single create.
-    let history = engine.lead_history(ada.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let history = engine
+        .lead_history(&crate::testing::root(), ada.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].action, "import_leads");
     assert_eq!(event_count(&engine).await, events_before + 3);
@@ -257,7 +269,10 @@ pub async fn import_mapping_is_checked_first(factory: Arc<dyn StoreFactory>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.summary(), "imported 1, rejected 0, duplicates 0");
-    let lead = engine.lead_by_number(1).await.unwrap_or_else(|e| panic!("{e}"));
+    let lead = engine
+        .lead_by_number(&crate::testing::root(), 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((lead.first_name.as_str(), lead.phone.is_none()), ("Ada", true));
     assert_eq!(lead.source, Some(code("partner")));
 }
@@ -318,12 +333,22 @@ pub async fn import_places_leads_in_their_phase(factory: Arc<dyn StoreFactory>) 
         ]
     );
     // Di was created, then moved three times: four history entries, in one commit.
-    let di = engine.lead_by_number(4).await.unwrap_or_else(|e| panic!("{e}"));
-    let history = engine.lead_history(di.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let di = engine
+        .lead_by_number(&crate::testing::root(), 4)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let history = engine
+        .lead_history(&crate::testing::root(), di.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(history.iter().map(|h| h.version).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert_eq!(di.version, 4);
     let funnel = engine
-        .report_funnel(&code("b2b"), &crate::engine::reports::Interval::default())
+        .report_funnel(
+            &crate::testing::root(),
+            &code("b2b"),
+            &crate::engine::reports::Interval::default(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let reached: Vec<(String, u64)> = funnel.phases.iter().map(|r| (r.phase.to_string(), r.reached)).collect();
@@ -404,7 +429,11 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
     };
     // A resume must be the import that was interrupted: another batch size
     // or another file is refused before a row is written.
-    let events = engine.events_since(0, usize::MAX).await.unwrap_or_default().len();
+    let events = engine
+        .events_since(&crate::testing::root(), 0, usize::MAX)
+        .await
+        .unwrap_or_default()
+        .len();
     let other_layout = ImportOptions {
         batch_size: 50,
         ..resumed.clone()
@@ -423,7 +452,11 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
         }
         assert_eq!(lead_count(&engine).await, committed, "{what}: nothing imported");
         assert_eq!(
-            engine.events_since(0, usize::MAX).await.unwrap_or_default().len(),
+            engine
+                .events_since(&crate::testing::root(), 0, usize::MAX)
+                .await
+                .unwrap_or_default()
+                .len(),
             events,
             "{what}: nothing written"
         );
@@ -451,7 +484,10 @@ async fn all_leads(engine: &Engine) -> Vec<crate::domain::lead::Lead> {
     let mut query = LeadQuery::default();
     let mut out = Vec::new();
     loop {
-        let page = engine.leads(&query).await.unwrap_or_else(|e| panic!("{e}"));
+        let page = engine
+            .leads(&crate::testing::root(), &query)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         out.extend(page.items);
         match page.next {
             Some(next) => query.page.after = Some(next),
@@ -488,7 +524,7 @@ pub async fn export_imports_back(factory: Arc<dyn StoreFactory>) {
 
     let mut first = Vec::new();
     let written = engine
-        .export_leads(&LeadQuery::default(), &mut first)
+        .export_leads(&crate::testing::root(), &LeadQuery::default(), &mut first)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(written, 3);
@@ -522,7 +558,7 @@ pub async fn export_imports_back(factory: Arc<dyn StoreFactory>) {
     assert_eq!(report.summary(), "imported 3, rejected 0, duplicates 0");
     let mut second = Vec::new();
     other
-        .export_leads(&LeadQuery::default(), &mut second)
+        .export_leads(&crate::testing::root(), &LeadQuery::default(), &mut second)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(String::from_utf8_lossy(&second), text);

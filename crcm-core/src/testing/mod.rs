@@ -27,6 +27,7 @@ pub mod permissions;
 pub mod queries;
 pub mod scale;
 pub mod strategies;
+pub mod visibility;
 
 use std::sync::Arc;
 
@@ -384,7 +385,7 @@ impl AllLeads for Engine {
         query.page.limit = MAX_PAGE;
         let mut out = Vec::new();
         loop {
-            let page = self.leads(&query).await?;
+            let page = self.leads(&crate::testing::root(), &query).await?;
             out.extend(page.items);
             match page.next {
                 Some(next) => query.page.after = Some(next),

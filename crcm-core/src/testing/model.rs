@@ -1815,7 +1815,7 @@ impl Sut {
             loop {
                 let page = self
                     .engine()
-                    .events_since(cursor, 500)
+                    .events_since(&crate::testing::root(), cursor, 500)
                     .await
                     .unwrap_or_else(|e| panic!("events: {e}"));
                 let Some(last) = page.last() else { return cursor };
@@ -1994,7 +1994,12 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
             assignee: assignee.map(|w| w.actor().user),
         }),
         Step::CompleteFollowUp { lead: i, index, .. } => {
-            let list = sut.block_on(sut.engine().follow_ups(Subject::Lead(lead(*i)?))).ok()?;
+            let list = sut
+                .block_on(
+                    sut.engine()
+                        .follow_ups(&crate::testing::root(), Subject::Lead(lead(*i)?)),
+                )
+                .ok()?;
             Command::CompleteFollowUp(commands::CompleteFollowUp {
                 follow_up: list.get(index % list.len().max(1))?.id,
             })
@@ -2147,7 +2152,7 @@ impl StateMachineTest for PipelineTest {
             loop {
                 let page = harness
                     .engine
-                    .events_since(cursor, 1000)
+                    .events_since(&crate::testing::root(), cursor, 1000)
                     .await
                     .unwrap_or_else(|e| panic!("{e}"));
                 match page.last() {
@@ -2311,7 +2316,7 @@ impl StateMachineTest for PipelineTest {
         assert_eq!(sut.customers.len(), ref_state.customers.len(), "customer count");
         for (id, m) in sut.customers.iter().zip(&ref_state.customers) {
             let c = sut
-                .block_on(sut.engine().customer(*id))
+                .block_on(sut.engine().customer(&crate::testing::root(), *id))
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(
                 (c.owner, c.contacts.len()),
@@ -2381,11 +2386,11 @@ fn check_lead(sut: &Sut, lead: &Lead, deals: &[Deal], history: usize, m: &MLead,
     );
     let subject = Subject::Lead(lead.id);
     let activities = sut
-        .block_on(sut.engine().activities(subject))
+        .block_on(sut.engine().activities(&crate::testing::root(), subject))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(activities.len(), m.activities, "activities of lead {n}");
     let follow_ups: Vec<(crate::domain::ids::UserId, bool)> = sut
-        .block_on(sut.engine().follow_ups(subject))
+        .block_on(sut.engine().follow_ups(&crate::testing::root(), subject))
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
         .map(|f| (f.assignee, f.done))
@@ -2397,7 +2402,7 @@ fn check_lead(sut: &Sut, lead: &Lead, deals: &[Deal], history: usize, m: &MLead,
         .collect();
     assert_eq!(follow_ups, expected, "follow-ups of lead {n}");
     let communications = sut
-        .block_on(sut.engine().communications_of(lead.id))
+        .block_on(sut.engine().communications_of(&crate::testing::root(), lead.id))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(communications.len(), m.communications, "communications of lead {n}");
 

@@ -1008,7 +1008,10 @@ pub async fn deals_follow_their_lead(factory: Arc<dyn StoreFactory>) {
             }),
         )
         .await;
-    let deals = engine.deals_of_lead(lead).await.unwrap_or_else(|e| panic!("{e}"));
+    let deals = engine
+        .deals_of_lead(&crate::testing::root(), lead)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let seen: Vec<_> = deals.iter().map(|d| (d.id, d.owner.clone(), d.team.clone())).collect();
     assert_eq!(
         seen,
@@ -1016,7 +1019,7 @@ pub async fn deals_follow_their_lead(factory: Arc<dyn StoreFactory>) {
         "both deals have the lead's owner and team"
     );
     let history = engine
-        .history(crate::domain::entity::EntityRef::deal(first))
+        .history(&crate::testing::root(), crate::domain::entity::EntityRef::deal(first))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let reassigned: Vec<_> = history

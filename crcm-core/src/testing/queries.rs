@@ -750,6 +750,7 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         let reach = PhaseReachTally {
             account_type: account_type.clone(),
             created: range,
+            visible: None,
         };
         let got = store
             .tally(&Tally::PhaseReach(reach.clone()))
@@ -759,6 +760,7 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         let time = PhaseTimeTally {
             account_type,
             left: range,
+            visible: None,
         };
         let got_time = store
             .tally(&Tally::PhaseTime(time.clone()))
@@ -808,20 +810,26 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         (words_text(crate::domain::limits::SEARCH_WORDS + 1), "too_many"),
         ("Ada\u{1b}".to_owned(), "control_character"),
     ] {
-        let e = engine.leads(&refused(text.clone())).await.err();
+        let e = engine
+            .leads(&crate::testing::root(), &refused(text.clone()))
+            .await
+            .err();
         assert_eq!(e.as_ref().map(|e| e.code().name), Some(code), "{e:?}");
         let e = engine
-            .customers(&crate::engine::query::CustomerQuery {
-                search: Some(text),
-                ..Default::default()
-            })
+            .customers(
+                &crate::testing::root(),
+                &crate::engine::query::CustomerQuery {
+                    search: Some(text),
+                    ..Default::default()
+                },
+            )
             .await
             .err();
         assert_eq!(e.as_ref().map(|e| e.code().name), Some(code), "{e:?}");
     }
     let longest = words_text(crate::domain::limits::SEARCH_WORDS);
     assert!(
-        engine.leads(&refused(longest)).await.is_ok(),
+        engine.leads(&crate::testing::root(), &refused(longest)).await.is_ok(),
         "the limit itself is allowed"
     );
     println!(
@@ -878,7 +886,10 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
     ];
     let mut rotten_seen = 0;
     for view in &views {
-        let board = engine.board(view).await.unwrap_or_else(|e| panic!("board: {e}"));
+        let board = engine
+            .board(&crate::testing::root(), view)
+            .await
+            .unwrap_or_else(|e| panic!("board: {e}"));
         let phases: Vec<PhaseRef> = config
             .phases_of(&view.account_type)
             .into_iter()
@@ -933,7 +944,7 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
     assert!(rotten_seen > 0, "seed {seed}: the world has rotten leads to count");
     // Moving a card is a phase change.
     let board = engine
-        .board(&BoardQuery::new(code("b2b")))
+        .board(&crate::testing::root(), &BoardQuery::new(code("b2b")))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let Some(card) = board.columns.first().and_then(|c| c.cards.first()).cloned() else {
@@ -953,7 +964,7 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let after = engine
-        .board(&BoardQuery::new(code("b2b")))
+        .board(&crate::testing::root(), &BoardQuery::new(code("b2b")))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let counts: Vec<u64> = after.columns.iter().map(|c| c.count).collect();
@@ -970,13 +981,18 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
     );
     // The deal board.
     let deal_board = engine
-        .deal_board(&code("sales"), None)
+        .deal_board(&crate::testing::root(), &code("sales"), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let deals: Vec<crate::domain::deal::Deal> = {
         let mut out = Vec::new();
         for l in &leads {
-            out.extend(engine.deals_of_lead(l.id).await.unwrap_or_default());
+            out.extend(
+                engine
+                    .deals_of_lead(&crate::testing::root(), l.id)
+                    .await
+                    .unwrap_or_default(),
+            );
         }
         out
     };
@@ -1015,7 +1031,7 @@ pub async fn board_matches_the_leads(factory: Arc<dyn StoreFactory>) {
         deal_board.columns.iter().any(|c| c.count > 0),
         "seed {seed}: the world has deals"
     );
-    let unknown = engine.deal_board(&code("nope"), None).await;
+    let unknown = engine.deal_board(&crate::testing::root(), &code("nope"), None).await;
     assert!(
         matches!(unknown, Err(Error::Input(_))),
         "an unknown pipeline is refused: {unknown:?}"
@@ -1136,7 +1152,10 @@ pub async fn bulk_actions_apply_per_lead(factory: Arc<dyn StoreFactory>) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.items.iter().map(|i| i.lead).collect::<Vec<_>>(), mine);
     assert_eq!((report.applied, report.refused), (5, 0));
-    let left = engine.leads(&query).await.unwrap_or_else(|e| panic!("{e}"));
+    let left = engine
+        .leads(&crate::testing::root(), &query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(left.items.is_empty(), "ann has no open leads left");
     // Tag and move many; an unknown tag is refused per lead.
     let report = engine
@@ -1239,7 +1258,7 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
         .unwrap_or_else(|e| panic!("{e}"));
     let f = make("F", Some("other@dup.example"), None).await;
     let groups = engine
-        .duplicate_groups(DuplicateKey::Email)
+        .duplicate_groups(&crate::testing::root(), DuplicateKey::Email)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let seen: Vec<(String, u64, Vec<u64>)> = groups
@@ -1254,7 +1273,7 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
         ]
     );
     let phones = engine
-        .duplicate_groups(DuplicateKey::Phone)
+        .duplicate_groups(&crate::testing::root(), DuplicateKey::Phone)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(phones.is_empty(), "the shared phone's other lead is closed: {phones:?}");
@@ -1263,7 +1282,7 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
     let h = make_named(" grace ", "HOPPER   inc", &engine).await;
     let _i = make_named("Grace", "Hopper Ltd", &engine).await;
     let named = engine
-        .duplicate_groups(DuplicateKey::CompanyContact)
+        .duplicate_groups(&crate::testing::root(), DuplicateKey::CompanyContact)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let seen: Vec<(String, u64, Vec<u64>)> = named
@@ -1278,7 +1297,7 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
         let engine = &engine;
         async move {
             engine
-                .duplicates_by(g.id, keys)
+                .duplicates_by(&crate::testing::root(), g.id, keys)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"))
                 .iter()
@@ -1294,7 +1313,7 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
     );
     assert_eq!(
         engine
-            .duplicates(a.id)
+            .duplicates(&crate::testing::root(), a.id)
             .await
             .map(|d| d.iter().map(|l| l.number).collect::<Vec<_>>())
             .ok(),
@@ -1359,7 +1378,7 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let ranked = engine
-        .communication_matches(call.id)
+        .communication_matches(&crate::testing::root(), call.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ranked.open_leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![a.id]);
@@ -1390,6 +1409,7 @@ pub async fn duplicates_and_intake_are_ranked(factory: Arc<dyn StoreFactory>) {
         .unwrap_or_else(|e| panic!("{e}"));
     let unhandled = engine
         .communications(
+            &crate::testing::root(),
             &CommunicationFilter {
                 status: Some(crate::domain::activity::CommunicationStatus::New),
                 ..CommunicationFilter::default()
@@ -1471,7 +1491,10 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     let open: Vec<&Lead> = leads.iter().copied().filter(|l| !l.is_closed(&config)).collect();
     let inside = |t: DateTime<Utc>| interval.range().contains(t);
     // Sources.
-    let got = engine.report_sources(&interval).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = engine
+        .report_sources(&crate::testing::root(), &interval)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut want: std::collections::BTreeMap<Option<String>, [u64; 6]> = std::collections::BTreeMap::new();
     for l in leads.iter().filter(|l| inside(l.created_at)) {
         let outcome = l.phase.as_ref().and_then(|p| config.phase(p)).and_then(|p| p.outcome);
@@ -1499,7 +1522,10 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     assert_eq!(got_map, want, "seed {seed}: sources");
     assert!(!want.is_empty(), "seed {seed}: leads were created in the interval");
     // Reasons.
-    let got = engine.report_reasons(&interval).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = engine
+        .report_reasons(&crate::testing::root(), &interval)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut want: Vec<(String, String, u64)> = Vec::new();
     let mut add = |kind: &str, code: &Option<crate::domain::ids::Code>| {
         if let Some(c) = code {
@@ -1557,7 +1583,7 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     assert_eq!(got, want, "seed {seed}: reasons");
     // Workload.
     let mut got: Vec<(String, u64, u64, u64)> = engine
-        .report_workload()
+        .report_workload(&crate::testing::root())
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
@@ -1583,7 +1609,7 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     let mut overdue_seen = 0;
     for l in &leads {
         for f in engine
-            .follow_ups(crate::domain::activity::Subject::Lead(l.id))
+            .follow_ups(&crate::testing::root(), crate::domain::activity::Subject::Lead(l.id))
             .await
             .unwrap_or_default()
         {
@@ -1599,7 +1625,7 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     assert!(overdue_seen > 0, "seed {seed}: some follow-up is overdue");
     // Stuck.
     let stuck = engine
-        .report_stuck(20, &PageRequest::first(1000))
+        .report_stuck(&crate::testing::root(), 20, &PageRequest::first(1000))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut want: Vec<&Lead> = open.iter().copied().filter(|l| l.days_in_phase(now) >= 20).collect();
@@ -1611,7 +1637,10 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
     );
     assert!(!want.is_empty(), "seed {seed}: some lead is stuck");
     // Data quality.
-    let quality = engine.report_data_quality().await.unwrap_or_else(|e| panic!("{e}"));
+    let quality = engine
+        .report_data_quality(&crate::testing::root())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(quality.open, open.len() as u64, "seed {seed}: open leads");
     for m in &quality.missing {
         let want = open.iter().filter(|l| m.field.is_missing(l)).count() as u64;
@@ -1629,7 +1658,10 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
         "seed {seed}: first to clarify"
     );
     // Forecast.
-    let forecast = engine.report_forecast(None).await.unwrap_or_else(|e| panic!("{e}"));
+    let forecast = engine
+        .report_forecast(&crate::testing::root(), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let deals: Vec<&crate::domain::deal::Deal> = all
         .iter()
         .filter_map(|r| match r {
@@ -1652,9 +1684,15 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
         "seed {seed}: every open deal is in the forecast"
     );
     // An account type the configuration does not define is a typed error.
-    let e = engine.report_funnel(&code("nope"), &interval).await.err();
+    let e = engine
+        .report_funnel(&crate::testing::root(), &code("nope"), &interval)
+        .await
+        .err();
     assert_eq!(e.as_ref().map(|e| e.code().name), Some("unknown_reference"), "{e:?}");
-    let e = engine.report_time_in_phase(&code("nope"), &interval).await.err();
+    let e = engine
+        .report_time_in_phase(&crate::testing::root(), &code("nope"), &interval)
+        .await
+        .err();
     assert_eq!(e.as_ref().map(|e| e.code().name), Some("unknown_reference"), "{e:?}");
     // Funnel and time in phase, against the phases each lead's history
     // shows it in (read here entry by entry, not through phase steps).
@@ -1698,7 +1736,7 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
             }
         }
         let funnel = engine
-            .report_funnel(&account_type, &interval)
+            .report_funnel(&crate::testing::root(), &account_type, &interval)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let got: std::collections::BTreeMap<String, u64> = funnel
@@ -1715,7 +1753,7 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
             "seed {seed}: one funnel row per phase"
         );
         let times = engine
-            .report_time_in_phase(&account_type, &interval)
+            .report_time_in_phase(&crate::testing::root(), &account_type, &interval)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let got: Vec<(String, u64, i64, f64)> = times
@@ -1843,7 +1881,11 @@ pub async fn merge_moves_everything_to_the_survivor(factory: Arc<dyn StoreFactor
     assert!(matches!(e, Some(Error::Permission(_))), "{e:?}");
     super::conformance::assert_unchanged(&engine, &before, duplicate.id, "a refused merge").await;
     assert_eq!(
-        engine.activities(on(duplicate.id)).await.map(|a| a.len()).ok(),
+        engine
+            .activities(&crate::testing::root(), on(duplicate.id))
+            .await
+            .map(|a| a.len())
+            .ok(),
         Some(1),
         "a refused merge moves nothing"
     );
@@ -1878,7 +1920,7 @@ pub async fn merge_moves_everything_to_the_survivor(factory: Arc<dyn StoreFactor
         "tags of both"
     );
     let summaries: Vec<String> = engine
-        .activities(on(survivor.id))
+        .activities(&crate::testing::root(), on(survivor.id))
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
@@ -1887,28 +1929,44 @@ pub async fn merge_moves_everything_to_the_survivor(factory: Arc<dyn StoreFactor
     assert_eq!(summaries.len(), 2, "both activities: {summaries:?}");
     assert!(summaries.contains(&"second call".to_owned()), "{summaries:?}");
     assert_eq!(
-        engine.follow_ups(on(survivor.id)).await.map(|f| f.len()).ok(),
+        engine
+            .follow_ups(&crate::testing::root(), on(survivor.id))
+            .await
+            .map(|f| f.len())
+            .ok(),
         Some(1),
         "the follow-up moved"
     );
     let comms = engine
-        .communications_of(survivor.id)
+        .communications_of(&crate::testing::root(), survivor.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(comms.iter().map(|c| c.id).collect::<Vec<_>>(), vec![received.id]);
     for (lead, what) in [(duplicate.id, "duplicate")] {
         assert_eq!(
-            engine.activities(on(lead)).await.map(|a| a.len()).ok(),
+            engine
+                .activities(&crate::testing::root(), on(lead))
+                .await
+                .map(|a| a.len())
+                .ok(),
             Some(0),
             "{what}"
         );
         assert_eq!(
-            engine.follow_ups(on(lead)).await.map(|a| a.len()).ok(),
+            engine
+                .follow_ups(&crate::testing::root(), on(lead))
+                .await
+                .map(|a| a.len())
+                .ok(),
             Some(0),
             "{what}"
         );
         assert_eq!(
-            engine.communications_of(lead).await.map(|a| a.len()).ok(),
+            engine
+                .communications_of(&crate::testing::root(), lead)
+                .await
+                .map(|a| a.len())
+                .ok(),
             Some(0),
             "{what}"
         );
@@ -1925,7 +1983,10 @@ pub async fn merge_moves_everything_to_the_survivor(factory: Arc<dyn StoreFactor
     assert!(kept_entry.change("merged_from").is_some(), "{kept_entry:?}");
     assert!(kept_entry.change("tags").is_some(), "{kept_entry:?}");
     // The survivor's history carries the duplicate's past.
-    let history = engine.lead_history(survivor.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let history = engine
+        .lead_history(&crate::testing::root(), survivor.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let own = store
         .history(EntityRef::lead(survivor.id))
         .await

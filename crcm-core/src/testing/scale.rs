@@ -123,17 +123,26 @@ pub fn search(n: u64) -> LeadQuery {
 /// board's three columns with [`ROTTEN`] rotten leads in MEETING, and the
 /// searched lead alone.
 pub async fn read_all(engine: &Engine, size: u64) {
-    let page = engine.leads(&my_open_leads()).await.unwrap_or_else(|e| panic!("{e}"));
+    let page = engine
+        .leads(&crate::testing::root(), &my_open_leads())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.items.len(), 50);
     assert!(page.items.iter().all(|l| l.owner == owner(3) && !l.status.is_closed()));
-    let board = engine.board(&board()).await.unwrap_or_else(|e| panic!("{e}"));
+    let board = engine
+        .board(&crate::testing::root(), &board())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(board.columns.len(), 3);
     let counted: u64 = board.columns.iter().map(|c| c.count).sum();
     // Every open lead of the load (one in ten is closed, except among the
     // rotten ones), plus the template.
     assert_eq!(counted, size - (size / 10 - ROTTEN / 10) + 1, "board counts at {size}");
     assert_eq!(board.columns[1].rotten, ROTTEN, "rotten leads in MEETING");
-    let found = engine.leads(&search(size / 2)).await.unwrap_or_else(|e| panic!("{e}"));
+    let found = engine
+        .leads(&crate::testing::root(), &search(size / 2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         found.items.iter().map(|l| l.first_name.clone()).collect::<Vec<_>>(),
         vec![name(size / 2)]

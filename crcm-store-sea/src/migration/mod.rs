@@ -12,6 +12,7 @@ mod m20261130_000005_follow_up_columns;
 mod m20261130_000006_phase_steps;
 mod m20261201_000007_duplicate_keys;
 mod m20261202_000008_exact_sums;
+mod m20261202_000009_team_rows;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_phase_steps::Migration),
             Box::new(m20261201_000007_duplicate_keys::Migration),
             Box::new(m20261202_000008_exact_sums::Migration),
+            Box::new(m20261202_000009_team_rows::Migration),
         ]
     }
 
