@@ -27,6 +27,8 @@ pub use uuid;
 pub mod domain;
 pub mod engine;
 pub mod rules;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -632,4 +632,21 @@ fn large_sums_are_exact_integers_on_the_wire() {
     assert_eq!(text, r#"{"minor":1152921504606846977,"currency":"USD"}"#);
     let back: MoneySum = serde_json::from_str(&text).expect("read back");
     assert_eq!(back, sum);
+    // Inside a tagged response (buffered by serde) too.
+    let row = serde_json::json!({"type": "forecast", "rows": [{"pipeline": "sales", "stage": "won", "deals": 1,
+        "value": [sum], "weighted": [{"minor": -(1i64 << 62), "currency": "USD"}]}]});
+    let response: crcm_core::engine::api::Response = serde_json::from_value(row).expect("a response");
+    assert_eq!(
+        serde_json::to_value(&response).expect("json")["rows"][0]["value"][0]["minor"],
+        serde_json::json!(1152921504606846977u64)
+    );
+    // Beyond 64 bits: written exactly, refused on reading rather than rounded.
+    let huge = MoneySum {
+        minor: i128::from(u64::MAX) + 1,
+        currency: usd,
+    };
+    let text = serde_json::to_string(&huge).expect("json");
+    assert_eq!(text, r#"{"minor":18446744073709551616,"currency":"USD"}"#);
+    let refused = serde_json::from_str::<MoneySum>(&text).expect_err("beyond 64 bits");
+    assert!(refused.to_string().contains("never rounded"), "{refused}");
 }

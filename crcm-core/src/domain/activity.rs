@@ -8,6 +8,7 @@ use crate::domain::ids::{ActivityId, CommunicationId, DealId, FollowUpId, LeadId
 
 /// What a timeline item belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Subject {
     /// A lead.
@@ -18,6 +19,7 @@ pub enum Subject {
 
 /// Kinds of activity (seed 001 "Activity timeline (notes, calls, emails, meetings)").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ActivityKind {
@@ -33,6 +35,7 @@ pub enum ActivityKind {
 
 /// An item on a lead's or deal's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Activity {
     /// Identifier.
@@ -57,6 +60,7 @@ pub struct Activity {
 
 /// A scheduled next step (seed 001 "Follow-up schedule").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct FollowUp {
     /// Identifier.
@@ -83,6 +87,7 @@ pub struct FollowUp {
 
 /// A call or an e-mail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CommunicationKind {
@@ -94,6 +99,7 @@ pub enum CommunicationKind {
 
 /// What happened to an inbound communication (seed 004's daily routine).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommunicationStatus {
     /// Not handled yet.
@@ -117,6 +123,7 @@ impl CommunicationStatus {
 
 /// An inbound call or e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Communication {
     /// Identifier.

@@ -16,6 +16,7 @@ use crate::domain::money::Currency;
 
 /// Seed 000: "Every funnel uses three phase types."
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseType {
     /// "Qualification / Initial phase": where every funnel starts.
@@ -28,6 +29,7 @@ pub enum PhaseType {
 
 /// Won or lost: the outcome of a closing reason or closing phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A successful close.
@@ -38,6 +40,7 @@ pub enum Outcome {
 
 /// A classification of leads (seed 000 "account type", seed 003/004 "lead type": one concept).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AccountType {
     /// Unique code.
     pub code: Code,
@@ -47,6 +50,7 @@ pub struct AccountType {
 
 /// Names a phase: phases are unique by code within their account type.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PhaseRef {
     /// The account type the phase belongs to.
@@ -63,6 +67,7 @@ impl fmt::Display for PhaseRef {
 
 /// A step of a funnel (seed 000 "lead phase"; seed 003/004 "lead status").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Phase {
     /// The one account type this phase belongs to.
     pub account_type: Code,
@@ -96,6 +101,7 @@ impl Phase {
 
 /// Why a lead in a closing phase was closed (seed 000: Won, Lost, Competitor).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ClosingReason {
     /// Unique code.
     pub code: Code,
@@ -110,6 +116,7 @@ pub struct ClosingReason {
 
 /// A reason for Disqualify / Lost on a lead, or for losing a deal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LostReason {
     /// Unique code.
     pub code: Code,
@@ -122,6 +129,7 @@ pub struct LostReason {
 
 /// Where leads come from (seed 002 "Lead Sources").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeadSource {
     /// Unique code.
     pub code: Code,
@@ -134,6 +142,7 @@ pub type Color = String;
 
 /// Lead importance (seed 002: Urgent, High, Medium, Low, None), with a colour (seed 003).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Priority {
     /// Unique code.
     pub code: Code,
@@ -147,6 +156,7 @@ pub struct Priority {
 
 /// A tag for grouping leads, with a colour (seed 004).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Tag {
     /// Unique code.
     pub code: Code,
@@ -158,6 +168,7 @@ pub struct Tag {
 
 /// The type of a custom field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CustomFieldKind {
     /// Free text.
@@ -177,6 +188,7 @@ pub enum CustomFieldKind {
 
 /// A field an administrator adds to leads (seed 002 "custom fields").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CustomFieldDef {
     /// Unique name (a [`Code`]).
     pub name: Code,
@@ -191,6 +203,7 @@ pub struct CustomFieldDef {
 
 /// Whether a deal stage is open, or closes the deal as won or lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
     /// The deal is still being worked.
@@ -224,6 +237,7 @@ impl StageKind {
 
 /// A stage of a deal pipeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Stage {
     /// Code, unique within the pipeline.
     pub code: Code,
@@ -237,6 +251,7 @@ pub struct Stage {
 
 /// An ordered list of deal stages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Pipeline {
     /// Unique code.
     pub code: Code,
@@ -264,6 +279,7 @@ impl Pipeline {
 /// "if a type has no status list configured, then (depending on settings) all
 /// statuses can be allowed").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnphasedAccountTypes {
     /// Leads of such a type have no phase. (Default.)
@@ -275,6 +291,7 @@ pub enum UnphasedAccountTypes {
 
 /// Global settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Settings {
     /// Region for phone numbers entered without a country prefix (ISO 3166 alpha-2).
     pub default_phone_region: String,
@@ -296,6 +313,7 @@ pub struct Settings {
 /// only" and "all documents"; the middle steps follow its record and sales
 /// teams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// The leads the actor owns.
@@ -324,6 +342,7 @@ impl fmt::Display for Visibility {
 /// The [`Visibility`] of each role. The default lets a sales person see the
 /// leads they work (own and record team) and managers and admins see all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VisibilityRules {
     /// What a sales person sees.
     pub sales_person: Visibility,
@@ -346,6 +365,7 @@ impl Default for VisibilityRules {
 /// A sales team: users who see each other's leads under
 /// [`Visibility::Team`] (seed 004's sales teams).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SalesTeam {
     /// Code.
     pub code: Code,
@@ -357,6 +377,7 @@ pub struct SalesTeam {
 
 /// All reference data, stored as one versioned document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Config {
     /// Global settings.
     pub settings: Settings,
@@ -385,6 +406,7 @@ pub struct Config {
 
 /// One rule a [`Config`] breaks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConfigProblem {
     /// Where: e.g. `phases[B2B/QUOTE]` or `pipelines[sales]`.
     pub path: String,
@@ -400,6 +422,7 @@ impl fmt::Display for ConfigProblem {
 
 /// An item of reference data that existing records may use.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ConfigItem {
     /// An account type.
@@ -964,6 +987,7 @@ impl Problems {
 }
 /// A refused configuration change.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The configuration breaks one or more rules; every problem is listed.
@@ -993,6 +1017,7 @@ pub enum ConfigError {
 
 /// A configuration item that a change would remove while data uses it.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[error("{item} is used by {count} {what} (for example {examples})", examples = .examples.join(", "))]
 pub struct ItemInUse {
     /// The item, e.g. `phase B2B/QUOTE`.

@@ -12,7 +12,9 @@ use crate::domain::error::InputError;
 /// incorrectly, the system will show an error." Normalization trims and lower-cases
 /// the whole address, so that matching leads and customers by e-mail is exact.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(into = "String")]
+#[cfg_attr(feature = "schema", schemars(from = "String"))]
 pub struct Email(String);
 
 /// Read from its text; another text is `invalid_email`.
@@ -76,6 +78,7 @@ impl std::fmt::Display for Email {
 /// (seed 003: "The Phone field is used … for automatic lead lookup when
 /// processing calls").
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "PhoneFields")]
 pub struct Phone {
     /// The number as the user entered it, trimmed.
@@ -86,6 +89,7 @@ pub struct Phone {
 
 /// A phone's serde form, checked before it becomes a [`Phone`].
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 struct PhoneFields {
     raw: String,
     e164: String,

@@ -12,6 +12,7 @@ use crate::domain::limits;
 
 /// A value of a custom field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum CustomValue {
     /// Text.

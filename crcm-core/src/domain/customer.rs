@@ -8,6 +8,7 @@ use crate::domain::ids::{CustomerId, UserId};
 
 /// A person at a customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Contact {
     /// Full name.
@@ -22,6 +23,7 @@ pub struct Contact {
 
 /// A customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Customer {
     /// Identifier.

@@ -12,6 +12,7 @@ use crate::domain::money::Money;
 
 /// A deal's status, which follows the kind of its stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DealStatus {
     /// Being worked.
@@ -41,6 +42,7 @@ impl fmt::Display for DealStatus {
 
 /// A deal (seed 002 "opportunity").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Deal {
     /// Identifier.

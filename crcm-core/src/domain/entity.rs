@@ -9,6 +9,7 @@ use crate::domain::ids::{ActivityId, CommunicationId, CustomerId, DealId, Follow
 
 /// The kinds of stored entity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     /// [`Lead`](crate::Lead).
@@ -51,6 +52,7 @@ impl EntityKind {
 
 /// Names one stored entity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntityRef {
     /// Its kind.

@@ -6,6 +6,7 @@ use thiserror::Error as ThisError;
 
 /// The kinds of reference data a code names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReferenceKind {
     /// An account type.
@@ -34,6 +35,7 @@ impl std::fmt::Display for ReferenceKind {
 
 /// Refused input: a field whose value is malformed or missing.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum InputError {
     /// An e-mail address that is not valid.

@@ -15,6 +15,7 @@ use crate::domain::money::Money;
 
 /// Something that happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DomainEvent {
@@ -294,6 +295,7 @@ impl DomainEvent {
 
 /// An event as stored: its sequence number, time and actor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EventEnvelope {
     /// Store-wide sequence: gap-free, strictly increasing, starting at 1.
     pub seq: u64,

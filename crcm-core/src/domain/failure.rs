@@ -11,6 +11,7 @@ use crate::domain::ids::ImportId;
 /// not the wire format, too large, or of a wire version this crcm does not
 /// speak; or a host calling the blocking engine wrongly. Nothing ran.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum RequestError {
     /// The text is not a request: not JSON, an unknown `type`, an unknown or
@@ -56,6 +57,7 @@ pub enum RequestError {
 /// its options); a row's problems are not failures but part of the import's
 /// report. The batches an import committed before failing stay.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum ImportFailure {
     /// Reading the file or writing the export failed.

@@ -12,6 +12,7 @@ use crate::domain::ids::UserId;
 
 /// One field's change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FieldChange {
     /// The field's name as in the entity's JSON form.
     pub field: String,
@@ -59,6 +60,7 @@ impl FieldChange {
 
 /// One applied change to one entity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HistoryEntry {
     /// The entity.
     pub entity: EntityRef,

@@ -11,6 +11,7 @@ macro_rules! entity_id {
     ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -27,6 +28,10 @@ macro_rules! entity_id {
             // for by name, never filled in by `..Default::default()`.
             #[allow(clippy::new_without_default)]
             pub fn new() -> Self {
+                #[cfg(feature = "testing")]
+                if let Some(id) = scripted::next() {
+                    return Self(id);
+                }
                 Self(Uuid::now_v7())
             }
         }
@@ -51,6 +56,37 @@ macro_rules! entity_id {
             }
         }
     };
+}
+
+/// Ids from a counter instead of the clock and randomness, so that a test's
+/// JSON is the same on every run and every backend (the wire samples).
+#[cfg(feature = "testing")]
+pub(crate) mod scripted {
+    use std::cell::Cell;
+
+    use uuid::Uuid;
+
+    thread_local! {
+        static NEXT: Cell<Option<u64>> = const { Cell::new(None) };
+    }
+
+    /// The next scripted id on this thread, when a script runs.
+    pub(crate) fn next() -> Option<Uuid> {
+        NEXT.with(|next| {
+            let n = next.get()?;
+            next.set(Some(n + 1));
+            // A valid UUID v7: the milliseconds count up from a fixed instant
+            // (2026-03-02), so scripted ids sort in creation order.
+            let mut tail = [0u8; 10];
+            tail[2..].copy_from_slice(&n.to_be_bytes());
+            Some(uuid::Builder::from_unix_timestamp_millis(1_772_409_600_000 + n, &tail).into_uuid())
+        })
+    }
+
+    /// Starts (`Some(first)`) or stops (`None`) the script on this thread.
+    pub(crate) fn set(first: Option<u64>) {
+        NEXT.with(|next| next.set(first));
+    }
 }
 
 entity_id!(
@@ -86,7 +122,9 @@ entity_id!(
 /// A user of the host application. crcm does not manage users; it stores the
 /// host's user identifier as given (trimmed, non-empty, at most 128 characters).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(into = "String")]
+#[cfg_attr(feature = "schema", schemars(from = "String"))]
 pub struct UserId(String);
 
 /// Read from its text; another text is `invalid_user_id`.
@@ -172,7 +210,9 @@ impl fmt::Display for UserId {
 /// `_`, `-` or `.`, case preserved. Codes are what the store and the C ABI use;
 /// labels are for people.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(into = "String")]
+#[cfg_attr(feature = "schema", schemars(from = "String"))]
 pub struct Code(String);
 
 /// Read from its text; another text is `invalid_code`.

@@ -42,6 +42,7 @@ fn patch_probability<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u8
 
 /// The fields of a new lead. Everything but a name or company is optional.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct NewLead {
     /// Short title.
@@ -96,6 +97,7 @@ pub struct NewLead {
 
 /// Changes to a lead's fields: an absent field stays, `null` clears.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 #[allow(clippy::option_option)]
 pub struct LeadPatch {
@@ -163,6 +165,7 @@ pub struct LeadPatch {
 
 /// Qualify's customer step (seed 001 "Step 1 — Customer").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
 pub enum CustomerChoice {
     /// Create a customer when none matches; when some match, refuse and list
@@ -180,6 +183,7 @@ pub enum CustomerChoice {
 
 /// Qualify's deal step (seed 001 "Step 2 — Deal").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct DealDraft {
     /// Title (default: the lead's company, else its name).
@@ -192,6 +196,7 @@ pub struct DealDraft {
 
 /// A new customer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct NewCustomer {
     /// Name (required).
@@ -210,6 +215,7 @@ pub struct NewCustomer {
 
 /// A new contact person.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct NewContact {
     /// Name (required).
@@ -224,6 +230,7 @@ pub struct NewContact {
 
 /// An inbound call or e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InboundCommunication {
     /// Call or e-mail.
@@ -247,6 +254,7 @@ pub struct InboundCommunication {
 
 /// Changes to a deal's fields: an absent field stays, `null` clears.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 #[allow(clippy::option_option)]
 pub struct DealPatch {

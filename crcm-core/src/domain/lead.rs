@@ -24,6 +24,7 @@ use crate::domain::money::Money;
 /// | Disqualified | only by Disqualify / Lost, with a reason |
 /// | Merged | only by merging the lead into another (a duplicate) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LeadStatus {
     /// Just arrived, not yet contacted.
@@ -78,6 +79,7 @@ impl fmt::Display for LeadStatus {
 
 /// Where a reopened lead returns to: the status and phase it had when it was closed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReopenPoint {
     /// The status before it was closed.
     pub status: LeadStatus,
@@ -87,6 +89,7 @@ pub struct ReopenPoint {
 
 /// The kind of an external document the ERP owns and crcm links to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DocumentKind {
@@ -100,6 +103,7 @@ pub enum DocumentKind {
 
 /// A link to a document held by the host ERP.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DocumentLink {
     /// What kind of document.
     pub kind: DocumentKind,
@@ -111,6 +115,7 @@ pub struct DocumentLink {
 
 /// A lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Lead {
     /// Identifier.

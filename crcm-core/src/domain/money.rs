@@ -11,7 +11,9 @@ use crate::domain::error::InputError;
 /// codes such as XAU (gold) or XXX (no currency) are not money a deal is
 /// valued in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(into = "String")]
+#[cfg_attr(feature = "schema", schemars(from = "String"))]
 pub struct Currency([u8; 3]);
 
 /// Read from its code; another text is `invalid_currency`.
@@ -72,6 +74,7 @@ impl fmt::Display for Currency {
 
 /// An amount of money: integer minor units (cents for EUR/USD) and a currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount in the currency's minor unit; must not be negative for values
@@ -142,11 +145,46 @@ fn write_amount(f: &mut fmt::Formatter<'_>, minor: i128, currency: Currency) -> 
 /// it counts minor units in 128 bits. Its JSON form is [`Money`]'s,
 /// `{"minor": 1234, "currency": "EUR"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MoneySum {
     /// The sum in the currency's minor unit.
+    #[serde(deserialize_with = "sum_minor")]
     pub minor: i128,
     /// The currency.
     pub currency: Currency,
+}
+
+/// Reads a sum's minor units from a JSON integer within 64 bits (signed or
+/// unsigned). Not through `i128` directly: a sum inside a tagged response is
+/// buffered by serde, which cannot hold an `i128`, and an integer beyond 64
+/// bits reaches us as a float: it is refused, never rounded.
+fn sum_minor<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i128, D::Error> {
+    struct Minor;
+    impl serde::de::Visitor<'_> for Minor {
+        type Value = i128;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer number of minor units")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+        fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<i128, E> {
+            Ok(v)
+        }
+        fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<i128, E> {
+            i128::try_from(v).map_err(|_| E::custom("a sum of minor units beyond 128 bits"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i128, E> {
+            Err(E::custom(format!(
+                "{v} is not an exact integer of minor units (crcm reads back sums within 64 bits; \
+                 a larger one is refused, never rounded)"
+            )))
+        }
+    }
+    deserializer.deserialize_any(Minor)
 }
 
 impl fmt::Display for MoneySum {

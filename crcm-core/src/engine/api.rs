@@ -282,6 +282,15 @@ macro_rules! request_body {
                 }
             }
 
+            /// The schema of each request type's body, by its name.
+            #[cfg(feature = "schema")]
+            pub(crate) fn schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
+                vec![
+                    $((<$command as TypedCommand>::NAME, <$command as schemars::JsonSchema>::json_schema(generator)),)*
+                    $(($name, <$read as schemars::JsonSchema>::json_schema(generator)),)*
+                ]
+            }
+
             /// True for a command (a request that may change the store).
             pub fn is_command(&self) -> bool {
                 match self {
@@ -336,11 +345,13 @@ fn shorten(text: &str) -> String {
 
 /// `get_config`: the configuration in force and its version.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetConfig {}
 
 /// `get_lead`: a lead by id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetLead {
     /// The lead.
@@ -349,6 +360,7 @@ pub struct GetLead {
 
 /// `get_lead_by_number`: a lead by its number.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetLeadByNumber {
     /// The lead number.
@@ -357,6 +369,7 @@ pub struct GetLeadByNumber {
 
 /// `get_deal`: a deal by id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetDeal {
     /// The deal.
@@ -365,6 +378,7 @@ pub struct GetDeal {
 
 /// `get_customer`: a customer by id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetCustomer {
     /// The customer.
@@ -373,6 +387,7 @@ pub struct GetCustomer {
 
 /// `list_leads`: a page of leads (see [`LeadQuery`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ListLeads {
     /// Filters, search, sort and page.
@@ -381,6 +396,7 @@ pub struct ListLeads {
 
 /// `list_customers`: a page of customers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ListCustomers {
     /// Filters, search and page.
@@ -389,6 +405,7 @@ pub struct ListCustomers {
 
 /// `list_deals`: a page of deals.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ListDeals {
     /// Filters, search, sort and page.
@@ -397,6 +414,7 @@ pub struct ListDeals {
 
 /// `list_communications`: a page of inbound communications, arrival order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ListCommunications {
     /// Which ones.
@@ -407,6 +425,7 @@ pub struct ListCommunications {
 
 /// `deals_of_lead`: the deals created from a lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DealsOfLead {
     /// The lead.
@@ -415,6 +434,7 @@ pub struct DealsOfLead {
 
 /// `board`: the board of an account type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShowBoard {
     /// Which board.
@@ -423,6 +443,7 @@ pub struct ShowBoard {
 
 /// `deal_board`: the deal board of a pipeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShowDealBoard {
     /// The pipeline.
@@ -434,6 +455,7 @@ pub struct ShowDealBoard {
 
 /// `report_sources`: created, qualified, converted and lost leads per source.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportSources {
     /// The leads created in this interval.
@@ -442,6 +464,7 @@ pub struct ReportSources {
 
 /// `report_funnel`: how many leads reached each phase.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportFunnel {
     /// The account type.
@@ -453,6 +476,7 @@ pub struct ReportFunnel {
 
 /// `report_time_in_phase`: how long leads stay in each phase.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportTimeInPhase {
     /// The account type.
@@ -464,6 +488,7 @@ pub struct ReportTimeInPhase {
 
 /// `report_reasons`: closing and lost reasons.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportReasons {
     /// The leads closed in this interval.
@@ -472,11 +497,13 @@ pub struct ReportReasons {
 
 /// `report_workload`: open and rotten leads and overdue follow-ups per owner.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportWorkload {}
 
 /// `report_stuck`: open leads at least `days` in their phase.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportStuck {
     /// Days in the phase.
@@ -488,11 +515,13 @@ pub struct ReportStuck {
 
 /// `report_data_quality`: open leads missing what the daily routine asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportDataQuality {}
 
 /// `report_forecast`: open deals per stage, weighted by probability.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportForecast {
     /// One pipeline, or all.
@@ -501,6 +530,7 @@ pub struct ReportForecast {
 
 /// `history`: a record's history, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetHistory {
     /// The record.
@@ -509,6 +539,7 @@ pub struct GetHistory {
 
 /// `lead_history`: a lead's history with that of the leads merged into it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetLeadHistory {
     /// The lead.
@@ -517,6 +548,7 @@ pub struct GetLeadHistory {
 
 /// `activities`: the activities logged on a lead or deal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListActivities {
     /// The lead or deal.
@@ -525,6 +557,7 @@ pub struct ListActivities {
 
 /// `follow_ups`: the follow-ups of a lead or deal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListFollowUps {
     /// The lead or deal.
@@ -533,6 +566,7 @@ pub struct ListFollowUps {
 
 /// `communications_of_lead`: the communications attached to a lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommunicationsOfLead {
     /// The lead.
@@ -541,6 +575,7 @@ pub struct CommunicationsOfLead {
 
 /// `events_since`: the event outbox after a sequence number.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EventsSince {
     /// Events after this sequence number (0: from the start).
@@ -557,6 +592,7 @@ fn default_events() -> usize {
 
 /// `duplicates`: open leads duplicating a lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindDuplicates {
     /// The lead.
@@ -568,6 +604,7 @@ pub struct FindDuplicates {
 
 /// `duplicate_groups`: groups of open leads sharing a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindDuplicateGroups {
     /// The key.
@@ -576,6 +613,7 @@ pub struct FindDuplicateGroups {
 
 /// `customer_candidates`: customers matching a lead's e-mail or phone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerCandidates {
     /// The lead.
@@ -585,6 +623,7 @@ pub struct CustomerCandidates {
 /// `communication_matches`: the leads and customers an inbound
 /// communication's sender matches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MatchCommunication {
     /// The communication.
@@ -593,6 +632,7 @@ pub struct MatchCommunication {
 
 /// `bulk`: one action on many leads, each in its own unit of work.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Bulk {
     /// Which leads.
@@ -603,6 +643,7 @@ pub struct Bulk {
 
 /// Where an import reads its CSV.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ImportSource {
     /// A file on the host (`{"file": "leads.csv"}`).
@@ -613,17 +654,20 @@ pub enum ImportSource {
 
 /// `import`: leads from CSV.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Import {
     /// The CSV.
     pub source: ImportSource,
     /// Mapping, mode, account type, batch size, id and resume.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(transform = crate::schema::drawn_when_absent))]
     pub options: ImportOptions,
 }
 
 /// `export`: the leads a query selects, as CSV in the import's columns.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Export {
     /// Which leads.
@@ -633,7 +677,8 @@ pub struct Export {
 }
 
 /// What a request returns, tagged by `type`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Response {
@@ -802,7 +847,8 @@ pub enum Response {
 
 /// What [`Engine::handle_json`] answers: the wire version and either the
 /// response or the error.
-#[derive(Debug, Serialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Envelope {
     /// [`WIRE_VERSION`].
     pub wire: u32,

@@ -47,6 +47,7 @@ use crate::store::tally::{BoardCell, DealGroup, DealTally, LeadGroup, LeadTally,
 
 /// Which board to draw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BoardQuery {
     /// The account type whose phases are the columns.
@@ -81,6 +82,7 @@ impl BoardQuery {
 
 /// A lead on the board.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BoardCard {
     /// The lead.
     pub lead: LeadId,
@@ -106,6 +108,7 @@ pub struct BoardCard {
 
 /// One column: a non-closing phase.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BoardColumn {
     /// The phase.
     pub phase: PhaseRef,
@@ -129,6 +132,7 @@ pub struct BoardColumn {
 
 /// The board of an account type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Board {
     /// The account type.
     pub account_type: Code,
@@ -251,6 +255,7 @@ pub(crate) fn column_query(q: &BoardQuery, phase: &PhaseRef) -> LeadQuery {
 
 /// One stage of a deal board.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DealColumn {
     /// Stage code.
     pub stage: Code,
@@ -271,6 +276,7 @@ pub struct DealColumn {
 
 /// The deal board of a pipeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DealBoard {
     /// Pipeline code.
     pub pipeline: Code,

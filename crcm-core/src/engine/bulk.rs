@@ -38,7 +38,7 @@ use crate::engine::Engine;
 use crate::engine::commands::{Command, CommandOutput, DisqualifyLead, MoveLeadPhase, ReassignLead, UpdateLead};
 use crate::engine::query::{LeadQuery, LeadSort};
 use crate::rules::access::Actor;
-use crate::rules::error::Error;
+use crate::rules::error::{Error, ErrorReport};
 use crate::store::StoreExt;
 
 /// The most leads one bulk action takes.
@@ -46,6 +46,7 @@ pub const MAX_BULK: usize = 10_000;
 
 /// What to do to each lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "type")]
 #[non_exhaustive]
 pub enum BulkAction {
@@ -118,6 +119,7 @@ impl BulkAction {
 // One per bulk action, never stored in bulk (see `Select`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "type")]
 #[non_exhaustive]
 pub enum BulkTarget {
@@ -135,7 +137,8 @@ pub enum BulkTarget {
 }
 
 /// What happened to one lead.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum BulkOutcome {
     /// The command applied; the lead is now at this version.
@@ -145,13 +148,14 @@ pub enum BulkOutcome {
     },
     /// The command was refused (or failed); the lead is unchanged.
     Refused {
-        /// Why.
-        error: Error,
+        /// Why: the error as data, as a request's error is answered.
+        error: ErrorReport,
     },
 }
 
 /// One lead's line of a bulk report.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BulkItem {
     /// The lead.
     pub lead: LeadId,
@@ -161,7 +165,8 @@ pub struct BulkItem {
 }
 
 /// The result of a bulk action: a line per lead, in target order.
-#[derive(Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BulkReport {
     /// Per lead.
     pub items: Vec<BulkItem>,
@@ -242,7 +247,7 @@ impl Engine {
                 Ok(_) => BulkOutcome::Applied {
                     version: self.store.lead(lead).await.ok().flatten().map_or(0, |l| l.version),
                 },
-                Err(error) => BulkOutcome::Refused { error },
+                Err(error) => BulkOutcome::Refused { error: error.report() },
             };
             match outcome {
                 BulkOutcome::Applied { .. } => report.applied += 1,

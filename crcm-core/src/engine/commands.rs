@@ -83,6 +83,7 @@ macro_rules! command_enum {
         /// typed command of the same name (see the list above); the
         /// `type` is that command's [`TypedCommand::NAME`].
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(tag = "type", rename_all = "snake_case")]
         #[non_exhaustive]
         // A command is built, run and dropped; boxing the larger variants would only add allocations.
@@ -167,6 +168,7 @@ for_each_command!(command_enum);
 
 /// What a command produced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CommandOutput {
@@ -385,6 +387,7 @@ impl ChangedDeal {
 /// Replace the configuration (manager). `expected_version` guards against
 /// overwriting a change made meanwhile (`None` for the first configuration).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetConfig {
     /// The new configuration.
@@ -427,6 +430,7 @@ impl TypedCommand for SetConfig {
 
 /// Create a lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateLead {
     /// Its fields.
@@ -451,6 +455,7 @@ impl TypedCommand for CreateLead {
 
 /// Edit lead fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLead {
     /// The lead.
@@ -472,6 +477,7 @@ impl TypedCommand for UpdateLead {
 
 /// Set New or Contacted by hand.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetLeadStatus {
     /// The lead.
@@ -493,6 +499,7 @@ impl TypedCommand for SetLeadStatus {
 
 /// Move a lead to another phase of its account type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MoveLeadPhase {
     /// The lead.
@@ -528,6 +535,7 @@ impl TypedCommand for MoveLeadPhase {
 
 /// Record a closing reason (closing phases only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetClosingReason {
     /// The lead.
@@ -553,6 +561,7 @@ impl TypedCommand for SetClosingReason {
 
 /// Change the account type, with a phase valid for the new type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeAccountType {
     /// The lead.
@@ -578,6 +587,7 @@ impl TypedCommand for ChangeAccountType {
 
 /// Qualify: link or create a customer and create a deal, in one step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct QualifyLead {
     /// The lead.
@@ -617,6 +627,7 @@ impl TypedCommand for QualifyLead {
 /// can have several deals), for the lead's customer, at the first stage of
 /// the chosen pipeline or the default one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpenDeal {
     /// The lead.
@@ -643,6 +654,7 @@ impl TypedCommand for OpenDeal {
 
 /// Disqualify / Lost with a reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DisqualifyLead {
     /// The lead.
@@ -668,6 +680,7 @@ impl TypedCommand for DisqualifyLead {
 
 /// Reopen a disqualified lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReopenLead {
     /// The lead.
@@ -689,6 +702,7 @@ impl TypedCommand for ReopenLead {
 /// communications, deals and tags move to the lead that remains (see
 /// [`rules::merge`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MergeLead {
     /// The duplicate.
@@ -712,6 +726,7 @@ impl TypedCommand for MergeLead {
 
 /// Give a lead another owner (manager).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReassignLead {
     /// The lead.
@@ -735,6 +750,7 @@ impl TypedCommand for ReassignLead {
 
 /// Replace a lead's record team (owner or manager).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetLeadTeam {
     /// The lead.
@@ -758,6 +774,7 @@ impl TypedCommand for SetLeadTeam {
 
 /// Delete a lead (admin; refused while links exist).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeleteLead {
     /// The lead.
@@ -782,6 +799,7 @@ impl TypedCommand for DeleteLead {
 
 /// Link an order or invoice to a lead (quotations are refused: they belong to deals).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LinkLeadDocument {
     /// The lead.
@@ -807,6 +825,7 @@ impl TypedCommand for LinkLeadDocument {
 
 /// Move a deal within its pipeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MoveDealStage {
     /// The deal.
@@ -831,6 +850,7 @@ impl TypedCommand for MoveDealStage {
 
 /// Win a deal (the lead becomes Converted).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WinDeal {
     /// The deal.
@@ -856,6 +876,7 @@ impl TypedCommand for WinDeal {
 
 /// Lose a deal with a reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoseDeal {
     /// The deal.
@@ -885,6 +906,7 @@ impl TypedCommand for LoseDeal {
 
 /// Reopen a won or lost deal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReopenDeal {
     /// The deal.
@@ -910,6 +932,7 @@ impl TypedCommand for ReopenDeal {
 
 /// Set an open deal's probability by hand (`None`: follow the stage again).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetDealProbability {
     /// The deal.
@@ -932,6 +955,7 @@ impl TypedCommand for SetDealProbability {
 
 /// Edit deal fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDeal {
     /// The deal.
@@ -953,6 +977,7 @@ impl TypedCommand for UpdateDeal {
 
 /// Link a quotation, order or invoice to a deal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LinkDealDocument {
     /// The deal.
@@ -977,6 +1002,7 @@ impl TypedCommand for LinkDealDocument {
 
 /// Create a customer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     /// Its fields.
@@ -996,6 +1022,7 @@ impl TypedCommand for CreateCustomer {
 
 /// Add a contact person to a customer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddContact {
     /// The customer.
@@ -1017,6 +1044,7 @@ impl TypedCommand for AddContact {
 
 /// Log a note, call, e-mail or meeting on a lead's or deal's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogActivity {
     /// The lead or deal.
@@ -1047,6 +1075,7 @@ impl TypedCommand for LogActivity {
 
 /// Schedule a follow-up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleFollowUp {
     /// The lead or deal.
@@ -1074,6 +1103,7 @@ impl TypedCommand for ScheduleFollowUp {
 
 /// Mark a follow-up done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompleteFollowUp {
     /// The follow-up.
@@ -1096,6 +1126,7 @@ impl TypedCommand for CompleteFollowUp {
 /// Record an inbound call or e-mail; it is linked to the one open lead whose
 /// phone or e-mail matches, if exactly one does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReceiveCommunication {
     /// The communication.
@@ -1117,6 +1148,7 @@ impl TypedCommand for ReceiveCommunication {
 
 /// Attach a communication to a lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AttachCommunication {
     /// The communication.
@@ -1141,6 +1173,7 @@ impl TypedCommand for AttachCommunication {
 
 /// Create a lead from a communication and attach it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateLeadFromCommunication {
     /// The communication.
@@ -1167,6 +1200,7 @@ impl TypedCommand for CreateLeadFromCommunication {
 
 /// Mark a communication "Ignored" (not related to sales).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IgnoreCommunication {
     /// The communication.

@@ -21,6 +21,7 @@ use crate::store::{LeadFilter, LeadOrder, PageRequest, StoreExt};
 
 /// What makes two leads duplicates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DuplicateKey {
@@ -40,6 +41,7 @@ impl DuplicateKey {
 
 /// Open leads that share one e-mail, phone, or company and contact name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DuplicateGroup {
     /// What they share.
     pub key: DuplicateKey,
@@ -58,6 +60,7 @@ pub const GROUP_LEADS: usize = 20;
 /// sender's e-mail or phone (the ones to attach to), then closed ones, then
 /// customers with that e-mail or phone.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommunicationMatches {
     /// Open leads, by number.
     pub open_leads: Vec<Lead>,

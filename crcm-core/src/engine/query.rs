@@ -45,6 +45,7 @@ use crate::store::query::{
 
 /// What a lead list is sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum LeadSort {
@@ -67,6 +68,7 @@ pub enum LeadSort {
 
 /// A lead list: filters (AND), search, sort and page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct LeadQuery {
     /// Value filters (status, owner, phase, tags, date ranges, missing values...).
@@ -255,6 +257,7 @@ impl LeadQuery {
 
 /// A customer list: filters, search and page (customers in creation order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct CustomerQuery {
     /// Value filters.
@@ -278,6 +281,7 @@ impl CustomerQuery {
 
 /// A deal list: filters, search over titles, sort and page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct DealQuery {
     /// Value filters.

@@ -40,6 +40,7 @@ use crate::store::{DealFilter, LeadFilter, LeadOrder, Page, PageRequest, StoreEx
 
 /// A report's interval, `[from, before)`; an unset end is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Interval {
     /// At or after.
@@ -75,6 +76,7 @@ impl Interval {
 /// Conversion by source: of the leads created in the interval, how many
 /// per source are now qualified (or converted), converted, and lost.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SourceRow {
     /// The source (`None`: leads without one).
     pub source: Option<Code>,
@@ -95,6 +97,7 @@ pub struct SourceRow {
 
 /// Why leads were closed: one reason and how many leads carry it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReasonRow {
     /// `lost` (disqualified leads' lost reason) or `closing` (the closing
     /// reason of leads in a closing phase).
@@ -107,6 +110,7 @@ pub struct ReasonRow {
 
 /// One sales person's open work.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WorkloadRow {
     /// The owner.
     pub owner: UserId,
@@ -120,6 +124,7 @@ pub struct WorkloadRow {
 
 /// How many open leads lack one value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MissingCount {
     /// The value.
     pub field: LeadField,
@@ -130,6 +135,7 @@ pub struct MissingCount {
 /// Seed 004's data quality: open leads that lack values, and the first ones
 /// to clarify (no expected close date and no description).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DataQuality {
     /// Open leads.
     pub open: u64,
@@ -142,6 +148,7 @@ pub struct DataQuality {
 
 /// The deal pipeline's value and forecast at one stage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ForecastRow {
     /// Pipeline.
     pub pipeline: Code,
@@ -157,6 +164,7 @@ pub struct ForecastRow {
 
 /// One phase of the funnel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FunnelRow {
     /// The phase's code.
     pub phase: Code,
@@ -175,6 +183,7 @@ pub struct FunnelRow {
 /// The funnel of one account type (seed 002): of the leads created in an
 /// interval, how many reached each phase, from their phase history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Funnel {
     /// The account type.
     pub account_type: Code,
@@ -186,6 +195,7 @@ pub struct Funnel {
 
 /// How long leads stayed in one phase.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PhaseTimeRow {
     /// The phase's code.
     pub phase: Code,

@@ -31,6 +31,7 @@ use thiserror::Error as ThisError;
 
 /// A user's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Works their own leads (seed 004 "Sales person").
@@ -53,6 +54,7 @@ impl fmt::Display for Role {
 
 /// Who issues a command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     /// The host application's user id.
@@ -70,6 +72,7 @@ impl Actor {
 
 /// What an actor asked to do (named in permission errors).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Create a lead owned by someone else.
@@ -119,6 +122,7 @@ fn deny(actor: &Actor, action: Action, reason: DenyReason) -> PermissionError {
 
 /// Why a command was not allowed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DenyReason {
@@ -323,6 +327,7 @@ pub fn sees_deal(seen: Option<&Visible>, deal: &Deal) -> bool {
 
 /// A command the actor's role or relation to the record does not allow.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[error("{user} ({role}) may not {action}: {reason}")]
 pub struct PermissionError {
     /// Who asked.

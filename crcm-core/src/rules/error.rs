@@ -61,6 +61,7 @@ pub enum Error {
 /// One row of the error table: a stable number, the group it belongs to, a
 /// snake_case name and what it means. The C ABI and JSON clients get these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorCode {
     /// The stable number (grouped by thousands: 1xxx input, 2xxx permission,
     /// 3xxx not found, 4xxx conflict, 5xxx rule refusals by machine,
@@ -359,6 +360,7 @@ fn input_code(e: &InputError) -> ErrorCode {
 
 /// An [`Error`] as data: what the C ABI and JSON clients receive.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorReport {
     /// The stable number from the error table.
     pub code: u32,

@@ -288,10 +288,18 @@ pub fn set_status(ctx: &Ctx<'_>, lead: &Lead, status: LeadStatus) -> Result<(Uni
 /// Puts the lead in `phase`. A phase change restarts the time in phase and
 /// clears the closing reason: a reason belongs to the closing phase it was
 /// recorded in.
+///
+/// Each entry is strictly later than the one before (by a microsecond when
+/// the clock has not moved on or went back): a stay is known by its lead,
+/// phase and entry time, so two stays of one lead never share an instant.
 pub(crate) fn enter_phase(next: &mut Lead, config: &Config, phase: Option<PhaseRef>, now: DateTime<Utc>) {
     if next.phase != phase {
         next.phase = phase;
-        next.phase_entered_at = now;
+        let after_last = next
+            .phase_entered_at
+            .checked_add_signed(chrono::TimeDelta::microseconds(1))
+            .unwrap_or(now);
+        next.phase_entered_at = now.max(after_last);
         next.closing_reason = None;
         next.closing_note = None;
     }

@@ -35,6 +35,7 @@ use crate::domain::lead::{Lead, LeadStatus};
 
 /// Lifecycle actions: what a command asks of a lead's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LeadAction {
     /// Set New by hand.
@@ -197,6 +198,7 @@ pub fn closing_reason_allowed(config: &Config, lead: &Lead) -> Result<(), PhaseE
 
 /// Deal actions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DealAction {
     /// Move to a stage of this kind.
@@ -248,6 +250,7 @@ pub fn deal_transition(status: DealStatus, action: DealAction, stage: &Code) -> 
 
 /// A refused lead lifecycle command (New, Contacted, Qualified, Converted, Disqualified, Merged).
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum LeadError {
     /// Seed 001: only New and Contacted are picked by hand; other statuses are reached by an action.
@@ -317,6 +320,7 @@ pub enum LeadError {
 
 /// What is linked to a lead; a lead with any link is not deleted (seed 003).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeadLinks {
     /// Linked documents (orders, invoices), by the ERP's id.
     pub documents: Vec<String>,
@@ -360,6 +364,7 @@ impl std::fmt::Display for LeadLinks {
 
 /// A refused lead phase command.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum PhaseError {
     /// Seed 000: "Each lead phase belongs to one account type."
@@ -408,6 +413,7 @@ pub enum PhaseError {
 
 /// A refused deal command.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum DealError {
     /// The stage is not part of the deal's pipeline.
@@ -461,6 +467,7 @@ pub enum DealError {
 
 /// A refused command on an inbound communication.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum CommunicationError {
     /// The communication was marked ignored (not related to sales).
@@ -481,6 +488,7 @@ pub enum CommunicationError {
 
 /// Which configured list a reason comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonKind {
     /// A closing reason (recorded in a closing phase).
@@ -500,6 +508,7 @@ impl std::fmt::Display for ReasonKind {
 
 /// A reason (closing or lost) that is unknown or lacks its note.
 #[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum ReasonError {
     /// The code names no configured reason.

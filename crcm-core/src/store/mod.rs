@@ -89,6 +89,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// What a successful commit reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommitReceipt {
     /// Sequence of the first event written (when `events > 0`).
     pub first_seq: u64,

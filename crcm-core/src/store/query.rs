@@ -121,6 +121,7 @@ pub fn company_contact_key(lead: &Lead) -> Option<String> {
 /// or the record's phone must equal `phone` (the search text read as a phone
 /// number, when it is one).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Search {
     /// Lower-cased word prefixes (see [`words`]), all required.
@@ -144,6 +145,7 @@ impl Search {
 
 /// A half-open time interval `[from, before)`; an unset end is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeRange {
     /// At or after.
@@ -181,6 +183,7 @@ impl TimeRange {
 /// A half-open date interval `[from, before)`; an unset end is open. A record
 /// without the date never matches a set interval.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct DateRange {
     /// On or after.
@@ -216,6 +219,7 @@ pub fn date_key(d: NaiveDate) -> i64 {
 
 /// A value a lead can lack, for data-quality lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LeadField {
     /// Expected close date.
@@ -276,6 +280,7 @@ impl LeadField {
 /// Leads that sat in a phase since before that phase's cutoff (how the engine
 /// expresses "rotten" and "stuck": see [`crate::engine::query`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct PhaseCutoffs {
     /// Per phase: the lead entered the phase at or before this time.
@@ -297,6 +302,7 @@ impl PhaseCutoffs {
 /// Closed leads (or open ones): a lead is closed when its status is closed
 /// (converted, disqualified, merged) or it sits in one of the closing phases.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Closed {
     /// The configuration's closing phases.
@@ -315,6 +321,7 @@ impl Closed {
 /// A typed lead filter that every backend answers natively. Every set field
 /// must match (AND); the default matches every lead.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct LeadFilter {
     /// Number equals.
@@ -386,6 +393,7 @@ pub struct LeadFilter {
 /// The leads (or deals) an actor sees when their role does not see all: those
 /// owned by one of `owners`, and those whose record team has `member`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Visible {
     /// Records owned by one of these users are seen.
     pub owners: BTreeSet<UserId>,
@@ -468,6 +476,7 @@ impl LeadFilter {
 /// beside the lead (SQL: columns and term rows; sled: a row per lead) so that
 /// a query never decodes a lead it does not return.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeadRow {
     /// Lead id.
     pub id: LeadId,
@@ -577,6 +586,7 @@ impl LeadRow {
 
 /// What leads are sorted by.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "by", content = "ranks")]
 pub enum LeadKey {
     /// Lead number (the default).
@@ -600,6 +610,7 @@ pub enum LeadKey {
 
 /// A lead order: a key, then the id, both ascending or both descending.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct LeadOrder {
     /// The sort key.
@@ -640,6 +651,7 @@ pub fn priority_rank(ranks: &[Code], priority: Option<&Code>) -> i64 {
 /// A typed deal filter (AND of the set fields); deals are listed in a
 /// [`DealOrder`] (by default by id: creation order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct DealFilter {
     /// From this lead.
@@ -675,6 +687,7 @@ pub fn deal_words(deal: &Deal) -> Vec<String> {
 
 /// What deals are sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DealKey {
     /// Creation (the id; the default).
@@ -689,6 +702,7 @@ pub enum DealKey {
 
 /// A deal order: a key, then the id, both ascending or both descending.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct DealOrder {
     /// The sort key.
@@ -730,6 +744,7 @@ impl DealFilter {
 /// A typed customer filter (AND of the set fields); customers are ordered by
 /// id (creation order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct CustomerFilter {
     /// Reached at this normalized e-mail: its own or a contact person's
@@ -761,6 +776,7 @@ impl CustomerFilter {
 
 /// A typed communication filter; communications are ordered by arrival, then id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct CommunicationFilter {
     /// Attached to this lead.
@@ -778,6 +794,7 @@ impl CommunicationFilter {
 
 /// A typed follow-up filter (AND of the set fields).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct FollowUpFilter {
     /// Assigned to.
@@ -802,6 +819,7 @@ impl FollowUpFilter {
 // would only make selects harder to write.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "of")]
 pub enum Select {
     /// Leads, in a chosen order.
@@ -1022,6 +1040,7 @@ impl<'de> Deserialize<'de> for Cursor {
 
 /// Which page to return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct PageRequest {
     /// Start after this position (`None`: from the start).
@@ -1065,6 +1084,7 @@ impl PageRequest {
 
 /// One page of records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Page<T> {
     /// The records, in order.
     pub items: Vec<T>,

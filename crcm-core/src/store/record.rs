@@ -14,6 +14,7 @@ use crate::domain::lead::Lead;
 // the larger variants would only add allocations.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", content = "record", rename_all = "snake_case")]
 pub enum Record {
     /// A lead.

@@ -25,6 +25,7 @@ use crate::domain::lead::Lead;
 /// One stay of a lead in a phase. A store keeps one per (lead, phase, entered
 /// at): a later step with the same key (the stay, now ended) replaces it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PhaseStep {
     /// The lead.
     pub lead: LeadId,

@@ -21,6 +21,7 @@ use crate::store::steps::PhaseStep;
 /// currency of expected revenue: the unit a backend keeps counted in the
 /// same transaction as the leads, so the board never loads leads.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BoardCell {
     /// Account type of the leads.
     pub account_type: Code,
@@ -82,6 +83,7 @@ pub fn board_cells_of<'a>(account_type: &Code, leads: impl IntoIterator<Item = &
 
 /// What leads are grouped by in a [`LeadTally`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LeadGroup {
     /// Account type.
@@ -136,6 +138,7 @@ impl LeadGroup {
 /// Counts (and sums the expected revenue of) the leads a filter matches,
 /// grouped: a SQL `GROUP BY`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct LeadTally {
     /// Which leads.
@@ -146,6 +149,7 @@ pub struct LeadTally {
 
 /// One group of a tally.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TallyRow {
     /// The group's values, one per grouping (`None`: the leads without one).
     pub key: Vec<Option<String>>,
@@ -199,6 +203,7 @@ impl LeadTally {
 
 /// What deals are grouped by in a [`DealTally`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DealGroup {
     /// Pipeline.
@@ -231,6 +236,7 @@ impl DealGroup {
 
 /// Counts deals and sums their value and probability-weighted value, grouped.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct DealTally {
     /// Which deals.
@@ -255,6 +261,7 @@ impl DealTally {
 
 /// Counts follow-ups per assignee.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct FollowUpTally {
     /// Which follow-ups.
@@ -278,6 +285,7 @@ impl FollowUpTally {
 /// interval, how many ever entered each phase. A lead counts once per phase
 /// however often it entered it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PhaseReachTally {
     /// The account type.
     pub account_type: Code,
@@ -317,6 +325,7 @@ impl PhaseReachTally {
 /// an interval, grouped by phase and whole hours, with the summed seconds.
 /// The average is exact; the median is read from the hours.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PhaseTimeTally {
     /// The account type.
     pub account_type: Code,
@@ -365,6 +374,7 @@ pub fn step_seen(
 // Built once per report and never stored in bulk (see `Select`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "of")]
 pub enum Tally {
     /// Leads.

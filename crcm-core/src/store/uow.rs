@@ -18,6 +18,7 @@ use crate::store::steps::PhaseStep;
 /// One entity write with its optimistic-concurrency precondition.
 #[allow(clippy::large_enum_variant)] // see `Record`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Write {
     /// Insert (`expected: None`, the record must not exist; it is stored at
@@ -53,6 +54,7 @@ impl Write {
 /// the commit fails with a conflict (and the engine re-runs the command) when
 /// it no longer holds. Checked atomically with the writes' own preconditions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "guard", rename_all = "snake_case")]
 pub enum Guard {
     /// The record still exists at this version.
@@ -100,6 +102,7 @@ impl Guard {
 
 /// A new configuration version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConfigWrite {
     /// The configuration.
     pub config: Config,
@@ -116,6 +119,7 @@ pub struct ConfigWrite {
 /// `testing` feature), so nothing outside crcm commits around the rules; a
 /// backend reads it through its accessors.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnitOfWork {
     /// Who issued the command.
     pub(crate) actor: UserId,

@@ -20,11 +20,20 @@ use crate::rules::access::Actor;
 use crate::store::{CommunicationFilter, PageRequest};
 use crate::testing::{StoreFactory, ann, bob, fixture_engine, maria, root};
 
-/// A client of the JSON entry point that remembers the request types it sent.
+/// A client of the JSON entry point that remembers the request types it sent
+/// and the first exchange of each (the wire samples).
 struct Client {
     engine: Engine,
     sent: BTreeSet<String>,
+    exchanges: Vec<Value>,
+    /// Whether a refused request's exchange is among them.
+    refusal: bool,
 }
+
+/// The wire samples: the first request of each type the case sends, and its
+/// answer, as JSON text (`CRCM_BLESS=1` on the in-memory store rewrites it).
+const WIRE_SAMPLES: &str = include_str!("../../tests/golden/wire.json");
+const WIRE_SAMPLES_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/wire.json");
 
 impl Client {
     /// Sends `body` (a JSON object with its `type`) as `actor`, as text, and
@@ -32,12 +41,17 @@ impl Client {
     async fn envelope(&mut self, actor: &Actor, mut body: Value) -> Value {
         let name = body["type"].as_str().unwrap_or_default().to_owned();
         body["actor"] = serde_json::to_value(actor).unwrap_or_default();
+        body["wire"] = json!(crate::engine::api::WIRE_VERSION);
         let text = serde_json::to_string(&body).unwrap_or_default();
         let answer = self.engine.handle_json(&text).await;
-        self.sent.insert(name);
         let envelope: Value =
             serde_json::from_str(&answer).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {answer}"));
         assert_eq!(envelope["wire"], 1, "{envelope}");
+        let first_refusal = envelope.get("error").is_some() && !self.refusal;
+        if self.sent.insert(name) || first_refusal {
+            self.refusal |= first_refusal;
+            self.exchanges.push(json!({"request": body, "answer": envelope}));
+        }
         envelope
     }
 
@@ -90,11 +104,14 @@ macro_rules! typed {
 /// Every request type, sent as JSON text, answers as its typed call; the
 /// case fails when a type is added to [`Body`] and not sent here.
 pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>) {
+    let _ids = crate::testing::ScriptedIds::start(1);
     let engine = fixture_engine(&*factory).await.with_clock(Arc::new(at));
     let e = engine.clone();
     let mut c = Client {
         engine,
         sent: BTreeSet::new(),
+        exchanges: Vec::new(),
+        refusal: false,
     };
     let (ann, bob, maria, root) = (ann(), bob(), maria(), root());
 
@@ -654,10 +671,16 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
     )
     .await;
 
+    // A lead out of a stranger's sight is not found, as if it did not exist.
+    let stranger = Actor::new(crate::user_id!("zed"), crate::rules::access::Role::SalesPerson);
+    let refused = c.envelope(&stranger, json!({"type": "get_lead", "id": ada_id})).await;
+    assert_eq!(refused["error"]["name"], "not_found", "{refused}");
+
     let sent: BTreeSet<&str> = c.sent.iter().map(String::as_str).collect();
     let all: BTreeSet<&str> = Body::NAMES.iter().copied().collect();
     let missing: Vec<_> = all.difference(&sent).collect();
     assert!(missing.is_empty(), "request types never sent: {missing:?}");
+    same_as_the_samples(&c.exchanges, e.store().backend());
     eprintln!(
         "every request type over JSON on {}: {} types sent, each answered as its typed call",
         e.store().backend(),
@@ -869,4 +892,26 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(unchanged, lead);
     }
+}
+
+/// The exchanges equal the wire samples, request and answer, byte for byte
+/// once pretty-printed: every backend answers the same JSON.
+fn same_as_the_samples(exchanges: &[Value], backend: &str) {
+    let text = serde_json::to_string_pretty(exchanges).unwrap_or_default() + "\n";
+    if std::env::var_os("CRCM_BLESS").is_some() && backend == "memory" {
+        std::fs::write(WIRE_SAMPLES_PATH, &text).unwrap_or_else(|e| panic!("{WIRE_SAMPLES_PATH}: {e}"));
+        return;
+    }
+    let samples: Vec<Value> = serde_json::from_str(WIRE_SAMPLES).unwrap_or_default();
+    for (i, (got, sample)) in exchanges.iter().zip(&samples).enumerate() {
+        assert_eq!(
+            got, sample,
+            "exchange {i} on {backend} differs from tests/golden/wire.json (CRCM_BLESS=1 on the memory store rewrites it)"
+        );
+    }
+    assert_eq!(
+        exchanges.len(),
+        samples.len(),
+        "as many exchanges as samples on {backend}"
+    );
 }

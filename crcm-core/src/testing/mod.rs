@@ -394,3 +394,24 @@ impl AllLeads for Engine {
         }
     }
 }
+
+/// While it lives, new ids on this thread come from a counter (valid UUID
+/// v7s, in creation order) instead of the clock and randomness, so a case's
+/// JSON is the same on every run and every backend. Engine calls awaited on
+/// this thread (as [`run`] does) get them.
+#[must_use = "the script stops when the guard is dropped"]
+pub struct ScriptedIds(());
+
+impl ScriptedIds {
+    /// Starts the script at `first`.
+    pub fn start(first: u64) -> Self {
+        crate::domain::ids::scripted::set(Some(first));
+        Self(())
+    }
+}
+
+impl Drop for ScriptedIds {
+    fn drop(&mut self) {
+        crate::domain::ids::scripted::set(None);
+    }
+}

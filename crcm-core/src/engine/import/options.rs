@@ -172,6 +172,7 @@ impl FromStr for ImportField {
 
 /// What happens to a column that is neither a field nor mapped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OtherColumns {
     /// The import is refused, naming the columns (a typo in a header is not
@@ -184,6 +185,7 @@ pub enum OtherColumns {
 
 /// How a file's columns become lead fields (see the [module docs](crate::engine::import)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(from = "MappingForm", into = "MappingForm")]
 pub struct ImportMapping {
     /// Columns by header (case-insensitive): the field each fills, or `None`
@@ -217,6 +219,7 @@ impl Default for ImportMapping {
 /// [`ImportMapping`]'s JSON form: every pair and triple as an object with
 /// named parts, every part optional.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 struct MappingForm {
     columns: Vec<ColumnForm>,
@@ -227,6 +230,7 @@ struct MappingForm {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ColumnForm {
     column: String,
@@ -235,6 +239,7 @@ struct ColumnForm {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ConstantForm {
     field: ImportField,
@@ -242,6 +247,7 @@ struct ConstantForm {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ValueForm {
     field: ImportField,
@@ -360,6 +366,7 @@ impl ImportMapping {
 /// All-or-nothing or skip-invalid (`all_or_nothing`, `skip_invalid`; the
 /// command line's `all-or-nothing` and `skip-invalid` are read too).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ImportMode {
     /// Every row is checked first; one refused row and nothing is imported.
@@ -387,6 +394,7 @@ impl FromStr for ImportMode {
 /// (`{"mode": "skip_invalid", "mapping": {"columns": [{"column": "E-mail",
 /// "field": "email"}]}}`), and a new `id` is drawn when none is given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ImportOptions {
     /// Columns to fields.
@@ -399,6 +407,7 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// This import's identity: give an interrupted import's id (and the same
     /// batch size) with `resume` to continue it.
+    #[cfg_attr(feature = "schema", schemars(transform = crate::schema::drawn_when_absent))]
     pub id: ImportId,
     /// Skip the rows of the batches that import `id` already committed.
     pub resume: bool,

@@ -11,6 +11,7 @@ use super::MAX_LISTED;
 
 /// Why a row was not imported: one reason each.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RowProblem {
     /// A required field has no value.
@@ -80,6 +81,7 @@ impl fmt::Display for RowProblem {
 
 /// A row that was not imported, with every reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RowRejection {
     /// The line the row starts on (the header is line 1).
     pub line: u64,
@@ -102,6 +104,7 @@ impl fmt::Display for RowRejection {
 
 /// A row not imported because its e-mail or phone is a lead's already.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RowDuplicate {
     /// The line the row starts on.
     pub line: u64,
@@ -126,6 +129,7 @@ impl fmt::Display for RowDuplicate {
 
 /// Which pass an import is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStage {
     /// All-or-nothing: checking every row before writing.
@@ -136,6 +140,7 @@ pub enum ImportStage {
 
 /// Where an import stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportProgress {
     /// The pass.
     pub stage: ImportStage,
@@ -173,6 +178,7 @@ impl ImportObserver for () {}
 
 /// What an import did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportReport {
     /// The import's id (to resume it).
     pub id: ImportId,
