@@ -27,8 +27,9 @@ pub use uuid;
 pub mod domain;
 pub mod engine;
 pub mod rules;
+/// The JSON Schema of the wire format (feature `schema`).
 #[cfg(feature = "schema")]
-pub mod schema;
+pub use engine::schema;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

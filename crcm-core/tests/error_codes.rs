@@ -57,8 +57,9 @@ fn samples() -> Vec<Error> {
         InputError::InvalidCurrency { value: "XAU".into() }.into(),
         InputError::NegativeAmount { minor: -5 }.into(),
         InputError::ProbabilityOutOfRange { value: 101 }.into(),
-        InputError::Required {
-            field: field("contact name or company"),
+        InputError::Required { field: field("name") }.into(),
+        InputError::OneOfRequired {
+            fields: vec![field("first_name"), field("last_name"), field("company")],
         }
         .into(),
         InputError::TooLong {
@@ -153,10 +154,11 @@ fn samples() -> Vec<Error> {
         .into(),
         ConfigError::InUse {
             uses: vec![ItemInUse {
-                item: ConfigItem::Tag { code: code("vip") }.to_string(),
-                count: 2,
-                what: "leads".into(),
-                examples: vec!["lead 1".into(), "lead 2".into()],
+                item: ConfigItem::Tag { code: code("vip") },
+                leads: 2,
+                deals: 0,
+                lead_examples: vec![1, 2],
+                deal_examples: Vec::new(),
             }],
         }
         .into(),
@@ -206,12 +208,18 @@ fn samples() -> Vec<Error> {
         }
         .into(),
         PhaseError::NotInAccountType {
-            phase: "b2c/NEW".into(),
+            phase: PhaseRef {
+                account_type: code("b2c"),
+                code: code("NEW"),
+            },
             account_type: code("b2b"),
         }
         .into(),
         PhaseError::UnknownPhase {
-            phase: "b2b/NOPE".into(),
+            phase: PhaseRef {
+                account_type: code("b2b"),
+                code: code("NOPE"),
+            },
         }
         .into(),
         PhaseError::NoPhases {
@@ -224,7 +232,7 @@ fn samples() -> Vec<Error> {
         .into(),
         PhaseError::NotClosingPhase {
             number: 7,
-            phase: phase.to_string(),
+            phase: Some(phase.clone()),
         }
         .into(),
         PhaseError::LeadClosed {

@@ -41,6 +41,7 @@ pub enum Outcome {
 /// A classification of leads (seed 000 "account type", seed 003/004 "lead type": one concept).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct AccountType {
     /// Unique code.
     pub code: Code,
@@ -68,6 +69,7 @@ impl fmt::Display for PhaseRef {
 /// A step of a funnel (seed 000 "lead phase"; seed 003/004 "lead status").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Phase {
     /// The one account type this phase belongs to.
     pub account_type: Code,
@@ -102,6 +104,7 @@ impl Phase {
 /// Why a lead in a closing phase was closed (seed 000: Won, Lost, Competitor).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ClosingReason {
     /// Unique code.
     pub code: Code,
@@ -117,6 +120,7 @@ pub struct ClosingReason {
 /// A reason for Disqualify / Lost on a lead, or for losing a deal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct LostReason {
     /// Unique code.
     pub code: Code,
@@ -130,6 +134,7 @@ pub struct LostReason {
 /// Where leads come from (seed 002 "Lead Sources").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct LeadSource {
     /// Unique code.
     pub code: Code,
@@ -143,6 +148,7 @@ pub type Color = String;
 /// Lead importance (seed 002: Urgent, High, Medium, Low, None), with a colour (seed 003).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Priority {
     /// Unique code.
     pub code: Code,
@@ -157,6 +163,7 @@ pub struct Priority {
 /// A tag for grouping leads, with a colour (seed 004).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Tag {
     /// Unique code.
     pub code: Code,
@@ -189,6 +196,7 @@ pub enum CustomFieldKind {
 /// A field an administrator adds to leads (seed 002 "custom fields").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CustomFieldDef {
     /// Unique name (a [`Code`]).
     pub name: Code,
@@ -238,6 +246,7 @@ impl StageKind {
 /// A stage of a deal pipeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Stage {
     /// Code, unique within the pipeline.
     pub code: Code,
@@ -252,6 +261,7 @@ pub struct Stage {
 /// An ordered list of deal stages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// Unique code.
     pub code: Code,
@@ -292,6 +302,7 @@ pub enum UnphasedAccountTypes {
 /// Global settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Region for phone numbers entered without a country prefix (ISO 3166 alpha-2).
     pub default_phone_region: String,
@@ -343,6 +354,7 @@ impl fmt::Display for Visibility {
 /// leads they work (own and record team) and managers and admins see all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct VisibilityRules {
     /// What a sales person sees.
     pub sales_person: Visibility,
@@ -366,6 +378,7 @@ impl Default for VisibilityRules {
 /// [`Visibility::Team`] (seed 004's sales teams).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct SalesTeam {
     /// Code.
     pub code: Code,
@@ -378,6 +391,7 @@ pub struct SalesTeam {
 /// All reference data, stored as one versioned document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Global settings.
     pub settings: Settings,
@@ -1016,16 +1030,43 @@ pub enum ConfigError {
 }
 
 /// A configuration item that a change would remove while data uses it.
-#[derive(Clone, Debug, PartialEq, Eq, ThisError, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[error("{item} is used by {count} {what} (for example {examples})", examples = .examples.join(", "))]
 pub struct ItemInUse {
-    /// The item, e.g. `phase B2B/QUOTE`.
-    pub item: String,
-    /// How many records use it.
-    pub count: usize,
-    /// What kind of records (`leads`, `deals`).
-    pub what: String,
-    /// A few of them, by number or id.
-    pub examples: Vec<String>,
+    /// The item.
+    pub item: ConfigItem,
+    /// How many leads use it.
+    pub leads: u64,
+    /// How many deals use it.
+    pub deals: u64,
+    /// The numbers of a few of those leads.
+    pub lead_examples: Vec<u64>,
+    /// A few of those deals.
+    pub deal_examples: Vec<crate::domain::ids::DealId>,
 }
+
+impl fmt::Display for ItemInUse {
+    /// `tag vip is used by 2 leads (for example lead 1, lead 2)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut users = Vec::new();
+        if self.leads > 0 {
+            users.push(format!("{} leads", self.leads));
+        }
+        if self.deals > 0 {
+            users.push(format!("{} deals", self.deals));
+        }
+        let examples: Vec<String> = self
+            .lead_examples
+            .iter()
+            .map(|n| format!("lead {n}"))
+            .chain(self.deal_examples.iter().map(|d| format!("deal {}", d.0)))
+            .collect();
+        write!(f, "{} is used by {}", self.item, users.join(" and "))?;
+        if !examples.is_empty() {
+            write!(f, " (for example {})", examples.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ItemInUse {}

@@ -50,12 +50,14 @@ impl EntityKind {
     }
 }
 
-/// Names one stored entity.
+/// Names one stored entity: `{"type": "lead", "id": "…"}`, the form of a
+/// [`Subject`](crate::Subject) (stores written before read `kind` too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntityRef {
-    /// Its kind.
+    /// Its kind (JSON `type`).
+    #[serde(rename = "type", alias = "kind")]
     pub kind: EntityKind,
     /// Its id.
     pub id: Uuid,

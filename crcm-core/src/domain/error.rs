@@ -98,6 +98,13 @@ pub enum InputError {
         /// The field's name.
         field: String,
     },
+    /// Fields of which at least one must be filled, all left empty (a lead
+    /// needs a contact name or a company).
+    #[error("one of {} is required", .fields.join(", "))]
+    OneOfRequired {
+        /// The fields' names.
+        fields: Vec<String>,
+    },
     /// A text longer than its field allows.
     #[error("{field} is longer than {max} characters")]
     TooLong {

@@ -78,7 +78,8 @@ pub enum ImportFailure {
     /// A resume whose file, mapping, mode, account type or batch size
     /// differs from what was interrupted; nothing was written.
     #[error(
-        "import {id} committed {committed} batches of another file, mapping or batch size; resume it with what was interrupted"
+        "import {} committed {committed} batches of another file, mapping or batch size; resume it with what was interrupted",
+        .id.0
     )]
     ResumeMismatch {
         /// The import.
@@ -150,7 +151,10 @@ pub enum ImportFailure {
     },
     /// All-or-nothing: a row that passed the check was refused while
     /// importing (the configuration changed meanwhile); resume the import.
-    #[error("line {line} was refused while importing although it passed the check; resume import {id} to continue")]
+    #[error(
+        "line {line} was refused while importing although it passed the check; resume import {} to continue",
+        .id.0
+    )]
     ChangedDuringImport {
         /// The row's line.
         line: u64,

@@ -333,6 +333,33 @@ macro_rules! request_body {
 }
 for_each_command!(request_body);
 
+/// A boxed future whose panic, while it is polled, becomes `Err` with the
+/// panic's message instead of unwinding into the caller.
+struct CatchPanic<'a, T>(std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>);
+
+impl<T> std::future::Future for CatchPanic<'_, T> {
+    type Output = Result<T, String>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let inner = &mut self.0;
+        // The future is dropped after a panic, never polled again, so state it
+        // left half-changed is not observed.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned());
+                Poll::Ready(Err(format!("crcm panicked: {message}")))
+            }
+        }
+    }
+}
+
 /// A file that could not be opened, created or written, as `import_io`.
 fn io_failure(e: std::io::Error) -> Error {
     Error::Import(ImportFailure::Io { message: e.to_string() })
@@ -661,7 +688,7 @@ pub struct Import {
     pub source: ImportSource,
     /// Mapping, mode, account type, batch size, id and resume.
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(transform = crate::schema::drawn_when_absent))]
+    #[cfg_attr(feature = "schema", schemars(transform = crate::engine::import::options::drawn_when_absent))]
     pub options: ImportOptions,
 }
 
@@ -1025,10 +1052,16 @@ impl Engine {
     /// Answers a request in its JSON text with the JSON text of an
     /// [`Envelope`]: the response, or the error with its code. Whatever the
     /// text, the answer is an envelope.
+    ///
+    /// A panic inside crcm (a bug) does not unwind into the caller: it is
+    /// answered as `internal` (8002) with the panic's message.
     pub async fn handle_json(&self, text: &str) -> String {
         let result = match Request::from_json(text) {
             // Boxed: the dispatch over every request type is a large future.
-            Ok(request) => Box::pin(self.handle(&request)).await,
+            Ok(request) => match (CatchPanic(Box::pin(self.handle(&request)))).await {
+                Ok(result) => result,
+                Err(message) => Err(Error::Request(RequestError::Internal { message })),
+            },
             Err(e) => Err(e),
         };
         Envelope::of(result).to_json()
@@ -1091,5 +1124,26 @@ impl Engine {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_handling_becomes_an_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let caught = runtime.block_on(CatchPanic(Box::pin(async {
+            if Some(1).is_some() {
+                panic!("boom");
+            }
+            7
+        })));
+        assert_eq!(caught, Err("crcm panicked: boom".to_owned()));
+        let fine = runtime.block_on(CatchPanic(Box::pin(async { 7 })));
+        assert_eq!(fine, Ok(7));
     }
 }

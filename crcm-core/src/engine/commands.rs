@@ -28,7 +28,7 @@
 //! | [`SetClosingReason`] | `set_closing_reason` | [`Lead`] | Record a closing reason (closing phases only). |
 //! | [`ChangeAccountType`] | `change_account_type` | [`Lead`] | Change the account type, with a phase valid for the new type. |
 //! | [`QualifyLead`] | `qualify_lead` | [`Qualified`] | Qualify: link or create a customer and create a deal, in one step. |
-//! | [`OpenDeal`] | `open_deal` | [`Deal`] | Open another deal for a qualified or converted lead (seed 001: a lead |
+//! | [`OpenDeal`] | `open_deal` | [`ChangedDeal`] | Open another deal for a qualified or converted lead (seed 001: a lead |
 //! | [`DisqualifyLead`] | `disqualify_lead` | [`Lead`] | Disqualify / Lost with a reason. |
 //! | [`ReopenLead`] | `reopen_lead` | [`Lead`] | Reopen a disqualified lead. |
 //! | [`MergeLead`] | `merge_lead` | [`Lead`] | Merge a duplicate into another lead. |
@@ -50,7 +50,7 @@
 //! | [`CompleteFollowUp`] | `complete_follow_up` | [`FollowUp`] | Mark a follow-up done. |
 //! | [`ReceiveCommunication`] | `receive_communication` | [`Communication`] | Record an inbound call or e-mail; it is linked to the one open lead whose |
 //! | [`AttachCommunication`] | `attach_communication` | [`Communication`] | Attach a communication to a lead. |
-//! | [`CreateLeadFromCommunication`] | `create_lead_from_communication` | ([`Communication`], [`Lead`]) | Create a lead from a communication and attach it. |
+//! | [`CreateLeadFromCommunication`] | `create_lead_from_communication` | [`LeadFromCommunication`] | Create a lead from a communication and attach it. |
 //! | [`IgnoreCommunication`] | `ignore_communication` | [`Communication`] | Mark a communication "Ignored" (not related to sales). |
 
 use std::collections::BTreeSet;
@@ -271,8 +271,9 @@ pub struct Deleted {
     pub number: u64,
 }
 
-/// What a deal command returns: the deal, and its lead when the command
-/// changed it too (won: converted; reopened: back to qualified).
+/// What a deal command (and [`OpenDeal`]) returns: the deal, and its lead
+/// when the command changed it too (won: converted; reopened: back to
+/// qualified).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangedDeal {
     /// The deal as it is now.
@@ -306,16 +307,6 @@ impl From<Qualified> for CommandOutput {
             lead: Box::new(o.lead),
             customer: Box::new(o.customer),
             deal: Box::new(o.deal),
-        }
-    }
-}
-
-/// A new deal (OpenDeal): its lead did not change.
-impl From<Deal> for CommandOutput {
-    fn from(deal: Deal) -> Self {
-        CommandOutput::Deal {
-            deal: Box::new(deal),
-            lead: None,
         }
     }
 }
@@ -362,12 +353,20 @@ impl From<Communication> for CommandOutput {
     }
 }
 
-/// A communication and the lead created from it.
-impl From<(Communication, Lead)> for CommandOutput {
-    fn from((communication, lead): (Communication, Lead)) -> Self {
+/// What [`CreateLeadFromCommunication`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeadFromCommunication {
+    /// The communication, now linked to the lead.
+    pub communication: Communication,
+    /// The new lead.
+    pub lead: Lead,
+}
+
+impl From<LeadFromCommunication> for CommandOutput {
+    fn from(o: LeadFromCommunication) -> Self {
         CommandOutput::Communication {
-            communication: Box::new(communication),
-            lead: Some(Box::new(lead)),
+            communication: Box::new(o.communication),
+            lead: Some(Box::new(o.lead)),
         }
     }
 }
@@ -642,13 +641,14 @@ pub struct OpenDeal {
 
 #[async_trait]
 impl TypedCommand for OpenDeal {
-    type Output = Deal;
+    type Output = ChangedDeal;
     const NAME: &'static str = "open_deal";
 
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         let lead = s.lead(self.lead).await?;
-        rules::open_deal(&ctx, &lead, self.pipeline.as_ref(), &self.deal)
+        let (uow, deal) = rules::open_deal(&ctx, &lead, self.pipeline.as_ref(), &self.deal)?;
+        Ok((uow, ChangedDeal { deal, lead: None }))
     }
 }
 
@@ -1184,7 +1184,7 @@ pub struct CreateLeadFromCommunication {
 
 #[async_trait]
 impl TypedCommand for CreateLeadFromCommunication {
-    type Output = (Communication, Lead);
+    type Output = LeadFromCommunication;
     const NAME: &'static str = "create_lead_from_communication";
 
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
@@ -1194,7 +1194,7 @@ impl TypedCommand for CreateLeadFromCommunication {
         let prepared = rules::new_lead_from_communication(&ctx, &communication, source.as_ref(), &self.lead)?;
         let number = s.store.next_lead_number().await?;
         let (uow, communication, lead) = rules::record_lead_from_communication(&ctx, &communication, prepared, number);
-        Ok((uow, (communication, lead)))
+        Ok((uow, LeadFromCommunication { communication, lead }))
     }
 }
 

@@ -19,6 +19,8 @@ pub mod import;
 pub mod intake;
 pub mod query;
 pub mod reports;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod scope;
 
 use std::sync::Arc;

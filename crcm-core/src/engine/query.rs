@@ -269,6 +269,21 @@ pub struct CustomerQuery {
 }
 
 impl CustomerQuery {
+    /// The customers reached at this e-mail: their own or a contact
+    /// person's (the customers Qualify would propose for a lead with it).
+    pub fn by_email(email: &crate::domain::contact::Email) -> Self {
+        let mut query = Self::default();
+        query.filter.email = Some(email.as_str().to_owned());
+        query
+    }
+
+    /// The customers reached at this phone: their own or a contact person's.
+    pub fn by_phone(phone: &crate::domain::contact::Phone) -> Self {
+        let mut query = Self::default();
+        query.filter.phone = Some(phone.e164.clone());
+        query
+    }
+
     /// The store-level filter under `config`.
     pub fn resolve(&self, config: &Config) -> CustomerFilter {
         let mut f = self.filter.clone();

@@ -17,7 +17,7 @@ use crate::domain::lead::Lead;
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::machine::LeadLinks;
-use crate::rules::{self, Ctx, DealLead, LeadBelongings, SubjectRecord};
+use crate::rules::{Ctx, DealLead, LeadBelongings, SubjectRecord};
 use crate::store::error::StoreError;
 use crate::store::record::{Entity, Record, lookup};
 use crate::store::uow::Guard;
@@ -281,9 +281,13 @@ impl<'a> Scope<'a> {
                 (leads, deals) = (false, true);
             }
         }
-        let mut count = 0;
-        let mut examples = Vec::new();
-        let mut what = Vec::new();
+        let mut used = ItemInUse {
+            item: item.clone(),
+            leads: 0,
+            deals: 0,
+            lead_examples: Vec::new(),
+            deal_examples: Vec::new(),
+        };
         if leads {
             let page = PageRequest {
                 limit: 3,
@@ -291,12 +295,8 @@ impl<'a> Scope<'a> {
                 after: None,
             };
             let found = self.store.leads(&lf, &LeadOrder::default(), &page).await?;
-            let n = found.total.unwrap_or(0);
-            if n > 0 {
-                what.push("leads");
-            }
-            count += usize::try_from(n).unwrap_or(usize::MAX);
-            examples.extend(found.items.iter().map(|l| format!("lead {}", l.number)));
+            used.leads = found.total.unwrap_or(0);
+            used.lead_examples = found.items.iter().map(|l| l.number).collect();
         }
         if deals {
             let page = PageRequest {
@@ -305,14 +305,10 @@ impl<'a> Scope<'a> {
                 after: None,
             };
             let found = self.store.deals(&df, DealOrder::default(), &page).await?;
-            let n = found.total.unwrap_or(0);
-            if n > 0 {
-                what.push("deals");
-            }
-            count += usize::try_from(n).unwrap_or(usize::MAX);
-            examples.extend(found.items.iter().map(|d| format!("deal {:?}", d.title)));
+            used.deals = found.total.unwrap_or(0);
+            used.deal_examples = found.items.iter().map(|d| d.id).collect();
         }
-        Ok((count > 0).then(|| rules::in_use(item, &what.join(" and "), count, examples)))
+        Ok((used.leads + used.deals > 0).then_some(used))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::config::{Config, ConfigItem};
+use crate::domain::config::Config;
 use crate::domain::config::{ConfigError, ItemInUse};
 pub use crate::domain::error::InputError;
 use crate::domain::event::DomainEvent;
@@ -50,19 +50,10 @@ pub fn set_config(
     Ok(uow)
 }
 
-/// Describes one removed item that is still in use.
-pub fn in_use(item: &ConfigItem, what: &str, count: usize, examples: Vec<String>) -> ItemInUse {
-    ItemInUse {
-        item: item.to_string(),
-        count,
-        what: what.to_owned(),
-        examples,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::config::ConfigItem;
     use crate::rules::test_support::{ann, config, maria, now};
 
     #[test]
@@ -92,14 +83,15 @@ mod tests {
         broken.account_types.push(twice);
         let e = set_config(&maria(), now(), "set_config", None, &broken, None, Vec::new()).err();
         assert!(matches!(e, Some(Error::Config(ConfigError::Invalid { .. }))), "{e:?}");
-        let used = in_use(
-            &ConfigItem::Tag {
+        let used = ItemInUse {
+            item: ConfigItem::Tag {
                 code: crate::rules::test_support::code("vip"),
             },
-            "leads",
-            1,
-            vec!["lead 1".into()],
-        );
+            leads: 1,
+            deals: 0,
+            lead_examples: vec![1],
+            deal_examples: Vec::new(),
+        };
         let e = set_config(
             &maria(),
             now(),

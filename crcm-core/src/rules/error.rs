@@ -114,6 +114,7 @@ error_codes! {
     MALFORMED_REQUEST = 1018, "input", "malformed_request", "A request that is not one: not JSON, an unknown type, an unknown or missing field, a value of the wrong type (details: the JSON path).";
     REQUEST_TOO_LARGE = 1019, "input", "request_too_large", "A request larger than crcm reads (engine::api::MAX_REQUEST_BYTES).";
     UNSUPPORTED_WIRE_VERSION = 1020, "input", "unsupported_wire_version", "A request written for a wire version this crcm does not speak.";
+    ONE_OF_REQUIRED = 1021, "input", "one_of_required", "Fields of which at least one must be filled are all empty (details: their names).";
     INVALID_FIELDS = 1099, "input", "invalid_fields", "Several input errors at once; each is listed with its own code.";
     PERMISSION_DENIED = 2001, "permission", "permission_denied", "The actor's role or relation to the record does not allow the command.";
     NOT_FOUND = 3001, "not_found", "not_found", "The command names a record that does not exist.";
@@ -345,6 +346,7 @@ fn input_code(e: &InputError) -> ErrorCode {
         InputError::NegativeAmount { .. } => code::NEGATIVE_AMOUNT,
         InputError::ProbabilityOutOfRange { .. } => code::PROBABILITY_OUT_OF_RANGE,
         InputError::Required { .. } => code::REQUIRED,
+        InputError::OneOfRequired { .. } => code::ONE_OF_REQUIRED,
         InputError::TooLong { .. } => code::TOO_LONG,
         InputError::ControlCharacter { .. } => code::CONTROL_CHARACTER,
         InputError::TooMany { .. } => code::TOO_MANY,

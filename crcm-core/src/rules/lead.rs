@@ -30,8 +30,8 @@ use super::{Ctx, status_changed};
 pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
     let mut errors = Vec::new();
     if lead.first_name.trim().is_empty() && lead.last_name.trim().is_empty() && lead.company.trim().is_empty() {
-        errors.push(InputError::Required {
-            field: "contact name or company".to_owned(),
+        errors.push(InputError::OneOfRequired {
+            fields: ["first_name", "last_name", "company"].map(str::to_owned).to_vec(),
         });
     }
     for (field, value) in [
@@ -335,7 +335,7 @@ pub fn move_phase(
         if phase.phase_type != PhaseType::Closing {
             return Err(PhaseError::NotClosingPhase {
                 number: lead.number,
-                phase: target.to_string(),
+                phase: Some(target.clone()),
             }
             .into());
         }
@@ -769,7 +769,7 @@ mod tests {
         let ann = ann();
         let e = new_lead(&ctx(&config, &ann), &NewLead::default()).err();
         assert!(
-            matches!(&e, Some(Error::Input(InputError::Required { field })) if field == "contact name or company"),
+            matches!(&e, Some(Error::Input(InputError::OneOfRequired { fields })) if fields.len() == 3),
             "{e:?}"
         );
         let l = lead(&config, 1, LeadStatus::New);

@@ -161,9 +161,7 @@ pub fn phase_target<'c>(config: &'c Config, lead: &Lead, target: &PhaseRef) -> R
 /// Checks that a phase exists and is allowed for an account type.
 pub fn allowed_phase<'c>(config: &'c Config, account_type: &Code, target: &PhaseRef) -> Result<&'c Phase, PhaseError> {
     let Some(phase) = config.phase(target) else {
-        return Err(PhaseError::UnknownPhase {
-            phase: target.to_string(),
-        });
+        return Err(PhaseError::UnknownPhase { phase: target.clone() });
     };
     let allowed = config.allowed_phases(account_type);
     if allowed.is_empty() {
@@ -175,7 +173,7 @@ pub fn allowed_phase<'c>(config: &'c Config, account_type: &Code, target: &Phase
         Ok(phase)
     } else {
         Err(PhaseError::NotInAccountType {
-            phase: target.to_string(),
+            phase: target.clone(),
             account_type: account_type.clone(),
         })
     }
@@ -188,18 +186,14 @@ pub fn closing_reason_allowed(config: &Config, lead: &Lead) -> Result<(), PhaseE
     } else {
         Err(PhaseError::NotClosingPhase {
             number: lead.number,
-            phase: lead
-                .phase
-                .as_ref()
-                .map_or_else(|| "no phase".to_owned(), ToString::to_string),
+            phase: lead.phase.clone(),
         })
     }
 }
 
-/// Deal actions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
+/// Deal actions. Their JSON form is one string, like every other action's:
+/// `move_to_open`, `move_to_won`, `move_to_lost`, `win`, `lose`, `reopen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DealAction {
     /// Move to a stage of this kind.
     MoveTo(StageKind),
@@ -211,6 +205,25 @@ pub enum DealAction {
     Reopen,
 }
 
+/// [`DealAction::code`] of each of [`DealAction::ALL`].
+const DEAL_ACTION_CODES: &[&str] = &["move_to_open", "move_to_won", "move_to_lost", "win", "lose", "reopen"];
+
+impl Serialize for DealAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for DealAction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::ALL
+            .into_iter()
+            .find(|a| a.code() == text)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&text, DEAL_ACTION_CODES))
+    }
+}
+
 impl std::fmt::Display for DealAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -218,6 +231,28 @@ impl std::fmt::Display for DealAction {
 }
 
 impl DealAction {
+    /// Every action, in the order of [`Self::code`]'s list.
+    pub const ALL: [Self; 6] = [
+        Self::MoveTo(StageKind::Open),
+        Self::MoveTo(StageKind::Won),
+        Self::MoveTo(StageKind::Lost),
+        Self::Win,
+        Self::Lose,
+        Self::Reopen,
+    ];
+
+    /// The action's JSON form.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MoveTo(StageKind::Open) => "move_to_open",
+            Self::MoveTo(StageKind::Won) => "move_to_won",
+            Self::MoveTo(StageKind::Lost) => "move_to_lost",
+            Self::Win => "win",
+            Self::Lose => "lose",
+            Self::Reopen => "reopen",
+        }
+    }
+
     /// The action's name as shown in refusals.
     pub fn name(self) -> &'static str {
         match self {
@@ -370,8 +405,8 @@ pub enum PhaseError {
     /// Seed 000: "Each lead phase belongs to one account type."
     #[error("phase {phase} does not belong to account type {account_type}")]
     NotInAccountType {
-        /// The phase asked for (`account type/code`).
-        phase: String,
+        /// The phase asked for.
+        phase: PhaseRef,
         /// The lead's account type.
         account_type: Code,
     },
@@ -379,7 +414,7 @@ pub enum PhaseError {
     #[error("unknown phase {phase}")]
     UnknownPhase {
         /// The phase asked for.
-        phase: String,
+        phase: PhaseRef,
     },
     /// The account type has no phases and the settings allow none.
     #[error("account type {account_type} has no phases")]
@@ -394,12 +429,15 @@ pub enum PhaseError {
         account_type: Code,
     },
     /// Seed 000: "Only a closing phase lets you record why a deal was won or lost."
-    #[error("a closing reason can only be recorded in a closing phase; lead {number} is in {phase}")]
+    #[error(
+        "a closing reason can only be recorded in a closing phase; lead {number} is in {}",
+        .phase.as_ref().map_or_else(|| "no phase".to_owned(), ToString::to_string)
+    )]
     NotClosingPhase {
         /// The lead's number.
         number: u64,
-        /// Its current phase, or `none`.
-        phase: String,
+        /// The phase it is in, or would be in (`null`: none).
+        phase: Option<PhaseRef>,
     },
     /// The lead's status is closed, so its phase does not move.
     #[error("lead {number} is {status}; reopen it before moving its phase")]
@@ -471,13 +509,13 @@ pub enum DealError {
 #[non_exhaustive]
 pub enum CommunicationError {
     /// The communication was marked ignored (not related to sales).
-    #[error("communication {communication} is marked ignored")]
+    #[error("communication {} is marked ignored", .communication.0)]
     Ignored {
         /// The communication.
         communication: CommunicationId,
     },
     /// A communication linked to a lead is not ignored; detach it first.
-    #[error("communication {communication} is linked to a lead and cannot be ignored")]
+    #[error("communication {} is linked to a lead and cannot be ignored", .communication.0)]
     Linked {
         /// The communication.
         communication: CommunicationId,
@@ -527,4 +565,23 @@ pub enum ReasonError {
         /// The reason chosen.
         code: Code,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deal_actions_are_one_string_each_and_read_back() {
+        assert_eq!(DealAction::ALL.map(DealAction::code).as_slice(), DEAL_ACTION_CODES);
+        for action in DealAction::ALL {
+            let text = serde_json::to_string(&action).unwrap_or_default();
+            assert_eq!(text, format!("\"{}\"", action.code()));
+            assert_eq!(serde_json::from_str::<DealAction>(&text).ok(), Some(action));
+        }
+        let refused = serde_json::from_str::<DealAction>("\"move_to\"")
+            .err()
+            .map(|e| e.to_string());
+        assert!(refused.is_some_and(|e| e.contains("move_to_open")));
+    }
 }

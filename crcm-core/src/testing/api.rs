@@ -614,7 +614,7 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
     .await;
     c.read(
         &ann,
-        json!({"type": "history", "entity": {"kind": "deal", "id": deal_id}}),
+        json!({"type": "history", "entity": {"type": "deal", "id": deal_id}}),
         Response::History {
             entries: typed!(e.history(&ann, EntityRef::deal(deal_id))),
         },
@@ -719,6 +719,9 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
         r#"{{{actor}, "type": "create_lead", "lead": {{"description": "{}"}}}}"#,
         "x".repeat(10_000_000)
     );
+    // The fixture configuration with a misspelt setting.
+    let mut config_typo = serde_json::to_value(crate::testing::fixture_config()).unwrap_or_default();
+    config_typo["settings"]["visibilty"] = json!("all");
     let cases: Vec<(&str, String, &str, Option<&str>)> = vec![
         (
             "unknown type",
@@ -743,6 +746,12 @@ pub async fn malformed_requests_get_their_code(factory: Arc<dyn StoreFactory>) {
             format!(r#"{{{actor}, "type": "update_lead", "lead": "{id}", "patch": {{"titel": "CEO"}}}}"#),
             "malformed_request",
             Some("patch.titel"),
+        ),
+        (
+            "a typo in a configuration",
+            format!(r#"{{{actor}, "type": "set_config", "config": {config_typo}}}"#),
+            "malformed_request",
+            Some("config.settings.visibilty"),
         ),
         (
             "bad user",

@@ -70,11 +70,17 @@ pub async fn invalid_lead_input_is_refused_and_changes_nothing(factory: Arc<dyn 
         &engine,
         &ann(),
         Command::CreateLead(commands::CreateLead {
-            lead: NewLead::default(),
+            lead: NewLead {
+                account_type: Some(code("b2b")),
+                ..NewLead::default()
+            },
         }),
     )
     .await;
-    assert!(matches!(e, Error::Input(InputError::Required { .. })), "{e}");
+    assert!(
+        matches!(&e, Error::Input(InputError::OneOfRequired { fields }) if fields == &["first_name", "last_name", "company"]),
+        "{e}"
+    );
     let mut custom = b2b("Ada", "Acme");
     custom
         .custom
@@ -577,8 +583,9 @@ pub async fn configuration_changes_are_validated(factory: Arc<dyn StoreFactory>)
     match &e {
         Error::Config(ConfigError::InUse { uses }) => {
             assert_eq!(uses.len(), 1);
-            assert_eq!((uses[0].item.as_str(), uses[0].count), ("phase b2b/QUOTE", 1));
-            assert_eq!(uses[0].examples, vec!["lead 1".to_owned()]);
+            assert_eq!(uses[0].item.to_string(), "phase b2b/QUOTE");
+            assert_eq!((uses[0].leads, uses[0].deals), (1, 0));
+            assert_eq!(uses[0].lead_examples, vec![1]);
         }
         other => panic!("{other}"),
     }

@@ -251,7 +251,7 @@ pub async fn extreme_values_are_refused_or_summed_exactly(factory: Arc<dyn Store
             &engine,
             &ann(),
             Command::SetDealProbability(commands::SetDealProbability {
-                deal: deal.id,
+                deal: deal.deal.id,
                 probability: Some(100),
             }),
         )

@@ -305,6 +305,8 @@ struct Records {
     deal: DealId,
     customer: CustomerId,
     communication: CommunicationId,
+    /// The e-mail of the open lead and of the customer.
+    email: crate::domain::contact::Email,
 }
 
 async fn run(engine: &Engine, actor: &Actor, command: Command) -> CommandOutput {
@@ -422,6 +424,7 @@ async fn records(engine: &Engine) -> Records {
         deal,
         customer,
         communication,
+        email: crate::domain::contact::Email::parse(email).unwrap_or_else(|e| panic!("{e}")),
     }
 }
 
@@ -546,7 +549,7 @@ async fn sees(engine: &Engine, case: ReadCase, actor: &Actor, r: &Records) -> Re
             }
             ReadCase::GetCustomer => either(engine.customer(actor, r.customer).await.map(|c| c.id == r.customer))?,
             ReadCase::ListCustomers => engine
-                .customers(actor, &CustomerQuery::default())
+                .customers(actor, &CustomerQuery::by_email(&r.email))
                 .await?
                 .items
                 .iter()

@@ -407,10 +407,19 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// This import's identity: give an interrupted import's id (and the same
     /// batch size) with `resume` to continue it.
-    #[cfg_attr(feature = "schema", schemars(transform = crate::schema::drawn_when_absent))]
+    #[cfg_attr(feature = "schema", schemars(transform = drawn_when_absent))]
     pub id: ImportId,
     /// Skip the rows of the batches that import `id` already committed.
     pub resume: bool,
+}
+
+/// Drops the `default` of a value that holds an id drawn afresh when the
+/// client gives none (an import's id) from its JSON Schema: a drawn value is
+/// not a default, and the schema must not change from one generation to the
+/// next.
+#[cfg(feature = "schema")]
+pub(crate) fn drawn_when_absent(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 impl Default for ImportOptions {

@@ -18,6 +18,7 @@ use crate::engine::api::{Body, Envelope, Request, WIRE_VERSION};
 use crate::engine::import::options::ImportField;
 use crate::rules::access::Actor;
 use crate::rules::error::{Error, ErrorReport};
+use crate::rules::machine::DealAction;
 use crate::store::query::Cursor;
 
 /// The schema document: `$defs` of every type on the wire, and at the top
@@ -52,13 +53,6 @@ pub fn definition_schema(name: &str) -> Value {
         map.insert("$ref".into(), json!(format!("#/$defs/{name}")));
     }
     document
-}
-
-/// Drops the `default` of a value that holds an id drawn afresh when the
-/// client gives none (an import's id): a drawn value is not a default, and
-/// the schema must not change from one generation to the next.
-pub(crate) fn drawn_when_absent(schema: &mut Schema) {
-    schema.remove("default");
 }
 
 impl JsonSchema for Request {
@@ -143,5 +137,19 @@ impl JsonSchema for Error {
     /// An error is written as its [`ErrorReport`].
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         generator.subschema_for::<ErrorReport>()
+    }
+}
+
+impl JsonSchema for DealAction {
+    fn schema_name() -> Cow<'static, str> {
+        "DealAction".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A deal action.",
+            "type": "string",
+            "enum": DealAction::ALL.map(DealAction::code),
+        })
     }
 }
