@@ -82,3 +82,21 @@ fn the_golden_errors_validate() {
         assert_eq!(problems(&reports, error), Vec::<String>::new(), "error {i}: {error}");
     }
 }
+
+/// Every code of the error table has its own branch in the schema, and each
+/// branch says the shape of its details.
+#[test]
+fn every_error_code_has_the_shape_of_its_details() {
+    let schema = wire_schema();
+    let branches = schema["$defs"]["ErrorReport"]["oneOf"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(branches.len(), crcm_core::rules::error::ERROR_CODES.len());
+    let untyped: Vec<&Value> = branches
+        .iter()
+        .filter(|b| b["properties"]["details"] == serde_json::json!({}))
+        .map(|b| &b["properties"]["name"]["const"])
+        .collect();
+    assert!(untyped.is_empty(), "codes without a details shape: {untyped:?}");
+}

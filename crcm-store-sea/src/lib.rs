@@ -55,7 +55,9 @@ mod verify;
 
 use apply::{apply, read_lookups};
 pub use connect::SeaOptions;
-pub(crate) use mapping::{columns, decode_one, json, label, parse, sql_limit, subject_key, table_of, to_i64, to_u64};
+pub(crate) use mapping::{
+    columns, decode_one, json, label, parse, parse_stored, sql_limit, subject_key, table_of, to_i64, to_u64,
+};
 
 use select::{BOARD, QueryColumns, SEARCH_WORDS};
 pub use select::{count_statement, page_statement};
@@ -72,6 +74,7 @@ use crcm_core::domain::ids::Code;
 use crcm_core::domain::lead::Lead;
 use crcm_core::store::error::StoreError;
 use crcm_core::store::record::Record;
+use crcm_core::store::stored::StoredForm;
 use crcm_core::store::tally::{BoardCell, Tally, TallyRow};
 use crcm_core::store::uow::{Guard, UnitOfWork, Write};
 use crcm_core::store::{CommitReceipt, FORMAT_VERSION, Page, PageRequest, Select, Store};

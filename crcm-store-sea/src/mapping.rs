@@ -6,6 +6,20 @@ pub(crate) fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::backend("sql", e))
 }
 
+/// A record's body: its stored form (its JSON form and the engine's
+/// bookkeeping).
+pub(crate) fn stored<T: StoredForm>(record: &T) -> Result<String, StoreError> {
+    record.to_stored_json().map_err(|e| StoreError::backend("sql", e))
+}
+
+/// Reads a record's body, written by [`stored`].
+pub(crate) fn parse_stored<T: StoredForm>(body: &str, what: &str) -> Result<T, StoreError> {
+    T::from_stored_json(body).map_err(|e| StoreError::Corrupt {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 pub(crate) fn parse<T: DeserializeOwned>(body: &str, what: &str) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
         what: what.to_owned(),
@@ -43,8 +57,8 @@ body_rows!(
 );
 
 /// Decodes the record of an optional row.
-pub(crate) fn decode_one<T: DeserializeOwned, R: BodyRow>(row: Option<R>) -> Result<Option<T>, StoreError> {
-    row.map(|r| parse(r.body(), &r.name())).transpose()
+pub(crate) fn decode_one<T: StoredForm, R: BodyRow>(row: Option<R>) -> Result<Option<T>, StoreError> {
+    row.map(|r| parse_stored(r.body(), &r.name())).transpose()
 }
 
 pub(crate) fn to_i64(v: u64) -> i64 {
@@ -112,13 +126,13 @@ pub(crate) fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Val
             ),
             ("lost_reason", opt(l.lost_reason.as_ref().map(ToString::to_string))),
             ("updated_at", l.updated_at.timestamp_micros().into()),
-            ("body", json(l)?.into()),
+            ("body", stored(l)?.into()),
         ]),
         Record::Customer(c) => cols.extend([
             ("email", opt(c.email.as_ref().map(ToString::to_string))),
             ("phone", opt(c.phone.as_ref().map(|p| p.e164.clone()))),
             ("owner", c.owner.as_str().into()),
-            ("body", json(c)?.into()),
+            ("body", stored(c)?.into()),
         ]),
         Record::Deal(d) => cols.extend([
             ("lead_id", opt(d.lead.map(|l| l.0.to_string()))),
@@ -128,25 +142,25 @@ pub(crate) fn columns(record: &Record) -> Result<Vec<(&'static str, sea_orm::Val
             ("status", d.status.as_str().into()),
             ("lost_reason", opt(d.lost_reason.as_ref().map(ToString::to_string))),
             ("owner", d.owner.as_str().into()),
-            ("body", json(d)?.into()),
+            ("body", stored(d)?.into()),
         ]),
         Record::Activity(a) => cols.extend([
             ("subject", subject_key(a.subject).into()),
             ("occurred_at", a.occurred_at.timestamp_micros().into()),
-            ("body", json(a)?.into()),
+            ("body", stored(a)?.into()),
         ]),
         Record::FollowUp(f) => cols.extend([
             ("subject", subject_key(f.subject).into()),
             ("due", f.due.to_string().into()),
             ("assignee", f.assignee.as_str().into()),
             ("done", i64::from(f.done).into()),
-            ("body", json(f)?.into()),
+            ("body", stored(f)?.into()),
         ]),
         Record::Communication(c) => cols.extend([
             ("lead_id", opt(c.lead.map(|l| l.0.to_string()))),
             ("status", c.status.as_str().into()),
             ("received_at", c.received_at.timestamp_micros().into()),
-            ("body", json(c)?.into()),
+            ("body", stored(c)?.into()),
         ]),
     }
     Ok(cols)

@@ -21,7 +21,7 @@ use crcm_core::store::tally::{BoardCell, DealGroup, LeadGroup, Tally, TallyRow};
 use sea_orm::sea_query::{Alias, BinOper, Cond, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 
-use crate::{db_err, parse, sql_limit, subject_key, to_i64};
+use crate::{db_err, parse_stored, sql_limit, subject_key, to_i64};
 
 /// The table of search words: (`kind`: `l` lead, `c` customer; `id`; `word`).
 pub(crate) const SEARCH_WORDS: &str = "crcm_search_words";
@@ -418,7 +418,7 @@ impl QueryColumns {
         let bad = |e: StoreError| DbErr::Migration(e.to_string());
         let record = match self {
             Self::Lead => {
-                let l: Lead = parse(body, id).map_err(bad)?;
+                let l: Lead = parse_stored(body, id).map_err(bad)?;
                 let update = Query::update()
                     .table(t("crcm_leads"))
                     .value(t("company_contact"), company_contact_key(&l))
@@ -428,9 +428,9 @@ impl QueryColumns {
                 c.execute(&update).await?;
                 Record::Lead(l)
             }
-            Self::Customer => Record::Customer(parse(body, id).map_err(bad)?),
+            Self::Customer => Record::Customer(parse_stored(body, id).map_err(bad)?),
             Self::Deal => {
-                let d: Deal = parse(body, id).map_err(bad)?;
+                let d: Deal = parse_stored(body, id).map_err(bad)?;
                 let update = Query::update()
                     .table(t("crcm_deals"))
                     .values(deal_columns(&d).into_iter().map(|(n, v)| (t(n), Expr::val(v))))
@@ -449,18 +449,18 @@ impl QueryColumns {
         let bad = |e: StoreError| DbErr::Migration(e.to_string());
         let (table, cols, record): (&str, Vec<(&'static str, Value)>, Record) = match self {
             Self::Lead => {
-                let l: Lead = parse(body, id).map_err(bad)?;
+                let l: Lead = parse_stored(body, id).map_err(bad)?;
                 let mut deltas = CellDeltas::new();
                 count_lead(&mut deltas, &l, 1);
                 apply_cells(c, &deltas).await?;
                 ("crcm_leads", lead_columns(&l), Record::Lead(l))
             }
             Self::Deal => {
-                let d: Deal = parse(body, id).map_err(bad)?;
+                let d: Deal = parse_stored(body, id).map_err(bad)?;
                 ("crcm_deals", deal_columns(&d), Record::Deal(d))
             }
             Self::Customer => {
-                let x: crcm_core::domain::customer::Customer = parse(body, id).map_err(bad)?;
+                let x: crcm_core::domain::customer::Customer = parse_stored(body, id).map_err(bad)?;
                 (
                     "crcm_customers",
                     vec![("owner", x.owner.as_str().into())],
@@ -468,7 +468,7 @@ impl QueryColumns {
                 )
             }
             Self::Communication => {
-                let x: crcm_core::domain::activity::Communication = parse(body, id).map_err(bad)?;
+                let x: crcm_core::domain::activity::Communication = parse_stored(body, id).map_err(bad)?;
                 (
                     "crcm_communications",
                     vec![("status", x.status.as_str().into())],
@@ -1100,12 +1100,12 @@ fn after_cursor(plan: &Plan, cursor: &Cursor) -> Cond {
 fn decode(what: &str, select: &Select, id: &str, body: &str) -> Result<Record, StoreError> {
     let name = format!("{what} {id}");
     Ok(match select {
-        Select::Leads { .. } => Record::Lead(parse(body, &name)?),
-        Select::Deals { .. } => Record::Deal(parse(body, &name)?),
-        Select::Customers { .. } => Record::Customer(parse(body, &name)?),
-        Select::Activities { .. } => Record::Activity(parse(body, &name)?),
-        Select::FollowUps { .. } => Record::FollowUp(parse(body, &name)?),
-        Select::Communications { .. } => Record::Communication(parse(body, &name)?),
+        Select::Leads { .. } => Record::Lead(parse_stored(body, &name)?),
+        Select::Deals { .. } => Record::Deal(parse_stored(body, &name)?),
+        Select::Customers { .. } => Record::Customer(parse_stored(body, &name)?),
+        Select::Activities { .. } => Record::Activity(parse_stored(body, &name)?),
+        Select::FollowUps { .. } => Record::FollowUp(parse_stored(body, &name)?),
+        Select::Communications { .. } => Record::Communication(parse_stored(body, &name)?),
     })
 }
 
@@ -1208,8 +1208,8 @@ pub(crate) async fn refill_team<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let bad = |e: StoreError| DbErr::Migration(e.to_string());
     let (team_kind, team) = match kind {
-        QueryColumns::Lead => (LEAD_TEAM, parse::<Lead>(body, id).map_err(bad)?.team),
-        QueryColumns::Deal => (DEAL_TEAM, parse::<Deal>(body, id).map_err(bad)?.team),
+        QueryColumns::Lead => (LEAD_TEAM, parse_stored::<Lead>(body, id).map_err(bad)?.team),
+        QueryColumns::Deal => (DEAL_TEAM, parse_stored::<Deal>(body, id).map_err(bad)?.team),
         QueryColumns::Customer | QueryColumns::Communication => return Ok(()),
     };
     replace_words(c, team_kind, id, team.iter().map(ToString::to_string).collect()).await

@@ -63,7 +63,10 @@ pub struct Deal {
     pub status: DealStatus,
     /// 0..=100: won 100, lost 0, open the stage default unless set by hand.
     pub probability: u8,
-    /// The probability was set by hand and no longer follows the stage.
+    /// The probability was set by hand and no longer follows the stage: the
+    /// engine's bookkeeping, kept in the stored form and not on the wire
+    /// ([`StoredForm`](crate::store::stored::StoredForm)).
+    #[serde(skip)]
     pub probability_manual: bool,
     /// Reason it was lost.
     pub lost_reason: Option<Code>,

@@ -189,7 +189,10 @@ pub struct Lead {
     /// to this lead's ([`Engine::lead_history`](crate::Engine::lead_history)).
     #[serde(default)]
     pub merged_from: BTreeSet<LeadId>,
-    /// Where Reopen returns the lead to.
+    /// Where Reopen returns the lead to: the engine's bookkeeping, kept in
+    /// the stored form and not on the wire
+    /// ([`StoredForm`](crate::store::stored::StoredForm)).
+    #[serde(skip)]
     pub reopen_point: Option<ReopenPoint>,
     /// Linked orders and invoices (quotations belong to deals).
     pub documents: Vec<DocumentLink>,

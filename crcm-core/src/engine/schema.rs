@@ -13,12 +13,21 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Value, json};
 
+use std::collections::BTreeMap;
+
+use crate::domain::config::ConfigError;
+use crate::domain::entity::EntityRef;
+use crate::domain::error::InputError;
 use crate::domain::event::EventEnvelope;
+use crate::domain::failure::{ImportFailure, RequestError};
 use crate::engine::api::{Body, Envelope, Request, WIRE_VERSION};
 use crate::engine::import::options::ImportField;
 use crate::rules::access::Actor;
+use crate::rules::access::PermissionError;
+use crate::rules::error::ERROR_CODES;
 use crate::rules::error::{Error, ErrorReport};
 use crate::rules::machine::DealAction;
+use crate::rules::machine::{CommunicationError, DealError, LeadError, PhaseError, ReasonError};
 use crate::store::query::Cursor;
 
 /// The schema document: `$defs` of every type on the wire, and at the top
@@ -152,4 +161,205 @@ impl JsonSchema for DealAction {
             "enum": DealAction::ALL.map(DealAction::code),
         })
     }
+}
+
+impl JsonSchema for ErrorReport {
+    fn schema_name() -> Cow<'static, str> {
+        "ErrorReport".into()
+    }
+
+    /// One object per error code: its `code`, `kind` and `name` as constants
+    /// and the shape of its `details`.
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let details = details_by_name(generator);
+        let variants: Vec<Value> = ERROR_CODES
+            .iter()
+            .map(|c| {
+                let details = details.get(c.name).cloned().unwrap_or_else(|| json!({}));
+                json!({
+                    "type": "object",
+                    "description": c.meaning,
+                    "properties": {
+                        "code": {"const": c.code},
+                        "kind": {"const": c.kind},
+                        "name": {"const": c.name},
+                        "message": {"type": "string", "description": "For people; its wording may change."},
+                        "details": details,
+                    },
+                    "required": ["code", "kind", "name", "message", "details"],
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        json_schema!({
+            "description": "An error: a stable code and name from the error table, a message for people, and the details of its code.",
+            "oneOf": variants,
+        })
+    }
+}
+
+/// The schema of each error code's `details`, by the code's name.
+pub(crate) fn details_by_name(generator: &mut SchemaGenerator) -> BTreeMap<&'static str, Value> {
+    let names: Vec<&'static str> = ERROR_CODES.iter().map(|c| c.name).collect();
+    let mut out = BTreeMap::new();
+    // Each refusal enum's variants, matched to their code by name: the
+    // variant's name, or it after the enum's group (`deal_not_allowed`).
+    let enums = [
+        ("", InputError::json_schema(generator)),
+        ("config", ConfigError::json_schema(generator)),
+        ("lead", LeadError::json_schema(generator)),
+        ("phase", PhaseError::json_schema(generator)),
+        ("deal", DealError::json_schema(generator)),
+        ("reason", ReasonError::json_schema(generator)),
+        ("communication", CommunicationError::json_schema(generator)),
+        ("request", RequestError::json_schema(generator)),
+        ("import", ImportFailure::json_schema(generator)),
+    ];
+    for (group, schema) in enums {
+        for (variant, details) in variants(&schema.to_value()) {
+            let Some(name) = code_of(&names, group, &variant) else {
+                continue;
+            };
+            let mut details = if group.is_empty() { with_path(details) } else { details };
+            // Details carry exactly their variant's fields.
+            if details.get("properties").is_some() {
+                details["additionalProperties"] = json!(false);
+            }
+            // Two variants answering with one code would hide one's shape.
+            if out.insert(name, details).is_some() {
+                out.insert(name, json!({}));
+            }
+        }
+    }
+    out.insert(
+        "invalid_fields",
+        json!({"type": "array", "items": {"$ref": "#/$defs/ErrorReport"}}),
+    );
+    out.insert(
+        "permission_denied",
+        generator.subschema_for::<PermissionError>().to_value(),
+    );
+    out.insert("not_found", generator.subschema_for::<EntityRef>().to_value());
+    out.insert("lead_number_not_found", object(&[("number", INTEGER)]));
+    // Storage errors carry fixed fields (`StoreError::details`).
+    let entity = generator.subschema_for::<EntityRef>().to_value();
+    let mut conflict = object(&[("expected", INTEGER), ("found", INTEGER)]);
+    conflict["properties"]["entity"] = entity;
+    push_required(&mut conflict, "entity");
+    out.insert("version_conflict", conflict);
+    out.insert("config_conflict", object(&[("expected", INTEGER), ("found", INTEGER)]));
+    out.insert(
+        "lookup_conflict",
+        object(&[("key", STRING), ("expected", INTEGER), ("found", INTEGER)]),
+    );
+    out.insert("contention", object(&[("backend", STRING), ("message", STRING)]));
+    out.insert("duplicate", object(&[("what", STRING), ("value", STRING)]));
+    out.insert("format_too_new", object(&[("found", INTEGER), ("supported", INTEGER)]));
+    out.insert("not_a_crcm_store", object(&[("what", STRING)]));
+    out.insert("corrupt", object(&[("what", STRING), ("message", STRING)]));
+    out.insert(
+        "not_durable",
+        object(&[
+            ("backend", STRING),
+            ("first_seq", INTEGER),
+            ("events", INTEGER),
+            ("message", STRING),
+        ]),
+    );
+    out.insert("backend", object(&[("backend", STRING), ("message", STRING)]));
+    out.insert("overflow", object(&[("what", STRING)]));
+    out.insert("invalid_options", object(&[("message", STRING)]));
+    out
+}
+
+const INTEGER: &str = "integer";
+const STRING: &str = "string";
+
+/// An object schema with these required fields of these JSON types.
+fn object(fields: &[(&str, &str)]) -> Value {
+    let properties: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(name, kind)| ((*name).to_owned(), json!({"type": kind})))
+        .collect();
+    let required: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+fn push_required(schema: &mut Value, field: &str) {
+    if let Some(required) = schema["required"].as_array_mut() {
+        required.push(json!(field));
+    }
+}
+
+/// An input error's details: also the JSON `path` of the value, when the
+/// error was met reading a request.
+fn with_path(mut details: Value) -> Value {
+    if let Some(properties) = details.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.insert(
+            "path".into(),
+            json!({"type": "string", "description": "Where in the request the value stands."}),
+        );
+    }
+    details
+}
+
+/// The variants of an externally tagged enum's schema: a struct variant is
+/// `{"Variant": {fields}}`, a unit variant the string `"Variant"` (no details:
+/// `null`).
+fn variants(schema: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for branch in schema["oneOf"].as_array().into_iter().flatten() {
+        if let Some(properties) = branch["properties"].as_object() {
+            for (variant, fields) in properties {
+                out.push((variant.clone(), fields.clone()));
+            }
+        }
+        let units = branch["enum"]
+            .as_array()
+            .cloned()
+            .or_else(|| branch.get("const").map(|c| vec![c.clone()]))
+            .unwrap_or_default();
+        for unit in units.iter().filter_map(Value::as_str) {
+            out.push((unit.to_owned(), json!({"type": "null"})));
+        }
+    }
+    out
+}
+
+/// The code a variant answers with: its name in snake_case after its group
+/// or alone, or one of the few names that say it otherwise.
+fn code_of(names: &[&'static str], group: &str, variant: &str) -> Option<&'static str> {
+    let snake = snake_case(variant);
+    let renamed = match (group, variant) {
+        ("reason", "Unknown") => Some("unknown_reason"),
+        ("request", "Malformed") => Some("malformed_request"),
+        ("request", "UnsupportedWire") => Some("unsupported_wire_version"),
+        ("import", "ChangedDuringImport") => Some("import_changed"),
+        _ => None,
+    };
+    // The group's own name first: `phase_lead_closed` before `lead_closed`.
+    let candidates = [
+        renamed.map(str::to_owned),
+        Some(format!("{group}_{snake}")),
+        Some(snake),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find_map(|c| names.iter().copied().find(|n| *n == c))
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

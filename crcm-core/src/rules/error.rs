@@ -360,9 +360,9 @@ fn input_code(e: &InputError) -> ErrorCode {
     }
 }
 
-/// An [`Error`] as data: what the C ABI and JSON clients receive.
+/// An [`Error`] as data: what the C ABI and JSON clients receive. Its JSON
+/// Schema (`crate::engine::schema`) gives each code's `details` their shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorReport {
     /// The stable number from the error table.
     pub code: u32,

@@ -761,7 +761,8 @@ mod tests {
     use super::*;
     use crate::domain::activity::Subject;
     use crate::domain::ids::DealId;
-    use crate::rules::test_support::{ann, bob, code, ctx, lead, maria, phase, phased_config};
+    use crate::rules::test_support::{ann, bob, code, config, ctx, lead, maria, phase, phased_config};
+    use crate::store::stored::StoredForm;
 
     #[test]
     fn a_lead_needs_a_name_or_a_company() {
@@ -1000,5 +1001,23 @@ mod tests {
         assert_eq!(same.documents.len(), 1);
         let e = link_lead_document(&c, &l, &[], DocumentKind::Invoice, "  ").err();
         assert!(matches!(e, Some(Error::Input(InputError::Required { .. }))), "{e:?}");
+    }
+
+    #[test]
+    fn bookkeeping_is_stored_but_not_on_the_wire() {
+        let mut closed = lead(&config(), 7, LeadStatus::Disqualified);
+        closed.reopen_point = Some(crate::domain::lead::ReopenPoint {
+            status: LeadStatus::Contacted,
+            phase: Some(phase("MEETING")),
+        });
+        let wire = serde_json::to_value(&closed).unwrap_or_default();
+        assert!(wire.get("reopen_point").is_none(), "{wire}");
+        let stored = closed.to_stored_json().unwrap_or_default();
+        assert!(stored.contains("\"reopen_point\""), "{stored}");
+        let back = Lead::from_stored_json(&stored).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, closed, "the stored form keeps everything");
+        // A body written before the split reads back whole: its keys are the same.
+        let old: serde_json::Value = serde_json::from_str(&stored).unwrap_or_default();
+        assert_eq!(Lead::from_stored(old).ok(), Some(closed));
     }
 }

@@ -57,6 +57,7 @@ pub mod memory;
 pub mod query;
 pub mod record;
 pub mod steps;
+pub mod stored;
 pub mod tally;
 pub mod uow;
 

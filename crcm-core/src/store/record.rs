@@ -2,6 +2,9 @@
 //! [`Entity`] trait, and the lookup keys of the sets a decision reads.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::store::stored::StoredForm;
 
 use crate::domain::activity::{Activity, Communication, FollowUp};
 use crate::domain::customer::Customer;
@@ -12,10 +15,11 @@ use crate::domain::lead::Lead;
 /// Any stored entity.
 // Records are moved between the domain and the store a few at a time; boxing
 // the larger variants would only add allocations.
+///
+/// Its serde form is `{"kind": "lead", "record": {...}}` with the record in
+/// its stored form ([`StoredForm`]): what sled keeps.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(tag = "kind", content = "record", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Record {
     /// A lead.
     Lead(Lead),
@@ -29,6 +33,39 @@ pub enum Record {
     FollowUp(FollowUp),
     /// A communication.
     Communication(Communication),
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (kind, record) = match self {
+            Self::Lead(r) => ("lead", r.to_stored()),
+            Self::Customer(r) => ("customer", r.to_stored()),
+            Self::Deal(r) => ("deal", r.to_stored()),
+            Self::Activity(r) => ("activity", r.to_stored()),
+            Self::FollowUp(r) => ("follow_up", r.to_stored()),
+            Self::Communication(r) => ("communication", r.to_stored()),
+        };
+        let record = record.map_err(serde::ser::Error::custom)?;
+        json!({ "kind": kind, "record": record }).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut value = Value::deserialize(deserializer)?;
+        let record = value.get_mut("record").map(Value::take).unwrap_or(Value::Null);
+        let read = match value.get("kind").and_then(Value::as_str) {
+            Some("lead") => StoredForm::from_stored(record).map(Self::Lead),
+            Some("customer") => StoredForm::from_stored(record).map(Self::Customer),
+            Some("deal") => StoredForm::from_stored(record).map(Self::Deal),
+            Some("activity") => StoredForm::from_stored(record).map(Self::Activity),
+            Some("follow_up") => StoredForm::from_stored(record).map(Self::FollowUp),
+            Some("communication") => StoredForm::from_stored(record).map(Self::Communication),
+            other => return Err(D::Error::custom(format!("unknown record kind {other:?}"))),
+        };
+        read.map_err(D::Error::custom)
+    }
 }
 
 impl Record {
@@ -69,7 +106,7 @@ impl Record {
 }
 
 /// A stored entity type: serializable, versioned, and one of the [`Record`] kinds.
-pub trait Entity: serde::Serialize + Clone + Into<Record> + sealed::Sealed {
+pub trait Entity: serde::Serialize + StoredForm + Clone + Into<Record> + sealed::Sealed {
     /// The optimistic-concurrency version.
     fn version(&self) -> u64;
     /// Sets the version (done by [`UnitOfWork`](crate::UnitOfWork) only).

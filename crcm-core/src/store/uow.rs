@@ -18,7 +18,6 @@ use crate::store::steps::PhaseStep;
 /// One entity write with its optimistic-concurrency precondition.
 #[allow(clippy::large_enum_variant)] // see `Record`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Write {
     /// Insert (`expected: None`, the record must not exist; it is stored at
@@ -54,7 +53,6 @@ impl Write {
 /// the commit fails with a conflict (and the engine re-runs the command) when
 /// it no longer holds. Checked atomically with the writes' own preconditions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "guard", rename_all = "snake_case")]
 pub enum Guard {
     /// The record still exists at this version.
@@ -102,7 +100,6 @@ impl Guard {
 
 /// A new configuration version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConfigWrite {
     /// The configuration.
     pub config: Config,
@@ -119,7 +116,6 @@ pub struct ConfigWrite {
 /// `testing` feature), so nothing outside crcm commits around the rules; a
 /// backend reads it through its accessors.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnitOfWork {
     /// Who issued the command.
     pub(crate) actor: UserId,
@@ -147,10 +143,18 @@ pub struct UnitOfWork {
     pub(crate) steps: Vec<PhaseStep>,
 }
 
-fn to_json<T: Serialize>(value: &T) -> Value {
+/// A record's stored form, which history compares: a change to the engine's
+/// bookkeeping alone is written too.
+fn to_json<T: Entity>(value: &T) -> Value {
     // Entities are plain data (strings, numbers, maps with string keys), which
     // serde_json always serializes.
-    serde_json::to_value(value).unwrap_or(Value::Null)
+    value.to_stored().unwrap_or(Value::Null)
+}
+
+/// The changes history shows: the bookkeeping fields stay off the wire.
+fn shown(mut changes: Vec<FieldChange>) -> Vec<FieldChange> {
+    changes.retain(|c| !crate::store::stored::BOOKKEEPING.contains(&c.field.as_str()));
+    changes
 }
 
 impl UnitOfWork {
@@ -247,7 +251,7 @@ impl UnitOfWork {
         let mut rec: Record = record.clone().into();
         rec.set_version(1);
         let changes = diff(&Value::Null, &to_json(record));
-        self.record_history(rec.entity(), 1, changes);
+        self.record_history(rec.entity(), 1, shown(changes));
         self.touched.extend(rec.lookup_keys());
         if let Record::Lead(lead) = &rec {
             self.steps.extend(PhaseStep::of_change(None, lead, self.at));
@@ -270,6 +274,7 @@ impl UnitOfWork {
         }
         let version = old.version() + 1;
         new.set_version(version);
+        let changes = shown(changes);
         let fields = changes.iter().map(|c| c.field.clone()).collect();
         let old_rec: Record = old.clone().into();
         let new_rec: Record = new.clone().into();
@@ -290,7 +295,7 @@ impl UnitOfWork {
     pub fn delete<T: Entity>(&mut self, old: &T) {
         let rec: Record = old.clone().into();
         let changes = diff(&to_json(old), &Value::Null);
-        self.record_history(rec.entity(), old.version() + 1, changes);
+        self.record_history(rec.entity(), old.version() + 1, shown(changes));
         self.touched.extend(rec.lookup_keys());
         if let Record::Lead(lead) = &rec {
             self.steps.extend(PhaseStep::of_delete(lead, self.at));
