@@ -8,7 +8,9 @@
 //!
 //! The listing is read from the sources: items declared `pub` in modules
 //! reachable through `pub mod` from the crate root (items in private
-//! modules, `pub(crate)` items and `#[cfg(test)]` modules are not public).
+//! modules, `pub(crate)` items and `#[cfg(test)]` modules are not public),
+//! each with the attributes that shape it: derives (a removed `Clone` or
+//! `Deserialize` breaks users), `#[non_exhaustive]` and its serde form.
 
 mod support;
 
@@ -57,6 +59,9 @@ fn listing(text: &str) -> Vec<String> {
     let mut skip_until: Option<usize> = None; // the indentation of the `}` that ends a skipped body
     let mut block: Option<(usize, String, bool)> = None; // (indent, name, list every line)
     let mut previous = "";
+    // The attributes that shape an item's API (derives, serde forms,
+    // non_exhaustive), listed with the item they stand on.
+    let mut attributes: Vec<&str> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -83,15 +88,28 @@ fn listing(text: &str) -> Vec<String> {
         let public = t.starts_with("pub ") && !t.starts_with("pub(");
         let opens = |at: usize| lines[signature_end(&lines, at)].trim_end().ends_with('{');
         if t.starts_with("#[") || t.starts_with("#![") {
+            let shapes = ["#[derive(", "#[non_exhaustive]", "#[serde(", "#[repr("];
+            if shapes.iter().any(|a| t.starts_with(a)) {
+                attributes.push(t);
+            }
             continue;
         }
+        let with_attributes = |signature: String, attributes: &mut Vec<&str>| {
+            let mut listed = attributes.join(" ");
+            attributes.clear();
+            if !listed.is_empty() {
+                listed.push(' ');
+            }
+            listed + &signature
+        };
         if let Some((bind, name, all)) = &block {
             if ind == bind + 4 {
                 let is_variant = name.starts_with("enum ") && t.starts_with(|c: char| c.is_ascii_uppercase());
                 let is_trait_item = name.starts_with("trait ")
                     && ["fn ", "async fn ", "type ", "const "].iter().any(|k| t.starts_with(k));
                 if *all || public || is_variant || is_trait_item {
-                    out.push(format!("{name}: {}", signature(&lines, i - 1)));
+                    let listed = with_attributes(signature(&lines, i - 1), &mut attributes);
+                    out.push(format!("{name}: {listed}"));
                 }
                 // A method or variant body: nothing in it is API.
                 if !*all && opens(i - 1) {
@@ -99,6 +117,7 @@ fn listing(text: &str) -> Vec<String> {
                     i = signature_end(&lines, i - 1) + 1;
                 }
             }
+            attributes.clear();
             continue;
         }
         if prev == "#[cfg(test)]" && t.starts_with("mod ") && t.ends_with('{') {
@@ -106,6 +125,7 @@ fn listing(text: &str) -> Vec<String> {
             continue;
         }
         if t.starts_with("impl") && opens(i - 1) {
+            attributes.clear();
             let header = signature(&lines, i - 1);
             if header.contains(" for ") {
                 out.push(header.clone());
@@ -129,7 +149,7 @@ fn listing(text: &str) -> Vec<String> {
             continue;
         }
         if public {
-            out.push(signature(&lines, i - 1));
+            out.push(with_attributes(signature(&lines, i - 1), &mut attributes));
             let kind = ["pub enum ", "pub struct ", "pub trait "]
                 .iter()
                 .find(|k| t.starts_with(**k));
@@ -151,6 +171,7 @@ fn listing(text: &str) -> Vec<String> {
             }
             continue;
         }
+        attributes.clear();
         // A private item's body.
         if opens(i - 1) && !t.starts_with("mod ") && !t.starts_with('#') {
             skip_until = Some(ind);
