@@ -415,3 +415,22 @@ impl Drop for ScriptedIds {
         crate::domain::ids::scripted::set(None);
     }
 }
+
+/// The JSON `type` names of every variant of a `"type"`-tagged enum, as serde
+/// lists them when it meets an unknown one: a test that must cover every
+/// variant (a matrix row, a wire sample) compares its list with this one.
+pub fn tagged_variants<T: serde::de::DeserializeOwned>() -> std::collections::BTreeSet<String> {
+    let err = serde_json::from_str::<T>(r#"{"type": "?"}"#)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let listed = err
+        .split_once("expected one of ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("serde's error lists the variants: {err}"));
+    listed
+        .split(',')
+        .map(|v| v.trim().trim_matches('`'))
+        .map(|v| v.split('`').next().unwrap_or(v).to_owned())
+        .collect()
+}
