@@ -369,6 +369,12 @@ fn samples() -> Vec<Error> {
             imported: 40,
         }
         .into(),
+        ImportFailure::Cancelled {
+            id: ImportId(id(8)),
+            imported: 80,
+            rows: 80,
+        }
+        .into(),
         RequestError::InsideRuntime.into(),
         RequestError::Internal {
             message: "the response could not be written as JSON".into(),

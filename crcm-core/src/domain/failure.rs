@@ -163,4 +163,15 @@ pub enum ImportFailure {
         /// Leads imported before it.
         imported: u64,
     },
+    /// The caller stopped the import (its observer said so after a batch);
+    /// the batches committed before stay: resume the import with its id.
+    #[error("import {} was stopped by its caller after {imported} leads; resume it to continue", .id.0)]
+    Cancelled {
+        /// The import.
+        id: ImportId,
+        /// Leads imported before it stopped.
+        imported: u64,
+        /// Data rows read before it stopped.
+        rows: u64,
+    },
 }

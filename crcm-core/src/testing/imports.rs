@@ -478,6 +478,51 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((again.skipped, again.imported), (250, 0));
+
+    // A caller that stops an import after its second batch: those batches
+    // stay, the refusal says how far it got, and a resume finishes it.
+    struct StopAfter(u32);
+    impl ImportObserver for StopAfter {
+        fn progress(&mut self, _: &ImportProgress) {
+            self.0 = self.0.saturating_sub(1);
+        }
+        fn cancelled(&mut self) -> bool {
+            self.0 == 0
+        }
+    }
+    let stopped = ImportOptions {
+        id: ImportId::new(),
+        ..options.clone()
+    };
+    let second = numbered_csv(100);
+    match engine
+        .import_leads(&ann(), Cursor::new(second.clone()), &stopped, &mut StopAfter(2))
+        .await
+    {
+        Err(e @ Error::Import(ImportFailure::Cancelled { .. })) => {
+            assert_eq!(e.code().name, "import_cancelled");
+            assert!(
+                matches!(e, Error::Import(ImportFailure::Cancelled { id, imported: 80, rows: 80 }) if id == stopped.id),
+                "{e:?}"
+            );
+        }
+        other => panic!("expected the import to stop, got {other:?}"),
+    }
+    assert_eq!(lead_count(&engine).await, 330, "two batches of 40 stay");
+    let finished = engine
+        .import_leads(
+            &ann(),
+            Cursor::new(second),
+            &ImportOptions {
+                resume: true,
+                ..stopped
+            },
+            &mut (),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((finished.skipped, finished.imported), (80, 20));
+    assert_eq!(lead_count(&engine).await, 350);
 }
 
 async fn all_leads(engine: &Engine) -> Vec<crate::domain::lead::Lead> {

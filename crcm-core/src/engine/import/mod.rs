@@ -123,6 +123,24 @@ fn fingerprint<R: Read + Seek>(source: &mut R, options: &ImportOptions) -> Resul
 /// How much of the file the resume fingerprint reads (1 MiB).
 const FINGERPRINT_BYTES: u64 = 1024 * 1024;
 
+/// Tells the observer where the import stands, and stops the import when it
+/// asks to.
+fn told(
+    observer: &mut dyn ImportObserver,
+    progress: &ImportProgress,
+    options: &ImportOptions,
+) -> Result<(), ImportError> {
+    observer.progress(progress);
+    if observer.cancelled() {
+        return Err(ImportError::from(ImportFailure::Cancelled {
+            id: options.id,
+            imported: progress.imported,
+            rows: progress.rows,
+        }));
+    }
+    Ok(())
+}
+
 /// A checked row of a batch.
 struct Row {
     line: u64,
@@ -215,10 +233,12 @@ impl Engine {
                     report.reject(RowRejection { line, problems }, observer);
                 }
                 if rows.is_multiple_of(options.batch_size as u64) {
-                    observer.progress(&report.progress(ImportStage::Checking, rows, reader.position().byte()));
+                    let progress = report.progress(ImportStage::Checking, rows, reader.position().byte());
+                    told(observer, &progress, options)?;
                 }
             }
-            observer.progress(&report.progress(ImportStage::Checking, rows, reader.position().byte()));
+            let progress = report.progress(ImportStage::Checking, rows, reader.position().byte());
+            told(observer, &progress, options)?;
             if report.rejected > 0 {
                 report.rows = rows;
                 report.skipped = skip.min(seen);
@@ -251,7 +271,8 @@ impl Engine {
                 let taken = std::mem::take(&mut batch);
                 self.import_batch(actor, taken, [&batch_key, &any_key], options, &mut report, observer)
                     .await?;
-                observer.progress(&report.progress(ImportStage::Importing, rows, reader.position().byte()));
+                let progress = report.progress(ImportStage::Importing, rows, reader.position().byte());
+                told(observer, &progress, options)?;
             }
             if line.is_none() {
                 break;

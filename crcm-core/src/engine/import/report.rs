@@ -171,6 +171,12 @@ pub trait ImportObserver: Send {
     fn duplicate(&mut self, row: &RowDuplicate) {
         let _ = row;
     }
+    /// Asked after each [`progress`](Self::progress): `true` stops the
+    /// import there with [`ImportFailure::Cancelled`](crate::domain::failure::ImportFailure::Cancelled).
+    /// The batches committed stay, so the import can be resumed.
+    fn cancelled(&mut self) -> bool {
+        false
+    }
 }
 
 /// Hears nothing.
