@@ -3,7 +3,6 @@
 //! lead's history and the event outbox. It needs an empty store.
 
 use crcm::commands;
-use crcm::domain::config::{AccountType, Phase, PhaseType};
 use crcm::domain::input::{CustomerChoice, DealDraft, NewCustomer};
 use crcm::engine::board::BoardQuery;
 use crcm::{
@@ -25,30 +24,10 @@ fn phase(c: &str) -> Result<PhaseRef> {
     })
 }
 
-/// Seed 000's simple funnel: Call appointment -> Send Quote -> Closed.
+/// Seed 000's simple funnel: Call appointment -> Send Quote -> Closed, with
+/// the default deal pipeline. The C and Python clients load the same file.
 fn funnel() -> Result<Config> {
-    let mut config = Config::default_with("US", Currency::new("USD")?);
-    config.account_types = vec![AccountType {
-        code: code("business")?,
-        name: "Business".into(),
-    }];
-    let p = |c: &str, d: &str, t, order| -> Result<Phase> {
-        Ok(Phase {
-            account_type: code("business")?,
-            code: code(c)?,
-            description: d.into(),
-            phase_type: t,
-            order,
-            rot_after_days: Some(14),
-            outcome: None,
-        })
-    };
-    config.phases = vec![
-        p("CALL", "Call appointment", PhaseType::Initial, 10)?,
-        p("QUOTE", "Send Quote", PhaseType::Regular, 20)?,
-        p("CLOSED", "Closed", PhaseType::Closing, 90)?,
-    ];
-    Ok(config)
+    Ok(serde_json::from_str(include_str!("config.json"))?)
 }
 
 /// A history value as a person reads it: text unquoted, a phase by its code.
