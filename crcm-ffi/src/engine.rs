@@ -316,8 +316,9 @@ impl ImportObserver for Callback {
 /// import. On success `*report_json` gets the envelope `{"wire": 1, "ok":
 /// {"type": "import", "report": {...}}}` (free it with `crcm_string_free`)
 /// and `*report_len` (when not NULL) its length. On failure the batches
-/// committed before it stay: the error's details name the import's id to
-/// resume.
+/// committed before it stay: run it again with the same options and
+/// `"resume": true` to import the rest (give an `id` in the options to know
+/// it; a stopped import's error details name it).
 ///
 /// # Safety
 /// As for `crcm_request`; `actor_json`, `path` and `options_json` are NULL

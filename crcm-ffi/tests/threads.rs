@@ -2,14 +2,15 @@
 //! every command applied once, and lead numbers stay unique.
 
 use std::collections::BTreeSet;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::ptr;
 use std::sync::Barrier;
 
-use crcm_ffi::engine::{crcm_engine, crcm_engine_close, crcm_engine_open, crcm_request};
-use crcm_ffi::error::crcm_error_free;
+use crcm_ffi::engine::{crcm_engine, crcm_engine_close, crcm_engine_open};
 use crcm_ffi::status::{CRCM_OK, crcm_status};
 use serde_json::{Value, json};
+
+mod common;
 
 /// The handle as a number, so threads can share it (C would pass the
 /// pointer; crcm never reads through it).
@@ -23,29 +24,10 @@ impl Handle {
 }
 
 fn request(engine: Handle, body: &Value) -> (crcm_status, Value) {
-    let text = body.to_string();
-    let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());
-    // SAFETY: valid buffer and out-pointers; any handle value is allowed.
-    let status = unsafe {
-        crcm_request(
-            engine.ptr(),
-            text.as_ptr().cast(),
-            text.len(),
-            &mut out,
-            ptr::null_mut(),
-            &mut err,
-        )
-    };
-    if status != CRCM_OK {
-        // SAFETY: the error the call wrote, freed once.
-        unsafe { crcm_error_free(err) };
-        return (status, Value::Null);
+    match common::send(engine.ptr(), body.to_string().as_bytes()) {
+        Ok(answer) => (CRCM_OK, serde_json::from_str(&answer).unwrap_or_default()),
+        Err((status, _)) => (status, Value::Null),
     }
-    // SAFETY: `out` is crcm's NUL-terminated answer, freed once after reading.
-    let answer = unsafe { CStr::from_ptr(out) }.to_string_lossy().into_owned();
-    // SAFETY: as above.
-    unsafe { crcm_ffi::crcm_string_free(out) };
-    (status, serde_json::from_str(&answer).unwrap_or_default())
 }
 
 #[test]
