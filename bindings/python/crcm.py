@@ -181,6 +181,7 @@ class Engine:
         if status != OK:
             _raise(self._lib, status, err)
         self._handle = handle
+        self._closed = False
 
     def __enter__(self):
         return self
@@ -190,9 +191,9 @@ class Engine:
 
     def close(self):
         """Closes the engine; later calls raise `invalid_handle`."""
-        if self._handle is not None:
+        if not self._closed:
+            self._closed = True
             self._lib.crcm_engine_close(self._handle)
-            self._handle = None
 
     @property
     def handle(self):
@@ -234,7 +235,8 @@ class Engine:
 
         def on_progress(p, _user_data):
             try:
-                return 1 if progress and progress(p.contents) else 0
+                # A copy: the struct crcm passes lives for this call only.
+                return 1 if progress and progress(ImportProgress.from_buffer_copy(p.contents)) else 0
             except Exception:  # a failing callback stops the import
                 return 1
 

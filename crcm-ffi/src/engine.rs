@@ -100,8 +100,10 @@ pub unsafe extern "C" fn crcm_engine_open(
 }
 
 /// Closes an engine: later calls with the handle get
-/// `CRCM_INVALID_HANDLE`. Calls already running on other threads finish
-/// first; the store is closed (and flushed) when the last of them returns.
+/// `CRCM_INVALID_HANDLE`. It returns at once; calls still running on other
+/// threads finish normally, and the store is closed (and flushed, and its
+/// directory or connections released) when the last of them returns. Close
+/// after those calls when the store must be reopened or removed next.
 /// `crcm_engine_close(NULL)` does nothing and returns `CRCM_OK`; closing a
 /// handle twice returns `CRCM_INVALID_HANDLE` the second time.
 ///
@@ -202,7 +204,7 @@ fn request_of(actor: Value, kind: &str, fields: Value) -> Result<Request, Failur
 
 /// The events after `cursor` (0: from the start), at most `limit` of them:
 /// the outbox a consumer reads in order, remembering the last event's
-/// `sequence` as its next cursor. The same as the request
+/// `seq` as its next cursor (an empty list: nothing new yet). The same as the request
 /// `{"type": "events_since", "cursor": ..., "limit": ...}`.
 ///
 /// `actor_json` is the actor (`{"user": "sync", "role": "admin"}`). On
@@ -276,6 +278,11 @@ impl From<&ImportProgress> for crcm_import_progress {
 /// the checking pass), on the thread that called `crcm_import_csv`. Return
 /// 0 to go on; anything else stops the import there (`CRCM_IMPORT_CANCELLED`:
 /// the batches committed stay, resume with the import's id).
+///
+/// `progress` is valid during the call only: copy what you keep. The
+/// callback must return normally (no C++ exception, no `longjmp` out of it),
+/// and a crcm call made from inside it is refused with
+/// `CRCM_INSIDE_RUNTIME`.
 pub type crcm_import_progress_cb =
     Option<unsafe extern "C" fn(progress: *const crcm_import_progress, user_data: *mut c_void) -> i32>;
 

@@ -96,7 +96,8 @@ impl From<RequestError> for Failure {
 /// A failed call's error: its status, name, message and typed details, and
 /// the whole of it as the wire envelope a JSON client reads
 /// (`{"wire": 1, "error": {...}}`). Opaque to C; read it with the
-/// `crcm_error_*` functions, free it with `crcm_error_free`.
+/// `crcm_error_*` functions (from any thread: it does not change), free it
+/// once with `crcm_error_free`.
 pub struct crcm_error {
     code: crcm_status,
     name: CString,

@@ -8,7 +8,7 @@ use crcm::error::RequestError;
 
 use crate::error::Failure;
 
-/// A NUL-terminated UTF-8 argument.
+/// A NUL-terminated UTF-8 argument, at most as long as a request.
 pub(crate) fn text<'a>(ptr: *const c_char, argument: &'static str) -> Result<&'a str, Failure> {
     if ptr.is_null() {
         return Err(Failure::null(argument));
@@ -16,6 +16,14 @@ pub(crate) fn text<'a>(ptr: *const c_char, argument: &'static str) -> Result<&'a
     // SAFETY: not NULL, and the header asks for a NUL-terminated string that
     // lives for the call.
     let text = unsafe { CStr::from_ptr(ptr) };
+    let len = text.count_bytes();
+    if len > MAX_REQUEST_BYTES {
+        return Err(RequestError::TooLarge {
+            bytes: len,
+            max: MAX_REQUEST_BYTES,
+        }
+        .into());
+    }
     text.to_str().map_err(|e| Failure::utf8(argument, e.valid_up_to()))
 }
 

@@ -12,14 +12,17 @@
 //!   ABI's own statuses (9001-9099) or the core's error code. On failure it
 //!   writes `*err` (when `err` is not NULL) with a [`crcm_error`](error::crcm_error)
 //!   the caller frees with `crcm_error_free`, and writes no other output.
-//! - NULL, text that is not UTF-8, oversized JSON, a closed or foreign handle:
-//!   a status, never undefined behaviour. A panic inside crcm is caught at the
-//!   boundary (`CRCM_PANIC`); it never unwinds into the host.
-//! - Every string crcm hands out has one free function (`crcm_string_free`,
-//!   `crcm_error_free`); texts read from an error are borrowed from it.
-//!   Nothing the caller passes is kept after the call returns.
-//! - An engine handle may be used from any number of threads at once; an
-//!   error object belongs to the thread that received it.
+//! - NULL, text that is not UTF-8, text over 8 MiB, a closed or foreign
+//!   handle: a status, never undefined behaviour. A bug inside the engine is
+//!   answered as `CRCM_INTERNAL` (8002), as for every client; a panic in this
+//!   layer is `CRCM_PANIC` (9004). Nothing unwinds into the host.
+//! - Every string crcm hands out through an out-pointer has one free
+//!   function (`crcm_string_free`, `crcm_error_free`); texts read from an
+//!   error are borrowed from it. Nothing the caller passes is kept after the
+//!   call returns.
+//! - An engine handle may be used from any number of threads at once. An
+//!   error object does not change once made: any thread may read it, one
+//!   frees it.
 
 #![warn(missing_docs)]
 // The exported names are C's: `crcm_engine`, `crcm_status`.

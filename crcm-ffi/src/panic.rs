@@ -4,29 +4,54 @@
 
 use std::any::Any;
 
-/// Runs an exported function's body, a closure-like block returning
+/// Runs an exported function's body, a block returning
 /// `Result<(), Failure>`, inside `catch_unwind`. A failure, or a caught
 /// panic, is written to the `err` out-pointer (when it is not NULL) and its
-/// status returned; success returns `CRCM_OK`.
+/// status returned; success returns `CRCM_OK`. The error object is built
+/// inside the boundary too, and a panic's payload is never dropped outside
+/// it (its `Drop` could panic again), so nothing can unwind into C.
 macro_rules! boundary {
     ($err:expr, $body:block) => {{
         let err: *mut *mut $crate::error::crcm_error = $err;
-        let ran = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
-            || -> ::std::result::Result<(), $crate::error::Failure> { $body },
-        ));
-        let failure = match ran {
-            Ok(Ok(())) => return $crate::status::CRCM_OK,
-            Ok(Err(failure)) => failure,
-            Err(payload) => $crate::error::Failure::panic(&*payload),
-        };
-        $crate::error::report(failure, err)
+        let ran = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| -> $crate::status::crcm_status {
+            let body = || -> ::std::result::Result<(), $crate::error::Failure> { $body };
+            match body() {
+                Ok(()) => $crate::status::CRCM_OK,
+                Err(failure) => $crate::error::report(failure, err),
+            }
+        }));
+        ran.unwrap_or_else(|payload| $crate::panic::caught(payload, err))
     }};
 }
 
 /// Runs a body that returns a plain value (a getter, a free function)
 /// inside `catch_unwind`; a caught panic returns `$default`.
 macro_rules! boundary_or {
-    ($default:expr, $body:block) => {{ ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)).unwrap_or($default) }};
+    ($default:expr, $body:block) => {{
+        ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)).unwrap_or_else(|payload| {
+            ::std::mem::forget(payload);
+            $default
+        })
+    }};
+}
+
+/// Reports a caught panic as `CRCM_PANIC`, itself inside a boundary; the
+/// payload is forgotten, not dropped.
+pub(crate) fn caught(
+    payload: Box<dyn Any + Send>,
+    err: *mut *mut crate::error::crcm_error,
+) -> crate::status::crcm_status {
+    let reported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::error::report(crate::error::Failure::panic(&*payload), err)
+    }));
+    std::mem::forget(payload);
+    match reported {
+        Ok(status) => status,
+        Err(again) => {
+            std::mem::forget(again);
+            crate::status::CRCM_PANIC
+        }
+    }
 }
 
 pub(crate) use {boundary, boundary_or};

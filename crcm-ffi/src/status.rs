@@ -21,8 +21,9 @@ pub const CRCM_INVALID_UTF8: crcm_status = 9002;
 /// 9003 `invalid_handle`: the engine handle was closed, or never came from
 /// `crcm_engine_open`; nothing ran.
 pub const CRCM_INVALID_HANDLE: crcm_status = 9003;
-/// 9004 `panic`: crcm failed inside (a bug, please report it); the panic was
-/// caught at the boundary and the call stopped. The engine stays usable.
+/// 9004 `panic`: the C layer failed (a bug, please report it); the panic was
+/// caught at the boundary and the call stopped. The engine stays usable. (A
+/// bug inside the engine's own work is `CRCM_INTERNAL`, 8002.)
 pub const CRCM_PANIC: crcm_status = 9004;
 
 // The core's codes, generated from crcm's error table (a test checks that

@@ -354,6 +354,18 @@ fn core_refusals_return_their_code_and_change_nothing() {
         assert_eq!(r.envelope["error"]["details"], r.details);
     }
     assert_eq!(events(engine.handle), before, "refusals changed nothing");
+    // A text argument over the limit is refused before it is read.
+    let mut huge = vec![b'x'; crcm::engine::api::MAX_REQUEST_BYTES + 1];
+    huge.push(0);
+    let huge = CString::from_vec_with_nul(huge).unwrap_or_default();
+    let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());
+    // SAFETY: valid strings and out-pointers.
+    let status = unsafe { crcm_events_since(engine.handle, huge.as_ptr(), 0, 1, &mut out, ptr::null_mut(), &mut err) };
+    let r = refusal(status, err);
+    assert_eq!(
+        (r.status, r.name.as_str()),
+        (CRCM_REQUEST_TOO_LARGE, "request_too_large")
+    );
     // Store options are checked: an unknown field or one for another backend.
     for options in [r#"{"sled_cache": 1}"#, r#"{"schema": "crm"}"#, "not json"] {
         let spec = c("sled:/tmp/crcm-never-opened");

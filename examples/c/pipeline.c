@@ -97,6 +97,10 @@ static char *read_file(const char *path) {
   }
   fseek(file, 0, SEEK_END);
   long size = ftell(file);
+  if (size < 0) {
+    fprintf(stderr, "%s: not a regular file\n", path);
+    exit(1);
+  }
   fseek(file, 0, SEEK_SET);
   char *text = malloc((size_t)size + 1);
   if (text == NULL || fread(text, 1, (size_t)size, file) != (size_t)size) {

@@ -101,6 +101,9 @@ class EngineTest(unittest.TestCase):
         other = crcm.Engine(f"sled:{self.dir.name}/other")
         handle = other.handle
         other.close()
+        with self.assertRaises(crcm.CrcmError) as caught:
+            other.request({"actor": MARIA, "type": "get_config"})
+        self.assertEqual((caught.exception.status, caught.exception.name), (crcm.INVALID_HANDLE, "invalid_handle"))
         self.assertEqual(lib.crcm_request(handle, b"{}", 2, ctypes.byref(out), None, None), crcm.INVALID_HANDLE)
         self.assertEqual(lib.crcm_engine_close(handle), crcm.INVALID_HANDLE)
         with self.assertRaises(crcm.CrcmError) as caught:
