@@ -157,6 +157,12 @@ pub struct StoreOptions {
     pub max_connections: Option<u32>,
     /// SQL: how long to wait for a connection, in milliseconds (default 10,000).
     pub connect_timeout_ms: Option<u64>,
+    /// Create the store when it is not there (default true). `false`: a
+    /// sled directory or SQLite file that holds no store, or a database
+    /// (PostgreSQL: a schema) without crcm's tables, is refused with
+    /// `not_a_crcm_store` and nothing is created, so a mistyped location
+    /// does not become a new, empty store.
+    pub create: Option<bool>,
 }
 
 impl StoreOptions {
@@ -243,11 +249,41 @@ pub async fn open_store(spec: &str, options: &StoreOptions) -> Result<OpenedStor
         ))
         .into());
     }
+    let create = options.create.unwrap_or(true);
+    if !create {
+        missing_store(&spec)?;
+    }
     match spec {
         StoreSpec::Sled(dir) => open_sled(dir, options),
         StoreSpec::Sqlite(url) => open_sql(&url, "sqlite", cfg!(feature = "sea"), options).await,
         StoreSpec::Postgres(url) => open_sql(&url, "postgres", cfg!(feature = "postgres"), options).await,
         StoreSpec::Mysql(url) => open_sql(&url, "mysql", cfg!(feature = "mysql"), options).await,
+    }
+}
+
+/// Refuses a sled directory or SQLite file that holds no store (servers are
+/// asked once connected).
+fn missing_store(spec: &StoreSpec) -> Result<(), Error> {
+    let path = match spec {
+        #[cfg(feature = "sled")]
+        StoreSpec::Sled(dir) if crcm_store_sled::holds_store(dir) => return Ok(()),
+        StoreSpec::Sled(dir) => {
+            return Err(StoreError::NotACrcmStore(format!("no store at sled:{}", dir.display())).into());
+        }
+        StoreSpec::Sqlite(url) => {
+            let file = url.trim_start_matches("sqlite://");
+            let file = file.split('?').next().unwrap_or(file);
+            if file.is_empty() || file.starts_with(':') || url.contains("mode=memory") {
+                return Ok(());
+            }
+            PathBuf::from(file)
+        }
+        StoreSpec::Postgres(_) | StoreSpec::Mysql(_) => return Ok(()),
+    };
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(StoreError::NotACrcmStore(format!("no store at {spec}")).into())
     }
 }
 
@@ -301,6 +337,7 @@ async fn open_sql(url: &str, backend: &str, built: bool, options: &StoreOptions)
     if let Some(ms) = options.connect_timeout_ms {
         sea.connect_timeout = std::time::Duration::from_millis(ms);
     }
+    sea.create = options.create.unwrap_or(true);
     Ok(OpenedStore::Sql(Arc::new(SeaStore::connect_with(url, sea).await?)))
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, TimeZone, Utc};
 use crcm::commands::SetConfig;
 use crcm::domain::config::{Config, PhaseRef};
+use crcm::domain::failure::ImportFailure;
 use crcm::domain::ids::ImportId;
 use crcm::engine::board::BoardQuery;
 use crcm::engine::import::{
@@ -27,21 +28,54 @@ use crcm::open::OpenedStore;
 /// Reads a snake_case word as one of crcm's enums (a role, a status, a sort).
 pub fn parse_word<T: DeserializeOwned>(word: &str, what: &str) -> Result<T, Failure> {
     let normalized = word.trim().to_lowercase().replace('-', "_");
-    serde_json::from_value(serde_json::Value::String(normalized)).map_err(|e| Failure(format!("{what} {word:?}: {e}")))
+    serde_json::from_value(serde_json::Value::String(normalized))
+        .map_err(|e| Failure::Usage(format!("{what} {word:?}: {e}")))
 }
 
 fn code(text: &str, what: &str) -> Result<Code, Failure> {
-    Code::new(text).map_err(|e| Failure(format!("{what}: {e}")))
+    Code::new(text).map_err(|e| Failure::Usage(format!("{what}: {e}")))
+}
+
+/// An engine error for people: a code that names no configured item also
+/// says which codes there are.
+async fn explained(opened: &Opened, e: crcm::Error) -> Failure {
+    use crcm::domain::error::{InputError, ReferenceKind};
+    let message = e.to_string();
+    let crcm::Error::Input(InputError::UnknownReference { kind, .. }) = &e else {
+        return Failure::Error(message);
+    };
+    let Ok((config, _)) = opened.engine.config().await else {
+        return Failure::Error(message);
+    };
+    let codes: Vec<String> = match kind {
+        ReferenceKind::AccountType => config.account_types.iter().map(|a| a.code.to_string()).collect(),
+        ReferenceKind::LeadSource => config.sources.iter().map(|x| x.code.to_string()).collect(),
+        ReferenceKind::Priority => config.priorities.iter().map(|x| x.code.to_string()).collect(),
+        ReferenceKind::Tag => config.tags.iter().map(|x| x.code.to_string()).collect(),
+        ReferenceKind::Pipeline => config.pipelines.iter().map(|x| x.code.to_string()).collect(),
+    };
+    if codes.is_empty() {
+        Failure::Error(message)
+    } else {
+        Failure::Error(format!("{message} (one of {})", codes.join(", ")))
+    }
 }
 
 fn json<T: Serialize>(value: &T) -> Result<ExitCode, Failure> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    crate::outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs one subcommand.
 pub async fn run(opened: &Opened, actor: &Actor, command: Cmd) -> Outcome {
     match command {
+        Cmd::Init => {
+            match opened.engine.store().config().await? {
+                Some((_, version)) => crate::outln!("crcm store ready (configuration version {version})"),
+                None => crate::outln!("crcm store ready; no configuration yet: crcm config load FILE"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Config { action } => config(opened, actor, action).await,
         Cmd::Import(args) => import(opened, actor, args).await,
         Cmd::Leads { filter, format } => leads(opened, actor, &filter, format).await,
@@ -54,10 +88,10 @@ pub async fn run(opened: &Opened, actor: &Actor, command: Cmd) -> Outcome {
         Cmd::Report(args) => report(opened, actor, args).await,
         Cmd::Export { file, filter } => export(opened, actor, &file, &filter).await,
         Cmd::Verify => verify(opened).await,
-        Cmd::Generate { .. } => Err(Failure("generate needs no store".into())),
+        Cmd::Generate { .. } => Err(Failure::Error("generate needs no store".into())),
         Cmd::Events { since, limit } => {
             for e in opened.engine.events_since(actor, since, limit).await? {
-                println!("{}", serde_json::to_string(&e)?);
+                crate::outln!("{}", serde_json::to_string(&e)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -68,14 +102,15 @@ async fn config(opened: &Opened, actor: &Actor, action: ConfigCmd) -> Outcome {
     match action {
         ConfigCmd::Show => {
             let (config, version) = opened.engine.config().await?;
-            println!("{}", serde_json::to_string_pretty(&config)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&config)?);
             eprintln!("configuration version {version}");
             Ok(ExitCode::SUCCESS)
         }
         ConfigCmd::Load { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| Failure::Error(format!("{}: {e}", file.display())))?;
             let config: Config =
-                serde_json::from_str(&text).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
+                serde_json::from_str(&text).map_err(|e| Failure::Error(format!("{}: {e}", file.display())))?;
             let current = opened.engine.store().config().await?.map(|(_, v)| v);
             let out = opened
                 .engine
@@ -87,8 +122,8 @@ async fn config(opened: &Opened, actor: &Actor, action: ConfigCmd) -> Outcome {
                     },
                 )
                 .await
-                .map_err(|e| Failure(format!("{}: {e}", file.display())))?;
-            println!("configuration version {} stored", out.version);
+                .map_err(|e| Failure::Error(format!("{}: {e}", file.display())))?;
+            crate::outln!("configuration version {} stored", out.version);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -102,7 +137,7 @@ async fn account_type(opened: &Opened, given: Option<&str>) -> Result<Code, Fail
     let (config, _) = opened.engine.config().await?;
     match config.account_types.as_slice() {
         [only] => Ok(only.code.clone()),
-        many => Err(Failure(format!(
+        many => Err(Failure::Error(format!(
             "name the account type with --account-type: one of {}",
             many.iter().map(|a| a.code.to_string()).collect::<Vec<_>>().join(", ")
         ))),
@@ -113,7 +148,7 @@ async fn account_type(opened: &Opened, given: Option<&str>) -> Result<Code, Fail
 
 fn pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str), Failure> {
     text.split_once('=')
-        .ok_or_else(|| Failure(format!("{what} {text:?}: expected NAME=VALUE")))
+        .ok_or_else(|| Failure::Error(format!("{what} {text:?}: expected NAME=VALUE")))
 }
 
 fn field(name: &str) -> Result<ImportField, Failure> {
@@ -136,7 +171,7 @@ fn mapping(args: &ImportArgs) -> Result<ImportMapping, Failure> {
     for text in &args.values {
         let (name, rest) = text
             .split_once(':')
-            .ok_or_else(|| Failure(format!("--value {text:?}: expected FIELD:FROM=TO")))?;
+            .ok_or_else(|| Failure::Error(format!("--value {text:?}: expected FIELD:FROM=TO")))?;
         let (from, to) = pair(rest, "--value")?;
         m = m.translate(field(name)?, from, to);
     }
@@ -157,13 +192,22 @@ fn mapping(args: &ImportArgs) -> Result<ImportMapping, Failure> {
 struct Shown {
     bar: Option<ProgressBar>,
     last_line: Instant,
+    /// Set by Ctrl-C: the import stops after the batch it is writing.
+    interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The refused rows' reasons by row number, when they are to be written
+    /// to a file.
+    reasons: Option<std::collections::BTreeMap<u64, String>>,
 }
 
 impl Shown {
     fn say(&self, text: String) {
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => println!("{text}"),
+            // A closed output does not stop an import: its report is the
+            // store's, and the summary's write ends the command.
+            None => {
+                let _ = crate::write_out(format_args!("{text}\n"));
+            }
         }
     }
 }
@@ -193,18 +237,55 @@ impl ImportObserver for Shown {
     }
     fn rejected(&mut self, row: &RowRejection) {
         self.say(row.to_string());
+        if let Some(reasons) = &mut self.reasons {
+            let text: Vec<String> = row.problems.iter().map(ToString::to_string).collect();
+            reasons.insert(row.row, text.join("; "));
+        }
     }
     fn duplicate(&mut self, row: &RowDuplicate) {
         self.say(row.to_string());
+    }
+    fn cancelled(&mut self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Listens for Ctrl-C from now on (the handler is in place when this
+/// returns): the flag is set, and the import stops after its batch.
+fn interrupt_listener(
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<tokio::task::JoinHandle<()>, Failure> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupts =
+            signal(SignalKind::interrupt()).map_err(|e| Failure::Error(format!("Ctrl-C handler: {e}")))?;
+        Ok(tokio::spawn(async move {
+            if interrupts.recv().await.is_some() {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }))
     }
 }
 
 async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
     let name = args.file.display().to_string();
-    let fail = |e: &dyn std::fmt::Display| Failure(format!("{name}: {e}"));
-    let mode: ImportMode = args.mode.parse().map_err(|e| fail(&e))?;
+    let fail = |e: &dyn std::fmt::Display| Failure::Error(format!("{name}: {e}"));
+    let mode: ImportMode = args.mode.parse().map_err(|e| Failure::Usage(format!("--mode: {e}")))?;
     let (id, resume) = match &args.resume {
-        Some(text) => (text.parse::<ImportId>().map_err(|e| fail(&e))?, true),
+        Some(text) => (
+            text.parse::<ImportId>()
+                .map_err(|e| Failure::Usage(format!("--resume: {e}")))?,
+            true,
+        ),
         None => (ImportId::new(), false),
     };
     let options = ImportOptions {
@@ -217,13 +298,41 @@ async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
         batch_size: args.batch_size,
         id,
         resume,
+        dry_run: args.dry_run,
+        encoding: args.encoding.clone(),
+        delimiter: match args.delimiter.as_deref() {
+            None => None,
+            Some("tab" | "\\t") => Some('\t'),
+            Some(text) => {
+                let mut chars = text.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Some(c),
+                    _ => {
+                        return Err(Failure::Usage(format!("--delimiter {text:?}: one character, or tab")));
+                    }
+                }
+            }
+        },
     };
+    if let Some(path) = &args.rejected
+        && path.exists()
+        && !args.force
+    {
+        return Err(Failure::Usage(format!(
+            "--rejected {}: the file exists; give --force to replace it",
+            path.display()
+        )));
+    }
     let file = std::fs::File::open(&args.file).map_err(|e| fail(&e))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "import {}: if it is interrupted, run the same command with --resume {}",
-        id.0, id.0
-    );
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = interrupt_listener(interrupted.clone())?;
+    if !args.dry_run {
+        eprintln!(
+            "import {}: if it is interrupted, run the same command with --resume {}",
+            id.0, id.0
+        );
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(size);
         let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {elapsed} {msg}")
@@ -234,22 +343,56 @@ async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
     let mut shown = Shown {
         bar,
         last_line: Instant::now(),
+        interrupted,
+        reasons: args.rejected.as_ref().map(|_| std::collections::BTreeMap::new()),
     };
     let result = opened
         .engine
         .import_leads(actor, std::io::BufReader::new(file), &options, &mut shown)
         .await;
+    listener.abort();
     if let Some(bar) = &shown.bar {
         bar.finish_and_clear();
     }
-    let report = result.map_err(|e| fail(&e))?;
-    println!("{}", report.summary());
-    if mode == ImportMode::AllOrNothing && report.rejected > 0 {
-        eprintln!(
-            "crcm: {name}: nothing imported: {} rows refused (all-or-nothing)",
-            report.rejected
-        );
-        return Ok(ExitCode::from(2));
+    let report = match result {
+        Ok(report) => report,
+        Err(crcm::Error::Import(ImportFailure::Cancelled { id, imported, rows })) => {
+            eprintln!(
+                "crcm: {name}: interrupted after {rows} rows, {imported} leads imported; \
+                 to go on, run the same command with --resume {}",
+                id.0
+            );
+            return Ok(ExitCode::from(crate::exit::INTERRUPTED));
+        }
+        Err(e) => return Err(fail(&e)),
+    };
+    if !report.columns.is_empty() {
+        crate::outln!("columns: {}", report.mapping_shown());
+    }
+    if report.encoding != "UTF-8" || report.delimiter != ',' {
+        crate::outln!("read as {}, delimiter {:?}", report.encoding, report.delimiter);
+    }
+    if let (Some(path), Some(reasons)) = (&args.rejected, &shown.reasons) {
+        let source = std::fs::File::open(&args.file).map_err(|e| fail(&e))?;
+        let out = std::fs::File::create(path).map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?;
+        let written = crcm::engine::import::write_rows_with_reasons(
+            std::io::BufReader::new(source),
+            &options,
+            reasons,
+            BufWriter::new(out),
+        )
+        .map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?;
+        eprintln!("{written} refused rows written to {}", path.display());
+    }
+    crate::outln!("{}", report.summary());
+    if report.rejected > 0 {
+        if mode == ImportMode::AllOrNothing && !args.dry_run {
+            eprintln!(
+                "crcm: {name}: nothing imported: {} rows refused (all-or-nothing)",
+                report.rejected
+            );
+        }
+        return Ok(ExitCode::from(crate::exit::ROWS_REFUSED));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -259,7 +402,7 @@ async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
 async fn lead_query(opened: &Opened, args: &LeadArgs) -> Result<LeadQuery, Failure> {
     let mut q = LeadQuery::default();
     if let Some(o) = &args.owner {
-        q.filter.owner = Some(UserId::new(o).map_err(|e| Failure(format!("--owner: {e}")))?);
+        q.filter.owner = Some(UserId::new(o).map_err(|e| Failure::Usage(format!("--owner: {e}")))?);
     }
     if !args.status.is_empty() {
         let mut set = std::collections::BTreeSet::new();
@@ -307,7 +450,10 @@ async fn collect(opened: &Opened, actor: &Actor, mut q: LeadQuery, limit: usize)
         ..PageRequest::default()
     };
     loop {
-        let page = opened.engine.leads(actor, &q).await?;
+        let page = match opened.engine.leads(actor, &q).await {
+            Ok(page) => page,
+            Err(e) => return Err(explained(opened, e).await),
+        };
         out.extend(page.items);
         if limit > 0 && out.len() >= limit {
             out.truncate(limit);
@@ -334,18 +480,41 @@ async fn leads(opened: &Opened, actor: &Actor, args: &LeadArgs, format: Format) 
             let (config, _) = opened.engine.config().await?;
             let columns = crcm::engine::export::export_columns(&config);
             let mut out = csv::Writer::from_writer(BufWriter::new(std::io::stdout().lock()));
-            out.write_record(columns.iter().map(ImportField::name))?;
+            out.write_record(columns.iter().map(ImportField::name))
+                .map_err(Failure::csv_output)?;
             for lead in &list {
-                out.write_record(columns.iter().map(|c| crcm::engine::export::export_value(lead, c)))?;
+                out.write_record(columns.iter().map(|c| crcm::engine::export::export_value(lead, c)))
+                    .map_err(Failure::csv_output)?;
             }
-            out.flush()?;
+            out.flush().map_err(|e| Failure::output(&e))?;
             Ok(ExitCode::SUCCESS)
         }
         Format::Json => json(&collect(opened, actor, q, args.limit).await?),
         Format::Table => {
+            let mut counted = q.clone();
+            counted.page.total = true;
             let list = collect(opened, actor, q, args.limit).await?;
+            let total = match opened
+                .engine
+                .leads(
+                    actor,
+                    &LeadQuery {
+                        page: PageRequest {
+                            limit: 1,
+                            total: true,
+                            ..PageRequest::default()
+                        },
+                        ..counted
+                    },
+                )
+                .await
+            {
+                Ok(page) => page.total,
+                Err(e) => return Err(explained(opened, e).await),
+            };
             let mut t = Table::new([
-                "number", "name", "company", "status", "phase", "source", "owner", "phone", "email",
+                "number", "name", "company", "status", "phase", "source", "priority", "value", "close", "owner",
+                "phone", "email",
             ]);
             for l in &list {
                 t.row([
@@ -355,13 +524,23 @@ async fn leads(opened: &Opened, actor: &Actor, args: &LeadArgs, format: Format) 
                     format!("{:?}", l.status).to_lowercase(),
                     phase_name(l),
                     l.source.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    l.priority.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    l.expected_revenue.map(|m| m.to_string()).unwrap_or_default(),
+                    l.expected_close.map(|d| d.to_string()).unwrap_or_default(),
                     l.owner.to_string(),
                     l.phone.as_ref().map(|p| p.raw.clone()).unwrap_or_default(),
                     l.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
                 ]);
             }
-            t.print();
-            println!("{} leads", list.len());
+            t.print()?;
+            let shown = list.len() as u64;
+            match total {
+                Some(total) if total > shown => {
+                    crate::outln!("{shown} of {total} leads shown; more follow: --limit N for more, --limit 0 for all")
+                }
+                Some(total) => crate::outln!("{total} leads"),
+                None => crate::outln!("{shown} leads"),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -370,7 +549,7 @@ async fn leads(opened: &Opened, actor: &Actor, args: &LeadArgs, format: Format) 
 async fn lead_card(opened: &Opened, actor: &Actor, number: u64) -> Outcome {
     let engine = &opened.engine;
     let lead = engine.lead_by_number(actor, number).await?;
-    println!("Lead {} — {}", lead.number, lead.display_name());
+    crate::outln!("Lead {} — {}", lead.number, lead.display_name());
     let money = lead.expected_revenue.map(|m| m.to_string()).unwrap_or_default();
     let mut t = Table::plain();
     let rows: Vec<(&str, String)> = vec![
@@ -429,20 +608,30 @@ async fn lead_card(opened: &Opened, actor: &Actor, number: u64) -> Outcome {
     for (k, v) in &lead.custom {
         t.row([k.to_string(), serde_json::to_string(v)?]);
     }
-    t.print();
-    println!("\nHistory");
+    t.print()?;
+    crate::outln!("\nHistory");
     for h in engine.lead_history(actor, lead.id).await? {
-        let fields: Vec<&str> = h.changes.iter().map(|c| c.field.as_str()).collect();
-        println!(
-            "  v{} {} {} {}: {}",
+        crate::outln!(
+            "  v{} {} {} {}",
             h.version,
             h.at.format("%Y-%m-%d %H:%M"),
             h.actor,
-            h.action,
-            fields.join(", ")
+            h.action
         );
+        for c in &h.changes {
+            let shown = |v: &serde_json::Value| match v {
+                serde_json::Value::Null => "(none)".to_owned(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if c.items {
+                crate::outln!("      {}: -{} +{}", c.field, shown(&c.old), shown(&c.new));
+            } else {
+                crate::outln!("      {}: {} -> {}", c.field, shown(&c.old), shown(&c.new));
+            }
+        }
     }
-    println!("\nTimeline");
+    crate::outln!("\nTimeline");
     let subject = Subject::Lead(lead.id);
     let mut timeline: Vec<(chrono::DateTime<Utc>, String)> = Vec::new();
     for a in engine.activities(actor, subject).await? {
@@ -466,10 +655,10 @@ async fn lead_card(opened: &Opened, actor: &Actor, number: u64) -> Outcome {
     }
     timeline.sort_by_key(|(at, _)| *at);
     if timeline.is_empty() {
-        println!("  (nothing yet)");
+        crate::outln!("  (nothing yet)");
     }
     for (at, text) in timeline {
-        println!("  {} {text}", at.format("%Y-%m-%d %H:%M"));
+        crate::outln!("  {} {text}", at.format("%Y-%m-%d %H:%M"));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -483,13 +672,17 @@ async fn board(
     svg: Option<std::path::PathBuf>,
     format: Format,
 ) -> Outcome {
+    if format == Format::Csv {
+        return Err(Failure::Usage("board --format takes table or json".into()));
+    }
     let account_type = account_type(opened, given).await?;
-    let board = opened
-        .engine
-        .board(actor, &BoardQuery::new(account_type.clone()))
-        .await?;
+    let board = match opened.engine.board(actor, &BoardQuery::new(account_type.clone())).await {
+        Ok(board) => board,
+        Err(e) => return Err(explained(opened, e).await),
+    };
     if let Some(path) = &svg {
-        charts::board(&board, path)?;
+        let (config, _) = opened.engine.config().await?;
+        charts::draw(&charts::board(&board, &config), path)?;
         eprintln!("board drawn in {}", path.display());
     }
     if format == Format::Json {
@@ -509,15 +702,16 @@ async fn board(
                 .join(" + "),
         ]);
     }
-    println!("Board of {account_type}");
-    t.print();
+    crate::outln!("Board of {account_type}");
+    t.print()?;
     let total: u64 = board.columns.iter().map(|c| c.count).sum();
-    println!("{total} open leads");
+    crate::outln!("{total} open leads");
     Ok(ExitCode::SUCCESS)
 }
 
 fn day(text: &str, what: &str) -> Result<NaiveDate, Failure> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| Failure(format!("{what} {text:?}: {e} (use YYYY-MM-DD)")))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| Failure::Usage(format!("{what} {text:?}: {e} (use YYYY-MM-DD)")))
 }
 
 fn interval(args: &ReportArgs) -> Result<Interval, Failure> {
@@ -540,16 +734,33 @@ fn percent(x: Option<f64>) -> String {
 
 async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
     let engine = &opened.engine;
+    if args.format == Format::Csv {
+        return Err(Failure::Usage(
+            "report --format takes table or json (a CSV of leads: `crcm leads --format csv` or `crcm export`)".into(),
+        ));
+    }
+    if args.svg.is_some() && !charts::draws(args.report) {
+        return Err(Failure::Usage(format!(
+            "--svg: the {} report has no chart",
+            format!("{:?}", args.report).to_lowercase()
+        )));
+    }
     let when = interval(&args)?;
     let as_json = args.format == Format::Json;
+    let (config, _) = engine.config().await?;
+    // Draws the report's chart when --svg asks for one.
+    let drawn = |chart: charts::Chart| -> Result<(), Failure> {
+        if let Some(path) = &args.svg {
+            charts::draw(&chart, path)?;
+            eprintln!("chart drawn in {}", path.display());
+        }
+        Ok(())
+    };
     match args.report {
         Report::Funnel => {
             let account_type = account_type(opened, args.account_type.as_deref()).await?;
             let funnel = engine.report_funnel(actor, &account_type, &when).await?;
-            if let Some(path) = &args.svg {
-                charts::funnel(&funnel, path)?;
-                eprintln!("funnel drawn in {}", path.display());
-            }
+            drawn(charts::funnel(&funnel, &config))?;
             if as_json {
                 return json(&funnel);
             }
@@ -562,12 +773,13 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
                     percent(r.to_next),
                 ]);
             }
-            println!("Funnel of {account_type}");
-            t.print();
+            crate::outln!("Funnel of {account_type}");
+            t.print()?;
         }
         Report::TimeInPhase => {
             let account_type = account_type(opened, args.account_type.as_deref()).await?;
             let rows = engine.report_time_in_phase(actor, &account_type, &when).await?;
+            drawn(charts::time_in_phase(&rows, &account_type, &config))?;
             if as_json {
                 return json(&rows);
             }
@@ -580,10 +792,11 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
                     format!("{:.1}", r.median_hours),
                 ]);
             }
-            t.print();
+            t.print()?;
         }
         Report::Sources => {
             let rows = engine.report_sources(actor, &when).await?;
+            drawn(charts::sources(&rows, &config))?;
             if as_json {
                 return json(&rows);
             }
@@ -607,11 +820,12 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
                     r.closed_lost.to_string(),
                 ]);
             }
-            t.print();
-            println!("{} leads", rows.iter().map(|r| r.created).sum::<u64>());
+            t.print()?;
+            crate::outln!("{} leads", rows.iter().map(|r| r.created).sum::<u64>());
         }
         Report::Reasons => {
             let rows = engine.report_reasons(actor, &when).await?;
+            drawn(charts::reasons(&rows, &config))?;
             if as_json {
                 return json(&rows);
             }
@@ -619,10 +833,11 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
             for r in &rows {
                 t.row([r.kind.clone(), r.reason.to_string(), r.count.to_string()]);
             }
-            t.print();
+            t.print()?;
         }
         Report::Workload => {
             let rows = engine.report_workload(actor).await?;
+            drawn(charts::workload(&rows))?;
             if as_json {
                 return json(&rows);
             }
@@ -635,7 +850,24 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
                     r.overdue_follow_ups.to_string(),
                 ]);
             }
-            t.print();
+            t.print()?;
+        }
+        Report::Trend => {
+            let period = parse_word::<crcm::engine::reports::TrendPeriod>(&args.period, "--period")?;
+            let rows = engine.report_trend(actor, &when, period).await?;
+            drawn(charts::trend(&rows, period))?;
+            if as_json {
+                return json(&rows);
+            }
+            let mut t = Table::new(["from", "created", "closed"]);
+            for r in &rows {
+                t.row([
+                    r.from.format("%Y-%m-%d").to_string(),
+                    r.created.to_string(),
+                    r.closed.to_string(),
+                ]);
+            }
+            t.print()?;
         }
         Report::Stuck => {
             let page = engine.report_stuck(actor, args.days, &PageRequest::default()).await?;
@@ -652,14 +884,14 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
                     l.owner.to_string(),
                 ]);
             }
-            t.print();
+            t.print()?;
         }
         Report::Quality => {
             let q = engine.report_data_quality(actor).await?;
             if as_json {
                 return json(&q);
             }
-            println!("{} open leads", q.open);
+            crate::outln!("{} open leads", q.open);
             let mut t = Table::new(["missing", "leads"]);
             for m in &q.missing {
                 t.row([
@@ -667,14 +899,18 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
                     m.count.to_string(),
                 ]);
             }
-            t.print();
+            t.print()?;
         }
         Report::Forecast => {
             let pipeline = match &args.pipeline {
                 Some(p) => Some(code(p, "--pipeline")?),
                 None => None,
             };
-            let rows = engine.report_forecast(actor, pipeline.as_ref()).await?;
+            let rows = match engine.report_forecast(actor, pipeline.as_ref()).await {
+                Ok(rows) => rows,
+                Err(e) => return Err(explained(opened, e).await),
+            };
+            drawn(charts::forecast(&rows))?;
             if as_json {
                 return json(&rows);
             }
@@ -689,7 +925,7 @@ async fn report(opened: &Opened, actor: &Actor, args: ReportArgs) -> Outcome {
                     join(&r.weighted),
                 ]);
             }
-            t.print();
+            t.print()?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -699,15 +935,15 @@ async fn export(opened: &Opened, actor: &Actor, file: &std::path::Path, args: &L
     let name = file.display().to_string();
     let mut q = lead_query(opened, args).await?;
     q.page.limit = 500;
-    let out = std::fs::File::create(file).map_err(|e| Failure(format!("{name}: {e}")))?;
+    let out = std::fs::File::create(file).map_err(|e| Failure::Error(format!("{name}: {e}")))?;
     let mut out = BufWriter::new(out);
     let written = opened
         .engine
         .export_leads(actor, &q, &mut out)
         .await
-        .map_err(|e| Failure(format!("{name}: {e}")))?;
-    out.flush().map_err(|e| Failure(format!("{name}: {e}")))?;
-    println!("exported {written} leads to {name}");
+        .map_err(|e| Failure::Error(format!("{name}: {e}")))?;
+    out.flush().map_err(|e| Failure::Error(format!("{name}: {e}")))?;
+    crate::outln!("exported {written} leads to {name}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -715,20 +951,25 @@ async fn verify(opened: &Opened) -> Outcome {
     let problems = match &opened.store {
         OpenedStore::Sled(sled) => {
             let r = sled.verify()?;
-            println!(
+            crate::outln!(
                 "{} records ({} leads), {} index entries, {} board cells, {} history entries, {} events",
-                r.records, r.leads, r.index_entries, r.board_cells, r.history_entries, r.events
+                r.records,
+                r.leads,
+                r.index_entries,
+                r.board_cells,
+                r.history_entries,
+                r.events
             );
             r.problems
         }
         OpenedStore::Sql(sql) => sql.verify().await?,
-        _ => return Err(Failure("verify does not know this backend".to_owned())),
+        _ => return Err(Failure::Error("verify does not know this backend".to_owned())),
     };
     for p in &problems {
-        println!("problem: {p}");
+        crate::outln!("problem: {p}");
     }
     if problems.is_empty() {
-        println!("consistent");
+        crate::outln!("consistent");
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::FAILURE)

@@ -43,12 +43,18 @@ const AREA_CODES: [u32; 6] = [212, 312, 415, 617, 206, 303];
 
 /// Writes `rows` leads to `file`: every e-mail and phone distinct (up to six
 /// million rows), so the whole file imports without duplicates.
-pub fn generate(file: &Path, rows: u64) -> Result<(), Failure> {
+pub fn generate(file: &Path, rows: u64, force: bool) -> Result<(), Failure> {
+    if !force && file.exists() {
+        return Err(Failure::Usage(format!(
+            "{}: the file exists; give --force to replace it",
+            file.display()
+        )));
+    }
     let capacity = AREA_CODES.len() as u64 * 1_000_000;
     if rows > capacity {
-        return Err(Failure(format!("--rows {rows}: at most {capacity}")));
+        return Err(Failure::Error(format!("--rows {rows}: at most {capacity}")));
     }
-    let out = File::create(file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
+    let out = File::create(file).map_err(|e| Failure::Error(format!("{}: {e}", file.display())))?;
     let mut csv = csv::Writer::from_writer(BufWriter::new(out));
     csv.write_record([
         "contact_name",
@@ -86,20 +92,16 @@ pub fn generate(file: &Path, rows: u64) -> Result<(), Failure> {
             &description,
         ])?;
     }
-    csv.flush().map_err(|e| Failure(format!("{}: {e}", file.display())))?;
+    csv.flush()
+        .map_err(|e| Failure::Error(format!("{}: {e}", file.display())))?;
     Ok(())
 }
 
-/// The name as an e-mail's local part: letters a-z and apostrophes dropped.
+/// The name as an e-mail's local part: folded as search folds it (`Chloé`
+/// as `chloe`), letters a-z only.
 fn ascii(name: &str) -> String {
-    name.chars()
-        .filter_map(|c| match c {
-            'é' => Some('e'),
-            'í' => Some('i'),
-            'ü' => Some('u'),
-            'ó' => Some('o'),
-            c if c.is_ascii_alphabetic() => Some(c.to_ascii_lowercase()),
-            _ => None,
-        })
+    crcm::store::query::fold(name)
+        .chars()
+        .filter(char::is_ascii_alphabetic)
         .collect()
 }

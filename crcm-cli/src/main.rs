@@ -9,9 +9,15 @@
 //!
 //! `--store` takes `sled:DIR` (the default, `sled:./crcm-data`),
 //! `sqlite:FILE`, `postgres://...` or `mysql://...`; `CRCM_STORE` sets it
-//! too. Commands run as `--user` (default `admin`) with `--role` (default
-//! `admin`). The exit status is 0 on success, 1 on an error, and 2 when an
-//! all-or-nothing import refused rows.
+//! too. Only `init`, `config load` and `import` create a store that is not
+//! there; every other command says "no crcm store at ...". Commands run as
+//! `--user` (default `admin`) with `--role` (default `admin`).
+//!
+//! Exit status ([`exit`]): 0 success; 1 an error (the store, a file, a
+//! refusal, `verify` finding problems); 2 a usage error (an unknown option
+//! or value, options that do not go together); 3 an import refused rows;
+//! 130 Ctrl-C stopped an import (it says how to resume).
+//! Output into a closed pipe (`crcm leads | head -1`) ends the tool quietly.
 
 mod charts;
 mod commands;
@@ -48,6 +54,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Create the store (if it is not there yet) and say where it is.
+    Init,
     /// Load or show the configuration (account types, phases, sources...).
     Config {
         #[command(subcommand)]
@@ -99,6 +107,9 @@ enum Cmd {
         /// How many leads.
         #[arg(long, default_value_t = 1000)]
         rows: u64,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the event outbox from a sequence number on, as JSON lines.
     Events {
@@ -169,6 +180,23 @@ struct ImportArgs {
     /// Resume the interrupted import with this id (same file, same batch size).
     #[arg(long, value_name = "ID")]
     resume: Option<String>,
+    /// Check every row as the import would and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the refused rows to this CSV file, each with its reasons in a
+    /// last column `reason`, ready to fix and import again.
+    #[arg(long, value_name = "FILE")]
+    rejected: Option<PathBuf>,
+    /// The file's encoding (windows-1252, latin1, utf-16le, ...; default
+    /// UTF-8, or UTF-16 by its byte order mark).
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// The delimiter: one character, or `tab` (default: found from the header).
+    #[arg(long, value_name = "CHAR")]
+    delimiter: Option<String>,
+    /// Replace the --rejected file if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Debug, Default)]
@@ -240,9 +268,12 @@ struct ReportArgs {
     /// Table or JSON.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Also draw the funnel as an SVG chart (funnel).
+    /// Also draw the report as an SVG chart (every report but stuck and quality).
     #[arg(long)]
     svg: Option<PathBuf>,
+    /// day, week or month (trend).
+    #[arg(long, default_value = "month")]
+    period: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,17 +294,87 @@ enum Report {
     Quality,
     /// Open deals per pipeline stage, weighted by probability.
     Forecast,
+    /// Leads created and closed per --period.
+    Trend,
 }
 
-/// An error for people: what went wrong, with the file, line and field
-/// where there is one.
+/// The tool's exit statuses: one table, documented in the crate docs and
+/// the README, tested by the CLI tests.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// An error: the store, a file, a refusal, `verify` finding problems.
+    pub const ERROR: u8 = 1;
+    /// A usage error: an unknown option or value, options that do not go
+    /// together (clap's own usage errors exit 2 too).
+    pub const USAGE: u8 = 2;
+    /// An import refused rows (all-or-nothing: nothing imported;
+    /// skip-invalid: the other rows imported; a dry run: it would refuse
+    /// them).
+    pub const ROWS_REFUSED: u8 = 3;
+    /// Ctrl-C stopped an import after a whole batch (resume it with
+    /// `--resume ID`): 128 + SIGINT, as shells report it.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Why a command did not succeed.
 #[derive(Debug)]
-pub struct Failure(pub String);
+pub enum Failure {
+    /// An error for people: what went wrong, with the file, line and field
+    /// where there is one (exit 1).
+    Error(String),
+    /// The command line asks for what cannot be (exit 2).
+    Usage(String),
+    /// Standard output was closed (a pipe into `head`): the tool ends
+    /// quietly.
+    ClosedOutput,
+}
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
-        Self(e.to_string())
+        Self::Error(e.to_string())
     }
+}
+
+impl Failure {
+    /// A failed write to standard output: a closed pipe, or an error.
+    pub fn output(e: &std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Self::ClosedOutput
+        } else {
+            Self::Error(format!("standard output: {e}"))
+        }
+    }
+
+    /// A failed CSV write to standard output.
+    pub fn csv_output(e: csv::Error) -> Self {
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => Self::output(&io),
+            other => Self::Error(format!("standard output: {other:?}")),
+        }
+    }
+}
+
+/// Writes a line to standard output; a closed pipe ends the command
+/// quietly ([`Failure::ClosedOutput`]) instead of panicking as `println!`
+/// would.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::write_out(format_args!("\n"))?
+    };
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// [`outln!`]'s writer.
+pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(|e| Failure::output(&e))
 }
 
 /// What a command returns.
@@ -287,42 +388,72 @@ pub struct Opened {
     pub store: OpenedStore,
 }
 
-async fn open(spec: &str, sled_cache_mb: u64) -> Result<Opened, Failure> {
-    let parsed = spec.parse::<StoreSpec>().map_err(|e| Failure(e.to_string()))?;
-    let fail = |e: &dyn std::fmt::Display| Failure(format!("store {parsed}: {e}"));
+/// Opens the store; `create`: also when it is not there yet (`init`,
+/// `config load`, `import`), else a missing store is refused.
+async fn open(spec: &str, sled_cache_mb: u64, create: bool) -> Result<Opened, Failure> {
+    let parsed = spec
+        .parse::<StoreSpec>()
+        .map_err(|e| Failure::Usage(format!("--store: {e}")))?;
+    let fail = |e: &dyn std::fmt::Display| Failure::Error(format!("store {parsed}: {e}"));
     let mut options = StoreOptions::default();
     if matches!(parsed, StoreSpec::Sled(_)) {
         options = options.with_sled_cache_bytes(sled_cache_mb.saturating_mul(1024 * 1024));
     }
-    let store = open_store(spec, &options).await.map_err(|e| fail(&e))?;
+    if !create {
+        options.create = Some(false);
+    }
+    let store = open_store(spec, &options).await.map_err(|e| match e.code().name {
+        "not_a_crcm_store" if !create => Failure::Error(format!(
+            "no crcm store at {parsed}: create one with `crcm init` or `crcm config load FILE`"
+        )),
+        _ => fail(&e),
+    })?;
     let engine = Engine::open(store.store()).await.map_err(|e| fail(&e))?;
     Ok(Opened { engine, store })
 }
 
 fn actor(cli: &Cli) -> Result<Actor, Failure> {
-    let user = UserId::new(&cli.user).map_err(|e| Failure(format!("--user: {e}")))?;
+    let user = UserId::new(&cli.user).map_err(|e| Failure::Usage(format!("--user: {e}")))?;
     let role: Role = commands::parse_word(&cli.role, "--role")?;
     Ok(Actor::new(user, role))
+}
+
+/// Whether a command may create the store it names.
+fn creates_store(command: &Cmd) -> bool {
+    matches!(
+        command,
+        Cmd::Init
+            | Cmd::Import(_)
+            | Cmd::Config {
+                action: ConfigCmd::Load { .. }
+            }
+    )
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = async {
-        if let Cmd::Generate { file, rows } = &cli.command {
-            generate::generate(file, *rows)?;
+        if let Cmd::Generate { file, rows, force } = &cli.command {
+            generate::generate(file, *rows, *force)?;
             return Ok(ExitCode::SUCCESS);
         }
         let actor = actor(&cli)?;
-        let opened = open(&cli.store, cli.sled_cache_mb).await?;
+        let opened = open(&cli.store, cli.sled_cache_mb, creates_store(&cli.command)).await?;
         commands::run(&opened, &actor, cli.command).await
     }
     .await;
     match result {
         Ok(code) => code,
-        Err(Failure(message)) => {
+        Err(Failure::Error(message)) => {
             eprintln!("crcm: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::ERROR)
         }
+        Err(Failure::Usage(message)) => {
+            eprintln!("crcm: {message}");
+            eprintln!("For more information, try '--help'.");
+            ExitCode::from(exit::USAGE)
+        }
+        Err(Failure::ClosedOutput) => ExitCode::from(exit::OK),
     }
 }

@@ -51,7 +51,7 @@ impl Table {
     }
 
     /// Prints the table to standard output.
-    pub fn print(&self) {
+    pub fn print(&self) -> Result<(), crate::Failure> {
         let all: Vec<&Vec<String>> = self.header.iter().chain(self.rows.iter()).collect();
         let columns = all.iter().map(|r| r.len()).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
@@ -84,14 +84,15 @@ impl Table {
             cells.join("  ").trim_end().to_owned()
         };
         if let Some(h) = &self.header {
-            println!("{}", line(h));
-            println!(
+            crate::outln!("{}", line(h));
+            crate::outln!(
                 "{}",
                 widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  ")
             );
         }
         for r in &self.rows {
-            println!("{}", line(r));
+            crate::outln!("{}", line(r));
         }
+        Ok(())
     }
 }

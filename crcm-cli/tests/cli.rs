@@ -45,7 +45,9 @@ Ada Again,+44 20 7946 0958,referral,,\r\n";
 const REFUSED: [&str; 3] = [
     "line 3: email: invalid e-mail address \"ada@@example\": Invalid character.",
     "line 4: contact_name: missing required value; source: missing required value",
-    "line 5: source: unknown source \"Pigeon Post\"; priority: unknown priority \"Sky-high\"",
+    "line 5: source: unknown source \"Pigeon Post\" (one of web_form, phone_inquiry, email_campaign, referral, partner, \
+     trade_show, social_media, cold_call, advertisement, other, google, direct_traffic, and 19 more); \
+     priority: unknown priority \"Sky-high\" (one of urgent, high, medium, low, none)",
 ];
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
@@ -65,17 +67,35 @@ fn lines_starting(text: &str, prefix: &str) -> Vec<String> {
 }
 
 #[test]
-fn an_all_or_nothing_import_with_bad_rows_imports_nothing_and_exits_2() {
+fn an_import_with_bad_rows_exits_3_and_all_or_nothing_imports_nothing() {
     let (dir, store) = setup();
     let csv = dir.path().join("leads.csv");
     std::fs::write(&csv, ROWS).unwrap_or_else(|e| panic!("{e}"));
     let csv = csv.to_string_lossy().into_owned();
 
+    // A dry run: the same report, nothing written.
+    let run = crcm(&store, &["import", &csv, "--account-type", "inbound", "--dry-run"]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_eq!(
+        lines_starting(&run.stdout, "line "),
+        [
+            &REFUSED[..],
+            &["line 6: duplicate of line 2 (same phone +442079460958)"]
+        ]
+        .concat()
+    );
+    assert!(
+        run.stdout
+            .ends_with("dry run: would import 1, rejected 3, duplicates 1\n"),
+        "{}",
+        run.stdout
+    );
+
     let run = crcm(&store, &["import", &csv, "--account-type", "inbound"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
     assert_eq!(lines_starting(&run.stdout, "line "), REFUSED);
     assert!(
-        run.stdout.ends_with("imported 0, rejected 3, duplicates 0\n"),
+        run.stdout.ends_with("imported 0, rejected 3, duplicates 1\n"),
         "{}",
         run.stdout
     );
@@ -94,11 +114,11 @@ fn an_all_or_nothing_import_with_bad_rows_imports_nothing_and_exits_2() {
         &store,
         &["import", &csv, "--account-type", "inbound", "--mode", "skip-invalid"],
     );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.code, Some(3), "rows were refused: {}", run.stderr);
     assert_eq!(lines_starting(&run.stdout, "line 3"), REFUSED[..1]);
     assert_eq!(
         lines_starting(&run.stdout, "line 6"),
-        ["line 6: duplicate of lead 1 (same phone +442079460958)"]
+        ["line 6: duplicate of lead 1, from line 2 (same phone +442079460958)"]
     );
     assert!(
         run.stdout.ends_with("imported 1, rejected 3, duplicates 1\n"),
@@ -241,6 +261,240 @@ fn a_generated_file_imports_and_reads_back_on_the_board_and_in_reports() {
     assert_eq!(verify.code, Some(0), "{}", verify.stderr);
 }
 
+/// Exit statuses, one table: 0 ok, 1 error, 2 usage, 3 rows refused (above).
+#[test]
+fn usage_errors_exit_2_and_errors_exit_1() {
+    let (dir, store) = setup();
+    let usage = [
+        vec!["report", "sources", "--format", "csv"],
+        vec!["board", "--format", "csv"],
+        vec!["--role", "emperor", "leads"],
+        vec!["leads", "--sort", "shoe_size"],
+        vec!["report", "funnel", "--from", "yesterday"],
+        vec!["no-such-command"],
+    ];
+    for args in &usage {
+        let run = crcm(&store, args);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("crcm: ") || run.stderr.contains("error:"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let svg = dir.path().join("stuck.svg");
+    let run = crcm(&store, &["report", "stuck", "--svg", &svg.to_string_lossy()]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("has no chart"), "{}", run.stderr);
+    assert!(!svg.exists(), "nothing drawn");
+
+    // Unknown codes in a filter are errors that say what there is, not an
+    // empty result.
+    let run = crcm(&store, &["board", "--account-type", "nope"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("unknown account type \"nope\" (one of b2b, course, inbound)"),
+        "{}",
+        run.stderr
+    );
+    let run = crcm(&store, &["leads", "--type", "inbound", "--phase", "NOPE"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stderr.contains("NOPE"), "{}", run.stderr);
+    let run = crcm(&store, &["leads", "--priority", "extreme"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("unknown priority \"extreme\" (one of urgent, high, medium, low, none)"),
+        "{}",
+        run.stderr
+    );
+
+    // generate does not overwrite a file unless told to.
+    let file = dir.path().join("made-up.csv");
+    assert_eq!(
+        crcm(&store, &["generate", &file.to_string_lossy(), "--rows", "3"]).code,
+        Some(0)
+    );
+    let before = std::fs::read(&file).unwrap_or_default();
+    let again = crcm(&store, &["generate", &file.to_string_lossy(), "--rows", "5"]);
+    assert_eq!(again.code, Some(2), "{}", again.stderr);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    assert_eq!(
+        std::fs::read(&file).unwrap_or_default(),
+        before,
+        "the file is untouched"
+    );
+    let forced = crcm(&store, &["generate", &file.to_string_lossy(), "--rows", "5", "--force"]);
+    assert_eq!(forced.code, Some(0), "{}", forced.stderr);
+    let after = std::fs::read(&file).unwrap_or_default();
+    assert!(
+        after.len() > before.len() && after.starts_with(&before[..20]),
+        "replaced with 5 rows"
+    );
+}
+
+/// A read command on a mistyped store path creates nothing; only `init`,
+/// `config load` and `import` create a store.
+#[test]
+fn only_creating_commands_create_a_store() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let missing = dir.path().join("deep").join("dir");
+    for args in [
+        vec!["leads"],
+        vec!["board"],
+        vec!["report", "sources"],
+        vec!["events"],
+        vec!["verify"],
+    ] {
+        let run = crcm(&missing, &args);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr
+                .contains(&format!("no crcm store at sled:{}", missing.display()))
+                && run.stderr.contains("crcm init"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!dir.path().join("deep").exists(), "{args:?} created a directory");
+    }
+    // An SQLite file is not created by a read either.
+    let file = dir.path().join("nope.db");
+    let run = Command::new(crcm_binary())
+        .arg("--store")
+        .arg(format!("sqlite:{}", file.display()))
+        .arg("leads")
+        .env_remove("CRCM_STORE")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("no crcm store at sqlite:"));
+    assert!(!file.exists(), "a read created the SQLite file");
+    // A server that is not there: the connection's own error, not a pool timeout.
+    let run = Command::new(crcm_binary())
+        .args(["--store", "postgres://postgres@127.0.0.1:1/postgres", "leads"])
+        .env_remove("CRCM_STORE")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to 127.0.0.1:1") && stderr.to_lowercase().contains("refused"),
+        "{stderr}"
+    );
+
+    let init = crcm(&missing, &["init"]);
+    assert_eq!(init.code, Some(0), "{}", init.stderr);
+    assert_eq!(
+        init.stdout.trim(),
+        "crcm store ready; no configuration yet: crcm config load FILE"
+    );
+    assert!(missing.join("crcm-store.json").is_file());
+    let loaded = crcm(&missing, &["config", "load", &config_file()]);
+    assert_eq!(loaded.code, Some(0), "{}", loaded.stderr);
+    let leads = crcm(&missing, &["leads"]);
+    assert_eq!(leads.code, Some(0), "{}", leads.stderr);
+    assert_eq!(leads.stdout.lines().last(), Some("0 leads"));
+}
+
+/// Output into a closed pipe (`crcm leads | head -1`) ends the tool quietly,
+/// with no panic; Ctrl-C during an import says how to resume, and the resume
+/// imports the rest.
+#[test]
+fn a_closed_pipe_and_ctrl_c_end_the_tool_cleanly() {
+    use std::io::{BufRead, BufReader, Read};
+    let (dir, store) = setup();
+    let csv = dir.path().join("many.csv");
+    assert_eq!(
+        crcm(&store, &["generate", &csv.to_string_lossy(), "--rows", "3000"]).code,
+        Some(0)
+    );
+
+    // Ctrl-C at the start of a 3,000-row import in batches of 50.
+    let mut child = Command::new(crcm_binary())
+        .arg("--store")
+        .arg(format!("sled:{}", store.display()))
+        .args([
+            "import",
+            &csv.to_string_lossy(),
+            "--account-type",
+            "inbound",
+            "--batch-size",
+            "50",
+        ])
+        .env_remove("CRCM_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stderr = BufReader::new(child.stderr.take().unwrap_or_else(|| panic!("no stderr")));
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.contains("--resume"), "{first}");
+    let id = first.split_whitespace().last().unwrap_or_default().to_owned();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(sent.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap_or_else(|e| panic!("{e}"));
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains(&format!("--resume {id}")) && rest.contains("interrupted after"),
+        "{rest}"
+    );
+    let resumed = crcm(
+        &store,
+        &[
+            "import",
+            &csv.to_string_lossy(),
+            "--account-type",
+            "inbound",
+            "--batch-size",
+            "50",
+            "--resume",
+            &id,
+        ],
+    );
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    let leads = crcm(&store, &["leads", "--limit", "1"]);
+    assert!(
+        leads
+            .stdout
+            .ends_with("1 of 3000 leads shown; more follow: --limit N for more, --limit 0 for all\n"),
+        "{}",
+        leads.stdout
+    );
+
+    // A closed pipe: read one line, close, the tool ends quietly.
+    for args in [
+        vec!["leads", "--limit", "0"],
+        vec!["events", "--limit", "3000"],
+        vec!["leads", "--format", "csv", "--limit", "0"],
+    ] {
+        let mut child = Command::new(crcm_binary())
+            .arg("--store")
+            .arg(format!("sled:{}", store.display()))
+            .args(&args)
+            .env_remove("CRCM_STORE")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!line.is_empty());
+        drop(out);
+        let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 /// The public datasets beside the project (`../shared/data`), when present.
 fn datasets() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
@@ -344,7 +598,11 @@ fn the_public_datasets_import_with_the_mappings_readme_shows() {
         &data.join("maven-crm-sales-opportunities/sales_pipeline.csv"),
         MAVEN,
     );
-    assert_eq!(maven, "imported 8800, rejected 0, duplicates 0");
+    assert_eq!(
+        maven,
+        "imported 8800, rejected 0, duplicates 0; 8800 accepted rows have no e-mail or phone to recognise them by: \
+         a rerun would import them again"
+    );
     // Won 4238 + Lost 2473 + Engaging 1589 passed Prospecting; 500 are still there.
     assert_eq!(
         funnel(&store, "b2b"),
@@ -366,7 +624,11 @@ fn the_public_datasets_import_with_the_mappings_readme_shows() {
     assert_eq!(counts, [500, 1589]);
 
     let xed = imported(&store, &data.join("xeducation-leads/Leads.csv"), X_EDUCATION);
-    assert_eq!(xed, "imported 9240, rejected 0, duplicates 0");
+    assert_eq!(
+        xed,
+        "imported 9240, rejected 0, duplicates 0; 9240 accepted rows have no e-mail or phone to recognise them by: \
+         a rerun would import them again"
+    );
     assert_eq!(
         funnel(&store, "course"),
         [
@@ -377,7 +639,11 @@ fn the_public_datasets_import_with_the_mappings_readme_shows() {
     );
 
     let synthetic = imported(&store, &data.join("synthetic-relational-crm/Leads.csv"), SYNTHETIC);
-    assert_eq!(synthetic, "imported 200, rejected 0, duplicates 0");
+    assert_eq!(
+        synthetic,
+        "imported 200, rejected 0, duplicates 0; 200 accepted rows have no e-mail or phone to recognise them by: \
+         a rerun would import them again"
+    );
     // New 60, Working 51, Qualified 43, Lost 46: each walked through the phases before its own.
     assert_eq!(
         funnel(&store, "inbound"),

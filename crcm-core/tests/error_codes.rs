@@ -375,6 +375,10 @@ fn samples() -> Vec<Error> {
             rows: 80,
         }
         .into(),
+        ImportFailure::Dialect {
+            message: "unknown encoding \"klingon\": use a label such as utf-8, windows-1252, latin1 or utf-16le".into(),
+        }
+        .into(),
         RequestError::InsideRuntime.into(),
         RequestError::Internal {
             message: "the response could not be written as JSON".into(),

@@ -149,9 +149,130 @@ fn another_owner_needs_a_manager() {
             .import_leads(&ann(), Cursor::new(file), &options, &mut ())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(report.summary(), "imported 1, rejected 1, duplicates 0");
+        assert_eq!(
+            report.summary(),
+            "imported 1, rejected 1, duplicates 0; 1 accepted row has no e-mail or phone to recognise it by: \
+             a rerun would import it again"
+        );
         let line = report.rejections[0].to_string();
         assert!(line.starts_with("line 3: "), "{line}");
         assert!(line.contains("needs the manager role"), "{line}");
+    });
+}
+
+/// Files as other tools write them: a semicolon file with labels for
+/// headers, UTF-16 with a byte order mark, windows-1252 named by its label.
+/// Each imports with the mapping it shows; the refused rows copy out with
+/// their reasons, ready to import again.
+#[test]
+fn files_in_other_dialects_import_by_their_labels() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async {
+        let engine = fixture_engine(&MemoryFactory).await;
+        let options = ImportOptions {
+            mode: ImportMode::SkipInvalid,
+            account_type: Some(code("b2b")),
+            ..ImportOptions::default()
+        };
+        let semicolons = "Contact Name;Phone Number;Lead Source;E-mail;Company\n\
+                          Ada Lovelace;+44 20 7946 0958;Referral;ada@example.com;Engines\n\
+                          Bad Row;+44 20 7946 0959;Pigeon;ada@@example;\n";
+        let report = engine
+            .import_leads(&ann(), Cursor::new(semicolons), &options, &mut ())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.delimiter, ';');
+        assert_eq!(
+            report.mapping_shown(),
+            "Contact Name -> contact_name, Phone Number -> phone, Lead Source -> source, E-mail -> email, \
+             Company -> company_name"
+        );
+        assert_eq!((report.imported, report.rejected), (1, 1));
+        // Both reasons of the bad row, and the row copied out with them.
+        let reasons: BTreeMap<u64, String> = report
+            .rejections
+            .iter()
+            .map(|r| {
+                let text: Vec<String> = r.problems.iter().map(ToString::to_string).collect();
+                (r.row, text.join("; "))
+            })
+            .collect();
+        assert_eq!(report.rejections[0].problems.len(), 2, "{reasons:?}");
+        let mut out = Vec::new();
+        let written =
+            crcm_core::engine::import::write_rows_with_reasons(Cursor::new(semicolons), &options, &reasons, &mut out)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written, 1);
+        let out = String::from_utf8(out).unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "Contact Name;Phone Number;Lead Source;E-mail;Company;reason");
+        assert!(
+            lines[1].starts_with("Bad Row;+44 20 7946 0959;Pigeon;ada@@example;;\"source: unknown source"),
+            "{out}"
+        );
+
+        // UTF-16 with its byte order mark, found without being named.
+        let text = "contact_name,phone,source\nJosé Núñez,+34 912 345 678,Referral\n";
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let report = engine
+            .import_leads(&ann(), Cursor::new(utf16), &options, &mut ())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((report.imported, report.encoding.as_str()), (1, "UTF-16LE"));
+
+        // windows-1252, named: é is one byte.
+        let latin = b"contact_name,phone,source\nRen\xE9e Dupr\xE9,+33 1 23 45 67 89,Referral\n";
+        let report = engine
+            .import_leads(
+                &ann(),
+                Cursor::new(&latin[..]),
+                &ImportOptions {
+                    encoding: Some("windows-1252".into()),
+                    ..options.clone()
+                },
+                &mut (),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((report.imported, report.encoding.as_str()), (1, "windows-1252"));
+        let found = engine
+            .leads(
+                &root(),
+                &LeadQuery {
+                    search: Some("renee dupre".into()),
+                    ..LeadQuery::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.items.len(), 1);
+        assert_eq!(found.items[0].first_name, "Renée");
+
+        // A label no standard knows, and a delimiter that cannot be one.
+        for (encoding, delimiter, code) in [
+            (Some("klingon".to_owned()), None, "import_dialect"),
+            (None, Some('é'), "import_dialect"),
+            (None, Some('"'), "import_dialect"),
+        ] {
+            let e = engine
+                .import_leads(
+                    &ann(),
+                    Cursor::new(text),
+                    &ImportOptions {
+                        encoding,
+                        delimiter,
+                        ..options.clone()
+                    },
+                    &mut (),
+                )
+                .await
+                .err();
+            assert_eq!(e.map(|e| e.code().name), Some(code));
+        }
     });
 }

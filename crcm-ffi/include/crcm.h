@@ -560,6 +560,11 @@ typedef int32_t (*crcm_import_progress_cb)(const crcm_import_progress *progress,
 #define CRCM_IMPORT_CANCELLED 7015
 
 /**
+ * 7016 `import_dialect` (import): An encoding label no standard knows, or a delimiter that is not one ASCII character.
+ */
+#define CRCM_IMPORT_DIALECT 7016
+
+/**
  * 8001 `inside_runtime` (usage): The blocking engine was called from inside an async runtime; nothing ran.
  */
 #define CRCM_INSIDE_RUNTIME 8001

@@ -190,6 +190,8 @@ pub const CRCM_IMPORT_BATCH_SIZE: crcm_status = 7013;
 pub const CRCM_IMPORT_CHANGED: crcm_status = 7014;
 /// 7015 `import_cancelled` (import): The caller stopped the import; the batches committed stay, resume it with its id.
 pub const CRCM_IMPORT_CANCELLED: crcm_status = 7015;
+/// 7016 `import_dialect` (import): An encoding label no standard knows, or a delimiter that is not one ASCII character.
+pub const CRCM_IMPORT_DIALECT: crcm_status = 7016;
 /// 8001 `inside_runtime` (usage): The blocking engine was called from inside an async runtime; nothing ran.
 pub const CRCM_INSIDE_RUNTIME: crcm_status = 8001;
 /// 8002 `internal` (internal): crcm failed inside (a bug, please report it); the request was stopped.

@@ -15,8 +15,14 @@ pub struct SeaOptions {
     /// of failing with "database is locked").
     pub max_connections: u32,
     /// How long to wait for a connection (on connect and from the pool)
-    /// before failing with [`StoreError::Backend`] (default: 10 s).
+    /// before failing with [`StoreError::Backend`] (default: 10 s). A server
+    /// that refuses connections (down, wrong port) is reported at once with
+    /// the connection's own error, not after this wait.
     pub connect_timeout: std::time::Duration,
+    /// Create crcm's tables (and the PostgreSQL schema) when the database
+    /// has none (default: true). `false`: such a database is refused with
+    /// [`StoreError::NotACrcmStore`] and nothing is created.
+    pub create: bool,
 }
 
 impl Default for SeaOptions {
@@ -26,7 +32,32 @@ impl Default for SeaOptions {
             schema: None,
             max_connections: 8,
             connect_timeout: std::time::Duration::from_secs(10),
+            create: true,
         }
+    }
+}
+
+/// Connects once to the server's address, so a server that is down or a
+/// wrong port is reported at once with the system's reason (the pool would
+/// retry until its timeout and then say only "pool timed out"). A URL whose
+/// host is a socket path, or that does not parse, is left to the driver.
+async fn reachable(url: &str, backend: &'static str, timeout: std::time::Duration) -> Result<(), StoreError> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(());
+    };
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty() && !h.starts_with('/')) else {
+        return Ok(());
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = parsed.port().unwrap_or(if backend == "postgres" { 5432 } else { 3306 });
+    let shown = format!("{host}:{port}");
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::backend(backend, format!("cannot connect to {shown}: {e}"))),
+        Err(_) => Err(StoreError::backend(
+            backend,
+            format!("cannot connect to {shown}: no answer within {} ms", timeout.as_millis()),
+        )),
     }
 }
 
@@ -66,6 +97,9 @@ impl SeaStore {
             url.to_owned()
         };
         let url = url.as_str();
+        if backend != "sqlite" {
+            reachable(url, backend, options.connect_timeout).await?;
+        }
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .max_connections(if backend == "sqlite" {
@@ -89,35 +123,48 @@ impl SeaStore {
                 ));
             }
             // Create the schema with a plain connection first, then pin every pooled connection to it.
-            let mut plain = ConnectOptions::new(url.to_owned());
-            plain
-                .sqlx_logging(false)
-                .max_connections(1)
-                .connect_timeout(options.connect_timeout)
-                .acquire_timeout(options.connect_timeout);
-            let plain = Database::connect(plain).await.map_err(&err)?;
-            match plain
-                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                .await
-            {
-                // Another node created it between the check and the insert.
-                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
-                other => {
-                    other.map_err(&err)?;
+            if options.create {
+                let mut plain = ConnectOptions::new(url.to_owned());
+                plain
+                    .sqlx_logging(false)
+                    .max_connections(1)
+                    .connect_timeout(options.connect_timeout)
+                    .acquire_timeout(options.connect_timeout);
+                let plain = Database::connect(plain).await.map_err(&err)?;
+                match plain
+                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .await
+                {
+                    // Another node created it between the check and the insert.
+                    Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+                    other => {
+                        other.map_err(&err)?;
+                    }
                 }
+                plain.close().await.map_err(&err)?;
             }
-            plain.close().await.map_err(&err)?;
             opts.set_schema_search_path(schema.clone());
         }
         let db = Database::connect(opts).await.map_err(&err)?;
         let store = Self { db, backend };
-        if let Some(found) = store.stored_format().await?
-            && found > FORMAT_VERSION
-        {
-            return Err(StoreError::FormatTooNew {
-                found,
-                supported: FORMAT_VERSION,
-            });
+        match store.stored_format().await? {
+            Some(found) if found > FORMAT_VERSION => {
+                return Err(StoreError::FormatTooNew {
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            None if !options.create => {
+                return Err(StoreError::NotACrcmStore(format!(
+                    "no crcm tables in this {backend} database{}",
+                    options
+                        .schema
+                        .as_ref()
+                        .map(|s| format!(" (schema {s})"))
+                        .unwrap_or_default()
+                )));
+            }
+            _ => {}
         }
         if options.migrate {
             store.migrate().await?;

@@ -100,6 +100,12 @@ pub use crate::verify::VerifyReport;
 const BACKEND: &str = "sled";
 const MARKER: &str = "crcm-store.json";
 
+/// Whether `dir` holds a crcm store (its marker file), without opening or
+/// creating anything.
+pub fn holds_store(dir: &Path) -> bool {
+    dir.join(MARKER).is_file()
+}
+
 /// When a committed unit of work reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -518,10 +524,11 @@ impl SledStore {
     /// build (before search words, query rows, the communication-status
     /// index, sort entries, deal words and phase steps, which come from
     /// history; version 6: a deleted lead's stay ends at its deletion; version 7: a
-    /// lead's query row carries its record team, for visibility). Runs
+    /// lead's query row carries its record team, for visibility; version 8:
+    /// search words are folded for accents, case and punctuation). Runs
     /// once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 7;
+        const INDEX_VERSION: u32 = 8;
         let current = self
             .meta
             .get(b"index")
@@ -938,9 +945,9 @@ mod tests {
         assert_eq!(report.events, 6, "config + 5 leads");
         assert_eq!(
             report.index_entries,
-            5 * (8 + 5 + 2 + 1 + 5),
+            5 * (8 + 6 + 2 + 1 + 5),
             "status, owner, type, phase, zone, email, number, updated; \
-             5 search words (co, the digit, c<i>, example, com); query row, phase entered; \
+             6 search words (co, the digit, c<i>, example, com, and the e-mail's runs joined); query row, phase entered; \
              the phase step; 5 sort keys (created, updated, expected close, value, phase entered)"
         );
         assert_eq!(

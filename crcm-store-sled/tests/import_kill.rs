@@ -32,6 +32,7 @@ fn options(id: ImportId, resume: bool) -> ImportOptions {
         batch_size: BATCH,
         id,
         resume,
+        ..ImportOptions::default()
     }
 }
 

@@ -174,4 +174,12 @@ pub enum ImportFailure {
         /// Data rows read before it stopped.
         rows: u64,
     },
+    /// The file's encoding or delimiter cannot be used: an encoding label
+    /// no standard knows, a delimiter that is not one ASCII character (or
+    /// is a quote or a line break).
+    #[error("{message}")]
+    Dialect {
+        /// What is wrong.
+        message: String,
+    },
 }

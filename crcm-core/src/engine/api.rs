@@ -55,7 +55,7 @@ use crate::engine::import::{ImportOptions, ImportReport};
 use crate::engine::intake::{CommunicationMatches, DuplicateGroup, DuplicateKey};
 use crate::engine::query::{CustomerQuery, DealQuery, LeadQuery};
 use crate::engine::reports::{
-    DataQuality, ForecastRow, Funnel, Interval, PhaseTimeRow, ReasonRow, SourceRow, WorkloadRow,
+    DataQuality, ForecastRow, Funnel, Interval, PhaseTimeRow, ReasonRow, SourceRow, TrendPeriod, TrendRow, WorkloadRow,
 };
 use crate::rules::access::Actor;
 use crate::rules::error::{Error, ErrorReport};
@@ -217,6 +217,7 @@ macro_rules! request_body {
             ReportStuck = "report_stuck",
             ReportDataQuality = "report_data_quality",
             ReportForecast = "report_forecast",
+            ReportTrend = "report_trend",
             GetHistory = "history",
             GetLeadHistory = "lead_history",
             ListActivities = "activities",
@@ -522,6 +523,17 @@ pub struct ReportReasons {
     pub interval: Interval,
 }
 
+/// `report_trend`: leads created and closed per day, week or month.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportTrend {
+    /// The periods covered (no start: from the first lead; no end: to now).
+    pub interval: Interval,
+    /// Day, week or month (default).
+    pub period: TrendPeriod,
+}
+
 /// `report_workload`: open and rotten leads and overdue follow-ups per owner.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -813,6 +825,11 @@ pub enum Response {
         /// One row per owner.
         rows: Vec<WorkloadRow>,
     },
+    /// The trend report.
+    Trend {
+        /// One row per period, oldest first.
+        rows: Vec<TrendRow>,
+    },
     /// The data-quality report.
     DataQuality {
         /// The report.
@@ -989,6 +1006,9 @@ impl Engine {
             },
             Body::ReportWorkload(ReportWorkload {}) => Response::Workload {
                 rows: self.report_workload(actor).await?,
+            },
+            Body::ReportTrend(r) => Response::Trend {
+                rows: self.report_trend(actor, &r.interval, r.period).await?,
             },
             Body::ReportStuck(r) => Response::LeadPage {
                 page: self.report_stuck(actor, r.days, &r.page).await?,

@@ -309,6 +309,14 @@ impl Engine {
     /// currency, rotten count and first cards.
     pub async fn board(&self, actor: &Actor, query: &BoardQuery) -> Result<Board, Error> {
         let (config, _) = self.config().await?;
+        if config.account_type(&query.account_type).is_none() {
+            return Err(InputError::UnknownReference {
+                kind: ReferenceKind::AccountType,
+                code: query.account_type.to_string(),
+            }
+            .into());
+        }
+        crate::engine::query::check_references(&config, &query.filter)?;
         let now = self.now();
         // The actor's scope joins the filter: the maintained cells count
         // every lead, so a scoped board is tallied.

@@ -335,6 +335,7 @@ impl Engine {
         let binding = query.binding();
         query::check_cursor(&query.page, binding)?;
         let (config, _) = self.config().await?;
+        query::check_references(&config, &query.filter)?;
         let (mut filter, order) = query.resolve(&config, self.now());
         filter.visible = access::visible(actor, &config);
         // A lead's number never changes: a cursor naming one lead's number

@@ -40,7 +40,7 @@ use crate::domain::error::InputError;
 use crate::domain::limits;
 use crate::store::query::{
     Closed, CustomerFilter, DealFilter, DealKey, DealOrder, FNV_OFFSET, LeadFilter, LeadKey, LeadOrder, Page,
-    PageRequest, PhaseCutoffs, Search, fnv1a, words,
+    PageRequest, PhaseCutoffs, Search, fnv1a, search_words,
 };
 
 /// What a lead list is sorted by.
@@ -161,6 +161,46 @@ impl DealQuery {
     }
 }
 
+/// Refuses a filter naming reference data the configuration does not have
+/// (an account type, a phase of its account type, a source, a priority, a
+/// tag, a pipeline): a mistyped code is an error, not an empty result.
+pub fn check_references(config: &Config, filter: &LeadFilter) -> Result<(), crate::rules::error::Error> {
+    use crate::domain::error::ReferenceKind;
+    let unknown = |kind: ReferenceKind, code: &crate::domain::ids::Code| InputError::UnknownReference {
+        kind,
+        code: code.to_string(),
+    };
+    let mut errors = Vec::new();
+    if let Some(a) = &filter.account_type
+        && config.account_type(a).is_none()
+    {
+        errors.push(unknown(ReferenceKind::AccountType, a));
+    }
+    if let Some(s) = &filter.source
+        && !config.sources.iter().any(|x| &x.code == s)
+    {
+        errors.push(unknown(ReferenceKind::LeadSource, s));
+    }
+    if let Some(p) = &filter.priority
+        && !config.priorities.iter().any(|x| &x.code == p)
+    {
+        errors.push(unknown(ReferenceKind::Priority, p));
+    }
+    for t in &filter.tags {
+        if !config.tags.iter().any(|x| &x.code == t) {
+            errors.push(unknown(ReferenceKind::Tag, t));
+        }
+    }
+    if let Some(phase) = &filter.phase {
+        if config.account_type(&phase.account_type).is_none() {
+            errors.push(unknown(ReferenceKind::AccountType, &phase.account_type));
+        } else if errors.is_empty() && config.phase(phase).is_none() {
+            return Err(crate::rules::machine::PhaseError::UnknownPhase { phase: phase.clone() }.into());
+        }
+    }
+    InputError::collect(errors).map_err(Into::into)
+}
+
 /// Refuses a search text longer than [`limits::SEARCH`] characters or with
 /// more than [`limits::SEARCH_WORDS`] words, or one holding a control
 /// character other than tab and line breaks.
@@ -168,7 +208,7 @@ pub fn check_search(text: &str) -> Result<(), InputError> {
     // Tabs and line breaks pasted with a name are harmless: only letters and
     // digits make words.
     limits::check("search", text, limits::SEARCH, limits::Lines::Multi)?;
-    if words(text).len() > limits::SEARCH_WORDS {
+    if search_words(text).len() > limits::SEARCH_WORDS {
         return Err(InputError::TooMany {
             field: "search words".into(),
             max: limits::SEARCH_WORDS,
@@ -182,7 +222,7 @@ pub fn check_search(text: &str) -> Result<(), InputError> {
 pub fn resolve_search(config: &Config, text: &str) -> Search {
     // Callers check the text first ([`check_search`]); resolving never fails.
     Search {
-        words: words(text),
+        words: search_words(text),
         phone: Phone::parse(text, &config.settings.default_phone_region)
             .ok()
             .map(|p| p.key().to_owned()),
@@ -317,7 +357,7 @@ impl DealQuery {
         let mut f = self.filter.clone();
         if let Some(text) = &self.search {
             f.search = Some(Search {
-                words: words(text),
+                words: search_words(text),
                 phone: None,
             });
         }

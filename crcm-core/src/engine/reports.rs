@@ -162,6 +162,59 @@ pub struct ForecastRow {
     pub weighted: Vec<MoneySum>,
 }
 
+/// The length of a [`TrendRow`]'s period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TrendPeriod {
+    /// Calendar days (UTC).
+    Day,
+    /// Weeks from Monday (ISO weeks, UTC).
+    Week,
+    /// Calendar months (UTC).
+    #[default]
+    Month,
+}
+
+impl TrendPeriod {
+    /// The start of the period holding `at`.
+    fn start_of(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        use chrono::{Datelike, NaiveDate, TimeZone};
+        let day = at.date_naive();
+        let first = match self {
+            Self::Day => day,
+            Self::Week => day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday())),
+            Self::Month => NaiveDate::from_ymd_opt(day.year(), day.month(), 1).unwrap_or(day),
+        };
+        Utc.from_utc_datetime(&first.and_time(chrono::NaiveTime::MIN))
+    }
+
+    /// The start of the period after the one starting at `start`.
+    fn next(self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Day => start.checked_add_days(chrono::Days::new(1)),
+            Self::Week => start.checked_add_days(chrono::Days::new(7)),
+            Self::Month => start.checked_add_months(chrono::Months::new(1)),
+        }
+    }
+}
+
+/// Leads created and closed in one period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TrendRow {
+    /// The period's first instant.
+    pub from: DateTime<Utc>,
+    /// Leads created in it.
+    pub created: u64,
+    /// Leads closed in it ([`Lead::closed_at`]: converted, disqualified,
+    /// merged, or moved to a closing phase).
+    pub closed: u64,
+}
+
+/// The most periods a trend report covers.
+pub const MAX_TREND_PERIODS: usize = 400;
+
 /// One phase of the funnel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -405,6 +458,81 @@ impl Engine {
         Ok(out)
     }
 
+    /// Leads created and closed per period (day, week or month, UTC) over
+    /// the interval: two counts per period. An interval without a start
+    /// starts at the first lead's creation, one without an end ends now.
+    /// At most [`MAX_TREND_PERIODS`] periods (`too_many` beyond).
+    pub async fn report_trend(
+        &self,
+        actor: &Actor,
+        interval: &Interval,
+        period: TrendPeriod,
+    ) -> Result<Vec<TrendRow>, Error> {
+        let (config, _) = self.config().await?;
+        let visible = access::visible(actor, &config);
+        let from = match interval.from {
+            Some(from) => from,
+            None => {
+                let first = self
+                    .store
+                    .leads(
+                        &LeadFilter {
+                            visible: visible.clone(),
+                            ..LeadFilter::default()
+                        },
+                        &LeadOrder {
+                            key: crate::store::LeadKey::Created,
+                            descending: false,
+                        },
+                        &PageRequest {
+                            limit: 1,
+                            ..PageRequest::default()
+                        },
+                    )
+                    .await?;
+                match first.items.first() {
+                    Some(lead) => lead.created_at,
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let end = interval.before.unwrap_or_else(|| self.now());
+        let mut rows = Vec::new();
+        let mut start = period.start_of(from);
+        while start < end {
+            if rows.len() >= MAX_TREND_PERIODS {
+                return Err(InputError::TooMany {
+                    field: "trend periods".into(),
+                    max: MAX_TREND_PERIODS,
+                }
+                .into());
+            }
+            let Some(next) = period.next(start) else { break };
+            // The interval's own ends cut the first and last periods.
+            let range = TimeRange {
+                from: Some(start.max(from)),
+                before: Some(next.min(end)),
+            };
+            let created = LeadFilter {
+                created: range,
+                visible: visible.clone(),
+                ..LeadFilter::default()
+            };
+            let closed = LeadFilter {
+                closed_at: range,
+                visible: visible.clone(),
+                ..LeadFilter::default()
+            };
+            rows.push(TrendRow {
+                from: start,
+                created: self.store.count_leads(&created).await?,
+                closed: self.store.count_leads(&closed).await?,
+            });
+            start = next;
+        }
+        Ok(rows)
+    }
+
     /// Closed leads by reason: the lost reasons of disqualified leads and the
     /// closing reasons of leads in closing phases, counting the leads that
     /// closed in the interval ([`Lead::closed_at`]). Two grouped counts.
@@ -553,6 +681,15 @@ impl Engine {
     /// forecast, over open deals (of one pipeline, or all). One grouped count.
     pub async fn report_forecast(&self, actor: &Actor, pipeline: Option<&Code>) -> Result<Vec<ForecastRow>, Error> {
         let (config, _) = self.config().await?;
+        if let Some(p) = pipeline
+            && config.pipeline(p).is_none()
+        {
+            return Err(crate::domain::error::InputError::UnknownReference {
+                kind: crate::domain::error::ReferenceKind::Pipeline,
+                code: p.to_string(),
+            }
+            .into());
+        }
         let tally = Tally::Deals(DealTally {
             filter: DealFilter {
                 pipeline: pipeline.cloned(),

@@ -174,6 +174,7 @@ error_codes! {
     IMPORT_BATCH_SIZE = 7013, "import", "import_batch_size", "A batch size outside 1 to the largest allowed.";
     IMPORT_CHANGED = 7014, "import", "import_changed", "All-or-nothing: a checked row was refused while importing (the configuration changed); resume the import.";
     IMPORT_CANCELLED = 7015, "import", "import_cancelled", "The caller stopped the import; the batches committed stay, resume it with its id.";
+    IMPORT_DIALECT = 7016, "import", "import_dialect", "An encoding label no standard knows, or a delimiter that is not one ASCII character.";
     INSIDE_RUNTIME = 8001, "usage", "inside_runtime", "The blocking engine was called from inside an async runtime; nothing ran.";
     INTERNAL = 8002, "internal", "internal", "crcm failed inside (a bug, please report it); the request was stopped.";
 }
@@ -254,6 +255,7 @@ impl Error {
                 ImportFailure::BatchSize { .. } => code::IMPORT_BATCH_SIZE,
                 ImportFailure::ChangedDuringImport { .. } => code::IMPORT_CHANGED,
                 ImportFailure::Cancelled { .. } => code::IMPORT_CANCELLED,
+                ImportFailure::Dialect { .. } => code::IMPORT_DIALECT,
             },
             Self::Store(e) => match e {
                 StoreError::Conflict { .. } => code::VERSION_CONFLICT,

@@ -46,14 +46,76 @@ pub const MAX_PAGE: usize = 10_000;
 /// it sorts after every real value.
 pub const MISSING_KEY: i64 = i64::MAX;
 
-/// The words of a text that search matches: runs of letters and digits
-/// (any script), lower-cased, each cut to [`MAX_WORD_CHARS`]. Everything else
-/// (spaces, quotes, `%`, `_`, `@`, `.`) separates words and is never syntax.
+/// Folds text for search, the same way on every backend: NFKC, then each
+/// character to its nearest Latin letters (accents and other combining marks
+/// dropped, `ß` as `ss`, other scripts transliterated), lower-cased. So
+/// `Ñúñez`, `ünïcödé`, `straße` and a decomposed `i̇stanbul` are found by
+/// `nunez`, `unicode`, `strasse` and `istanbul`. A character the folding
+/// table does not know is kept, lower-cased.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(text.len());
+    for c in text.nfkc() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        match deunicode::deunicode_char(c) {
+            // The table writes whole syllables with a trailing space (CJK):
+            // kept, so each is a word of its own.
+            Some(latin) => out.extend(latin.chars().map(|c| c.to_ascii_lowercase())),
+            None => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// Apostrophes inside a name (`O'Brien`, `D’Angelo` folds to `'`) join
+/// rather than separate: a search for `obrien` finds it.
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '`')
+}
+
+fn cut(word: &str) -> String {
+    word.chars().take(MAX_WORD_CHARS).collect()
+}
+
+/// The words of a record's text that search matches ([`fold`]ed): runs of
+/// letters and digits, each cut to [`MAX_WORD_CHARS`], and, for a
+/// space-separated token made of several runs (`O'Brien`, `Jean-Pierre`,
+/// `ann@acme.example`), the runs joined too (`obrien`, `jeanpierre`), so a
+/// search typed without the punctuation finds it. Everything other than
+/// letters and digits (spaces, quotes, `%`, `_`, `@`, `.`) is never syntax.
 pub fn words(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = text
+    let folded = fold(text);
+    let mut out: Vec<String> = Vec::new();
+    for token in folded.split_whitespace() {
+        let mut runs = 0;
+        let mut joined = String::new();
+        for run in token.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            runs += 1;
+            joined.push_str(run);
+            out.push(cut(run));
+        }
+        if runs > 1 {
+            out.push(cut(&joined));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The words of a search text ([`fold`]ed): runs of letters and digits, with
+/// apostrophes dropped first (`o'brien` searches `obrien`, which a record's
+/// [`words`] holds for `O'Brien` and for `OBrien`). Each must start a word of
+/// the record.
+pub fn search_words(text: &str) -> Vec<String> {
+    let folded: String = fold(text).chars().filter(|c| !is_apostrophe(*c)).collect();
+    let mut out: Vec<String> = folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase().chars().take(MAX_WORD_CHARS).collect())
+        .map(cut)
         .collect();
     out.sort();
     out.dedup();
@@ -1166,17 +1228,62 @@ mod tests {
     fn search_text_is_words_never_syntax() {
         assert_eq!(
             words("O'Brien & Sons, 50% off_now"),
-            ["50", "brien", "now", "o", "off", "sons"]
+            ["50", "brien", "now", "o", "obrien", "off", "offnow", "sons"]
+        );
+        assert_eq!(
+            search_words("O'Brien & Sons, 50% off_now"),
+            ["50", "now", "obrien", "off", "sons"]
         );
         assert_eq!(
             words("'; DROP TABLE crcm_leads; --"),
-            ["crcm", "drop", "leads", "table"]
+            ["crcm", "crcmleads", "drop", "leads", "table"]
         );
-        assert_eq!(words("José ÅSTRÖM"), ["josé", "åström"]);
-        assert_eq!(words("北京 компания"), ["компания", "北京"]);
+        assert_eq!(words("José ÅSTRÖM"), ["astrom", "jose"]);
+        assert_eq!(words("北京 компания"), ["bei", "jing", "kompaniia"]);
         assert!(words("%_'\"").is_empty());
+        assert!(search_words("%_'\"").is_empty());
         let long = "x".repeat(100);
         assert_eq!(words(&long)[0].chars().count(), MAX_WORD_CHARS);
+    }
+
+    /// The names people type without their accents, case or punctuation are
+    /// found (each search word starts a word of the record).
+    #[test]
+    fn search_folds_accents_case_and_punctuation() {
+        for (name, typed) in [
+            ("Ñúñez", "nunez"),
+            ("José", "jose"),
+            ("Café Central", "cafe"),
+            ("O'Brien", "obrien"),
+            ("O’Brien", "o'brien"),
+            ("OBrien", "O'Brien"),
+            ("Jean-Pierre", "jeanpierre"),
+            ("Jean-Pierre", "pierre"),
+            ("straße", "strasse"),
+            ("STRASSE", "straße"),
+            ("ünïcödé", "unicode"),
+            ("i\u{307}stanbul", "istanbul"),
+            ("İstanbul", "istanbul"),
+            ("ﬁrma", "firma"),
+            ("Ｔｏｋｙｏ", "tokyo"),
+            ("Дмитрий", "дми"),
+        ] {
+            let search = Search {
+                words: search_words(typed),
+                phone: None,
+            };
+            assert!(
+                search.matches(&words(name), None),
+                "{typed:?} finds {name:?}: {:?} in {:?}",
+                search.words,
+                words(name)
+            );
+        }
+        let search = Search {
+            words: search_words("nunez"),
+            phone: None,
+        };
+        assert!(!search.matches(&words("Nuñes"), None), "folding is not fuzzy matching");
     }
 
     #[test]

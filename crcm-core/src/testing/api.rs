@@ -582,6 +582,14 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
     .await;
     c.read(
         &maria,
+        json!({"type": "report_trend", "period": "week"}),
+        Response::Trend {
+            rows: typed!(e.report_trend(&maria, &Interval::default(), crate::engine::reports::TrendPeriod::Week)),
+        },
+    )
+    .await;
+    c.read(
+        &maria,
         json!({"type": "report_workload"}),
         Response::Workload {
             rows: typed!(e.report_workload(&maria)),

@@ -1558,6 +1558,7 @@ macro_rules! conformance_tests {
             history_records_every_field_change,
             lead_filters_match_their_semantics,
             queries_match_the_reference,
+            search_folds_accents_case_and_punctuation,
             board_matches_the_leads,
             bulk_actions_apply_per_lead,
             duplicates_and_intake_are_ranked,

@@ -21,6 +21,7 @@ pub use super::imports::{
 pub use super::queries::{
     board_matches_the_leads, bulk_actions_apply_per_lead, duplicates_and_intake_are_ranked,
     merge_moves_everything_to_the_survivor, queries_match_the_reference, reports_match_the_leads,
+    search_folds_accents_case_and_punctuation,
 };
 use super::{AllLeads, StoreFactory, ann, bob, fixture_engine, maria, phase, root};
 use crate::domain::activity::{ActivityKind, CommunicationKind, CommunicationStatus, Subject};

@@ -35,13 +35,17 @@ Jos\xE9 Latin1,+34 912 345 678,Referral,,,,,\r\n\
 Brooke Brown,+1-212-555-0188 x208,Cold Call,,brooke@example.net,low,,\r\n\
 Known Already,,Referral,,known@example.com,,,\r\n";
 
-/// The refused rows of [`TRICKY_CSV`], as the report prints them.
+/// The refused rows of [`TRICKY_CSV`], as the report prints them: the line
+/// each starts on and, after the quoted line break of line 3, its row as a
+/// spreadsheet numbers it.
 pub const TRICKY_REJECTIONS: [&str; 5] = [
-    "line 5: email: invalid e-mail address \"ada@@example\": Invalid character.",
-    "line 6: phone: invalid phone number \"12\": the number is too short after the country code",
-    "line 7: contact_name: missing required value; source: missing required value",
-    "line 8: source: unknown source \"Pigeon Post\"; priority: unknown priority \"Sky-high\"; segment: \"mid-market\" is not one of the field's options",
-    "line 11: contact_name: not valid UTF-8",
+    "line 5 (row 4): email: invalid e-mail address \"ada@@example\": Invalid character.",
+    "line 6 (row 5): phone: invalid phone number \"12\": the number is too short after the country code",
+    "line 7 (row 6): contact_name: missing required value; source: missing required value",
+    "line 8 (row 7): source: unknown source \"Pigeon Post\" (one of web_form, phone_inquiry, email_campaign, referral, \
+     partner, trade_show, social_media, cold_call, advertisement, other); priority: unknown priority \"Sky-high\" \
+     (one of urgent, high, medium, low, none); segment: \"mid-market\" is not one of smb, enterprise",
+    "line 11 (row 10): contact_name: not valid UTF-8",
 ];
 
 fn options(mode: ImportMode) -> ImportOptions {
@@ -106,6 +110,46 @@ pub async fn import_reports_every_row(factory: Arc<dyn StoreFactory>) {
     known.email = Some("known@example.com".into());
     let known = create(&engine, &ann(), known).await;
     let (leads_before, events_before) = (lead_count(&engine).await, event_count(&engine).await);
+    let n = known.number;
+
+    // A dry run, in either mode: every row checked as an import would check
+    // it, duplicates in the file and in the store included; nothing written.
+    for mode in [ImportMode::SkipInvalid, ImportMode::AllOrNothing] {
+        let mut heard = Heard::default();
+        let dry = ImportOptions {
+            dry_run: true,
+            ..options(mode)
+        };
+        let report = engine
+            .import_leads(&ann(), Cursor::new(TRICKY_CSV), &dry, &mut heard)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (rejections, duplicates) = listed(&report);
+        assert_eq!(rejections, TRICKY_REJECTIONS);
+        assert_eq!(
+            duplicates,
+            [
+                "line 9 (row 8): duplicate of line 2 (same email ada@example.com)".to_owned(),
+                "line 10 (row 9): duplicate of line 3 (same phone +12125550143)".to_owned(),
+                format!("line 13 (row 12): duplicate of lead {n} (same email known@example.com)"),
+            ]
+        );
+        assert_eq!(
+            (
+                report.rows,
+                report.accepted,
+                report.imported,
+                report.rejected,
+                report.duplicates
+            ),
+            (11, 3, 0, 5, 3)
+        );
+        assert!(report.dry_run);
+        assert_eq!(report.summary(), "dry run: would import 3, rejected 5, duplicates 3");
+        assert_eq!((heard.rejected.len(), heard.duplicates), (5, vec![9, 10, 13]));
+        assert_eq!(lead_count(&engine).await, leads_before, "a dry run writes no lead");
+        assert_eq!(event_count(&engine).await, events_before, "a dry run writes no event");
+    }
 
     // All or nothing: every row checked, nothing written.
     let mut heard = Heard::default();
@@ -120,12 +164,18 @@ pub async fn import_reports_every_row(factory: Arc<dyn StoreFactory>) {
         .unwrap_or_else(|e| panic!("{e}"));
     let (rejections, duplicates) = listed(&report);
     assert_eq!(rejections, TRICKY_REJECTIONS);
-    assert!(duplicates.is_empty(), "{duplicates:?}");
+    assert_eq!(duplicates.len(), 3, "the check counts duplicates too: {duplicates:?}");
     assert_eq!(
-        (report.rows, report.imported, report.rejected, report.duplicates),
-        (11, 0, 5, 0)
+        (
+            report.rows,
+            report.accepted,
+            report.imported,
+            report.rejected,
+            report.duplicates
+        ),
+        (11, 3, 0, 5, 3)
     );
-    assert_eq!(report.summary(), "imported 0, rejected 5, duplicates 0");
+    assert_eq!(report.summary(), "imported 0, rejected 5, duplicates 3");
     assert_eq!(heard.rejected, [5, 6, 7, 8, 11]);
     assert_eq!(
         lead_count(&engine).await,
@@ -147,13 +197,18 @@ pub async fn import_reports_every_row(factory: Arc<dyn StoreFactory>) {
         .unwrap_or_else(|e| panic!("{e}"));
     let (rejections, duplicates) = listed(&report);
     assert_eq!(rejections, TRICKY_REJECTIONS);
-    let n = known.number;
     assert_eq!(
         duplicates,
         [
-            format!("line 9: duplicate of lead {} (same email ada@example.com)", n + 1),
-            format!("line 10: duplicate of lead {} (same phone +12125550143)", n + 2),
-            format!("line 13: duplicate of lead {n} (same email known@example.com)"),
+            format!(
+                "line 9 (row 8): duplicate of lead {}, from line 2 (same email ada@example.com)",
+                n + 1
+            ),
+            format!(
+                "line 10 (row 9): duplicate of lead {}, from line 3 (same phone +12125550143)",
+                n + 2
+            ),
+            format!("line 13 (row 12): duplicate of lead {n} (same email known@example.com)"),
         ]
     );
     assert_eq!(
@@ -216,6 +271,44 @@ pub async fn import_reports_every_row(factory: Arc<dyn StoreFactory>) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.summary(), "imported 0, rejected 5, duplicates 6");
     assert_eq!(lead_count(&engine).await, leads_before + 3);
+
+    // Every reason of a row at once: the import's own (no name) and the lead
+    // rule's on the rest (the e-mail), and nothing said twice.
+    let file = b"contact_name,phone,source,email\n,+1 212 555 0199,Referral,@@@\n";
+    let report = engine
+        .import_leads(
+            &ann(),
+            Cursor::new(&file[..]),
+            &options(ImportMode::SkipInvalid),
+            &mut (),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (rejections, _) = listed(&report);
+    assert_eq!(rejections.len(), 1, "{rejections:?}");
+    assert!(
+        rejections[0]
+            .starts_with("line 2: contact_name: missing required value; email: invalid e-mail address \"@@@\""),
+        "{rejections:?}"
+    );
+    assert_eq!(report.rejections[0].problems.len(), 2, "{rejections:?}");
+
+    // Rows with neither e-mail nor phone: counted, for a rerun would repeat them.
+    let keyless = b"contact_name,source,email\nNo Keys,Referral,\nNo Keys Either,Referral,\nHas Mail,Referral,has.mail@example.com\n";
+    let report = engine
+        .import_leads(
+            &ann(),
+            Cursor::new(&keyless[..]),
+            &options(ImportMode::SkipInvalid),
+            &mut (),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.imported, report.without_duplicate_key), (3, 2));
+    assert_eq!(
+        report.summary(),
+        "imported 3, rejected 0, duplicates 0; 2 accepted rows have no e-mail or phone to recognise them by: a rerun would import them again"
+    );
 }
 
 /// A file mapping refused before any row: unknown columns, a mapped column
@@ -268,7 +361,11 @@ pub async fn import_mapping_is_checked_first(factory: Arc<dyn StoreFactory>) {
     let report = run(no_phone.relax(&ImportField::Phone))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.summary(), "imported 1, rejected 0, duplicates 0");
+    assert_eq!(
+        report.summary(),
+        "imported 1, rejected 0, duplicates 0; 1 accepted row has no e-mail or phone to recognise it by: \
+         a rerun would import it again"
+    );
     let lead = engine
         .lead_by_number(&crate::testing::root(), 1)
         .await
@@ -307,8 +404,19 @@ pub async fn import_places_leads_in_their_phase(factory: Arc<dyn StoreFactory>) 
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let (rejections, _) = listed(&report);
-    assert_eq!(rejections, ["line 7: phase: unknown phase \"Somewhere\""]);
-    assert_eq!(report.summary(), "imported 5, rejected 1, duplicates 0");
+    assert_eq!(
+        rejections,
+        ["line 7: phase: unknown phase \"Somewhere\" (one of CALL, MEETING, QUOTE, WON, LOST)"]
+    );
+    assert_eq!(
+        (
+            report.imported,
+            report.rejected,
+            report.duplicates,
+            report.without_duplicate_key
+        ),
+        (5, 1, 0, 5)
+    );
     let phases: Vec<(String, String, Option<String>, bool)> = all_leads(&engine)
         .await
         .iter()
@@ -405,7 +513,7 @@ pub async fn import_resumes_after_interruption(factory: Arc<dyn StoreFactory>) {
         mode: ImportMode::SkipInvalid,
         batch_size: 40,
         id: ImportId::new(),
-        resume: false,
+        ..ImportOptions::default()
     };
     // The import reads the file once whole (its fingerprint), then its
     // rows: the disk goes away halfway through the rows.
@@ -600,7 +708,15 @@ pub async fn export_imports_back(factory: Arc<dyn StoreFactory>) {
         .import_leads(&super::root(), Cursor::new(first.clone()), &options, &mut ())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.summary(), "imported 3, rejected 0, duplicates 0");
+    assert_eq!(
+        (
+            report.imported,
+            report.rejected,
+            report.duplicates,
+            report.without_duplicate_key
+        ),
+        (3, 0, 0, 2)
+    );
     let mut second = Vec::new();
     other
         .export_leads(&crate::testing::root(), &LeadQuery::default(), &mut second)

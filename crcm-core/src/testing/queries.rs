@@ -72,8 +72,12 @@ impl Rng {
     }
 }
 
-const FIRST: [&str; 10] = [
+const FIRST: [&str; 14] = [
     "Ann",
+    "Ñúñez",
+    "Café",
+    "straße",
+    "i\u{307}stanbul",
     "José",
     "Zoë",
     "Åsa",
@@ -107,8 +111,14 @@ const EMAILS: [&str; 4] = [
     "ann@acme.example",
 ];
 const ZONES: [&str; 3] = ["north", "south", "Zürich"];
-const SEARCHES: [&str; 14] = [
+const SEARCHES: [&str; 20] = [
     "acme",
+    "nunez",
+    "cafe",
+    "obrien",
+    "strasse",
+    "istanbul",
+    "ÜBER",
     "ac",
     "jo",
     "JOSÉ",
@@ -562,7 +572,7 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         DealFilter::default(),
         DealFilter {
             search: Some(crate::store::query::Search {
-                words: crate::store::query::words("acm"),
+                words: crate::store::query::search_words("acm"),
                 phone: None,
             }),
             ..DealFilter::default()
@@ -1211,6 +1221,46 @@ pub async fn bulk_actions_apply_per_lead(factory: Arc<dyn StoreFactory>) {
     assert!(matches!(too_many, Err(Error::Input(_))), "{too_many:?}");
 }
 
+/// Search as people type it: without accents, case or punctuation. Every
+/// name is found by its folded spelling, through the engine, on the backend's
+/// own search words; and nothing else is.
+pub async fn search_folds_accents_case_and_punctuation(factory: Arc<dyn StoreFactory>) {
+    let (_store, engine, _clock, _config) = clocked(&*factory).await;
+    let names = [
+        ("Ñúñez", "Acme", "nunez"),
+        ("José", "Beta", "jose"),
+        ("Ann", "Café Central", "cafe"),
+        ("O'Brien", "Gamma", "obrien"),
+        ("Jean-Pierre", "Delta", "jeanpierre"),
+        ("Anna", "straße AG", "strasse"),
+        ("ünïcödé", "Epsilon", "unicode"),
+        ("i\u{307}stanbul", "Zeta", "istanbul"),
+        ("Дмитрий", "Eta", "дмит"),
+    ];
+    let mut numbers = Vec::new();
+    for (first, company, _) in names {
+        numbers.push(make_named(first, company, &engine).await.number);
+    }
+    for (i, (first, company, typed)) in names.iter().enumerate() {
+        let page = engine
+            .leads(
+                &crate::testing::root(),
+                &LeadQuery {
+                    search: Some((*typed).to_owned()),
+                    ..LeadQuery::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{typed}: {e}"));
+        let found: Vec<u64> = page.items.iter().map(|l| l.number).collect();
+        assert_eq!(
+            found,
+            [numbers[i]],
+            "{typed:?} finds {first} of {company} and nothing else"
+        );
+    }
+}
+
 /// A b2b lead with only a contact name and a company.
 async fn make_named(first: &str, company: &str, engine: &Engine) -> Lead {
     engine
@@ -1521,6 +1571,34 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
         .collect();
     assert_eq!(got_map, want, "seed {seed}: sources");
     assert!(!want.is_empty(), "seed {seed}: leads were created in the interval");
+    // Trend: per week, the leads created and closed in it.
+    let got = engine
+        .report_trend(
+            &crate::testing::root(),
+            &interval,
+            crate::engine::reports::TrendPeriod::Week,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(got.len() > 1, "seed {seed}: several weeks");
+    for (i, row) in got.iter().enumerate() {
+        let end = got.get(i + 1).map(|n| n.from);
+        let within = |t: DateTime<Utc>| inside(t) && t >= row.from && end.is_none_or(|e| t < e);
+        let created = leads.iter().filter(|l| within(l.created_at)).count() as u64;
+        let closed = leads.iter().filter(|l| l.closed_at.is_some_and(within)).count() as u64;
+        assert_eq!(
+            (row.created, row.closed),
+            (created, closed),
+            "seed {seed}: trend week {}",
+            row.from
+        );
+    }
+    let total: u64 = got.iter().map(|r| r.created).sum();
+    assert_eq!(
+        total,
+        leads.iter().filter(|l| inside(l.created_at)).count() as u64,
+        "seed {seed}: trend"
+    );
     // Reasons.
     let got = engine
         .report_reasons(&crate::testing::root(), &interval)

@@ -88,6 +88,8 @@ pub enum ReadCase {
     ReportReasons,
     /// `report_workload`: the owner's open leads.
     ReportWorkload,
+    /// `report_trend`: the owner's leads, created.
+    ReportTrend,
     /// `report_stuck`: the owner's open leads.
     ReportStuck,
     /// `report_data_quality`: the owner's open leads.
@@ -230,6 +232,12 @@ pub const READ_MATRIX: &[ReadRow] = &[
         ReadCase::ReportWorkload,
         "report_workload",
         "the owner's open leads",
+        WORKS_LEAD,
+    ),
+    row(
+        ReadCase::ReportTrend,
+        "report_trend",
+        "the owner's leads, created",
         WORKS_LEAD,
     ),
     row(
@@ -529,6 +537,15 @@ async fn sees(engine: &Engine, case: ReadCase, actor: &Actor, r: &Records) -> Re
                     .await?
                     .iter()
                     .map(|w| w.open_leads)
+                    .sum::<u64>()
+                    > 0
+            }
+            ReadCase::ReportTrend => {
+                engine
+                    .report_trend(actor, &all_time, crate::engine::reports::TrendPeriod::Month)
+                    .await?
+                    .iter()
+                    .map(|r| r.created)
                     .sum::<u64>()
                     > 0
             }

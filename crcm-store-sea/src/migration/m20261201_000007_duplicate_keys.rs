@@ -34,6 +34,24 @@ pub(super) fn deal_columns() -> [ColumnDef; 2] {
     [key("expected_close"), key("value_key")]
 }
 
+/// Rewrites the duplicate keys and term rows of every stored lead,
+/// customer and deal from their JSON bodies ([`QueryColumns::refill`]).
+pub(super) async fn refill_all(c: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    for (table, kind) in [
+        ("crcm_leads", QueryColumns::Lead),
+        ("crcm_customers", QueryColumns::Customer),
+        ("crcm_deals", QueryColumns::Deal),
+    ] {
+        let select = Query::select().columns([t("id"), t("body")]).from(t(table)).to_owned();
+        for row in c.query_all(&select).await? {
+            let id: String = row.try_get("", "id")?;
+            let body: String = row.try_get("", "body")?;
+            kind.refill(c, &id, &body).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds the column and index and fills both keys.
 pub struct Migration;
 
@@ -61,20 +79,7 @@ impl MigrationTrait for Migration {
         m.create_index(index("crcm_deals", "expected_close", &["expected_close"]))
             .await?;
         m.create_index(index("crcm_deals", "value_key", &["value_key"])).await?;
-        let c = m.get_connection();
-        for (table, kind) in [
-            ("crcm_leads", QueryColumns::Lead),
-            ("crcm_customers", QueryColumns::Customer),
-            ("crcm_deals", QueryColumns::Deal),
-        ] {
-            let select = Query::select().columns([t("id"), t("body")]).from(t(table)).to_owned();
-            for row in c.query_all(&select).await? {
-                let id: String = row.try_get("", "id")?;
-                let body: String = row.try_get("", "body")?;
-                kind.refill(c, &id, &body).await?;
-            }
-        }
-        Ok(())
+        refill_all(m.get_connection()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

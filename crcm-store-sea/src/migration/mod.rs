@@ -13,6 +13,7 @@ mod m20261130_000006_phase_steps;
 mod m20261201_000007_duplicate_keys;
 mod m20261202_000008_exact_sums;
 mod m20261202_000009_team_rows;
+mod m20261203_000010_folded_words;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_duplicate_keys::Migration),
             Box::new(m20261202_000008_exact_sums::Migration),
             Box::new(m20261202_000009_team_rows::Migration),
+            Box::new(m20261203_000010_folded_words::Migration),
         ]
     }
 

@@ -35,9 +35,23 @@
 //! whose normalized e-mail or phone equals an existing lead's, or an earlier
 //! row's, is a duplicate ([`RowDuplicate`]): reported, not imported twice.
 //!
+//! A row is reported with every reason at once: the import's own (a missing
+//! or unknown value) and the lead rules' on the rest (an invalid e-mail).
+//! Its place is its line and, where a quoted value of an earlier row holds a
+//! line break, its row as a spreadsheet numbers it ([`RowRejection::row`]).
+//!
 //! [`ImportMode::AllOrNothing`] checks every row before it writes any: one
-//! refused row and nothing is imported. [`ImportMode::SkipInvalid`] imports the
-//! valid rows and reports the others.
+//! refused row and nothing is imported (the report still counts the
+//! duplicates, in the file and against the store). [`ImportMode::SkipInvalid`]
+//! imports the valid rows and reports the others. A **dry run**
+//! ([`ImportOptions::dry_run`]) checks every row as an import would, in
+//! either mode, and writes nothing. A checking pass keeps a 64-bit hash of
+//! each e-mail and phone it accepted (to find a later row that repeats
+//! one), some 40 bytes a row; an import's writing pass keeps no more than a
+//! batch.
+//!
+//! Rows with neither e-mail nor phone have nothing a rerun could recognise
+//! them by: the report counts them ([`ImportReport::without_duplicate_key`]).
 //!
 //! # Batches, interruption and resuming
 //!
@@ -82,7 +96,9 @@ pub const IMPORT_ACTION: &str = "import_leads";
 
 pub(crate) use error::ImportError;
 pub use options::{ImportField, ImportMapping, ImportMode, ImportOptions, OtherColumns};
-pub use report::{ImportObserver, ImportProgress, ImportReport, ImportStage, RowDuplicate, RowProblem, RowRejection};
+pub use report::{
+    ImportColumn, ImportObserver, ImportProgress, ImportReport, ImportStage, RowDuplicate, RowProblem, RowRejection,
+};
 
 mod error;
 pub mod options;
@@ -90,8 +106,8 @@ mod read;
 pub mod report;
 mod row;
 
-use read::{next_row, open_csv};
-use row::{Plan, Prepared, RowInput, prepare, walk};
+use read::{Dialect, next_row, open_csv};
+use row::{Plan, Prepared, RowRead, check, walk};
 
 /// What a resume must match: the file (its size, and an FNV-1a hash of its
 /// first [`FINGERPRINT_BYTES`]: the fingerprint reads no more, whatever the
@@ -114,8 +130,8 @@ fn fingerprint<R: Read + Seek>(source: &mut R, options: &ImportOptions) -> Resul
         hash = fnv(hash, &buf[..n]);
     }
     let layout = format!(
-        "{size}|{:?}|{:?}|{:?}|{}",
-        options.mapping, options.mode, options.account_type, options.batch_size
+        "{size}|{:?}|{:?}|{:?}|{}|{:?}|{:?}",
+        options.mapping, options.mode, options.account_type, options.batch_size, options.encoding, options.delimiter
     );
     Ok(fnv(hash, layout.as_bytes()))
 }
@@ -141,10 +157,86 @@ fn told(
     Ok(())
 }
 
+/// Where a row stands in the file: its first line, and its number as a
+/// spreadsheet shows it (the header is row 1).
+#[derive(Clone, Copy, Debug)]
+struct At {
+    line: u64,
+    row: u64,
+}
+
 /// A checked row of a batch.
 struct Row {
-    line: u64,
+    at: At,
     lead: Result<Prepared, Vec<RowProblem>>,
+}
+
+/// A lead's duplicate keys: its e-mail's and its phone's, with the field
+/// and the normalized value.
+fn contact_keys(lead: &crate::domain::lead::Lead) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(e) = &lead.email {
+        out.push(("email", e.as_str().to_owned(), lookup::lead_email(e.as_str())));
+    }
+    if let Some(p) = &lead.phone {
+        out.push(("phone", p.key().to_owned(), lookup::lead_phone(p.key())));
+    }
+    out
+}
+
+/// Writes the rows of an imported file that `reasons` names (by their row
+/// number, [`RowRejection::row`]) to `out` as CSV, each with its reasons in a
+/// last column `reason`: the refused rows, ready to fix and import again
+/// (HubSpot's error file). The file is read with the options' encoding and
+/// delimiter; the output is UTF-8 (rows whose bytes were not UTF-8 are
+/// copied as they are), with the same delimiter. Returns how many rows it
+/// wrote.
+pub fn write_rows_with_reasons<R: Read + Send, W: std::io::Write>(
+    source: R,
+    options: &ImportOptions,
+    reasons: &std::collections::BTreeMap<u64, String>,
+    out: W,
+) -> Result<u64, Error> {
+    let copy = || -> Result<u64, ImportError> {
+        let dialect = Dialect::of(options)?;
+        let (mut reader, mut header, opened) = open_csv(source, &dialect)?;
+        let mut writer = csv::WriterBuilder::new().delimiter(opened.delimiter).from_writer(out);
+        if let Some(first) = header.get(0).map(<[u8]>::to_vec)
+            && first.starts_with(b"\xEF\xBB\xBF")
+        {
+            let mut cleaned = csv::ByteRecord::new();
+            cleaned.push_field(&first[3..]);
+            for field in header.iter().skip(1) {
+                cleaned.push_field(field);
+            }
+            header = cleaned;
+        }
+        header.push_field(b"reason");
+        writer.write_byte_record(&header)?;
+        let mut record = csv::ByteRecord::new();
+        let mut seen = 0u64;
+        let mut written = 0u64;
+        while next_row(&mut reader, &mut record)?.is_some() {
+            seen += 1;
+            if let Some(reason) = reasons.get(&(seen + 1)) {
+                record.push_field(reason.as_bytes());
+                writer.write_byte_record(&record)?;
+                written += 1;
+            }
+        }
+        writer.flush()?;
+        Ok(written)
+    };
+    Ok(copy()?)
+}
+
+impl ImportReport {
+    /// Records how the file was read: its columns' fields, encoding and delimiter.
+    fn describe(&mut self, plan: &Plan, opened: &read::Opened) {
+        self.columns.clone_from(&plan.assigned);
+        self.encoding = opened.encoding.to_owned();
+        self.delimiter = char::from(opened.delimiter);
+    }
 }
 
 impl Engine {
@@ -180,6 +272,7 @@ impl Engine {
                 max: MAX_BATCH_SIZE,
             }));
         }
+        let dialect = Dialect::of(options)?;
         let start = source.stream_position()?;
         let fingerprint = fingerprint(&mut source, options)?;
         source.seek(SeekFrom::Start(start))?;
@@ -207,9 +300,10 @@ impl Engine {
         };
         let skip = done_batches.saturating_mul(options.batch_size as u64);
 
-        if options.mode == ImportMode::AllOrNothing {
-            let (mut reader, header) = open_csv(&mut source)?;
+        if options.mode == ImportMode::AllOrNothing || options.dry_run {
+            let (mut reader, header, opened) = open_csv(&mut source, &dialect)?;
             let plan = Plan::new(&header, &options.mapping, &config)?;
+            report.describe(&plan, &opened);
             let mut record = csv::ByteRecord::new();
             let mut rows = 0u64;
             let mut seen = 0u64;
@@ -220,40 +314,55 @@ impl Engine {
                 now,
                 action: IMPORT_ACTION,
             };
-            while let Some(line) = next_row(&mut reader, &mut record)? {
-                seen += 1;
-                if seen <= skip {
-                    continue;
+            // The file's duplicate keys so far, hashed (8 bytes a key, not
+            // the key), with the line of the row that has each.
+            let mut keys: HashMap<u64, u64> = HashMap::new();
+            let mut chunk: Vec<Row> = Vec::with_capacity(options.batch_size);
+            loop {
+                let line = next_row(&mut reader, &mut record)?;
+                if let Some(line) = line {
+                    seen += 1;
+                    if seen > skip {
+                        rows += 1;
+                        let read = plan.row(&record, &config, options.account_type.as_ref());
+                        chunk.push(Row {
+                            at: At { line, row: seen + 1 },
+                            lead: check(&ctx, &read),
+                        });
+                    }
                 }
-                rows += 1;
-                let checked = plan
-                    .row(&record, &config, options.account_type.as_ref())
-                    .and_then(|input| prepare(&ctx, &input));
-                if let Err(problems) = checked {
-                    report.reject(RowRejection { line, problems }, observer);
-                }
-                if rows.is_multiple_of(options.batch_size as u64) {
+                let full = chunk.len() >= options.batch_size;
+                if full || (line.is_none() && !chunk.is_empty()) {
+                    let taken = std::mem::take(&mut chunk);
+                    // An all-or-nothing import that goes on to write reports
+                    // its duplicates as it writes: this pass only counts them.
+                    self.check_chunk(taken, &mut keys, &mut report, observer, options.dry_run)
+                        .await?;
                     let progress = report.progress(ImportStage::Checking, rows, reader.position().byte());
                     told(observer, &progress, options)?;
                 }
+                if line.is_none() {
+                    break;
+                }
             }
-            let progress = report.progress(ImportStage::Checking, rows, reader.position().byte());
-            told(observer, &progress, options)?;
-            if report.rejected > 0 {
+            if options.dry_run || report.rejected > 0 {
                 report.rows = rows;
                 report.skipped = skip.min(seen);
+                report.dry_run = options.dry_run;
                 return Ok(report);
             }
+            report = ImportReport::new(options.id);
             drop(reader);
             source.seek(SeekFrom::Start(start))?;
         }
 
-        let (mut reader, header) = open_csv(&mut source)?;
+        let (mut reader, header, opened) = open_csv(&mut source, &dialect)?;
         let plan = Plan::new(&header, &options.mapping, &config)?;
+        report.describe(&plan, &opened);
         let mut record = csv::ByteRecord::new();
         let mut rows = 0u64;
         let mut seen = 0u64;
-        let mut batch: Vec<(u64, Result<RowInput, Vec<RowProblem>>)> = Vec::with_capacity(options.batch_size);
+        let mut batch: Vec<(At, RowRead)> = Vec::with_capacity(options.batch_size);
         loop {
             let line = next_row(&mut reader, &mut record)?;
             if let Some(line) = line {
@@ -264,7 +373,8 @@ impl Engine {
                 rows += 1;
                 // The configuration is read again per batch (below); the
                 // import's own checks use the one read at the start.
-                batch.push((line, plan.row(&record, &config, options.account_type.as_ref())));
+                let at = At { line, row: seen + 1 };
+                batch.push((at, plan.row(&record, &config, options.account_type.as_ref())));
             }
             let full = batch.len() >= options.batch_size;
             if full || (line.is_none() && !batch.is_empty()) {
@@ -288,7 +398,7 @@ impl Engine {
     async fn import_batch(
         &self,
         actor: &Actor,
-        rows: Vec<(u64, Result<RowInput, Vec<RowProblem>>)>,
+        rows: Vec<(At, RowRead)>,
         batch_keys: [&str; 2],
         options: &ImportOptions,
         report: &mut ImportReport,
@@ -306,16 +416,16 @@ impl Engine {
             };
             let checked: Vec<Row> = rows
                 .iter()
-                .map(|(line, input)| Row {
-                    line: *line,
-                    lead: input.clone().and_then(|input| prepare(&ctx, &input)),
+                .map(|(at, read)| Row {
+                    at: *at,
+                    lead: check(&ctx, read),
                 })
                 .collect();
             if options.mode == ImportMode::AllOrNothing
                 && let Some(row) = checked.iter().find(|r| r.lead.is_err())
             {
                 return Err(ImportError::from(ImportFailure::ChangedDuringImport {
-                    line: row.line,
+                    line: row.at.line,
                     id: options.id,
                     imported: report.imported,
                 }));
@@ -345,69 +455,54 @@ impl Engine {
         batch_keys: [&str; 2],
     ) -> Result<(UnitOfWork, BatchOutcome), ImportError> {
         let store = &**self.store();
-        let mut keys: Vec<String> = rows
-            .iter()
-            .filter_map(|r| r.lead.as_ref().ok())
-            .flat_map(|p| lookup::leads_by_contact(p.lead.email.as_ref(), p.lead.phone.as_ref()))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        let versions: HashMap<String, u64> = keys.iter().cloned().zip(store.lookup_versions(&keys).await?).collect();
+        let versions = self.contact_versions(&rows).await?;
         let mut outcome = BatchOutcome::default();
         // Keys taken by earlier rows of this batch: the index in `accepted`.
         let mut taken: HashMap<String, usize> = HashMap::new();
-        let mut accepted: Vec<(u64, Prepared)> = Vec::new();
+        let mut accepted: Vec<(At, Prepared)> = Vec::new();
         for row in rows {
             let prepared = match row.lead {
                 Ok(p) => p,
                 Err(problems) => {
                     outcome.rejected.push(RowRejection {
-                        line: row.line,
+                        line: row.at.line,
+                        row: row.at.row,
                         problems,
                     });
                     continue;
                 }
             };
-            let lead = &prepared.lead;
-            let contact = [
-                lead.email
-                    .as_ref()
-                    .map(|e| ("email", e.as_str(), lookup::lead_email(e.as_str()))),
-                lead.phone
-                    .as_ref()
-                    .map(|p| ("phone", p.key(), lookup::lead_phone(p.key()))),
-            ];
+            let contact = contact_keys(&prepared.lead);
             let mut duplicate = None;
-            for (field, value, key) in contact.iter().flatten() {
+            for (field, value, key) in &contact {
                 if let Some(&i) = taken.get(key) {
-                    duplicate = Some((*field, (*value).to_owned(), Of::Row(i)));
+                    duplicate = Some((*field, value.clone(), Of::Row(i)));
                     break;
                 }
-                if versions.get(key).copied().unwrap_or(0) > 0 {
-                    let (email, phone) = match *field {
-                        "email" => (lead.email.as_ref(), None),
-                        _ => (None, lead.phone.as_ref()),
-                    };
-                    if let Some(existing) = leads_sharing_contact(store, email, phone).await?.first() {
-                        duplicate = Some((*field, (*value).to_owned(), Of::Lead(existing.number)));
-                        break;
-                    }
+                if versions.get(key).copied().unwrap_or(0) > 0
+                    && let Some(number) = self.existing_duplicate(&prepared.lead, field).await?
+                {
+                    duplicate = Some((*field, value.clone(), Of::Lead(number)));
+                    break;
                 }
             }
             match duplicate {
-                Some((field, value, of)) => outcome.duplicates.push((row.line, field, value, of)),
+                Some((field, value, of)) => outcome.duplicates.push((row.at, field, value, of)),
                 None => {
-                    for (_, _, key) in contact.iter().flatten() {
-                        taken.insert(key.clone(), accepted.len());
+                    if contact.is_empty() {
+                        outcome.without_key += 1;
                     }
-                    accepted.push((row.line, prepared));
+                    for (_, _, key) in contact {
+                        taken.insert(key, accepted.len());
+                    }
+                    accepted.push((row.at, prepared));
                 }
             }
         }
         let mut uow = UnitOfWork::new(&ctx.actor.user, ctx.now, ctx.action);
         if !accepted.is_empty() {
             let first = store.reserve_lead_numbers(accepted.len() as u64).await?;
-            for (i, (line, prepared)) in accepted.into_iter().enumerate() {
+            for (i, (at, prepared)) in accepted.into_iter().enumerate() {
                 let number = first + i as u64;
                 let lead = rules::add_new_lead(&mut uow, prepared.lead.clone(), number);
                 let mut moves = Vec::new();
@@ -415,7 +510,7 @@ impl Engine {
                 for u in moves {
                     uow.absorb(u);
                 }
-                outcome.numbers.push((line, number));
+                outcome.numbers.push((at, number));
             }
         }
         uow.guard(versions.into_iter().map(|(key, version)| Guard::Key { key, version }));
@@ -423,6 +518,108 @@ impl Engine {
             uow.touched.insert(key.to_owned());
         }
         Ok((uow, outcome))
+    }
+
+    /// The versions of the e-mail and phone lookup keys of the rows' leads
+    /// (a key above 0 has had a lead; a commit guarded by them fails when
+    /// one changed meanwhile).
+    async fn contact_versions(&self, rows: &[Row]) -> Result<HashMap<String, u64>, ImportError> {
+        let mut keys: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.lead.as_ref().ok())
+            .flat_map(|p| lookup::leads_by_contact(p.lead.email.as_ref(), p.lead.phone.as_ref()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let versions = self.store().lookup_versions(&keys).await?;
+        Ok(keys.into_iter().zip(versions).collect())
+    }
+
+    /// The number of the stored lead with the same e-mail (`field` is
+    /// `email`) or phone as `lead`, if there is one.
+    async fn existing_duplicate(
+        &self,
+        lead: &crate::domain::lead::Lead,
+        field: &str,
+    ) -> Result<Option<u64>, ImportError> {
+        let (email, phone) = match field {
+            "email" => (lead.email.as_ref(), None),
+            _ => (None, lead.phone.as_ref()),
+        };
+        let found = leads_sharing_contact(&**self.store(), email, phone).await?;
+        Ok(found.first().map(|l| l.number))
+    }
+
+    /// Reports a chunk of checked rows of a checking pass: refused rows, and
+    /// duplicates of an earlier row of the file (`keys`) or of a stored lead
+    /// (told to the observer when `tell_duplicates`, counted always).
+    /// Writes nothing.
+    async fn check_chunk(
+        &self,
+        rows: Vec<Row>,
+        keys: &mut HashMap<u64, u64>,
+        report: &mut ImportReport,
+        observer: &mut dyn ImportObserver,
+        tell_duplicates: bool,
+    ) -> Result<(), ImportError> {
+        use crate::store::query::{FNV_OFFSET, fnv1a};
+        let versions = self.contact_versions(&rows).await?;
+        for row in rows {
+            let prepared = match row.lead {
+                Ok(p) => p,
+                Err(problems) => {
+                    let rejection = RowRejection {
+                        line: row.at.line,
+                        row: row.at.row,
+                        problems,
+                    };
+                    report.reject(rejection, observer);
+                    continue;
+                }
+            };
+            let contact = contact_keys(&prepared.lead);
+            let mut duplicate = None;
+            for (field, value, key) in &contact {
+                let hash = fnv1a(FNV_OFFSET, key.as_bytes());
+                if let Some(&earlier) = keys.get(&hash) {
+                    duplicate = Some((*field, value.clone(), 0, Some(earlier)));
+                    break;
+                }
+                if versions.get(key).copied().unwrap_or(0) > 0
+                    && let Some(number) = self.existing_duplicate(&prepared.lead, field).await?
+                {
+                    duplicate = Some((*field, value.clone(), number, None));
+                    break;
+                }
+            }
+            match duplicate {
+                Some((field, value, lead, earlier_line)) => {
+                    let found = RowDuplicate {
+                        line: row.at.line,
+                        row: row.at.row,
+                        field: field.to_owned(),
+                        value,
+                        lead,
+                        earlier_line,
+                    };
+                    if tell_duplicates {
+                        report.duplicate(found, observer);
+                    } else {
+                        report.duplicate(found, &mut ());
+                    }
+                }
+                None => {
+                    report.accepted += 1;
+                    if contact.is_empty() {
+                        report.without_duplicate_key += 1;
+                    }
+                    for (_, _, key) in &contact {
+                        keys.insert(fnv1a(FNV_OFFSET, key.as_bytes()), row.at.line);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -439,9 +636,11 @@ enum Of {
 #[derive(Debug, Default)]
 struct BatchOutcome {
     rejected: Vec<RowRejection>,
-    duplicates: Vec<(u64, &'static str, String, Of)>,
-    /// The line and number of each lead created.
-    numbers: Vec<(u64, u64)>,
+    duplicates: Vec<(At, &'static str, String, Of)>,
+    /// Where each lead created stands in the file, and its number.
+    numbers: Vec<(At, u64)>,
+    /// Leads created with no e-mail and no phone.
+    without_key: u64,
 }
 
 impl BatchOutcome {
@@ -452,18 +651,23 @@ impl BatchOutcome {
             Duplicate(RowDuplicate),
         }
         let mut lines: Vec<(u64, Line)> = self.rejected.into_iter().map(|r| (r.line, Line::Rejected(r))).collect();
-        for (line, field, value, of) in self.duplicates {
-            let lead = match of {
-                Of::Row(i) => self.numbers.get(i).map_or(0, |(_, n)| *n),
-                Of::Lead(n) => n,
+        for (at, field, value, of) in self.duplicates {
+            let (lead, earlier_line) = match of {
+                Of::Row(i) => self
+                    .numbers
+                    .get(i)
+                    .map_or((0, None), |(earlier, n)| (*n, Some(earlier.line))),
+                Of::Lead(n) => (n, None),
             };
             lines.push((
-                line,
+                at.line,
                 Line::Duplicate(RowDuplicate {
-                    line,
+                    line: at.line,
+                    row: at.row,
                     field: field.to_owned(),
                     value,
                     lead,
+                    earlier_line,
                 }),
             ));
         }
@@ -474,8 +678,10 @@ impl BatchOutcome {
                 Line::Duplicate(d) => report.duplicate(d, observer),
             }
         }
+        report.without_duplicate_key += self.without_key;
         if let (Some((_, lo)), Some((_, hi))) = (self.numbers.first(), self.numbers.last()) {
             report.imported += self.numbers.len() as u64;
+            report.accepted += self.numbers.len() as u64;
             report.numbers = Some(match report.numbers {
                 Some((a, b)) => (a.min(*lo), b.max(*hi)),
                 None => (*lo, *hi),

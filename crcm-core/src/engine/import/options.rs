@@ -141,9 +141,46 @@ impl ImportField {
         Self::STANDARD.into_iter().find(|f| f.name().eq_ignore_ascii_case(name))
     }
 
+    /// The standard field a column header names: its name or its label as
+    /// people write it (`Contact Name`, `E-mail`, `company`, `Phone number`),
+    /// compared folded, without spaces or punctuation, as Odoo's import
+    /// matches labels.
+    pub fn for_header(header: &str) -> Option<Self> {
+        let key = header_key(header);
+        if key.is_empty() {
+            return None;
+        }
+        Self::STANDARD
+            .into_iter()
+            .find(|f| header_key(f.name()) == key)
+            .or_else(|| {
+                HEADER_ALIASES
+                    .iter()
+                    .find(|(alias, _)| *alias == key)
+                    .map(|(_, f)| f.clone())
+            })
+    }
+
     pub(crate) fn is_name_part(&self) -> bool {
         matches!(self, Self::FirstName | Self::LastName)
     }
+}
+
+/// Headers people use for a field besides its name, as [`header_key`]s.
+const HEADER_ALIASES: [(&str, ImportField); 4] = [
+    ("company", ImportField::Company),
+    ("emailaddress", ImportField::Email),
+    ("phonenumber", ImportField::Phone),
+    ("leadsource", ImportField::Source),
+];
+
+/// A header as it is compared: folded (accents and case), letters and
+/// digits only (`E-mail` and `email`, `Contact Name` and `contact_name`).
+pub(crate) fn header_key(text: &str) -> String {
+    crate::store::query::fold(text)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
 }
 
 impl fmt::Display for ImportField {
@@ -411,6 +448,17 @@ pub struct ImportOptions {
     pub id: ImportId,
     /// Skip the rows of the batches that import `id` already committed.
     pub resume: bool,
+    /// Check every row (the lead rules, duplicates in the file and in the
+    /// store) and write nothing: the report says what an import would do.
+    pub dry_run: bool,
+    /// The file's encoding, by its WHATWG label (`windows-1252`, `latin1`,
+    /// `utf-16le`, `shift_jis`, ...). Default: UTF-8, or UTF-16 when the
+    /// file starts with a UTF-16 byte order mark.
+    pub encoding: Option<String>,
+    /// The delimiter: one ASCII character (`;`, a tab). Default: the one of
+    /// `,` `;` tab `|` that the header line holds most of (outside quotes),
+    /// `,` when it holds none.
+    pub delimiter: Option<char>,
 }
 
 /// Drops the `default` of a value that holds an id drawn afresh when the
@@ -431,6 +479,9 @@ impl Default for ImportOptions {
             batch_size: DEFAULT_BATCH_SIZE,
             id: ImportId::new(),
             resume: false,
+            dry_run: false,
+            encoding: None,
+            delimiter: None,
         }
     }
 }

@@ -76,17 +76,151 @@ impl<R: Read> Read for Lines<R> {
     }
 }
 
-/// A CSV reader over the source, positioned after the header.
-pub(super) fn open_csv<R: Read>(source: R) -> Result<(csv::Reader<Lines<R>>, csv::ByteRecord), ImportError> {
+/// How a file's bytes are read: its encoding and delimiter, as the options
+/// give them (`None`: found from the file).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Dialect {
+    encoding: Option<&'static encoding_rs::Encoding>,
+    delimiter: Option<u8>,
+}
+
+impl Dialect {
+    /// The options' encoding label and delimiter, checked.
+    pub(super) fn of(options: &super::ImportOptions) -> Result<Self, ImportError> {
+        let dialect = |message: String| ImportError::from(ImportFailure::Dialect { message });
+        let encoding = match &options.encoding {
+            None => None,
+            Some(label) => Some(
+                encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+                    dialect(format!(
+                        "unknown encoding {label:?}: use a label such as utf-8, windows-1252, latin1 or utf-16le"
+                    ))
+                })?,
+            ),
+        };
+        let delimiter = match options.delimiter {
+            None => None,
+            Some(c) if c.is_ascii() && !matches!(c, '"' | '\n' | '\r') => Some(c as u8),
+            Some(c) => {
+                return Err(dialect(format!(
+                    "delimiter {c:?}: use one ASCII character other than a quote or a line break"
+                )));
+            }
+        };
+        Ok(Self { encoding, delimiter })
+    }
+}
+
+/// The file's text as a byte stream the CSV reader takes.
+pub(super) type Text<'a> = Box<dyn Read + Send + 'a>;
+
+/// What was found out about a file as it was opened.
+#[derive(Clone, Debug)]
+pub(super) struct Opened {
+    /// The encoding the text was read in (`UTF-8` when passed through).
+    pub(super) encoding: &'static str,
+    /// The delimiter used.
+    pub(super) delimiter: u8,
+}
+
+/// The candidates a header line's delimiter is found among, most likely first.
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// The delimiter a header line uses: the candidate it holds most of outside
+/// quotes (the first in [`DELIMITERS`] on a tie), `,` when it holds none.
+fn sniff_delimiter(head: &[u8]) -> u8 {
+    let mut counts = [0usize; DELIMITERS.len()];
+    let mut quoted = false;
+    for &b in head {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => break,
+            _ if !quoted => {
+                if let Some(i) = DELIMITERS.iter().position(|d| *d == b) {
+                    counts[i] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = 0;
+    for i in 1..DELIMITERS.len() {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    DELIMITERS[best]
+}
+
+/// Reads until `buf` holds `want` bytes, or a line break when `line`, or
+/// the source ends.
+fn fill<R: Read>(source: &mut R, buf: &mut Vec<u8>, want: usize, line: bool) -> std::io::Result<()> {
+    let mut chunk = [0u8; 1024];
+    while buf.len() < want && !(line && buf.contains(&b'\n')) {
+        let take = (want - buf.len()).min(chunk.len());
+        let n = source.read(&mut chunk[..take])?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+/// The most of the decoded text the delimiter is sniffed from (the header
+/// line, up to this).
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The source as text: decoded from the dialect's encoding, or from UTF-16
+/// when the file starts with a UTF-16 byte order mark; otherwise its bytes
+/// as they are (UTF-8, checked value by value, so a row with other bytes is
+/// refused with its column, not the whole file).
+fn decoded<'a, R: Read + Send + 'a>(mut source: R, dialect: &Dialect) -> Result<(Text<'a>, &'static str), ImportError> {
+    use encoding_rs::{UTF_8, UTF_16BE, UTF_16LE};
+    let mut head = Vec::with_capacity(2);
+    fill(&mut source, &mut head, 2, false)?;
+    let bom = match head.as_slice() {
+        [0xFF, 0xFE] => Some(UTF_16LE),
+        [0xFE, 0xFF] => Some(UTF_16BE),
+        _ => None,
+    };
+    let whole = std::io::Cursor::new(head).chain(source);
+    match bom.or(dialect.encoding.filter(|e| *e != UTF_8)) {
+        None => Ok((Box::new(whole), UTF_8.name())),
+        Some(encoding) => Ok((
+            Box::new(
+                encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(Some(encoding))
+                    .bom_override(true)
+                    .build(whole),
+            ),
+            encoding.name(),
+        )),
+    }
+}
+
+/// A CSV reader over the source, positioned after the header: the text
+/// decoded ([`Dialect`]), its delimiter given or found from the header line.
+pub(super) fn open_csv<'a, R: Read + Send + 'a>(
+    source: R,
+    dialect: &Dialect,
+) -> Result<(csv::Reader<Lines<Text<'a>>>, csv::ByteRecord, Opened), ImportError> {
+    let (mut text, encoding) = decoded(source, dialect)?;
+    let mut head = Vec::new();
+    // The header line only: the rows are read as they are needed.
+    fill(&mut text, &mut head, SNIFF_BYTES, true)?;
+    let delimiter = dialect.delimiter.unwrap_or_else(|| sniff_delimiter(&head));
+    let text: Text<'a> = Box::new(std::io::Cursor::new(head).chain(text));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(Lines::new(source));
+        .delimiter(delimiter)
+        .from_reader(Lines::new(text));
     let mut header = csv::ByteRecord::new();
     if !read_record(&mut reader, &mut header)? {
         return Err(ImportError::from(ImportFailure::NoHeader));
     }
-    Ok((reader, header))
+    Ok((reader, header, Opened { encoding, delimiter }))
 }
 
 /// Reads the next data row and its line: `None` at the end.
@@ -144,7 +278,11 @@ mod tests {
             head: std::io::Cursor::new(b"first_name,phone\r\nAda,+12125550147\r\n"),
             served: 0,
         };
-        let (mut reader, header) = open_csv(&mut source).unwrap_or_else(|e| panic!("{e}"));
+        let plain = Dialect {
+            encoding: None,
+            delimiter: None,
+        };
+        let (mut reader, header, _) = open_csv(&mut source, &plain).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(header.len(), 2);
         let mut record = csv::ByteRecord::new();
         assert_eq!(next_row(&mut reader, &mut record).ok(), Some(Some(2)));
@@ -156,13 +294,62 @@ mod tests {
         }
         drop(reader);
         let limit = limits::IMPORT_RECORD_BYTES as u64 + READ_AHEAD;
-        assert!(source.served <= limit + 64 * 1024, "read {} bytes", source.served);
+        // The delimiter is sniffed from the first 64 KiB, read ahead of the rest.
+        assert!(source.served <= limit + 2 * 64 * 1024, "read {} bytes", source.served);
         // A record at the limit is read.
         let big = format!(
             "first_name,phone\n{},+12125550147\n",
             "y".repeat(limits::IMPORT_RECORD_BYTES - 20)
         );
-        let (mut reader, _) = open_csv(big.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let (mut reader, _, _) = open_csv(big.as_bytes(), &plain).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(next_row(&mut reader, &mut record).ok(), Some(Some(2)));
+    }
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::*;
+
+    fn header_of(bytes: &[u8], dialect: &Dialect) -> (Vec<String>, String, u8) {
+        let (_, header, opened) = open_csv(bytes, dialect).unwrap_or_else(|e| panic!("{e}"));
+        let cells = header.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        (cells, opened.encoding.to_owned(), opened.delimiter)
+    }
+
+    const PLAIN: Dialect = Dialect {
+        encoding: None,
+        delimiter: None,
+    };
+
+    #[test]
+    fn the_delimiter_is_the_one_the_header_holds_most_of() {
+        assert_eq!(header_of(b"a;b;c\n1;2;3\n", &PLAIN).2, b';');
+        assert_eq!(header_of(b"a\tb\n", &PLAIN).2, b'\t');
+        assert_eq!(header_of(b"\"x;y\",b,c\n", &PLAIN).2, b',', "quoted ; do not count");
+        assert_eq!(header_of(b"single\n", &PLAIN).2, b',');
+        let (cells, _, _) = header_of(b"contact_name;phone;source\n", &PLAIN);
+        assert_eq!(cells, ["contact_name", "phone", "source"]);
+    }
+
+    #[test]
+    fn utf16_with_a_bom_and_a_named_encoding_are_decoded() {
+        let text = "contact_name,phone\nJosé,+34 912 345 678\n";
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let (cells, encoding, _) = header_of(&utf16, &PLAIN);
+        assert_eq!(encoding, "UTF-16LE");
+        assert_eq!(cells[1], "phone");
+        let latin = b"nom;t\xE9l\xE9phone\n";
+        let windows = Dialect {
+            encoding: encoding_rs::Encoding::for_label(b"windows-1252"),
+            delimiter: None,
+        };
+        let (cells, encoding, delimiter) = header_of(latin, &windows);
+        assert_eq!(
+            (cells[1].as_str(), encoding.as_str(), delimiter),
+            ("téléphone", "windows-1252", b';')
+        );
     }
 }

@@ -9,6 +9,9 @@ use crate::domain::ids::ImportId;
 
 use super::MAX_LISTED;
 
+/// How many allowed codes an unknown value's message names.
+const MAX_ALLOWED_SHOWN: usize = 12;
+
 /// Why a row was not imported: one reason each.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -31,12 +34,16 @@ pub enum RowProblem {
         /// Fields in the header.
         expected: usize,
     },
-    /// A source, priority or tag that matches no code or label.
+    /// A source, priority, tag, account type, phase or closing reason that
+    /// matches no code or label.
     Unknown {
         /// The field.
         field: String,
         /// The value.
         value: String,
+        /// The codes the field takes (empty when there is no list).
+        #[serde(default)]
+        allowed: Vec<String>,
     },
     /// A value of the wrong form (a date, a number, a yes/no, a user id).
     BadValue {
@@ -67,7 +74,19 @@ impl fmt::Display for RowProblem {
             Self::Missing { field } => write!(f, "{field}: missing required value"),
             Self::NotUtf8 { column } => write!(f, "{column}: not valid UTF-8"),
             Self::FieldCount { found, expected } => write!(f, "has {found} fields, the header has {expected}"),
-            Self::Unknown { field, value } => write!(f, "{field}: unknown {field} {value:?}"),
+            Self::Unknown { field, value, allowed } => {
+                write!(f, "{field}: unknown {field} {value:?}")?;
+                match allowed.as_slice() {
+                    [] => Ok(()),
+                    list if list.len() <= MAX_ALLOWED_SHOWN => write!(f, " (one of {})", list.join(", ")),
+                    list => write!(
+                        f,
+                        " (one of {}, and {} more)",
+                        list[..MAX_ALLOWED_SHOWN].join(", "),
+                        list.len() - MAX_ALLOWED_SHOWN
+                    ),
+                }
+            }
             Self::BadValue { field, value, expected } => write!(f, "{field}: {value:?} is not {expected}"),
             Self::Invalid {
                 field: Some(field),
@@ -85,13 +104,27 @@ impl fmt::Display for RowProblem {
 pub struct RowRejection {
     /// The line the row starts on (the header is line 1).
     pub line: u64,
+    /// The row's number as a spreadsheet shows it (the header is row 1): the
+    /// line, unless a quoted value of an earlier row holds a line break.
+    #[serde(default)]
+    pub row: u64,
     /// Every reason.
     pub problems: Vec<RowProblem>,
 }
 
+/// `line 7` or, when a quoted line break moved them apart, `line 9 (row 7)`.
+fn write_place(f: &mut fmt::Formatter<'_>, line: u64, row: u64) -> fmt::Result {
+    if row == line || row == 0 {
+        write!(f, "line {line}")
+    } else {
+        write!(f, "line {line} (row {row})")
+    }
+}
+
 impl fmt::Display for RowRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: ", self.line)?;
+        write_place(f, self.line, self.row)?;
+        f.write_str(": ")?;
         for (i, p) in self.problems.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
@@ -108,22 +141,33 @@ impl fmt::Display for RowRejection {
 pub struct RowDuplicate {
     /// The line the row starts on.
     pub line: u64,
+    /// The row's number as a spreadsheet shows it (see [`RowRejection::row`]).
+    #[serde(default)]
+    pub row: u64,
     /// `email` or `phone`.
     pub field: String,
     /// The normalized value they share.
     pub value: String,
     /// The number of the lead it duplicates (an earlier row's lead, or one
-    /// that existed before).
+    /// that existed before); 0 when it duplicates an earlier row of a file
+    /// that was only checked (a dry run, or an all-or-nothing import that
+    /// refused rows), whose lead was never created.
     pub lead: u64,
+    /// The line of the earlier row of the same file it duplicates, if it
+    /// duplicates one.
+    #[serde(default)]
+    pub earlier_line: Option<u64>,
 }
 
 impl fmt::Display for RowDuplicate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {}: duplicate of lead {} (same {} {})",
-            self.line, self.lead, self.field, self.value
-        )
+        write_place(f, self.line, self.row)?;
+        match (self.lead, self.earlier_line) {
+            (0, Some(earlier)) => write!(f, ": duplicate of line {earlier}")?,
+            (lead, Some(earlier)) => write!(f, ": duplicate of lead {lead}, from line {earlier}")?,
+            (lead, None) => write!(f, ": duplicate of lead {lead}")?,
+        }
+        write!(f, " (same {} {})", self.field, self.value)
     }
 }
 
@@ -136,6 +180,32 @@ pub enum ImportStage {
     Checking,
     /// Writing batches.
     Importing,
+}
+
+fn comma() -> char {
+    ','
+}
+
+/// A column of an imported file and the field it filled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ImportColumn {
+    /// The column's header.
+    pub column: String,
+    /// The field's name ([`ImportField::name`](super::ImportField::name)),
+    /// `None` when the column was ignored.
+    pub field: Option<String>,
+}
+
+impl ImportReport {
+    /// `Contact Name -> contact_name, E-mail -> email, Notes -> (ignored)`.
+    pub fn mapping_shown(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| format!("{} -> {}", c.column, c.field.as_deref().unwrap_or("(ignored)")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Where an import stands.
@@ -198,6 +268,31 @@ pub struct ImportReport {
     pub rejected: u64,
     /// Rows not imported as duplicates.
     pub duplicates: u64,
+    /// Rows that passed every check and duplicate nothing: the leads
+    /// imported, or, in a dry run or an all-or-nothing import that refused
+    /// rows, those it would import.
+    #[serde(default)]
+    pub accepted: u64,
+    /// Of the accepted rows, those with no e-mail and no phone: nothing
+    /// tells a rerun of the same file that they are here already, so a rerun
+    /// would import them again.
+    #[serde(default)]
+    pub without_duplicate_key: u64,
+    /// Whether the import only checked the file and wrote nothing
+    /// ([`ImportOptions::dry_run`](super::ImportOptions::dry_run)).
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The file's columns and the field each filled (`None`: ignored), as
+    /// the mapping, the field names and the labels chose them.
+    #[serde(default)]
+    pub columns: Vec<ImportColumn>,
+    /// The encoding the file was read in (`UTF-8`, `UTF-16LE`,
+    /// `windows-1252`, ...).
+    #[serde(default)]
+    pub encoding: String,
+    /// The delimiter the file was read with.
+    #[serde(default = "comma")]
+    pub delimiter: char,
     /// The first [`MAX_LISTED`] refused rows.
     pub rejections: Vec<RowRejection>,
     /// The first [`MAX_LISTED`] duplicate rows.
@@ -215,6 +310,12 @@ impl ImportReport {
             imported: 0,
             rejected: 0,
             duplicates: 0,
+            accepted: 0,
+            without_duplicate_key: 0,
+            dry_run: false,
+            columns: Vec::new(),
+            encoding: String::new(),
+            delimiter: ',',
             rejections: Vec::new(),
             duplicate_rows: Vec::new(),
             numbers: None,
@@ -226,12 +327,30 @@ impl ImportReport {
         self.rejected == 0
     }
 
-    /// `imported N, rejected M, duplicates D`.
+    /// `imported N, rejected M, duplicates D` (a dry run: `would import
+    /// N, ...`), then how many accepted rows have no e-mail or phone, when
+    /// some have none.
     pub fn summary(&self) -> String {
-        format!(
-            "imported {}, rejected {}, duplicates {}",
-            self.imported, self.rejected, self.duplicates
-        )
+        let mut text = if self.dry_run {
+            format!(
+                "dry run: would import {}, rejected {}, duplicates {}",
+                self.accepted, self.rejected, self.duplicates
+            )
+        } else {
+            format!(
+                "imported {}, rejected {}, duplicates {}",
+                self.imported, self.rejected, self.duplicates
+            )
+        };
+        match self.without_duplicate_key {
+            0 => {}
+            1 => text
+                .push_str("; 1 accepted row has no e-mail or phone to recognise it by: a rerun would import it again"),
+            n => text.push_str(&format!(
+                "; {n} accepted rows have no e-mail or phone to recognise them by: a rerun would import them again"
+            )),
+        }
+        text
     }
 
     pub(super) fn reject(&mut self, row: RowRejection, observer: &mut dyn ImportObserver) {

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use super::{ImportError, ImportField, ImportMapping, OtherColumns, RowProblem};
+use super::options::header_key;
+use super::{ImportColumn, ImportError, ImportField, ImportMapping, OtherColumns, RowProblem};
 use crate::domain::config::PhaseRef;
 use crate::domain::config::{Config, CustomFieldKind};
 use crate::domain::custom::CustomValue;
@@ -31,10 +32,27 @@ enum Feed {
 #[derive(Debug)]
 pub(super) struct Plan {
     headers: Vec<String>,
+    /// Each column and the field it fills (`None`: ignored), in file order.
+    pub(super) assigned: Vec<ImportColumn>,
     feeds: BTreeMap<ImportField, Feed>,
     required: BTreeSet<ImportField>,
     /// Value translations, the `from` side lower-cased.
     values: Vec<(ImportField, String, String)>,
+}
+
+/// A row read through the mapping: what could be read of it, and what the
+/// import itself refused (values it cannot read: missing, unknown, of the
+/// wrong form). The lead rules run on the rest ([`check`]), so a row is
+/// reported with every reason at once.
+#[derive(Clone, Debug)]
+pub(super) struct RowRead {
+    /// The lead as far as it could be read; `None` when the row's shape is
+    /// wrong (another number of fields than the header).
+    input: Option<RowInput>,
+    /// The import's own reasons.
+    problems: Vec<RowProblem>,
+    /// The fields those reasons are about ([`about`]'s names).
+    refused: BTreeSet<String>,
 }
 
 /// A row read through the mapping: the new lead, and where in its funnel it
@@ -92,18 +110,28 @@ impl Plan {
             }
         }
         let mut unknown = Vec::new();
+        let mut assigned = Vec::with_capacity(headers.len());
         for (i, h) in headers.iter().enumerate() {
             let mapped = mapping.columns.iter().find(|(c, _)| c.trim().eq_ignore_ascii_case(h));
             let field = match mapped {
                 Some((_, target)) => target.clone(),
-                None => ImportField::standard(h).or_else(|| {
+                None => ImportField::for_header(h).or_else(|| {
+                    let key = header_key(h);
                     config
                         .custom_fields
                         .iter()
-                        .find(|d| d.name.as_str().eq_ignore_ascii_case(h) || d.label.trim().eq_ignore_ascii_case(h))
+                        .find(|d| {
+                            d.name.as_str().eq_ignore_ascii_case(h)
+                                || (!key.is_empty()
+                                    && (header_key(d.name.as_str()) == key || header_key(&d.label) == key))
+                        })
                         .map(|d| ImportField::Custom(d.name.clone()))
                 }),
             };
+            assigned.push(ImportColumn {
+                column: h.clone(),
+                field: field.as_ref().map(|f| f.name().to_owned()),
+            });
             match field {
                 Some(f) => add_column(&mut feeds, f, i),
                 None if mapped.is_some() || mapping.other_columns == OtherColumns::Ignore => {}
@@ -148,6 +176,7 @@ impl Plan {
         }
         Ok(Self {
             headers,
+            assigned,
             feeds,
             required: mapping.required.clone(),
             values: mapping
@@ -158,20 +187,19 @@ impl Plan {
         })
     }
 
-    /// The row's new lead, or every reason it cannot be one (before the lead
-    /// rule, which the caller runs).
-    pub(super) fn row(
-        &self,
-        record: &csv::ByteRecord,
-        config: &Config,
-        account_type: Option<&Code>,
-    ) -> Result<RowInput, Vec<RowProblem>> {
+    /// The row's new lead as far as it can be read, and the import's own
+    /// reasons against it (the lead rules run later, in [`check`]).
+    pub(super) fn row(&self, record: &csv::ByteRecord, config: &Config, account_type: Option<&Code>) -> RowRead {
         let mut problems = Vec::new();
         if record.len() != self.headers.len() {
-            return Err(vec![RowProblem::FieldCount {
-                found: record.len(),
-                expected: self.headers.len(),
-            }]);
+            return RowRead {
+                input: None,
+                problems: vec![RowProblem::FieldCount {
+                    found: record.len(),
+                    expected: self.headers.len(),
+                }],
+                refused: BTreeSet::new(),
+            };
         }
         let mut values: BTreeMap<&ImportField, String> = BTreeMap::new();
         // Fields with bytes that are not UTF-8: reported as such, not as missing.
@@ -231,8 +259,68 @@ impl Plan {
         for (field, value) in values {
             apply(&mut input, field, value, config, &mut problems);
         }
-        if problems.is_empty() { Ok(input) } else { Err(problems) }
+        let mut refused: BTreeSet<String> = problems.iter().flat_map(about).collect();
+        refused.extend(unreadable.iter().map(|f| canonical(f.name())));
+        RowRead {
+            input: Some(input),
+            problems,
+            refused,
+        }
     }
+}
+
+/// The field names a problem is about, one name per field: the name parts
+/// as `contact_name`, the company as `company_name`. A lead rule's reason
+/// about a field the import already refused is left out (a missing name is
+/// not also "one of first_name, last_name, company is required").
+fn about(problem: &RowProblem) -> Vec<String> {
+    match problem {
+        RowProblem::Missing { field } | RowProblem::Unknown { field, .. } | RowProblem::BadValue { field, .. } => {
+            vec![canonical(field)]
+        }
+        RowProblem::Invalid { field: Some(field), .. } => vec![canonical(field)],
+        RowProblem::Invalid { field: None, error } => match error {
+            InputError::Required { field }
+            | InputError::TooLong { field, .. }
+            | InputError::ControlCharacter { field, .. }
+            | InputError::TooMany { field, .. }
+            | InputError::CustomField { field, .. }
+            | InputError::OutOfRange { field, .. } => vec![canonical(field)],
+            InputError::OneOfRequired { fields } => fields.iter().map(|f| canonical(f)).collect(),
+            _ => Vec::new(),
+        },
+        RowProblem::NotUtf8 { .. } | RowProblem::FieldCount { .. } | RowProblem::Refused { .. } => Vec::new(),
+    }
+}
+
+fn canonical(field: &str) -> String {
+    match field {
+        "first_name" | "last_name" | "contact_name" => "contact_name",
+        "company" | "company_name" => "company_name",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// Every reason a row cannot be imported: the import's own, and the lead
+/// rules' on what could be read (those about a field the import already
+/// refused left out); or the lead, ready to create.
+pub(super) fn check(ctx: &Ctx<'_>, read: &RowRead) -> Result<Prepared, Vec<RowProblem>> {
+    let Some(input) = &read.input else {
+        return Err(read.problems.clone());
+    };
+    let ruled = prepare(ctx, input);
+    if read.problems.is_empty() {
+        return ruled;
+    }
+    let mut problems = read.problems.clone();
+    if let Err(more) = ruled {
+        problems.extend(
+            more.into_iter()
+                .filter(|p| about(p).iter().all(|f| !read.refused.contains(f))),
+        );
+    }
+    Err(problems)
 }
 
 /// Splits `contact_name` at its last run of whitespace.
@@ -271,11 +359,17 @@ fn bad(field: &ImportField, value: &str, expected: &str) -> RowProblem {
     }
 }
 
-fn unknown(field: &ImportField, value: &str) -> RowProblem {
+fn unknown(field: &ImportField, value: &str, allowed: Vec<String>) -> RowProblem {
     RowProblem::Unknown {
         field: field.name().to_owned(),
         value: value.to_owned(),
+        allowed,
     }
+}
+
+/// The codes of a list of reference data, for saying what is allowed.
+fn codes<'a, T: 'a>(items: impl Iterator<Item = &'a T>, code: impl Fn(&T) -> &Code) -> Vec<String> {
+    items.map(|i| code(i).to_string()).collect()
 }
 
 fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Config, problems: &mut Vec<RowProblem>) {
@@ -284,14 +378,18 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
         ImportField::AccountType => {
             lead.account_type = find_code(config.account_types.iter(), &value, |a| &a.code, |a| &a.name);
             if lead.account_type.is_none() {
-                problems.push(unknown(field, &value));
+                problems.push(unknown(field, &value, codes(config.account_types.iter(), |a| &a.code)));
             }
         }
         ImportField::Phase => input.phase = Some(value),
         ImportField::ClosingReason => {
             input.closing_reason = find_code(config.closing_reasons.iter(), &value, |r| &r.code, |r| &r.label);
             if input.closing_reason.is_none() {
-                problems.push(unknown(field, &value));
+                problems.push(unknown(
+                    field,
+                    &value,
+                    codes(config.closing_reasons.iter(), |r| &r.code),
+                ));
             }
         }
         ImportField::ContactName => (lead.first_name, lead.last_name) = split_contact_name(&value),
@@ -310,13 +408,13 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
         ImportField::Source => {
             lead.source = find_code(config.sources.iter(), &value, |s| &s.code, |s| &s.label);
             if lead.source.is_none() {
-                problems.push(unknown(field, &value));
+                problems.push(unknown(field, &value, codes(config.sources.iter(), |s| &s.code)));
             }
         }
         ImportField::Priority => {
             lead.priority = find_code(config.priorities.iter(), &value, |p| &p.code, |p| &p.label);
             if lead.priority.is_none() {
-                problems.push(unknown(field, &value));
+                problems.push(unknown(field, &value, codes(config.priorities.iter(), |p| &p.code)));
             }
         }
         ImportField::Tags => {
@@ -325,7 +423,7 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
                     Some(code) => {
                         lead.tags.insert(code);
                     }
-                    None => problems.push(unknown(field, tag)),
+                    None => problems.push(unknown(field, tag, codes(config.tags.iter(), |t| &t.code))),
                 }
             }
         }
@@ -347,7 +445,7 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
         },
         ImportField::Custom(name) => {
             let Some(def) = config.custom_field(name) else {
-                problems.push(unknown(field, &value));
+                problems.push(unknown(field, &value, Vec::new()));
                 return;
             };
             let parsed = match &def.kind {
@@ -368,11 +466,18 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
                     .iter()
                     .find(|o| o.to_lowercase() == value.to_lowercase())
                     .map(|o| CustomValue::Choice(o.clone()))
-                    .ok_or("one of the field's options"),
+                    .ok_or(""),
             };
             match parsed {
                 Ok(v) => {
                     lead.custom.insert(name.clone(), v);
+                }
+                Err("") => {
+                    let options = match &def.kind {
+                        CustomFieldKind::Choice { options } => options.join(", "),
+                        _ => String::new(),
+                    };
+                    problems.push(bad(field, &value, &format!("one of {options}")));
                 }
                 Err(expected) => problems.push(bad(field, &value, expected)),
             }
@@ -462,7 +567,13 @@ fn phase_path(config: &Config, lead: &Lead, text: &str) -> Result<Vec<PhaseRef>,
         .iter()
         .find(|p| p.code.as_str().to_lowercase() == wanted)
         .or_else(|| phases.iter().find(|p| p.description.trim().to_lowercase() == wanted))
-        .ok_or_else(|| vec![unknown(&ImportField::Phase, text)])?;
+        .ok_or_else(|| {
+            vec![unknown(
+                &ImportField::Phase,
+                text,
+                phases.iter().map(|p| p.code.to_string()).collect(),
+            )]
+        })?;
     let start = lead
         .phase
         .as_ref()
