@@ -91,7 +91,8 @@ impl Chart {
     /// and notes (what the tests check).
     #[cfg(test)]
     pub fn texts(&self) -> Vec<String> {
-        let mut out = vec![self.title.clone(), self.subtitle.clone(), self.y_label.clone()];
+        let mut out = vec![self.title.clone(), self.y_label.clone()];
+        out.extend(self.subtitle.lines().map(str::to_owned));
         out.extend(self.legend.iter().map(|(name, _)| name.clone()));
         match &self.body {
             Body::Bars(groups) => {
@@ -138,15 +139,20 @@ pub fn draw(chart: &Chart, path: &Path) -> Result<(), Failure> {
         anchored(TITLE_PX, HPos::Center, VPos::Top),
     ))
     .map_err(|e| failed(path, e))?;
-    root.draw(&Text::new(
-        chart.subtitle.clone(),
-        (centre, 52),
-        anchored(NOTE_PX, HPos::Center, VPos::Top),
-    ))
-    .map_err(|e| failed(path, e))?;
+    // The subtitle, a line of text per line it holds.
+    let mut below = 52;
+    for line in chart.subtitle.lines() {
+        root.draw(&Text::new(
+            line.to_owned(),
+            (centre, below),
+            anchored(NOTE_PX, HPos::Center, VPos::Top),
+        ))
+        .map_err(|e| failed(path, e))?;
+        below += 22;
+    }
     // The legend, top right, one line per series.
     for (i, (name, colour)) in chart.legend.iter().enumerate() {
-        let y = 84 + 24 * i32::try_from(i).unwrap_or(0);
+        let y = below + 10 + 24 * i32::try_from(i).unwrap_or(0);
         let x = i32::try_from(width).unwrap_or(1000) - 230;
         root.draw(&Rectangle::new([(x, y), (x + 16, y + 16)], colour.filled()))
             .map_err(|e| failed(path, e))?;
@@ -157,7 +163,23 @@ pub fn draw(chart: &Chart, path: &Path) -> Result<(), Failure> {
         ))
         .map_err(|e| failed(path, e))?;
     }
-    let plot = root.margin(80, 90, 20, if chart.legend.is_empty() { 20 } else { 250 });
+    let top_margin = u32::try_from(below).unwrap_or(80) + 20;
+    let plot = root.margin(top_margin, 150, 20, if chart.legend.is_empty() { 20 } else { 250 });
+    let empty = match &chart.body {
+        Body::Bars(groups) => groups.is_empty(),
+        Body::Lines { labels, .. } => labels.is_empty(),
+    };
+    if empty {
+        let (w, h) = plot.dim_in_pixel();
+        plot.draw(&Text::new(
+            "Nothing to show: no leads in this report".to_owned(),
+            (i32::try_from(w / 2).unwrap_or(0), i32::try_from(h / 2).unwrap_or(0)),
+            anchored(TEXT_PX, HPos::Center, VPos::Center),
+        ))
+        .map_err(|e| failed(path, e))?;
+        root.present().map_err(|e| failed(path, e))?;
+        return Ok(());
+    }
     match &chart.body {
         Body::Bars(groups) => draw_bars(&plot, &root, chart, groups, path),
         Body::Lines { labels, series } => draw_lines(&plot, &root, chart, labels, series, path),
@@ -208,6 +230,11 @@ where
         .y_label_formatter(&|v| axis_number(*v))
         .draw()
         .map_err(|e| failed(path, e))?;
+    // How wide one unit of the x axis is in the picture, to fit the text.
+    let unit_px = f64::from(area.backend_coord(&(1.0, 0.0)).0 - area.backend_coord(&(0.0, 0.0)).0);
+    // Labels that do not fit under their group are turned to read upwards.
+    let label_px = |text: &str| text.chars().count() as f64 * f64::from(TEXT_PX) * 0.45;
+    let turned = groups.iter().any(|g| label_px(&g.label) > unit_px * 0.95);
     for (g, start) in groups.iter().zip(&starts) {
         let n = g.bars.len().max(1) as f64;
         let slot = 0.8 / n;
@@ -218,7 +245,14 @@ where
                 bar.colour.filled(),
             )))
             .map_err(|e| failed(path, e))?;
-            if !bar.note.is_empty() {
+            // A note that would run into its neighbours' is left out (the
+            // table has every figure), and so is a 0 beside other bars.
+            let note_px = bar.note.chars().count() as f64 * f64::from(NOTE_PX) * 0.4;
+            let shown_bars = g.bars.iter().filter(|b| b.value != 0.0).count();
+            let room = if shown_bars <= 1 { unit_px } else { unit_px * slot * 1.3 };
+            let fits = note_px <= room;
+            let zero_beside_others = bar.value == 0.0 && g.bars.len() > 1;
+            if !bar.note.is_empty() && fits && !zero_beside_others {
                 area.draw_series(std::iter::once(Text::new(
                     bar.note.clone(),
                     (left + slot / 2.0, bar.value + top * 0.01),
@@ -229,12 +263,20 @@ where
         }
         // The group's label under the axis, in the picture's coordinates.
         let (px, py) = area.backend_coord(&(start + 0.5, 0.0));
-        root.draw(&Text::new(
-            g.label.clone(),
-            (px, py + 10),
-            anchored(TEXT_PX, HPos::Center, VPos::Top),
-        ))
-        .map_err(|e| failed(path, e))?;
+        let style = if turned {
+            font(NOTE_PX)
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Right, VPos::Center))
+        } else {
+            anchored(TEXT_PX, HPos::Center, VPos::Top)
+        };
+        let label = if turned {
+            shortened(&g.label, 12)
+        } else {
+            g.label.clone()
+        };
+        root.draw(&Text::new(label, (px, py + 10), style))
+            .map_err(|e| failed(path, e))?;
     }
     Ok(())
 }
@@ -250,7 +292,7 @@ fn draw_lines<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let points = labels.len().max(2) as f64;
+    let points = labels.len().max(1) as f64;
     let top = top_of(series.iter().flat_map(|(_, _, v)| v.iter().copied()));
     let mut area = ChartBuilder::on(plot)
         .x_label_area_size(0)
@@ -292,6 +334,15 @@ where
         .map_err(|e| failed(path, e))?;
     }
     Ok(())
+}
+
+/// At most `max` characters of a label, the last one `…` when it was cut.
+fn shortened(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_owned()
+    } else {
+        label.chars().take(max - 1).chain(['…']).collect()
+    }
 }
 
 /// An axis value: whole numbers as they are, others with one decimal.
@@ -400,8 +451,8 @@ pub fn funnel(funnel: &Funnel, config: &Config) -> Chart {
     }
     Chart {
         title: format!("Funnel: {}", account_type_name(config, &funnel.account_type)),
-        subtitle: "Leads that reached each phase; in brackets, the share that went on to the next one. \
-                   Closing phases apart: won green, lost red"
+        subtitle: "Leads that reached each phase; in brackets, the share that went on to the next one\n\
+                   The closing phases apart: won in green, lost in red"
             .into(),
         y_label: "leads".into(),
         legend: Vec::new(),
@@ -505,10 +556,7 @@ pub fn reasons(rows: &[ReasonRow], config: &Config) -> Chart {
         title: "Why leads closed".into(),
         subtitle: "Leads closed in the interval, by reason".into(),
         y_label: "leads".into(),
-        legend: vec![
-            ("lost reason (disqualified)".into(), RED),
-            ("closing reason".into(), BLUE),
-        ],
+        legend: vec![("lost (disqualified)".into(), RED), ("closing phase".into(), BLUE)],
         body: Body::Bars(groups),
     }
 }
@@ -590,10 +638,19 @@ pub fn forecast(rows: &[ForecastRow]) -> Chart {
             }
         })
         .collect();
+    let subtitle = if currency.is_empty() {
+        "Value and probability-weighted value of the open deals".to_owned()
+    } else {
+        format!("Value and probability-weighted value of the open deals, in {currency}")
+    };
     Chart {
         title: "Forecast per stage".into(),
-        subtitle: format!("Value and probability-weighted value of the open deals, in {currency}"),
-        y_label: currency.clone(),
+        subtitle,
+        y_label: if currency.is_empty() {
+            "value".into()
+        } else {
+            currency.clone()
+        },
         legend: vec![("value".into(), SERIES[0]), ("weighted".into(), SERIES[1])],
         body: Body::Bars(groups),
     }
