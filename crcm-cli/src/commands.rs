@@ -299,6 +299,10 @@ async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
         id,
         resume,
         dry_run: args.dry_run,
+        action: args
+            .action
+            .parse()
+            .map_err(|e| Failure::Usage(format!("--action: {e}")))?,
         encoding: args.encoding.clone(),
         delimiter: match args.delimiter.as_deref() {
             None => None,
@@ -437,6 +441,7 @@ async fn lead_query(opened: &Opened, args: &LeadArgs) -> Result<LeadQuery, Failu
     };
     q.rotten = args.rotten;
     q.search = args.search.clone();
+    q.filter.external_ref.clone_from(&args.external_ref);
     q.sort = parse_word::<LeadSort>(&args.sort, "--sort")?;
     q.descending = args.desc;
     Ok(q)
@@ -600,6 +605,10 @@ async fn lead_card(opened: &Opened, actor: &Actor, number: u64) -> Outcome {
             lead.expected_close.map(|d| d.to_string()).unwrap_or_default(),
         ),
         ("description", lead.description.clone()),
+        (
+            "external reference",
+            lead.external_ref.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ),
         ("created", lead.created_at.to_rfc3339()),
     ];
     for (k, v) in rows.into_iter().filter(|(_, v)| !v.is_empty()) {

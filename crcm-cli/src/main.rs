@@ -183,6 +183,11 @@ struct ImportArgs {
     /// Check every row as the import would and write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// create-only (default), update-only or create-or-update: what a row
+    /// whose external reference (`--map COLUMN=external_id --const
+    /// external_system=CODE`) a lead has does.
+    #[arg(long, default_value = "create-only")]
+    action: String,
     /// Write the refused rows to this CSV file, each with its reasons in a
     /// last column `reason`, ready to fix and import again.
     #[arg(long, value_name = "FILE")]
@@ -234,6 +239,9 @@ struct LeadArgs {
     /// Search names, titles, companies, e-mails and phones.
     #[arg(long)]
     search: Option<String>,
+    /// External reference equals, SYSTEM:ID.
+    #[arg(long = "ref", value_name = "SYSTEM:ID")]
+    external_ref: Option<String>,
     /// number, created, updated, expected_close, priority, value, days_in_phase.
     #[arg(long, default_value = "number")]
     sort: String,

@@ -560,6 +560,8 @@ const MAVEN: &[&str] = &[
 const X_EDUCATION: &[&str] = &[
     "--account-type", "course",
     "--map", "Lead Number=contact_name",
+    "--map", "Prospect ID=external_id",
+    "--const", "external_system=xeducation",
     "--map", "Lead Source=source",
     "--map", "Converted=phase",
     "--value", "phase:0=ENQUIRY",
@@ -624,11 +626,22 @@ fn the_public_datasets_import_with_the_mappings_readme_shows() {
     assert_eq!(counts, [500, 1589]);
 
     let xed = imported(&store, &data.join("xeducation-leads/Leads.csv"), X_EDUCATION);
-    assert_eq!(
-        xed,
-        "imported 9240, rejected 0, duplicates 0; 9240 accepted rows have no e-mail or phone to recognise them by: \
-         a rerun would import them again"
+    assert_eq!(xed, "imported 9240, rejected 0, duplicates 0");
+    // Run again: every lead is found by its Prospect ID, none imported twice.
+    let again = imported(&store, &data.join("xeducation-leads/Leads.csv"), X_EDUCATION);
+    assert_eq!(again, "imported 0, rejected 0, duplicates 9240");
+    let found = crcm(
+        &store,
+        &[
+            "leads",
+            "--ref",
+            "xeducation:7927b2df-8bba-4d29-b9a2-b6e0beafe620",
+            "--format",
+            "json",
+        ],
     );
+    let found: serde_json::Value = serde_json::from_str(&found.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
     assert_eq!(
         funnel(&store, "course"),
         [

@@ -207,6 +207,11 @@ fn samples() -> Vec<Error> {
             into: Some(LeadId(id(8))),
         }
         .into(),
+        LeadError::ExternalRefTaken {
+            external_ref: "espo:5f1c2a".into(),
+            number: 7,
+        }
+        .into(),
         PhaseError::NotInAccountType {
             phase: PhaseRef {
                 account_type: code("b2c"),

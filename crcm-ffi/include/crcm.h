@@ -370,6 +370,11 @@ typedef int32_t (*crcm_import_progress_cb)(const crcm_import_progress *progress,
 #define CRCM_LEAD_MERGED 5108
 
 /**
+ * 5109 `external_ref_taken` (lead): Another lead has this external reference (system and id) already.
+ */
+#define CRCM_EXTERNAL_REF_TAKEN 5109
+
+/**
  * 5201 `phase_not_in_account_type` (phase): The phase belongs to another account type.
  */
 #define CRCM_PHASE_NOT_IN_ACCOUNT_TYPE 5201

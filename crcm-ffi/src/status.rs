@@ -114,6 +114,8 @@ pub const CRCM_MERGE_INTO_SELF: crcm_status = 5106;
 pub const CRCM_LEAD_CLOSED: crcm_status = 5107;
 /// 5108 `lead_merged` (lead): The lead was merged into another one and no longer changes.
 pub const CRCM_LEAD_MERGED: crcm_status = 5108;
+/// 5109 `external_ref_taken` (lead): Another lead has this external reference (system and id) already.
+pub const CRCM_EXTERNAL_REF_TAKEN: crcm_status = 5109;
 /// 5201 `phase_not_in_account_type` (phase): The phase belongs to another account type.
 pub const CRCM_PHASE_NOT_IN_ACCOUNT_TYPE: crcm_status = 5201;
 /// 5202 `unknown_phase` (phase): The phase code names no phase.

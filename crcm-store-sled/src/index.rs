@@ -41,6 +41,8 @@ pub const EMAIL: u8 = b'E';
 pub const PHONE: u8 = b'H';
 /// Lead number (unique).
 pub const NUMBER: u8 = b'N';
+/// Lead external reference (`system:id`).
+pub const EXTERNAL_REF: u8 = b'r';
 /// Lead update time.
 pub const UPDATED: u8 = b'U';
 /// Lead's customer.
@@ -324,6 +326,9 @@ pub fn keys(record: &Record) -> Vec<Entry> {
             }
             if let Some(p) = &l.phone {
                 out.push(entry(PHONE, &[p.key().as_bytes()], k, id));
+            }
+            if let Some(r) = &l.external_ref {
+                out.push(entry(EXTERNAL_REF, &[r.key().as_bytes()], k, id));
             }
             let mut number_value = vec![kind_byte(k)];
             number_value.extend_from_slice(id.as_bytes());

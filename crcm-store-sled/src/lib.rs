@@ -525,7 +525,8 @@ impl SledStore {
     /// index, sort entries, deal words and phase steps, which come from
     /// history; version 6: a deleted lead's stay ends at its deletion; version 7: a
     /// lead's query row carries its record team, for visibility; version 8:
-    /// search words are folded for accents, case and punctuation). Runs
+    /// search words are folded for accents, case and punctuation, and a
+    /// lead's external reference is indexed). Runs
     /// once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
         const INDEX_VERSION: u32 = 8;

@@ -99,6 +99,9 @@ impl SledStore {
         if let Some(p) = &f.phone {
             return one(index::PHONE, p.as_bytes());
         }
+        if let Some(r) = &f.external_ref {
+            return one(index::EXTERNAL_REF, r.as_bytes());
+        }
         if let Some(c) = &f.customer {
             return one(index::CUSTOMER, c.0.as_bytes());
         }

@@ -128,7 +128,7 @@ pub enum ImportFailure {
         name: String,
     },
     /// An import mode crcm does not know.
-    #[error("unknown import mode {name}: use all_or_nothing or skip_invalid")]
+    #[error("unknown import mode {name}: all_or_nothing, skip_invalid, create_only, update_only, create_or_update")]
     UnknownMode {
         /// The name given.
         name: String,

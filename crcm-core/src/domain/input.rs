@@ -93,6 +93,9 @@ pub struct NewLead {
     pub customer: Option<CustomerId>,
     /// Custom field values.
     pub custom: BTreeMap<Code, CustomValue>,
+    /// Its identity in the system it comes from; no other lead may have it
+    /// (refused with `external_ref_taken`).
+    pub external_ref: Option<crate::domain::lead::ExternalRef>,
 }
 
 /// Changes to a lead's fields: an absent field stays, `null` clears.

@@ -198,6 +198,11 @@ pub struct Lead {
     pub documents: Vec<DocumentLink>,
     /// Custom field values.
     pub custom: BTreeMap<Code, CustomValue>,
+    /// The lead's identity in the system it came from (a migration's
+    /// source CRM, an ERP): unique per system, so an import run again finds
+    /// the lead instead of creating it twice.
+    #[serde(default)]
+    pub external_ref: Option<ExternalRef>,
     /// When the lead closed (converted, disqualified, merged, or moved into
     /// a closing phase); `None` while it is open. Set by the rules, so the
     /// reasons report counts leads by when they closed.
@@ -207,6 +212,32 @@ pub struct Lead {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A lead's identity in another system: the system's code and the lead's
+/// id there (`{"system": "espo", "id": "5f1c2a"}`). No two leads share one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExternalRef {
+    /// The system, as a code (`espo`, `xeducation`).
+    pub system: Code,
+    /// The id there: 1 to [`limits::EXTERNAL_ID`](crate::domain::limits::EXTERNAL_ID)
+    /// characters, one line, compared exactly.
+    pub id: String,
+}
+
+impl ExternalRef {
+    /// `system:id`: the form filters and lookups compare (a code holds no `:`).
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.system, self.id)
+    }
+}
+
+impl fmt::Display for ExternalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.system, self.id)
+    }
 }
 
 impl Lead {

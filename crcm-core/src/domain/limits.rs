@@ -10,6 +10,9 @@ use crate::domain::error::InputError;
 /// Single-line texts: names, titles, summaries, company, address parts,
 /// zone, labels of configuration items, external document ids.
 pub const LINE: usize = 200;
+/// A lead's id in another system ([`ExternalRef::id`](crate::domain::lead::ExternalRef::id)):
+/// with its system's code it stays within one indexed column on every backend.
+pub const EXTERNAL_ID: usize = 128;
 /// Multi-line texts: descriptions, activity and communication bodies,
 /// follow-up notes.
 pub const TEXT: usize = 10_000;

@@ -447,6 +447,7 @@ impl TypedCommand for CreateLead {
             s.customer(c).await?;
         }
         let prepared = rules::new_lead(&ctx, &self.lead)?;
+        s.ref_is_free(&self.lead).await?;
         let number = s.store.next_lead_number().await?;
         Ok(rules::record_new_lead(&ctx, prepared, number))
     }
@@ -1192,6 +1193,7 @@ impl TypedCommand for CreateLeadFromCommunication {
         let communication = s.communication(self.communication).await?;
         let source = s.communication_source(&communication).await?;
         let prepared = rules::new_lead_from_communication(&ctx, &communication, source.as_ref(), &self.lead)?;
+        s.ref_is_free(&self.lead).await?;
         let number = s.store.next_lead_number().await?;
         let (uow, communication, lead) = rules::record_lead_from_communication(&ctx, &communication, prepared, number);
         Ok((uow, LeadFromCommunication { communication, lead }))

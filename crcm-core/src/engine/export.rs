@@ -101,6 +101,12 @@ pub fn export_value(lead: &Lead, field: &ImportField) -> String {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        ImportField::ExternalId => lead.external_ref.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
+        ImportField::ExternalSystem => lead
+            .external_ref
+            .as_ref()
+            .map(|r| r.system.to_string())
+            .unwrap_or_default(),
         ImportField::Custom(name) => match lead.custom.get(name) {
             None => String::new(),
             Some(CustomValue::Text(t)) => t.clone(),

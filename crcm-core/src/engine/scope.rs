@@ -13,10 +13,11 @@ use crate::domain::customer::Customer;
 use crate::domain::deal::{Deal, DealStatus};
 use crate::domain::entity::EntityRef;
 use crate::domain::ids::{CommunicationId, CustomerId, DealId, FollowUpId, LeadId};
-use crate::domain::lead::Lead;
+use crate::domain::input::NewLead;
+use crate::domain::lead::{ExternalRef, Lead};
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
-use crate::rules::machine::LeadLinks;
+use crate::rules::machine::{LeadError, LeadLinks};
 use crate::rules::{Ctx, DealLead, LeadBelongings, SubjectRecord};
 use crate::store::error::StoreError;
 use crate::store::record::{Entity, Record, lookup};
@@ -119,6 +120,30 @@ impl<'a> Scope<'a> {
                 .map(|(key, version)| Guard::Key { key, version }),
         );
         Ok(())
+    }
+
+    /// The lead with this external reference, if one has it; the reference's
+    /// lookup key guards the answer.
+    pub(crate) async fn lead_with_ref(&self, reference: &ExternalRef) -> Result<Option<Lead>, Error> {
+        let key = reference.key();
+        self.keys(vec![lookup::lead_ref(&key)]).await?;
+        let found = lead_with_ref_key(self.store, &key).await?;
+        Ok(self.maybe(found))
+    }
+
+    /// Refuses a new lead whose external reference another lead has.
+    pub(crate) async fn ref_is_free(&self, lead: &NewLead) -> Result<(), Error> {
+        let Some(reference) = &lead.external_ref else {
+            return Ok(());
+        };
+        match self.lead_with_ref(reference).await? {
+            None => Ok(()),
+            Some(taken) => Err(LeadError::ExternalRefTaken {
+                external_ref: reference.key(),
+                number: taken.number,
+            }
+            .into()),
+        }
     }
 
     pub(crate) async fn lead(&self, id: LeadId) -> Result<Lead, Error> {
@@ -310,6 +335,15 @@ impl<'a> Scope<'a> {
         }
         Ok((used.leads + used.deals > 0).then_some(used))
     }
+}
+
+/// The lead with this external reference key (`system:id`), if any.
+pub(crate) async fn lead_with_ref_key(store: &dyn Store, key: &str) -> Result<Option<Lead>, Error> {
+    let filter = LeadFilter {
+        external_ref: Some(key.to_owned()),
+        ..LeadFilter::default()
+    };
+    Ok(leads_matching(store, &filter).await?.into_iter().next())
 }
 
 /// Every lead a filter matches (for sets small by nature: one contact's leads).

@@ -136,6 +136,7 @@ error_codes! {
     MERGE_INTO_SELF = 5106, "lead", "merge_into_self", "A lead cannot be merged into itself.";
     LEAD_CLOSED = 5107, "lead", "lead_closed", "The lead is closed (converted, disqualified, merged, or in a closing phase).";
     LEAD_MERGED = 5108, "lead", "lead_merged", "The lead was merged into another one and no longer changes.";
+    EXTERNAL_REF_TAKEN = 5109, "lead", "external_ref_taken", "Another lead has this external reference (system and id) already.";
     PHASE_NOT_IN_ACCOUNT_TYPE = 5201, "phase", "phase_not_in_account_type", "The phase belongs to another account type.";
     UNKNOWN_PHASE = 5202, "phase", "unknown_phase", "The phase code names no phase.";
     NO_PHASES = 5203, "phase", "no_phases", "The account type has no phases.";
@@ -209,6 +210,7 @@ impl Error {
                 LeadError::MergeIntoSelf => code::MERGE_INTO_SELF,
                 LeadError::Closed { .. } => code::LEAD_CLOSED,
                 LeadError::Merged { .. } => code::LEAD_MERGED,
+                LeadError::ExternalRefTaken { .. } => code::EXTERNAL_REF_TAKEN,
             },
             Self::Phase(e) => match e {
                 PhaseError::NotInAccountType { .. } => code::PHASE_NOT_IN_ACCOUNT_TYPE,

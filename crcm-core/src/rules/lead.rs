@@ -48,6 +48,14 @@ pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
         check_len(&mut errors, field, value, limits::LINE);
     }
     check_len(&mut errors, "description", &lead.description, limits::TEXT);
+    if let Some(r) = &lead.external_ref {
+        if r.id.trim().is_empty() {
+            errors.push(InputError::Required {
+                field: "external_ref.id".to_owned(),
+            });
+        }
+        check_len(&mut errors, "external_ref.id", &r.id, limits::EXTERNAL_ID);
+    }
     if config.account_type(&lead.account_type).is_none() {
         errors.push(unknown(ReferenceKind::AccountType, &lead.account_type));
     }
@@ -147,6 +155,10 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
         customer: input.customer,
         merged_into: None,
         merged_from: BTreeSet::new(),
+        external_ref: input.external_ref.as_ref().map(|r| crate::domain::lead::ExternalRef {
+            system: r.system.clone(),
+            id: r.id.trim().to_owned(),
+        }),
         closed_at: None,
         reopen_point: None,
         documents: Vec::new(),

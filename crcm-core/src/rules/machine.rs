@@ -351,6 +351,14 @@ pub enum LeadError {
         /// The lead it was merged into.
         into: Option<LeadId>,
     },
+    /// Another lead has this external reference already.
+    #[error("lead {number} has the external reference {external_ref} already")]
+    ExternalRefTaken {
+        /// The reference, `system:id`.
+        external_ref: String,
+        /// The number of the lead that has it.
+        number: u64,
+    },
 }
 
 /// What is linked to a lead; a lead with any link is not deleted (seed 003).

@@ -424,6 +424,8 @@ pub struct LeadFilter {
     pub customer: Option<CustomerId>,
     /// Has a value for this custom field.
     pub has_custom: Option<Code>,
+    /// External reference equals, as `system:id` ([`ExternalRef::key`](crate::domain::lead::ExternalRef::key)).
+    pub external_ref: Option<String>,
     /// Created in this interval.
     pub created: TimeRange,
     /// Last changed in this interval.
@@ -514,6 +516,7 @@ impl LeadFilter {
             && eq(&self.email, lead.email.as_ref())
             && eq(&self.phone, lead.phone.as_ref())
             && eq(&self.company_contact, lead.company_contact.as_ref())
+            && eq(&self.external_ref, lead.external_ref.as_ref())
             && eq(&self.closing_reason, lead.closing_reason.as_ref())
             && eq(&self.lost_reason, lead.lost_reason.as_ref())
             && eq(&self.customer, lead.customer.as_ref())
@@ -567,6 +570,9 @@ pub struct LeadRow {
     /// [`company_contact_key`].
     #[serde(default)]
     pub company_contact: Option<String>,
+    /// [`ExternalRef::key`](crate::domain::lead::ExternalRef::key).
+    #[serde(default)]
+    pub external_ref: Option<String>,
     /// Closing reason.
     pub closing_reason: Option<Code>,
     /// Lost reason.
@@ -625,6 +631,7 @@ impl LeadRow {
             email: lead.email.as_ref().map(|e| e.as_str().to_owned()),
             phone: lead.phone.as_ref().map(|p| p.key().to_owned()),
             company_contact: company_contact_key(lead),
+            external_ref: lead.external_ref.as_ref().map(|r| r.key()),
             closing_reason: lead.closing_reason.clone(),
             lost_reason: lead.lost_reason.clone(),
             customer: lead.customer,

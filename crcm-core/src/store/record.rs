@@ -173,6 +173,11 @@ pub mod lookup {
         format!("lead.phone:{e164}")
     }
 
+    /// The lead with this external reference key (`system:id`).
+    pub fn lead_ref(key: &str) -> String {
+        format!("lead.ref:{key}")
+    }
+
     /// The keys of the leads sharing an e-mail or phone.
     pub fn leads_by_contact(email: Option<&Email>, phone: Option<&Phone>) -> Vec<String> {
         email
@@ -221,7 +226,11 @@ impl Record {
     /// The lookup keys of the sets this record belongs to (see [`lookup`]).
     pub fn lookup_keys(&self) -> Vec<String> {
         match self {
-            Self::Lead(l) => lookup::leads_by_contact(l.email.as_ref(), l.phone.as_ref()),
+            Self::Lead(l) => {
+                let mut keys = lookup::leads_by_contact(l.email.as_ref(), l.phone.as_ref());
+                keys.extend(l.external_ref.as_ref().map(|r| lookup::lead_ref(&r.key())));
+                keys
+            }
             Self::Customer(c) => c
                 .emails()
                 .iter()

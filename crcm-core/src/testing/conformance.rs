@@ -1569,6 +1569,7 @@ macro_rules! conformance_tests {
             import_mapping_is_checked_first,
             import_places_leads_in_their_phase,
             import_resumes_after_interruption,
+            import_reruns_by_external_reference,
             export_imports_back,
             lead_numbers_are_reserved_in_blocks
         );

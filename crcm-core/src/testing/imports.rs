@@ -649,6 +649,166 @@ async fn all_leads(engine: &Engine) -> Vec<crate::domain::lead::Lead> {
     }
 }
 
+/// A migration run again: leads carry their id in the source system, and
+/// each import action keys on it. Create-only finds the leads again (no
+/// second copy, even without e-mail or phone), update-only changes their
+/// fields (with history) and refuses references no lead has,
+/// create-or-update does both; a dry run counts what would change; a
+/// single create with a reference a lead has is refused and writes nothing;
+/// the reference is a filter.
+pub async fn import_reruns_by_external_reference(factory: Arc<dyn StoreFactory>) {
+    use crate::engine::import::ImportAction;
+    let engine = fixture_engine(&*factory).await;
+    let run = |file: &'static str, action: ImportAction, dry_run: bool| {
+        let engine = engine.clone();
+        async move {
+            let options = ImportOptions {
+                mapping: ImportMapping::default()
+                    .relax(&ImportField::Phone)
+                    .map("Prospect Id", ImportField::ExternalId)
+                    .constant(ImportField::ExternalSystem, "legacy"),
+                mode: ImportMode::SkipInvalid,
+                account_type: Some(code("b2b")),
+                action,
+                dry_run,
+                ..ImportOptions::default()
+            };
+            engine
+                .import_leads(&ann(), Cursor::new(file.as_bytes()), &options, &mut ())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    let first = "contact_name,company_name,Prospect Id,source\n\
+                 Ada Lovelace,Engines,p-1,Referral\n\
+                 Grace Hopper,Navy,p-2,Referral\n\
+                 Alan Turing,Bletchley,p-3,Referral\n";
+    let report = run(first, ImportAction::CreateOnly, false).await;
+    assert_eq!(
+        (report.imported, report.without_duplicate_key),
+        (3, 0),
+        "a reference recognises a lead: {}",
+        report.summary()
+    );
+    let ada = all_leads(&engine)
+        .await
+        .into_iter()
+        .find(|l| l.first_name == "Ada")
+        .unwrap_or_else(|| panic!("Ada was imported"));
+    assert_eq!(
+        ada.external_ref.as_ref().map(|r| r.key()),
+        Some("legacy:p-1".to_owned())
+    );
+
+    // The same file again, create-only: every row a duplicate of its lead.
+    let report = run(first, ImportAction::CreateOnly, false).await;
+    assert_eq!(report.summary(), "imported 0, rejected 0, duplicates 3");
+    assert_eq!(
+        report.duplicate_rows[0].to_string(),
+        format!(
+            "line 2: duplicate of lead {} (same external_ref legacy:p-1)",
+            ada.number
+        )
+    );
+    assert_eq!(lead_count(&engine).await, 3);
+
+    // Update-only: Ada's company changed, Grace's row the same, p-4 unknown.
+    let second = "contact_name,company_name,Prospect Id,source\n\
+                  Ada Lovelace,Analytical Engines,p-1,Referral\n\
+                  Grace Hopper,Navy,p-2,Referral\n\
+                  Joan Clarke,Hut 8,p-4,Referral\n";
+    let dry = run(second, ImportAction::UpdateOnly, true).await;
+    assert_eq!(
+        dry.summary(),
+        "dry run: would import 0, would update 1, rejected 1, duplicates 0"
+    );
+    let events_before = event_count(&engine).await;
+    let report = run(second, ImportAction::UpdateOnly, false).await;
+    assert_eq!(report.summary(), "imported 0, updated 1, rejected 1, duplicates 0");
+    assert_eq!(
+        report.rejections[0].to_string(),
+        "line 4: external_id: no lead has the reference legacy:p-4 to update"
+    );
+    assert_eq!(lead_count(&engine).await, 3);
+    assert_eq!(event_count(&engine).await, events_before + 1, "one LeadUpdated");
+    let updated = engine
+        .lead_by_number(&crate::testing::root(), ada.number)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(updated.company, "Analytical Engines");
+    assert_eq!(updated.version, ada.version + 1);
+    let history = engine
+        .lead_history(&crate::testing::root(), ada.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let last = history.last().unwrap_or_else(|| panic!("history"));
+    assert_eq!(last.action, "import_leads");
+    assert_eq!(
+        last.changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.old.clone(), c.new.clone()))
+            .collect::<Vec<_>>(),
+        [("company", "Engines".into(), "Analytical Engines".into())]
+    );
+
+    // Create-or-update: Ada and Grace unchanged now, Joan created.
+    let report = run(second, ImportAction::CreateOrUpdate, false).await;
+    assert_eq!(report.summary(), "imported 1, rejected 0, duplicates 0");
+    assert_eq!(lead_count(&engine).await, 4);
+    // Update-only without a reference column value: refused, not created.
+    let report = run(
+        "contact_name,company_name,Prospect Id,source\nNo Ref,Nowhere,,Referral\n",
+        ImportAction::UpdateOnly,
+        false,
+    )
+    .await;
+    assert_eq!(report.rejected, 1, "{}", report.summary());
+    // One reference twice in a file: the second row duplicates the first.
+    let report = run(
+        "contact_name,company_name,Prospect Id,source\nKay One,K,p-5,Referral\nKay Two,K,p-5,Referral\n",
+        ImportAction::CreateOnly,
+        false,
+    )
+    .await;
+    assert_eq!((report.imported, report.duplicates), (1, 1), "{}", report.summary());
+    assert_eq!(lead_count(&engine).await, 5);
+
+    // A single create with a reference a lead has: refused, nothing written.
+    let mut again = b2b("Grace", "Elsewhere");
+    again.external_ref = Some(crate::domain::lead::ExternalRef {
+        system: code("legacy"),
+        id: "p-2".into(),
+    });
+    let (leads_before, events_before) = (lead_count(&engine).await, event_count(&engine).await);
+    let e = engine
+        .run(&ann(), crate::engine::commands::CreateLead { lead: again })
+        .await
+        .err();
+    assert_eq!(e.as_ref().map(|e| e.code().name), Some("external_ref_taken"), "{e:?}");
+    assert_eq!(
+        (lead_count(&engine).await, event_count(&engine).await),
+        (leads_before, events_before)
+    );
+    // The reference is a filter.
+    let found = engine
+        .leads(
+            &crate::testing::root(),
+            &LeadQuery {
+                filter: LeadFilter {
+                    external_ref: Some("legacy:p-2".into()),
+                    ..LeadFilter::default()
+                },
+                ..LeadQuery::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        found.items.iter().map(|l| l.first_name.as_str()).collect::<Vec<_>>(),
+        ["Grace"]
+    );
+}
+
 /// Leads exported to CSV import into another store, and export from there
 /// byte for byte the same.
 pub async fn export_imports_back(factory: Arc<dyn StoreFactory>) {

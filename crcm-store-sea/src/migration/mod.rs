@@ -14,6 +14,7 @@ mod m20261201_000007_duplicate_keys;
 mod m20261202_000008_exact_sums;
 mod m20261202_000009_team_rows;
 mod m20261203_000010_folded_words;
+mod m20261203_000011_external_refs;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_exact_sums::Migration),
             Box::new(m20261202_000009_team_rows::Migration),
             Box::new(m20261203_000010_folded_words::Migration),
+            Box::new(m20261203_000011_external_refs::Migration),
         ]
     }
 

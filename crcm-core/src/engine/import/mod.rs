@@ -73,7 +73,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use crate::domain::failure::ImportFailure;
 use crate::engine::Engine;
-use crate::engine::scope::leads_sharing_contact;
+use crate::engine::scope::{lead_with_ref_key, leads_sharing_contact};
 use crate::rules::access::Actor;
 use crate::rules::error::Error;
 use crate::rules::{self, Ctx};
@@ -95,7 +95,7 @@ pub const MAX_LISTED: usize = 1_000;
 pub const IMPORT_ACTION: &str = "import_leads";
 
 pub(crate) use error::ImportError;
-pub use options::{ImportField, ImportMapping, ImportMode, ImportOptions, OtherColumns};
+pub use options::{ImportAction, ImportField, ImportMapping, ImportMode, ImportOptions, OtherColumns};
 pub use report::{
     ImportColumn, ImportObserver, ImportProgress, ImportReport, ImportStage, RowDuplicate, RowProblem, RowRejection,
 };
@@ -130,8 +130,14 @@ fn fingerprint<R: Read + Seek>(source: &mut R, options: &ImportOptions) -> Resul
         hash = fnv(hash, &buf[..n]);
     }
     let layout = format!(
-        "{size}|{:?}|{:?}|{:?}|{}|{:?}|{:?}",
-        options.mapping, options.mode, options.account_type, options.batch_size, options.encoding, options.delimiter
+        "{size}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}",
+        options.mapping,
+        options.mode,
+        options.account_type,
+        options.batch_size,
+        options.encoding,
+        options.delimiter,
+        options.action
     );
     Ok(fnv(hash, layout.as_bytes()))
 }
@@ -336,8 +342,16 @@ impl Engine {
                     let taken = std::mem::take(&mut chunk);
                     // An all-or-nothing import that goes on to write reports
                     // its duplicates as it writes: this pass only counts them.
-                    self.check_chunk(taken, &mut keys, &mut report, observer, options.dry_run)
-                        .await?;
+                    self.check_chunk(
+                        &ctx,
+                        options.action,
+                        taken,
+                        &mut keys,
+                        &mut report,
+                        observer,
+                        options.dry_run,
+                    )
+                    .await?;
                     let progress = report.progress(ImportStage::Checking, rows, reader.position().byte());
                     told(observer, &progress, options)?;
                 }
@@ -430,7 +444,7 @@ impl Engine {
                     imported: report.imported,
                 }));
             }
-            let (uow, outcome) = self.batch_unit(&ctx, checked, batch_keys).await?;
+            let (uow, outcome) = self.batch_unit(&ctx, checked, batch_keys, options.action).await?;
             match self.store().commit(uow).await {
                 Ok(_) => {
                     outcome.record(report, observer);
@@ -453,6 +467,7 @@ impl Engine {
         ctx: &Ctx<'_>,
         rows: Vec<Row>,
         batch_keys: [&str; 2],
+        action: ImportAction,
     ) -> Result<(UnitOfWork, BatchOutcome), ImportError> {
         let store = &**self.store();
         let versions = self.contact_versions(&rows).await?;
@@ -460,6 +475,10 @@ impl Engine {
         // Keys taken by earlier rows of this batch: the index in `accepted`.
         let mut taken: HashMap<String, usize> = HashMap::new();
         let mut accepted: Vec<(At, Prepared)> = Vec::new();
+        // Leads this batch updates, by their reference's lookup key, and the
+        // units of work of the updates.
+        let mut updated: HashMap<String, u64> = HashMap::new();
+        let mut updates: Vec<UnitOfWork> = Vec::new();
         for row in rows {
             let prepared = match row.lead {
                 Ok(p) => p,
@@ -472,7 +491,58 @@ impl Engine {
                     continue;
                 }
             };
-            let contact = contact_keys(&prepared.lead);
+            if let Some(reference) = &prepared.lead.external_ref {
+                let key = lookup::lead_ref(&reference.key());
+                if let Some(&i) = taken.get(&key) {
+                    outcome
+                        .duplicates
+                        .push((row.at, "external_ref", reference.key(), Of::Row(i)));
+                    continue;
+                }
+                if let Some(number) = updated.get(&key) {
+                    outcome
+                        .duplicates
+                        .push((row.at, "external_ref", reference.key(), Of::Lead(*number)));
+                    continue;
+                }
+            }
+            match self.by_reference(&prepared.lead, action, &versions).await? {
+                ByReference::Create => {}
+                ByReference::Duplicate(number) => {
+                    let value = prepared.lead.external_ref.as_ref().map(|r| r.key()).unwrap_or_default();
+                    outcome
+                        .duplicates
+                        .push((row.at, "external_ref", value, Of::Lead(number)));
+                    continue;
+                }
+                ByReference::Refuse(problem) => {
+                    outcome.rejected.push(RowRejection {
+                        line: row.at.line,
+                        row: row.at.row,
+                        problems: vec![problem],
+                    });
+                    continue;
+                }
+                ByReference::Update(existing) => {
+                    if let Some(reference) = &prepared.lead.external_ref {
+                        updated.insert(lookup::lead_ref(&reference.key()), existing.number);
+                    }
+                    match update_by_reference(ctx, &existing, &prepared) {
+                        Ok(Some((unit, number))) => {
+                            updates.push(unit);
+                            outcome.updated.push((row.at, number));
+                        }
+                        Ok(None) => {}
+                        Err(problems) => outcome.rejected.push(RowRejection {
+                            line: row.at.line,
+                            row: row.at.row,
+                            problems,
+                        }),
+                    }
+                    continue;
+                }
+            }
+            let mut contact = contact_keys(&prepared.lead);
             let mut duplicate = None;
             for (field, value, key) in &contact {
                 if let Some(&i) = taken.get(key) {
@@ -489,8 +559,11 @@ impl Engine {
             match duplicate {
                 Some((field, value, of)) => outcome.duplicates.push((row.at, field, value, of)),
                 None => {
-                    if contact.is_empty() {
+                    if contact.is_empty() && prepared.lead.external_ref.is_none() {
                         outcome.without_key += 1;
+                    }
+                    if let Some(reference) = &prepared.lead.external_ref {
+                        contact.push(("external_ref", reference.key(), lookup::lead_ref(&reference.key())));
                     }
                     for (_, _, key) in contact {
                         taken.insert(key, accepted.len());
@@ -500,6 +573,9 @@ impl Engine {
             }
         }
         let mut uow = UnitOfWork::new(&ctx.actor.user, ctx.now, ctx.action);
+        for unit in updates {
+            uow.absorb(unit);
+        }
         if !accepted.is_empty() {
             let first = store.reserve_lead_numbers(accepted.len() as u64).await?;
             for (i, (at, prepared)) in accepted.into_iter().enumerate() {
@@ -520,6 +596,37 @@ impl Engine {
         Ok((uow, outcome))
     }
 
+    /// What a row's external reference decides under the import's action:
+    /// create the lead, it duplicates a lead, update a lead, or refuse it.
+    async fn by_reference(
+        &self,
+        lead: &crate::domain::lead::Lead,
+        action: ImportAction,
+        versions: &HashMap<String, u64>,
+    ) -> Result<ByReference, ImportError> {
+        let Some(reference) = &lead.external_ref else {
+            return Ok(if action == ImportAction::UpdateOnly {
+                ByReference::Refuse(RowProblem::NoSuchReference {
+                    reference: String::new(),
+                })
+            } else {
+                ByReference::Create
+            });
+        };
+        let key = reference.key();
+        let existing = if versions.get(&lookup::lead_ref(&key)).copied().unwrap_or(0) > 0 {
+            lead_with_ref_key(&**self.store(), &key).await?
+        } else {
+            None
+        };
+        Ok(match (existing, action) {
+            (Some(found), ImportAction::CreateOnly) => ByReference::Duplicate(found.number),
+            (Some(found), _) => ByReference::Update(Box::new(found)),
+            (None, ImportAction::UpdateOnly) => ByReference::Refuse(RowProblem::NoSuchReference { reference: key }),
+            (None, _) => ByReference::Create,
+        })
+    }
+
     /// The versions of the e-mail and phone lookup keys of the rows' leads
     /// (a key above 0 has had a lead; a commit guarded by them fails when
     /// one changed meanwhile).
@@ -527,7 +634,11 @@ impl Engine {
         let mut keys: Vec<String> = rows
             .iter()
             .filter_map(|r| r.lead.as_ref().ok())
-            .flat_map(|p| lookup::leads_by_contact(p.lead.email.as_ref(), p.lead.phone.as_ref()))
+            .flat_map(|p| {
+                let mut keys = lookup::leads_by_contact(p.lead.email.as_ref(), p.lead.phone.as_ref());
+                keys.extend(p.lead.external_ref.as_ref().map(|r| lookup::lead_ref(&r.key())));
+                keys
+            })
             .collect();
         keys.sort();
         keys.dedup();
@@ -554,8 +665,11 @@ impl Engine {
     /// duplicates of an earlier row of the file (`keys`) or of a stored lead
     /// (told to the observer when `tell_duplicates`, counted always).
     /// Writes nothing.
+    #[allow(clippy::too_many_arguments)]
     async fn check_chunk(
         &self,
+        ctx: &Ctx<'_>,
+        action: ImportAction,
         rows: Vec<Row>,
         keys: &mut HashMap<u64, u64>,
         report: &mut ImportReport,
@@ -565,31 +679,66 @@ impl Engine {
         use crate::store::query::{FNV_OFFSET, fnv1a};
         let versions = self.contact_versions(&rows).await?;
         for row in rows {
+            let refuse = |problems: Vec<RowProblem>| RowRejection {
+                line: row.at.line,
+                row: row.at.row,
+                problems,
+            };
             let prepared = match row.lead {
                 Ok(p) => p,
                 Err(problems) => {
-                    let rejection = RowRejection {
-                        line: row.at.line,
-                        row: row.at.row,
-                        problems,
-                    };
-                    report.reject(rejection, observer);
+                    report.reject(refuse(problems), observer);
                     continue;
                 }
             };
-            let contact = contact_keys(&prepared.lead);
-            let mut duplicate = None;
-            for (field, value, key) in &contact {
-                let hash = fnv1a(FNV_OFFSET, key.as_bytes());
-                if let Some(&earlier) = keys.get(&hash) {
-                    duplicate = Some((*field, value.clone(), 0, Some(earlier)));
-                    break;
+            let mut contact = contact_keys(&prepared.lead);
+            let reference = prepared.lead.external_ref.as_ref().map(|r| r.key());
+            // A reference an earlier row of the file has is a duplicate of it.
+            let mut duplicate = reference.as_ref().and_then(|r| {
+                let hash = fnv1a(FNV_OFFSET, lookup::lead_ref(r).as_bytes());
+                keys.get(&hash)
+                    .map(|&earlier| ("external_ref", r.clone(), 0, Some(earlier)))
+            });
+            if duplicate.is_none() {
+                match self.by_reference(&prepared.lead, action, &versions).await? {
+                    ByReference::Create => {}
+                    ByReference::Duplicate(number) => {
+                        duplicate = Some(("external_ref", reference.clone().unwrap_or_default(), number, None));
+                    }
+                    ByReference::Refuse(problem) => {
+                        report.reject(refuse(vec![problem]), observer);
+                        continue;
+                    }
+                    ByReference::Update(existing) => {
+                        if let Some(r) = &reference {
+                            keys.insert(fnv1a(FNV_OFFSET, lookup::lead_ref(r).as_bytes()), row.at.line);
+                        }
+                        match update_by_reference(ctx, &existing, &prepared) {
+                            Ok(Some(_)) => report.updated += 1,
+                            Ok(None) => {}
+                            Err(problems) => report.reject(refuse(problems), observer),
+                        }
+                        continue;
+                    }
                 }
-                if versions.get(key).copied().unwrap_or(0) > 0
-                    && let Some(number) = self.existing_duplicate(&prepared.lead, field).await?
-                {
-                    duplicate = Some((*field, value.clone(), number, None));
-                    break;
+            }
+            if let Some(r) = &reference {
+                contact.push(("external_ref", r.clone(), lookup::lead_ref(r)));
+            }
+            if duplicate.is_none() {
+                for (field, value, key) in &contact {
+                    let hash = fnv1a(FNV_OFFSET, key.as_bytes());
+                    if let Some(&earlier) = keys.get(&hash) {
+                        duplicate = Some((*field, value.clone(), 0, Some(earlier)));
+                        break;
+                    }
+                    if *field != "external_ref"
+                        && versions.get(key).copied().unwrap_or(0) > 0
+                        && let Some(number) = self.existing_duplicate(&prepared.lead, field).await?
+                    {
+                        duplicate = Some((*field, value.clone(), number, None));
+                        break;
+                    }
                 }
             }
             match duplicate {
@@ -623,6 +772,37 @@ impl Engine {
     }
 }
 
+/// What a row's external reference decides ([`Engine::by_reference`]).
+enum ByReference {
+    /// Create the lead (no reference, or one no lead has).
+    Create,
+    /// The lead with this number has the reference (create-only).
+    Duplicate(u64),
+    /// Update this lead, which has the reference.
+    Update(Box<crate::domain::lead::Lead>),
+    /// Refuse the row (update-only, and no lead to update).
+    Refuse(RowProblem),
+}
+
+/// A row's values applied to the lead it updates: the unit of work and the
+/// lead's number, `None` when the row changes nothing, or the rule's
+/// reasons.
+fn update_by_reference(
+    ctx: &Ctx<'_>,
+    existing: &crate::domain::lead::Lead,
+    prepared: &Prepared,
+) -> Result<Option<(UnitOfWork, u64)>, Vec<RowProblem>> {
+    let (uow, mut next) = rules::update_lead(ctx, existing, &prepared.patch).map_err(row::rule_problems)?;
+    // The rules stamp every update; a row that changes no field changes nothing.
+    next.updated_at = existing.updated_at;
+    next.version = existing.version;
+    next.closed_at = existing.closed_at;
+    if next == *existing {
+        return Ok(None);
+    }
+    Ok(Some((uow, existing.number)))
+}
+
 /// What a duplicate row duplicates.
 #[derive(Clone, Copy, Debug)]
 enum Of {
@@ -641,6 +821,8 @@ struct BatchOutcome {
     numbers: Vec<(At, u64)>,
     /// Leads created with no e-mail and no phone.
     without_key: u64,
+    /// Where each row that updated a lead stands, and the lead's number.
+    updated: Vec<(At, u64)>,
 }
 
 impl BatchOutcome {
@@ -679,6 +861,7 @@ impl BatchOutcome {
             }
         }
         report.without_duplicate_key += self.without_key;
+        report.updated += self.updated.len() as u64;
         if let (Some((_, lo)), Some((_, hi))) = (self.numbers.first(), self.numbers.last()) {
             report.imported += self.numbers.len() as u64;
             report.accepted += self.numbers.len() as u64;

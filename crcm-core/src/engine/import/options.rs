@@ -67,6 +67,13 @@ pub enum ImportField {
     /// `closing_reason`: a closing reason's code or label, recorded when the
     /// lead's phase is a closing one.
     ClosingReason,
+    /// `external_id`: the lead's id in the system it comes from; with
+    /// `external_system`, its [`ExternalRef`](crate::domain::lead::ExternalRef),
+    /// which an import run again finds it by ([`ImportAction`]).
+    ExternalId,
+    /// `external_system`: the code of that system (a column or, usually, a
+    /// constant: `--const external_system=espo`).
+    ExternalSystem,
     /// A custom field, by name (`custom:NAME` in a mapping, or the bare name).
     Custom(Code),
 }
@@ -74,7 +81,7 @@ pub enum ImportField {
 impl ImportField {
     /// The standard fields, in the order an export writes them: seed 001's
     /// columns first.
-    pub const STANDARD: [Self; 23] = [
+    pub const STANDARD: [Self; 25] = [
         Self::ContactName,
         Self::Phone,
         Self::Source,
@@ -98,6 +105,8 @@ impl ImportField {
         Self::AccountType,
         Self::Phase,
         Self::ClosingReason,
+        Self::ExternalId,
+        Self::ExternalSystem,
     ];
 
     /// Seed 001's required columns: the default of [`ImportMapping::required`].
@@ -131,6 +140,8 @@ impl ImportField {
             Self::AccountType => "account_type",
             Self::Phase => "phase",
             Self::ClosingReason => "closing_reason",
+            Self::ExternalId => "external_id",
+            Self::ExternalSystem => "external_system",
             Self::Custom(code) => code.as_str(),
         }
     }
@@ -427,6 +438,39 @@ impl FromStr for ImportMode {
     }
 }
 
+/// What a row whose external reference a lead has already does (EspoCRM's
+/// and SuiteCRM's import modes, keyed on the reference): `create_only`,
+/// `update_only`, `create_or_update`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ImportAction {
+    /// New leads only: a row whose reference a lead has is a duplicate of it.
+    #[default]
+    #[serde(alias = "create-only")]
+    CreateOnly,
+    /// Existing leads only, found by the reference: a row updates its lead's
+    /// fields; a row without a reference, or with one no lead has, is refused.
+    #[serde(alias = "update-only")]
+    UpdateOnly,
+    /// A row updates the lead with its reference, or creates one.
+    #[serde(alias = "create-or-update")]
+    CreateOrUpdate,
+}
+
+impl FromStr for ImportAction {
+    type Err = ImportFailure;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "create_only" => Ok(Self::CreateOnly),
+            "update_only" => Ok(Self::UpdateOnly),
+            "create_or_update" => Ok(Self::CreateOrUpdate),
+            _ => Err(ImportFailure::UnknownMode { name: s.to_owned() }),
+        }
+    }
+}
+
 /// How to import. Its JSON form names every part; each is optional
 /// (`{"mode": "skip_invalid", "mapping": {"columns": [{"column": "E-mail",
 /// "field": "email"}]}}`), and a new `id` is drawn when none is given.
@@ -455,6 +499,9 @@ pub struct ImportOptions {
     /// `utf-16le`, `shift_jis`, ...). Default: UTF-8, or UTF-16 when the
     /// file starts with a UTF-16 byte order mark.
     pub encoding: Option<String>,
+    /// What a row whose external reference a lead has does (default: it is
+    /// a duplicate; see [`ImportAction`]).
+    pub action: ImportAction,
     /// The delimiter: one ASCII character (`;`, a tab). Default: the one of
     /// `,` `;` tab `|` that the header line holds most of (outside quotes),
     /// `,` when it holds none.
@@ -481,6 +528,7 @@ impl Default for ImportOptions {
             resume: false,
             dry_run: false,
             encoding: None,
+            action: ImportAction::CreateOnly,
             delimiter: None,
         }
     }

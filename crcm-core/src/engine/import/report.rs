@@ -61,6 +61,12 @@ pub enum RowProblem {
         /// The rule's reason.
         error: InputError,
     },
+    /// An update by external reference ([`ImportAction::UpdateOnly`](super::ImportAction::UpdateOnly))
+    /// with a reference no lead has, or with none.
+    NoSuchReference {
+        /// The reference, `system:id` (empty: the row has none).
+        reference: String,
+    },
     /// The lead may not be created by the importer (e.g. another owner).
     Refused {
         /// The refusal.
@@ -93,6 +99,12 @@ impl fmt::Display for RowProblem {
                 error,
             } => write!(f, "{field}: {error}"),
             Self::Invalid { field: None, error } => write!(f, "{error}"),
+            Self::NoSuchReference { reference } if reference.is_empty() => {
+                f.write_str("external_id: missing: an update-only import finds leads by their reference")
+            }
+            Self::NoSuchReference { reference } => {
+                write!(f, "external_id: no lead has the reference {reference} to update")
+            }
             Self::Refused { message } => write!(f, "{message}"),
         }
     }
@@ -268,6 +280,10 @@ pub struct ImportReport {
     pub rejected: u64,
     /// Rows not imported as duplicates.
     pub duplicates: u64,
+    /// Leads updated by their external reference (in a dry run: that would
+    /// be); a row that changes nothing is not counted.
+    #[serde(default)]
+    pub updated: u64,
     /// Rows that passed every check and duplicate nothing: the leads
     /// imported, or, in a dry run or an all-or-nothing import that refused
     /// rows, those it would import.
@@ -310,6 +326,7 @@ impl ImportReport {
             imported: 0,
             rejected: 0,
             duplicates: 0,
+            updated: 0,
             accepted: 0,
             without_duplicate_key: 0,
             dry_run: false,
@@ -331,14 +348,19 @@ impl ImportReport {
     /// N, ...`), then how many accepted rows have no e-mail or phone, when
     /// some have none.
     pub fn summary(&self) -> String {
+        let updated = match (self.updated, self.dry_run) {
+            (0, _) => String::new(),
+            (n, false) => format!(", updated {n}"),
+            (n, true) => format!(", would update {n}"),
+        };
         let mut text = if self.dry_run {
             format!(
-                "dry run: would import {}, rejected {}, duplicates {}",
+                "dry run: would import {}{updated}, rejected {}, duplicates {}",
                 self.accepted, self.rejected, self.duplicates
             )
         } else {
             format!(
-                "imported {}, rejected {}, duplicates {}",
+                "imported {}{updated}, rejected {}, duplicates {}",
                 self.imported, self.rejected, self.duplicates
             )
         };

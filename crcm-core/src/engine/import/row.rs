@@ -13,8 +13,8 @@ use crate::domain::custom::CustomValue;
 use crate::domain::error::InputError;
 use crate::domain::failure::ImportFailure;
 use crate::domain::ids::{Code, UserId};
-use crate::domain::input::NewLead;
-use crate::domain::lead::Lead;
+use crate::domain::input::{LeadPatch, NewLead};
+use crate::domain::lead::{ExternalRef, Lead};
 use crate::domain::money::Money;
 use crate::rules::error::Error;
 use crate::rules::{self, Ctx};
@@ -64,6 +64,11 @@ pub(super) struct RowInput {
     pub(super) phase: Option<String>,
     /// The closing reason.
     pub(super) closing_reason: Option<Code>,
+    /// The fields the row gives a value for (what an update changes).
+    pub(super) given: BTreeSet<ImportField>,
+    /// The external id and system as given (they make one reference).
+    external_id: Option<String>,
+    external_system: Option<String>,
 }
 
 fn strip_bom(bytes: &[u8]) -> &[u8] {
@@ -255,9 +260,25 @@ impl Plan {
             },
             phase: None,
             closing_reason: None,
+            given: values.keys().map(|f| (*f).clone()).collect(),
+            external_id: None,
+            external_system: None,
         };
         for (field, value) in values {
             apply(&mut input, field, value, config, &mut problems);
+        }
+        if let Some(id) = input.external_id.take() {
+            match input.external_system.as_deref().map(Code::new) {
+                None => problems.push(RowProblem::Missing {
+                    field: ImportField::ExternalSystem.name().to_owned(),
+                }),
+                Some(Err(_)) => problems.push(bad(
+                    &ImportField::ExternalSystem,
+                    input.external_system.as_deref().unwrap_or_default(),
+                    "a code: letters, digits, _, - and .",
+                )),
+                Some(Ok(system)) => input.lead.external_ref = Some(ExternalRef { system, id }),
+            }
         }
         let mut refused: BTreeSet<String> = problems.iter().flat_map(about).collect();
         refused.extend(unreadable.iter().map(|f| canonical(f.name())));
@@ -289,7 +310,10 @@ fn about(problem: &RowProblem) -> Vec<String> {
             InputError::OneOfRequired { fields } => fields.iter().map(|f| canonical(f)).collect(),
             _ => Vec::new(),
         },
-        RowProblem::NotUtf8 { .. } | RowProblem::FieldCount { .. } | RowProblem::Refused { .. } => Vec::new(),
+        RowProblem::NotUtf8 { .. }
+        | RowProblem::FieldCount { .. }
+        | RowProblem::Refused { .. }
+        | RowProblem::NoSuchReference { .. } => Vec::new(),
     }
 }
 
@@ -382,6 +406,8 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
             }
         }
         ImportField::Phase => input.phase = Some(value),
+        ImportField::ExternalId => input.external_id = Some(value),
+        ImportField::ExternalSystem => input.external_system = Some(value),
         ImportField::ClosingReason => {
             input.closing_reason = find_code(config.closing_reasons.iter(), &value, |r| &r.code, |r| &r.label);
             if input.closing_reason.is_none() {
@@ -521,6 +547,9 @@ pub(super) struct Prepared {
     pub(super) lead: Lead,
     pub(super) path: Vec<PhaseRef>,
     pub(super) closing_reason: Option<Code>,
+    /// The row's values as changes to an existing lead (an update by
+    /// external reference).
+    pub(super) patch: LeadPatch,
 }
 
 /// Runs the lead rules on a row: the create, then each move of its path.
@@ -534,10 +563,58 @@ pub(super) fn prepare(ctx: &Ctx<'_>, input: &RowInput) -> Result<Prepared, Vec<R
         lead,
         path,
         closing_reason: input.closing_reason.clone(),
+        patch: patch_of(input),
     };
     // A dry run of the moves, so a refused one refuses the row.
     walk(ctx, prepared.lead.clone(), &prepared, |_| {}).map_err(rule_problems)?;
     Ok(prepared)
+}
+
+/// A row's values as changes to the lead it updates: every field the row
+/// gives a value for, as the lead rules take it. The owner, account type,
+/// phase and closing reason are not changed by an update (they have their
+/// own actions: reassign, the phase moves).
+fn patch_of(input: &RowInput) -> LeadPatch {
+    let lead = &input.lead;
+    let mut patch = LeadPatch::default();
+    for field in &input.given {
+        match field {
+            ImportField::ContactName => {
+                patch.first_name = Some(lead.first_name.clone());
+                patch.last_name = Some(lead.last_name.clone());
+            }
+            ImportField::FirstName => patch.first_name = Some(lead.first_name.clone()),
+            ImportField::LastName => patch.last_name = Some(lead.last_name.clone()),
+            ImportField::Company => patch.company = Some(lead.company.clone()),
+            ImportField::Title => patch.title = Some(lead.title.clone()),
+            ImportField::JobTitle => patch.job_title = Some(lead.job_title.clone()),
+            ImportField::Email => patch.email = Some(lead.email.clone()),
+            ImportField::Phone => patch.phone = Some(lead.phone.clone()),
+            ImportField::Address => patch.address = Some(lead.address.clone()),
+            ImportField::City => patch.city = Some(lead.city.clone()),
+            ImportField::State => patch.state = Some(lead.state.clone()),
+            ImportField::Zone => patch.zone = Some(lead.zone.clone()),
+            ImportField::Source => patch.source = Some(lead.source.clone()),
+            ImportField::Priority => patch.priority = Some(lead.priority.clone()),
+            ImportField::Description => patch.description = Some(lead.description.clone()),
+            ImportField::Tags => patch.tags = Some(lead.tags.clone()),
+            ImportField::ExpectedClose => patch.expected_close = Some(lead.expected_close),
+            ImportField::ExpectedRevenue => patch.expected_revenue = Some(lead.expected_revenue),
+            ImportField::Probability => patch.probability = Some(lead.probability),
+            ImportField::Custom(name) => {
+                if let Some(v) = lead.custom.get(name) {
+                    patch.custom.insert(name.clone(), Some(v.clone()));
+                }
+            }
+            ImportField::Owner
+            | ImportField::AccountType
+            | ImportField::Phase
+            | ImportField::ClosingReason
+            | ImportField::ExternalId
+            | ImportField::ExternalSystem => {}
+        }
+    }
+    patch
 }
 
 /// Moves `lead` along the prepared path with the phase rule, handing each
