@@ -549,8 +549,8 @@ const MAVEN: &[&str] = &[
     "--map", "product=title",
     "--map", "deal_stage=phase",
     "--map", "close_value=expected_revenue",
-    "--map", "close_date=expected_close",
-    "--map", "engage_date=-",
+    "--map", "engage_date=created_at",
+    "--map", "close_date=closed_at",
     "--const", "source=partner",
     "--relax", "phone",
 ];
@@ -584,7 +584,7 @@ const SYNTHETIC: &[&str] = &[
     "--map", "LeadStatus=phase",
     "--map", "Notes=description",
     "--map", "ContactID=-",
-    "--map", "CreatedDate=-",
+    "--map", "CreatedDate=created_at",
     "--relax", "phone",
 ];
 
@@ -624,6 +624,47 @@ fn the_public_datasets_import_with_the_mappings_readme_shows() {
         .map(|c| c["count"].as_u64().unwrap_or(0))
         .collect();
     assert_eq!(counts, [500, 1589]);
+    // The deals keep their dates: each won or lost deal stayed in Engaging
+    // from its engage date to its close date (1,080 hours median, 45 days).
+    let times = crcm(
+        &store,
+        &["report", "time-in-phase", "--account-type", "b2b", "--format", "json"],
+    );
+    assert_eq!(times.code, Some(0), "{}", times.stderr);
+    let times: serde_json::Value = serde_json::from_str(&times.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let engaging = times
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["phase"] == "ENGAGING"))
+        .unwrap_or_else(|| panic!("{times}"));
+    assert_eq!(
+        (engaging["stays"].as_u64(), engaging["median_hours"].as_f64()),
+        (Some(6711), Some(1080.0)),
+        "{times}"
+    );
+    let average = engaging["average_hours"].as_f64().unwrap_or_default();
+    assert!((average - 1151.65).abs() < 0.01, "{times}");
+    let trend = crcm(
+        &store,
+        &[
+            "report",
+            "trend",
+            "--from",
+            "2016-10-01",
+            "--to",
+            "2016-12-31",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(trend.code, Some(0), "{}", trend.stderr);
+    let trend: serde_json::Value = serde_json::from_str(&trend.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let created: Vec<u64> = trend
+        .as_array()
+        .unwrap_or_else(|| panic!("{trend}"))
+        .iter()
+        .map(|r| r["created"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(created, [7, 115, 236], "deals engaged per month, 2016: {trend}");
 
     let xed = imported(&store, &data.join("xeducation-leads/Leads.csv"), X_EDUCATION);
     assert_eq!(xed, "imported 9240, rejected 0, duplicates 0");

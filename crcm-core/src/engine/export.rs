@@ -15,14 +15,17 @@ use crate::rules::error::Error;
 /// The columns an export writes: `first_name` and `last_name` (not
 /// `contact_name`: one column cannot keep both parts of every name, e.g. a
 /// first name with a space and no last name), the other standard fields in
-/// seed 001's order, then each custom field by name.
+/// seed 001's order, then each custom field by name. `closed_at` is left
+/// out: a lead in a closing phase closed when it entered it
+/// (`phase_entered_at`), and one closed otherwise (converted, disqualified)
+/// imports as an open lead.
 pub fn export_columns(config: &Config) -> Vec<ImportField> {
     [ImportField::FirstName, ImportField::LastName]
         .into_iter()
         .chain(
             ImportField::STANDARD
                 .into_iter()
-                .filter(|f| *f != ImportField::ContactName && !f.is_name_part()),
+                .filter(|f| *f != ImportField::ContactName && !f.is_name_part() && *f != ImportField::ClosedAt),
         )
         .chain(config.custom_fields.iter().map(|d| ImportField::Custom(d.name.clone())))
         .collect()
@@ -57,6 +60,12 @@ pub fn unguard_cell(text: &str) -> &str {
         Some(rest) if starts_formula(rest) => rest,
         _ => text,
     }
+}
+
+/// A time as the export writes it: RFC 3339 in UTC, to the microsecond
+/// when it has a fraction (`2016-10-20T00:00:00Z`).
+fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// A lead's value for an export column, in the form the import reads back
@@ -107,6 +116,9 @@ pub fn export_value(lead: &Lead, field: &ImportField) -> String {
             .as_ref()
             .map(|r| r.system.to_string())
             .unwrap_or_default(),
+        ImportField::CreatedAt => time(lead.created_at),
+        ImportField::PhaseEnteredAt => time(lead.phase_entered_at),
+        ImportField::ClosedAt => lead.closed_at.map(time).unwrap_or_default(),
         ImportField::Custom(name) => match lead.custom.get(name) {
             None => String::new(),
             Some(CustomValue::Text(t)) => t.clone(),

@@ -93,9 +93,14 @@ impl PhaseStep {
         (self.lead, &self.phase, self.entered_at)
     }
 
-    /// Whole seconds in the phase, once it was left.
+    /// Whole seconds in the phase, once it was left: from the second it
+    /// entered to the second it left. Counted between whole seconds so that
+    /// the microsecond that orders two moves made at once (an import passing
+    /// the phases before a lead's own at its creation) does not shorten a
+    /// stay of exactly 45 days to 44 days, 23 hours and 59 seconds.
     pub fn seconds(&self) -> Option<i64> {
-        self.left_at.map(|l| (l - self.entered_at).num_seconds().max(0))
+        self.left_at
+            .map(|l| l.timestamp().saturating_sub(self.entered_at.timestamp()).max(0))
     }
 
     /// Whole hours in the phase (rounded down), once it was left: the

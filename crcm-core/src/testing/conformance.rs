@@ -1570,6 +1570,7 @@ macro_rules! conformance_tests {
             import_places_leads_in_their_phase,
             import_resumes_after_interruption,
             import_reruns_by_external_reference,
+            import_keeps_history_dates,
             export_imports_back,
             lead_numbers_are_reserved_in_blocks
         );

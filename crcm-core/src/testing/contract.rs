@@ -15,8 +15,9 @@ pub use super::extremes::{
     filters_and_cursors_mean_the_same_everywhere,
 };
 pub use super::imports::{
-    export_imports_back, import_mapping_is_checked_first, import_places_leads_in_their_phase, import_reports_every_row,
-    import_reruns_by_external_reference, import_resumes_after_interruption, lead_numbers_are_reserved_in_blocks,
+    export_imports_back, import_keeps_history_dates, import_mapping_is_checked_first,
+    import_places_leads_in_their_phase, import_reports_every_row, import_reruns_by_external_reference,
+    import_resumes_after_interruption, lead_numbers_are_reserved_in_blocks,
 };
 pub use super::queries::{
     board_matches_the_leads, bulk_actions_apply_per_lead, duplicates_and_intake_are_ranked,

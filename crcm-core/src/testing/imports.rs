@@ -467,6 +467,163 @@ pub async fn import_places_leads_in_their_phase(factory: Arc<dyn StoreFactory>) 
     assert_eq!(reached, expected);
 }
 
+/// A migration keeps the leads' history dates: a lead is created when the
+/// file says, passes the phases before its own then and enters its own
+/// when the file says (a closed one closes then); dates in the future,
+/// before the creation, a close date for an open lead or one that is not
+/// the date it entered its closing phase are refused, every reason at once.
+/// History, time in phase, the trend and stuck leads read the dates.
+pub async fn import_keeps_history_dates(factory: Arc<dyn StoreFactory>) {
+    use crate::engine::reports::{Interval, TrendPeriod};
+    use chrono::{DateTime, Datelike, TimeZone, Utc};
+    let engine = fixture_engine(&*factory).await;
+    let file = "name,stage,created,entered,closed,why\n\
+                Ada,Call appointment,2025-01-10,,,\n\
+                Ben,QUOTE,2025-01-10,2025-02-01T09:30:00Z,,\n\
+                Di,Closed Won,2025-01-10 08:00,,2025-03-01,Won\n\
+                Ed,LOST,,2025-02-15,,competitor\n\
+                Fu,MEETING,2999-01-01,,,\n\
+                Gil,QUOTE,2025-02-01,2025-01-01,,\n\
+                Hal,MEETING,2025-01-01,,2025-02-01,\n\
+                Ivy,WON,2025-01-01,2025-02-01,2025-03-01,Won\n\
+                Jo,QUOTE,yesterday,,,\n";
+    let options = ImportOptions {
+        mapping: ImportMapping::default()
+            .map("name", ImportField::ContactName)
+            .map("stage", ImportField::Phase)
+            .map("why", ImportField::ClosingReason)
+            .map("created", ImportField::CreatedAt)
+            .map("entered", ImportField::PhaseEnteredAt)
+            .map("closed", ImportField::ClosedAt)
+            .translate(ImportField::Phase, "Closed Won", "WON")
+            .constant(ImportField::Source, "referral")
+            .relax(&ImportField::Phone),
+        mode: ImportMode::SkipInvalid,
+        account_type: Some(code("b2b")),
+        ..ImportOptions::default()
+    };
+    let report = engine
+        .import_leads(&ann(), Cursor::new(file), &options, &mut ())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (rejections, _) = listed(&report);
+    let rejections: Vec<String> = rejections
+        .into_iter()
+        .map(|r| match r.find("(the import runs at ") {
+            Some(at) => format!("{}(the import runs at NOW)", &r[..at]),
+            None => r,
+        })
+        .collect();
+    assert_eq!(
+        rejections,
+        [
+            "line 6: created_at: \"2999-01-01\" is in the future (the import runs at NOW)",
+            "line 7: phase_entered_at: \"2025-01-01\" is before created_at 2025-02-01T00:00:00Z",
+            "line 8: closed_at: \"2025-02-01\" is given, but the lead is open: its phase MEETING is not a closing phase",
+            "line 9: closed_at: \"2025-03-01\" is not phase_entered_at 2025-02-01T00:00:00Z: a lead in a closing \
+             phase closed when it entered it",
+            "line 10: created_at: \"yesterday\" is not a date like 2016-10-20 or a time like 2016-10-20T09:30:00Z",
+        ]
+    );
+    assert_eq!((report.imported, report.rejected), (4, 5), "{}", report.summary());
+
+    let day = |y, m, d, h, min| Utc.with_ymd_and_hms(y, m, d, h, min, 0).single().unwrap_or_default();
+    let leads = all_leads(&engine).await;
+    let lead = |name: &str| {
+        leads
+            .iter()
+            .find(|l| l.first_name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} was imported"))
+    };
+    let to_second = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let dates = |name: &str| {
+        let l = lead(name);
+        (
+            to_second(l.created_at),
+            to_second(l.phase_entered_at),
+            l.closed_at.map(to_second),
+        )
+    };
+    let at = |y, m, d, h, min| to_second(day(y, m, d, h, min));
+    assert_eq!(dates("Ada"), (at(2025, 1, 10, 0, 0), at(2025, 1, 10, 0, 0), None));
+    assert_eq!(dates("Ben"), (at(2025, 1, 10, 0, 0), at(2025, 2, 1, 9, 30), None));
+    assert_eq!(
+        dates("Di"),
+        (at(2025, 1, 10, 8, 0), at(2025, 3, 1, 0, 0), Some(at(2025, 3, 1, 0, 0)))
+    );
+    // No created date: the earliest date the row gives.
+    assert_eq!(
+        dates("Ed"),
+        (
+            at(2025, 2, 15, 0, 0),
+            at(2025, 2, 15, 0, 0),
+            Some(at(2025, 2, 15, 0, 0))
+        )
+    );
+    // History is dated as the file says: created, moved on at creation, then
+    // into its own phase when it entered it.
+    let history = engine
+        .lead_history(&crate::testing::root(), lead("Ben").id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        history.iter().map(|h| (h.version, to_second(h.at))).collect::<Vec<_>>(),
+        [
+            (1, at(2025, 1, 10, 0, 0)),
+            (2, at(2025, 1, 10, 0, 0)),
+            (3, at(2025, 2, 1, 9, 30))
+        ]
+    );
+
+    // Time in phase: Di waited in QUOTE from its creation to its close
+    // (1,192 hours), Ed none; Ben is still there.
+    let times = engine
+        .report_time_in_phase(&crate::testing::root(), &code("b2b"), &Interval::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let quote = times
+        .iter()
+        .find(|r| r.phase.as_str() == "QUOTE")
+        .unwrap_or_else(|| panic!("{times:?}"));
+    assert_eq!(quote.stays, 2, "{times:?}");
+    assert!(
+        (quote.average_hours - 1192.0 / 2.0).abs() < 0.01,
+        "Di's 1,192 hours and Ed's none: {times:?}"
+    );
+    // The trend counts them in the months the file gives.
+    let trend = engine
+        .report_trend(
+            &crate::testing::root(),
+            &Interval {
+                from: Some(day(2025, 1, 1, 0, 0)),
+                before: Some(day(2025, 4, 1, 0, 0)),
+            },
+            TrendPeriod::Month,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        trend
+            .iter()
+            .map(|r| (r.from.month(), r.created, r.closed))
+            .collect::<Vec<_>>(),
+        [(1, 3, 0), (2, 1, 1), (3, 0, 1)]
+    );
+    // Stuck: Ada and Ben have been in their phases since 2025.
+    let stuck = engine
+        .report_stuck(
+            &crate::testing::root(),
+            300,
+            &crate::store::query::PageRequest::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut names: Vec<String> = stuck.items.iter().map(|l| l.first_name.clone()).collect();
+    names.sort();
+    assert_eq!(names, ["Ada", "Ben"]);
+}
+
 /// A reader that fails after a number of bytes: an import interrupted
 /// mid-file.
 struct FailsAfter<R> {

@@ -1797,7 +1797,7 @@ pub async fn reports_match_the_leads(factory: Arc<dyn StoreFactory>) {
                     && old.account_type == account_type
                     && inside(h.at)
                 {
-                    let hours = (h.at - *old_entered).num_seconds().max(0);
+                    let hours = (h.at.timestamp() - old_entered.timestamp()).max(0);
                     stays.entry(old.code.to_string()).or_default().push(hours);
                 }
                 if let Some(p) = &phase

@@ -580,7 +580,11 @@ impl Engine {
             let first = store.reserve_lead_numbers(accepted.len() as u64).await?;
             for (i, (at, prepared)) in accepted.into_iter().enumerate() {
                 let number = first + i as u64;
-                let lead = rules::add_new_lead(&mut uow, prepared.lead.clone(), number);
+                // The insert and its history are dated when the lead was
+                // created; the batch's events carry the import's time.
+                let mut created = UnitOfWork::new(&ctx.actor.user, prepared.created, ctx.action);
+                let lead = rules::add_new_lead(&mut created, prepared.lead.clone(), number);
+                uow.absorb(created);
                 let mut moves = Vec::new();
                 walk(ctx, lead, &prepared, |u| moves.push(u))?;
                 for u in moves {

@@ -62,7 +62,8 @@ pub enum ImportField {
     /// `phase`: a phase's code or description. The lead starts in the
     /// Initial phase and moves, in funnel order, through each regular phase
     /// before this one and into it, as the rules move it, so the funnel counts
-    /// it in every phase it passed (at the import's time).
+    /// it in every phase it passed (at the import's time, or at the row's
+    /// `created_at` and `phase_entered_at`).
     Phase,
     /// `closing_reason`: a closing reason's code or label, recorded when the
     /// lead's phase is a closing one.
@@ -74,6 +75,20 @@ pub enum ImportField {
     /// `external_system`: the code of that system (a column or, usually, a
     /// constant: `--const external_system=espo`).
     ExternalSystem,
+    /// `created_at`: when the lead was created in the system it comes from,
+    /// a date (`2016-10-20`, midnight UTC) or a time (`2016-10-20T09:30:00Z`,
+    /// RFC 3339). Not in the future. Without it the lead is created at the
+    /// import's time (or at the earliest of the row's other dates).
+    CreatedAt,
+    /// `phase_entered_at`: when the lead entered its phase (the `phase`
+    /// column's, or its Initial phase). The lead passes the phases before its
+    /// own at its creation and enters its own at this time; without it, at
+    /// its creation. Not before `created_at`, not in the future.
+    PhaseEnteredAt,
+    /// `closed_at`: when the lead closed; only for a lead imported into a
+    /// closing phase, which it entered then (a `phase_entered_at` given too
+    /// must be the same time). Not before `created_at`, not in the future.
+    ClosedAt,
     /// A custom field, by name (`custom:NAME` in a mapping, or the bare name).
     Custom(Code),
 }
@@ -81,7 +96,7 @@ pub enum ImportField {
 impl ImportField {
     /// The standard fields, in the order an export writes them: seed 001's
     /// columns first.
-    pub const STANDARD: [Self; 25] = [
+    pub const STANDARD: [Self; 28] = [
         Self::ContactName,
         Self::Phone,
         Self::Source,
@@ -107,6 +122,9 @@ impl ImportField {
         Self::ClosingReason,
         Self::ExternalId,
         Self::ExternalSystem,
+        Self::CreatedAt,
+        Self::PhaseEnteredAt,
+        Self::ClosedAt,
     ];
 
     /// Seed 001's required columns: the default of [`ImportMapping::required`].
@@ -142,6 +160,9 @@ impl ImportField {
             Self::ClosingReason => "closing_reason",
             Self::ExternalId => "external_id",
             Self::ExternalSystem => "external_system",
+            Self::CreatedAt => "created_at",
+            Self::PhaseEnteredAt => "phase_entered_at",
+            Self::ClosedAt => "closed_at",
             Self::Custom(code) => code.as_str(),
         }
     }
@@ -178,8 +199,11 @@ impl ImportField {
 }
 
 /// Headers people use for a field besides its name, as [`header_key`]s.
-const HEADER_ALIASES: [(&str, ImportField); 4] = [
+const HEADER_ALIASES: [(&str, ImportField); 7] = [
     ("company", ImportField::Company),
+    ("createddate", ImportField::CreatedAt),
+    ("createdon", ImportField::CreatedAt),
+    ("datecreated", ImportField::CreatedAt),
     ("emailaddress", ImportField::Email),
     ("phonenumber", ImportField::Phone),
     ("leadsource", ImportField::Source),

@@ -54,6 +54,16 @@ pub enum RowProblem {
         /// What the field takes.
         expected: String,
     },
+    /// A history date out of place: in the future, before the lead's
+    /// creation, or a close date for an open lead.
+    BadDate {
+        /// The field (`created_at`, `phase_entered_at`, `closed_at`).
+        field: String,
+        /// The value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The lead rule refused a value (an e-mail, a phone, a length...).
     Invalid {
         /// The field, where the rule's message does not name it already.
@@ -94,6 +104,7 @@ impl fmt::Display for RowProblem {
                 }
             }
             Self::BadValue { field, value, expected } => write!(f, "{field}: {value:?} is not {expected}"),
+            Self::BadDate { field, value, reason } => write!(f, "{field}: {value:?} {reason}"),
             Self::Invalid {
                 field: Some(field),
                 error,

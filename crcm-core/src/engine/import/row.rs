@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::options::header_key;
 use super::{ImportColumn, ImportError, ImportField, ImportMapping, OtherColumns, RowProblem};
@@ -69,6 +69,11 @@ pub(super) struct RowInput {
     /// The external id and system as given (they make one reference).
     external_id: Option<String>,
     external_system: Option<String>,
+    /// The lead's history dates from the system it comes from, each with
+    /// its text as given.
+    created_at: Option<(String, DateTime<Utc>)>,
+    phase_entered_at: Option<(String, DateTime<Utc>)>,
+    closed_at: Option<(String, DateTime<Utc>)>,
 }
 
 fn strip_bom(bytes: &[u8]) -> &[u8] {
@@ -263,6 +268,9 @@ impl Plan {
             given: values.keys().map(|f| (*f).clone()).collect(),
             external_id: None,
             external_system: None,
+            created_at: None,
+            phase_entered_at: None,
+            closed_at: None,
         };
         for (field, value) in values {
             apply(&mut input, field, value, config, &mut problems);
@@ -296,7 +304,10 @@ impl Plan {
 /// not also "one of first_name, last_name, company is required").
 fn about(problem: &RowProblem) -> Vec<String> {
     match problem {
-        RowProblem::Missing { field } | RowProblem::Unknown { field, .. } | RowProblem::BadValue { field, .. } => {
+        RowProblem::Missing { field }
+        | RowProblem::Unknown { field, .. }
+        | RowProblem::BadValue { field, .. }
+        | RowProblem::BadDate { field, .. } => {
             vec![canonical(field)]
         }
         RowProblem::Invalid { field: Some(field), .. } => vec![canonical(field)],
@@ -408,6 +419,21 @@ fn apply(input: &mut RowInput, field: &ImportField, value: String, config: &Conf
         ImportField::Phase => input.phase = Some(value),
         ImportField::ExternalId => input.external_id = Some(value),
         ImportField::ExternalSystem => input.external_system = Some(value),
+        ImportField::CreatedAt | ImportField::PhaseEnteredAt | ImportField::ClosedAt => match parse_time(&value) {
+            Some(at) => {
+                let slot = match field {
+                    ImportField::CreatedAt => &mut input.created_at,
+                    ImportField::PhaseEnteredAt => &mut input.phase_entered_at,
+                    _ => &mut input.closed_at,
+                };
+                *slot = Some((value, at));
+            }
+            None => problems.push(bad(
+                field,
+                &value,
+                "a date like 2016-10-20 or a time like 2016-10-20T09:30:00Z",
+            )),
+        },
         ImportField::ClosingReason => {
             input.closing_reason = find_code(config.closing_reasons.iter(), &value, |r| &r.code, |r| &r.label);
             if input.closing_reason.is_none() {
@@ -541,7 +567,7 @@ pub(super) fn rule_problems(e: Error) -> Vec<RowProblem> {
 
 /// A row checked by the lead rules: the new lead in its Initial phase, and
 /// the phases it then moves through, in order (the last one with the
-/// closing reason).
+/// closing reason), with when it was created and when it entered its phase.
 #[derive(Clone, Debug)]
 pub(super) struct Prepared {
     pub(super) lead: Lead,
@@ -550,30 +576,165 @@ pub(super) struct Prepared {
     /// The row's values as changes to an existing lead (an update by
     /// external reference).
     pub(super) patch: LeadPatch,
+    /// When the lead was created: the time of its insert, and of the moves
+    /// through the phases before its own.
+    pub(super) created: DateTime<Utc>,
+    /// When it entered its own phase: the time of the last move.
+    pub(super) entered: DateTime<Utc>,
 }
 
 /// Runs the lead rules on a row: the create, then each move of its path.
 pub(super) fn prepare(ctx: &Ctx<'_>, input: &RowInput) -> Result<Prepared, Vec<RowProblem>> {
-    let lead = rules::new_lead(ctx, &input.lead).map_err(rule_problems)?;
+    let given = [&input.created_at, &input.phase_entered_at, &input.closed_at];
+    let mut problems: Vec<RowProblem> = Vec::new();
+    for (field, date) in [
+        ImportField::CreatedAt,
+        ImportField::PhaseEnteredAt,
+        ImportField::ClosedAt,
+    ]
+    .iter()
+    .zip(given)
+    {
+        if let Some((text, at)) = date
+            && *at > ctx.now
+        {
+            problems.push(bad_date(
+                field,
+                text,
+                format!("is in the future (the import runs at {})", show_time(ctx.now)),
+            ));
+        }
+    }
+    // The created date, else the earliest date the row gives, else now.
+    let created = input
+        .created_at
+        .as_ref()
+        .map(|(_, at)| *at)
+        .or_else(|| given.iter().filter_map(|d| d.as_ref().map(|(_, at)| *at)).min())
+        .unwrap_or(ctx.now)
+        .min(ctx.now);
+    let at_creation = Ctx { now: created, ..*ctx };
+    let mut lead = rules::new_lead(&at_creation, &input.lead).map_err(|e| {
+        let mut all = problems.clone();
+        all.extend(rule_problems(e));
+        all
+    })?;
     let path = match &input.phase {
         None => Vec::new(),
-        Some(text) => phase_path(ctx.config, &lead, text)?,
+        Some(text) => phase_path(ctx.config, &lead, text).map_err(|mut more| {
+            more.splice(0..0, problems.iter().cloned());
+            more
+        })?,
     };
+    let target = path.last().or(lead.phase.as_ref());
+    let closing = target
+        .and_then(|p| ctx.config.phase(p))
+        .is_some_and(|p| p.phase_type == crate::domain::config::PhaseType::Closing);
+    let entered = match (&input.phase_entered_at, &input.closed_at) {
+        (_, Some((text, _))) if !closing => {
+            let phase = target.map_or_else(|| "none".to_owned(), |p| p.code.to_string());
+            problems.push(bad_date(
+                &ImportField::ClosedAt,
+                text,
+                format!("is given, but the lead is open: its phase {phase} is not a closing phase"),
+            ));
+            None
+        }
+        (Some((_, phase)), Some((text, closed))) if phase != closed => {
+            problems.push(bad_date(
+                &ImportField::ClosedAt,
+                text,
+                format!(
+                    "is not phase_entered_at {}: a lead in a closing phase closed when it entered it",
+                    show_time(*phase)
+                ),
+            ));
+            None
+        }
+        (_, Some((text, at))) | (Some((text, at)), None) => Some((text, *at)),
+        (None, None) => None,
+    };
+    let entered = match entered {
+        Some((text, at)) if at < created => {
+            let field = if input.closed_at.is_some() {
+                ImportField::ClosedAt
+            } else {
+                ImportField::PhaseEnteredAt
+            };
+            problems.push(bad_date(
+                &field,
+                text,
+                format!("is before created_at {}", show_time(created)),
+            ));
+            created
+        }
+        Some((_, at)) => at.min(ctx.now),
+        None => created,
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if path.is_empty() {
+        // No move: the lead entered its (Initial) phase at the given time.
+        lead.phase_entered_at = entered;
+    }
     let prepared = Prepared {
         lead,
         path,
         closing_reason: input.closing_reason.clone(),
         patch: patch_of(input),
+        created,
+        entered,
     };
     // A dry run of the moves, so a refused one refuses the row.
     walk(ctx, prepared.lead.clone(), &prepared, |_| {}).map_err(rule_problems)?;
     Ok(prepared)
 }
 
+/// A time in messages: RFC 3339, to the second.
+fn show_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn bad_date(field: &ImportField, value: &str, reason: String) -> RowProblem {
+    RowProblem::BadDate {
+        field: field.name().to_owned(),
+        value: value.to_owned(),
+        reason,
+    }
+}
+
+/// A date (`2016-10-20`, midnight UTC) or a time: RFC 3339
+/// (`2016-10-20T09:30:00Z`, `2016-10-20 09:30:00+02:00`) or without an
+/// offset (`2016-10-20 09:30[:00]`, UTC).
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&Utc));
+    }
+    if let Ok(at) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%:z") {
+        return Some(at.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(at.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc())
+}
+
 /// A row's values as changes to the lead it updates: every field the row
 /// gives a value for, as the lead rules take it. The owner, account type,
 /// phase and closing reason are not changed by an update (they have their
-/// own actions: reassign, the phase moves).
+/// own actions: reassign, the phase moves), nor are its history dates.
 fn patch_of(input: &RowInput) -> LeadPatch {
     let lead = &input.lead;
     let mut patch = LeadPatch::default();
@@ -611,14 +772,19 @@ fn patch_of(input: &RowInput) -> LeadPatch {
             | ImportField::Phase
             | ImportField::ClosingReason
             | ImportField::ExternalId
-            | ImportField::ExternalSystem => {}
+            | ImportField::ExternalSystem
+            | ImportField::CreatedAt
+            | ImportField::PhaseEnteredAt
+            | ImportField::ClosedAt => {}
         }
     }
     patch
 }
 
 /// Moves `lead` along the prepared path with the phase rule, handing each
-/// move's unit of work to `absorb`; returns the lead at the end.
+/// move's unit of work to `absorb`; returns the lead at the end. The moves
+/// through the phases before the lead's own happen at its creation, the
+/// last one when it entered its phase.
 pub(super) fn walk(
     ctx: &Ctx<'_>,
     mut lead: Lead,
@@ -628,7 +794,9 @@ pub(super) fn walk(
     for (i, phase) in prepared.path.iter().enumerate() {
         let last = i + 1 == prepared.path.len();
         let reason = if last { prepared.closing_reason.as_ref() } else { None };
-        let (uow, next) = rules::move_phase(ctx, &lead, phase, reason, None)?;
+        let now = if last { prepared.entered } else { prepared.created };
+        let ctx = Ctx { now, ..*ctx };
+        let (uow, next) = rules::move_phase(&ctx, &lead, phase, reason, None)?;
         absorb(uow);
         lead = next;
     }
