@@ -22,7 +22,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::table::Table;
-use crate::{Cmd, ConfigCmd, Failure, Format, ImportArgs, LeadArgs, Opened, Outcome, Report, ReportArgs, charts};
+use crate::{
+    Cmd, ConfigCmd, Failure, Format, ImportArgs, ImportCmd, LeadArgs, Opened, Outcome, Report, ReportArgs, charts,
+};
 use crcm::open::OpenedStore;
 
 /// Reads a snake_case word as one of crcm's enums (a role, a status, a sort).
@@ -276,8 +278,39 @@ fn interrupt_listener(
     }
 }
 
+/// `import revert ID`: the leads removed, and each lead kept with why.
+async fn revert_import(opened: &Opened, actor: &Actor, id: &str) -> Outcome {
+    let id: ImportId = id
+        .parse()
+        .map_err(|e| Failure::Usage(format!("import revert {id}: {e}")))?;
+    let report = opened
+        .engine
+        .revert_import(actor, id)
+        .await
+        .map_err(|e| Failure::Error(format!("import revert {}: {e}", id.0)))?;
+    for kept in &report.kept_leads {
+        crate::outln!(
+            "kept lead {}: {} ({})",
+            kept.number,
+            kept.error.message,
+            kept.error.name
+        );
+    }
+    if report.kept > report.kept_leads.len() as u64 {
+        crate::outln!("... and {} more kept", report.kept - report.kept_leads.len() as u64);
+    }
+    crate::outln!("{}", report.summary());
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
-    let name = args.file.display().to_string();
+    if let Some(ImportCmd::Revert { id }) = &args.then {
+        return revert_import(opened, actor, id).await;
+    }
+    let Some(path) = args.file.clone() else {
+        return Err(Failure::Usage("import: name the CSV file".to_owned()));
+    };
+    let name = path.display().to_string();
     let fail = |e: &dyn std::fmt::Display| Failure::Error(format!("{name}: {e}"));
     let mode: ImportMode = args.mode.parse().map_err(|e| Failure::Usage(format!("--mode: {e}")))?;
     let (id, resume) = match &args.resume {
@@ -327,7 +360,7 @@ async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
             path.display()
         )));
     }
-    let file = std::fs::File::open(&args.file).map_err(|e| fail(&e))?;
+    let file = std::fs::File::open(&path).map_err(|e| fail(&e))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let listener = interrupt_listener(interrupted.clone())?;
@@ -377,7 +410,7 @@ async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
         crate::outln!("read as {}, delimiter {:?}", report.encoding, report.delimiter);
     }
     if let (Some(path), Some(reasons)) = (&args.rejected, &shown.reasons) {
-        let source = std::fs::File::open(&args.file).map_err(|e| fail(&e))?;
+        let source = std::fs::File::open(path).map_err(|e| fail(&e))?;
         let out = std::fs::File::create(path).map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?;
         let written = crcm::engine::import::write_rows_with_reasons(
             std::io::BufReader::new(source),
@@ -389,6 +422,9 @@ async fn import(opened: &Opened, actor: &Actor, args: ImportArgs) -> Outcome {
         eprintln!("{written} refused rows written to {}", path.display());
     }
     crate::outln!("{}", report.summary());
+    if !args.dry_run && report.imported > 0 {
+        eprintln!("to undo this import: crcm import revert {}", id.0);
+    }
     if report.rejected > 0 {
         if mode == ImportMode::AllOrNothing && !args.dry_run {
             eprintln!(
@@ -442,6 +478,9 @@ async fn lead_query(opened: &Opened, args: &LeadArgs) -> Result<LeadQuery, Failu
     q.rotten = args.rotten;
     q.search = args.search.clone();
     q.filter.external_ref.clone_from(&args.external_ref);
+    if let Some(id) = &args.import {
+        q.filter.import = Some(id.parse().map_err(|e| Failure::Usage(format!("--import {id}: {e}")))?);
+    }
     q.sort = parse_word::<LeadSort>(&args.sort, "--sort")?;
     q.descending = args.desc;
     Ok(q)
@@ -608,6 +647,10 @@ async fn lead_card(opened: &Opened, actor: &Actor, number: u64) -> Outcome {
         (
             "external reference",
             lead.external_ref.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ),
+        (
+            "imported by",
+            lead.import.map(|i| format!("import {}", i.id.0)).unwrap_or_default(),
         ),
         ("created", lead.created_at.to_rfc3339()),
     ];

@@ -145,9 +145,15 @@ enum Format {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct ImportArgs {
+    /// Undo an import instead (`crcm import revert ID`; a file named
+    /// `revert` is `./revert`).
+    #[command(subcommand)]
+    then: Option<ImportCmd>,
     /// The CSV file.
-    file: PathBuf,
+    #[arg(required = true)]
+    file: Option<PathBuf>,
     /// Map a column to a field: COLUMN=FIELD (FIELD `-` ignores the column;
     /// two columns mapped to one field are joined with a space).
     #[arg(long = "map", value_name = "COLUMN=FIELD")]
@@ -204,6 +210,16 @@ struct ImportArgs {
     force: bool,
 }
 
+#[derive(Subcommand, Debug)]
+enum ImportCmd {
+    /// Delete the leads an import created that nobody changed since (admin);
+    /// the others stay and are listed with the reason.
+    Revert {
+        /// The import's id (printed when it ran).
+        id: String,
+    },
+}
+
 #[derive(Args, Debug, Default)]
 struct LeadArgs {
     /// Owner equals.
@@ -242,6 +258,9 @@ struct LeadArgs {
     /// External reference equals, SYSTEM:ID.
     #[arg(long = "ref", value_name = "SYSTEM:ID")]
     external_ref: Option<String>,
+    /// Created by the import with this id.
+    #[arg(long, value_name = "ID")]
+    import: Option<String>,
     /// number, created, updated, expected_close, priority, value, days_in_phase.
     #[arg(long, default_value = "number")]
     sort: String,
@@ -431,7 +450,7 @@ fn creates_store(command: &Cmd) -> bool {
     matches!(
         command,
         Cmd::Init
-            | Cmd::Import(_)
+            | Cmd::Import(ImportArgs { then: None, .. })
             | Cmd::Config {
                 action: ConfigCmd::Load { .. }
             }

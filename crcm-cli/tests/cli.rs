@@ -135,6 +135,87 @@ fn an_import_with_bad_rows_exits_3_and_all_or_nothing_imports_nothing() {
     );
 }
 
+/// `import revert ID` removes what an import created and nobody changed
+/// since, and lists the rest with the reason; a sales person may not; the
+/// import printed the command; `leads --import ID` lists an import's leads.
+#[test]
+fn an_import_is_reverted_except_what_changed_since() {
+    let (dir, store) = setup();
+    let first = dir.path().join("first.csv");
+    std::fs::write(
+        &first,
+        "contact_name,company_name,source,id\nAda Lovelace,Engines,Referral,1\n\
+         Grace Hopper,Navy,Referral,2\nAlan Turing,Bletchley,Referral,3\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let update = dir.path().join("update.csv");
+    std::fs::write(
+        &update,
+        "contact_name,company_name,source,id\nGrace Hopper,US Navy,Referral,2\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let common = [
+        "--account-type",
+        "inbound",
+        "--relax",
+        "phone",
+        "--map",
+        "id=external_id",
+        "--const",
+        "external_system=legacy",
+    ];
+    let run_import = |file: &Path, more: &[&str]| {
+        let file = file.to_string_lossy().into_owned();
+        let mut args = vec!["import", file.as_str()];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(more);
+        crcm(&store, &args)
+    };
+    let run = run_import(&first, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let id = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("to undo this import: crcm import revert "))
+        .unwrap_or_else(|| panic!("the import says how to undo it: {}", run.stderr))
+        .to_owned();
+    let listed = crcm(&store, &["leads", "--import", &id, "--format", "csv"]);
+    assert_eq!(listed.stdout.lines().count(), 4, "{}", listed.stdout);
+    // A later import changes Grace.
+    let run = run_import(&update, &["--action", "update-only"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let denied = crcm(&store, &["--role", "sales_person", "import", "revert", &id]);
+    assert_eq!(denied.code, Some(1), "{}", denied.stderr);
+    assert!(denied.stderr.contains("delete leads"), "{}", denied.stderr);
+    let bad = crcm(&store, &["import", "revert", "not-an-id"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+
+    let run = crcm(&store, &["import", "revert", &id]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "kept lead 2: lead 2 changed since version 1 (it is at version 2); it is left as it is (lead_changed)",
+            format!("import {id}: removed 2 leads, kept 1 (changed since the import, or linked to other records)")
+                .as_str()
+        ]
+    );
+    let leads = crcm(&store, &["leads", "--format", "csv"]);
+    let rows: Vec<&str> = leads.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{}", leads.stdout);
+    assert!(rows[0].starts_with("Grace,Hopper,"), "{}", rows[0]);
+    let again = crcm(&store, &["import", "revert", &id]);
+    assert!(
+        again.stdout.ends_with(&format!(
+            "import {id}: removed 0 leads, kept 1 (changed since the import, or linked to other records)\n"
+        )),
+        "{}",
+        again.stdout
+    );
+}
+
 #[test]
 fn errors_name_the_file_the_line_and_the_field() {
     let (dir, store) = setup();

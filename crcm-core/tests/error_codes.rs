@@ -212,6 +212,12 @@ fn samples() -> Vec<Error> {
             number: 7,
         }
         .into(),
+        LeadError::Changed {
+            number: 7,
+            expected: 2,
+            found: 3,
+        }
+        .into(),
         PhaseError::NotInAccountType {
             phase: PhaseRef {
                 account_type: code("b2c"),

@@ -162,7 +162,7 @@ fn all_commands() -> Vec<Command> {
             lead,
             team: BTreeSet::from([UserId::new("cy").expect("user")]),
         }),
-        Command::DeleteLead(commands::DeleteLead { lead }),
+        Command::DeleteLead(commands::DeleteLead { lead, if_version: None }),
         Command::LinkLeadDocument(commands::LinkLeadDocument {
             lead,
             kind: DocumentKind::Invoice,

@@ -375,6 +375,11 @@ typedef int32_t (*crcm_import_progress_cb)(const crcm_import_progress *progress,
 #define CRCM_EXTERNAL_REF_TAKEN 5109
 
 /**
+ * 5110 `lead_changed` (lead): The lead changed since the version the command names (a delete with if_version, an import's revert); it is left as it is.
+ */
+#define CRCM_LEAD_CHANGED 5110
+
+/**
  * 5201 `phase_not_in_account_type` (phase): The phase belongs to another account type.
  */
 #define CRCM_PHASE_NOT_IN_ACCOUNT_TYPE 5201

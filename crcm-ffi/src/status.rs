@@ -116,6 +116,8 @@ pub const CRCM_LEAD_CLOSED: crcm_status = 5107;
 pub const CRCM_LEAD_MERGED: crcm_status = 5108;
 /// 5109 `external_ref_taken` (lead): Another lead has this external reference (system and id) already.
 pub const CRCM_EXTERNAL_REF_TAKEN: crcm_status = 5109;
+/// 5110 `lead_changed` (lead): The lead changed since the version the command names (a delete with if_version, an import's revert); it is left as it is.
+pub const CRCM_LEAD_CHANGED: crcm_status = 5110;
 /// 5201 `phase_not_in_account_type` (phase): The phase belongs to another account type.
 pub const CRCM_PHASE_NOT_IN_ACCOUNT_TYPE: crcm_status = 5201;
 /// 5202 `unknown_phase` (phase): The phase code names no phase.

@@ -63,6 +63,7 @@ pub(crate) fn lead_columns(l: &Lead) -> Vec<(&'static str, Value)> {
         ("company_contact", Value::String(row.company_contact)),
         ("closed_at", Value::BigInt(row.closed)),
         ("external_ref", Value::String(row.external_ref)),
+        ("import_id", Value::String(row.import)),
     ]
 }
 
@@ -775,6 +776,7 @@ fn lead_cond(f: &LeadFilter) -> Cond {
         ("phone", f.phone.clone()),
         ("company_contact", f.company_contact.clone()),
         ("external_ref", f.external_ref.clone()),
+        ("import_id", f.import.map(|i| i.0.to_string())),
         ("customer_id", f.customer.map(|x| x.0.to_string())),
         ("closing_reason", f.closing_reason.as_ref().map(ToString::to_string)),
         ("lost_reason", f.lost_reason.as_ref().map(ToString::to_string)),

@@ -43,6 +43,8 @@ pub const PHONE: u8 = b'H';
 pub const NUMBER: u8 = b'N';
 /// Lead external reference (`system:id`).
 pub const EXTERNAL_REF: u8 = b'r';
+/// The import that created a lead (its id).
+pub const IMPORT: u8 = b'I';
 /// Lead update time.
 pub const UPDATED: u8 = b'U';
 /// Lead's customer.
@@ -329,6 +331,9 @@ pub fn keys(record: &Record) -> Vec<Entry> {
             }
             if let Some(r) = &l.external_ref {
                 out.push(entry(EXTERNAL_REF, &[r.key().as_bytes()], k, id));
+            }
+            if let Some(i) = &l.import {
+                out.push(entry(IMPORT, &[i.id.0.to_string().as_bytes()], k, id));
             }
             let mut number_value = vec![kind_byte(k)];
             number_value.extend_from_slice(id.as_bytes());

@@ -526,10 +526,11 @@ impl SledStore {
     /// history; version 6: a deleted lead's stay ends at its deletion; version 7: a
     /// lead's query row carries its record team, for visibility; version 8:
     /// search words are folded for accents, case and punctuation, and a
-    /// lead's external reference is indexed). Runs
+    /// lead's external reference is indexed; version 9: the import that
+    /// created a lead is indexed). Runs
     /// once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 8;
+        const INDEX_VERSION: u32 = 9;
         let current = self
             .meta
             .get(b"index")

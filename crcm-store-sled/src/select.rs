@@ -102,6 +102,9 @@ impl SledStore {
         if let Some(r) = &f.external_ref {
             return one(index::EXTERNAL_REF, r.as_bytes());
         }
+        if let Some(i) = &f.import {
+            return one(index::IMPORT, i.0.to_string().as_bytes());
+        }
         if let Some(c) = &f.customer {
             return one(index::CUSTOMER, c.0.as_bytes());
         }

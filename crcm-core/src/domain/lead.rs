@@ -203,6 +203,12 @@ pub struct Lead {
     /// the lead instead of creating it twice.
     #[serde(default)]
     pub external_ref: Option<ExternalRef>,
+    /// The import that created the lead, and the version it left the lead
+    /// at: a lead still at that version is untouched since, and reverting
+    /// the import ([`Engine::revert_import`](crate::Engine::revert_import))
+    /// removes it. Set by the import only.
+    #[serde(default)]
+    pub import: Option<ImportOrigin>,
     /// When the lead closed (converted, disqualified, merged, or moved into
     /// a closing phase); `None` while it is open. Set by the rules, so the
     /// reasons report counts leads by when they closed.
@@ -212,6 +218,19 @@ pub struct Lead {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where an imported lead came from: the import's id and the lead's version
+/// when the import was done with it (`{"id": "0194...", "version": 3}`: created,
+/// then moved twice into its phase).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ImportOrigin {
+    /// The import ([`ImportOptions::id`](crate::engine::import::ImportOptions::id)).
+    pub id: crate::domain::ids::ImportId,
+    /// The lead's version when the import left it.
+    pub version: u64,
 }
 
 /// A lead's identity in another system: the system's code and the lead's

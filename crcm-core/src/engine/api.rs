@@ -51,7 +51,7 @@ use crate::engine::Engine;
 use crate::engine::board::{Board, BoardQuery, DealBoard};
 use crate::engine::bulk::{BulkAction, BulkReport, BulkTarget};
 use crate::engine::commands::*;
-use crate::engine::import::{ImportOptions, ImportReport};
+use crate::engine::import::{ImportOptions, ImportReport, ImportRevert};
 use crate::engine::intake::{CommunicationMatches, DuplicateGroup, DuplicateKey};
 use crate::engine::query::{CustomerQuery, DealQuery, LeadQuery};
 use crate::engine::reports::{
@@ -230,6 +230,7 @@ macro_rules! request_body {
             MatchCommunication = "communication_matches",
             Bulk = "bulk",
             Import = "import",
+            RevertImport = "revert_import",
             Export = "export",
         ]);
     };
@@ -296,7 +297,7 @@ macro_rules! request_body {
             pub fn is_command(&self) -> bool {
                 match self {
                     $(Self::$command(_) => true,)*
-                    Self::Bulk(_) | Self::Import(_) => true,
+                    Self::Bulk(_) | Self::Import(_) | Self::RevertImport(_) => true,
                     _ => false,
                 }
             }
@@ -704,6 +705,17 @@ pub struct Import {
     pub options: ImportOptions,
 }
 
+/// `revert_import`: delete the leads an import created that nobody changed
+/// since (admin; see [`crate::engine::import::revert`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevertImport {
+    /// The import ([`ImportOptions::id`](crate::engine::import::ImportOptions::id),
+    /// [`ImportReport::id`]).
+    pub id: crate::domain::ids::ImportId,
+}
+
 /// `export`: the leads a query selects, as CSV in the import's columns.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -879,6 +891,11 @@ pub enum Response {
     Import {
         /// The import's report.
         report: ImportReport,
+    },
+    /// What reverting an import did.
+    RevertImport {
+        /// The leads removed and kept.
+        report: ImportRevert,
     },
     /// What an export wrote.
     Export {
@@ -1057,6 +1074,9 @@ impl Engine {
             },
             Body::Import(r) => Response::Import {
                 report: self.import_from(actor, r).await?,
+            },
+            Body::RevertImport(r) => Response::RevertImport {
+                report: self.revert_import(actor, r.id).await?,
             },
             Body::Export(r) => self.export_to(actor, r).await?,
             // Commands were answered above.

@@ -70,6 +70,7 @@ use crate::domain::input::{
 use crate::domain::lead::{DocumentKind, Lead, LeadStatus};
 use crate::engine::scope::Scope;
 use crate::rules::error::Error;
+use crate::rules::machine::LeadError;
 use crate::rules::{self, CustomerFound, CustomerStep};
 use crate::store::StoreExt;
 use crate::store::uow::UnitOfWork;
@@ -780,6 +781,10 @@ impl TypedCommand for SetLeadTeam {
 pub struct DeleteLead {
     /// The lead.
     pub lead: LeadId,
+    /// Delete only while the lead is at this version (the one the caller
+    /// saw); a lead changed since is refused with `lead_changed` and stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_version: Option<u64>,
 }
 
 #[async_trait]
@@ -790,6 +795,16 @@ impl TypedCommand for DeleteLead {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         let lead = s.lead(self.lead).await?;
+        if let Some(expected) = self.if_version
+            && expected != lead.version
+        {
+            return Err(LeadError::Changed {
+                number: lead.number,
+                expected,
+                found: lead.version,
+            }
+            .into());
+        }
         let links = s.lead_links(&lead).await?;
         Ok((
             rules::delete_lead(&ctx, &lead, &links)?,

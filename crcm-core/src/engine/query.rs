@@ -166,31 +166,16 @@ impl DealQuery {
 /// tag, a pipeline): a mistyped code is an error, not an empty result.
 pub fn check_references(config: &Config, filter: &LeadFilter) -> Result<(), crate::rules::error::Error> {
     use crate::domain::error::ReferenceKind;
-    let unknown = |kind: ReferenceKind, code: &crate::domain::ids::Code| InputError::UnknownReference {
-        kind,
-        code: code.to_string(),
-    };
+    use crate::rules::fields::{check_lead_codes, unknown};
     let mut errors = Vec::new();
-    if let Some(a) = &filter.account_type
-        && config.account_type(a).is_none()
-    {
-        errors.push(unknown(ReferenceKind::AccountType, a));
-    }
-    if let Some(s) = &filter.source
-        && !config.sources.iter().any(|x| &x.code == s)
-    {
-        errors.push(unknown(ReferenceKind::LeadSource, s));
-    }
-    if let Some(p) = &filter.priority
-        && !config.priorities.iter().any(|x| &x.code == p)
-    {
-        errors.push(unknown(ReferenceKind::Priority, p));
-    }
-    for t in &filter.tags {
-        if !config.tags.iter().any(|x| &x.code == t) {
-            errors.push(unknown(ReferenceKind::Tag, t));
-        }
-    }
+    check_lead_codes(
+        &mut errors,
+        config,
+        filter.account_type.as_ref(),
+        filter.source.as_ref(),
+        filter.priority.as_ref(),
+        &filter.tags,
+    );
     if let Some(phase) = &filter.phase {
         if config.account_type(&phase.account_type).is_none() {
             errors.push(unknown(ReferenceKind::AccountType, &phase.account_type));

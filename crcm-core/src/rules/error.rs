@@ -137,6 +137,7 @@ error_codes! {
     LEAD_CLOSED = 5107, "lead", "lead_closed", "The lead is closed (converted, disqualified, merged, or in a closing phase).";
     LEAD_MERGED = 5108, "lead", "lead_merged", "The lead was merged into another one and no longer changes.";
     EXTERNAL_REF_TAKEN = 5109, "lead", "external_ref_taken", "Another lead has this external reference (system and id) already.";
+    LEAD_CHANGED = 5110, "lead", "lead_changed", "The lead changed since the version the command names (a delete with if_version, an import's revert); it is left as it is.";
     PHASE_NOT_IN_ACCOUNT_TYPE = 5201, "phase", "phase_not_in_account_type", "The phase belongs to another account type.";
     UNKNOWN_PHASE = 5202, "phase", "unknown_phase", "The phase code names no phase.";
     NO_PHASES = 5203, "phase", "no_phases", "The account type has no phases.";
@@ -211,6 +212,7 @@ impl Error {
                 LeadError::Closed { .. } => code::LEAD_CLOSED,
                 LeadError::Merged { .. } => code::LEAD_MERGED,
                 LeadError::ExternalRefTaken { .. } => code::EXTERNAL_REF_TAKEN,
+                LeadError::Changed { .. } => code::LEAD_CHANGED,
             },
             Self::Phase(e) => match e {
                 PhaseError::NotInAccountType { .. } => code::PHASE_NOT_IN_ACCOUNT_TYPE,

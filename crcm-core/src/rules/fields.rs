@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::config::Config;
 use crate::domain::contact::{Email, Phone};
 use crate::domain::error::{InputError, ReferenceKind};
 use crate::domain::ids::{Code, UserId};
@@ -50,6 +51,40 @@ pub(crate) fn unknown(kind: ReferenceKind, code: &Code) -> InputError {
     InputError::UnknownReference {
         kind,
         code: code.to_string(),
+    }
+}
+
+/// The reference codes a lead (or a filter on leads) names, each checked
+/// against the configuration: an account type, source, priority or tag no
+/// item has is `unknown_reference`. One check for the lead rules and the
+/// lead filters.
+pub(crate) fn check_lead_codes<'a>(
+    errors: &mut Vec<InputError>,
+    config: &Config,
+    account_type: Option<&Code>,
+    source: Option<&Code>,
+    priority: Option<&Code>,
+    tags: impl IntoIterator<Item = &'a Code>,
+) {
+    if let Some(a) = account_type
+        && config.account_type(a).is_none()
+    {
+        errors.push(unknown(ReferenceKind::AccountType, a));
+    }
+    if let Some(s) = source
+        && !config.sources.iter().any(|x| &x.code == s)
+    {
+        errors.push(unknown(ReferenceKind::LeadSource, s));
+    }
+    if let Some(p) = priority
+        && !config.priorities.iter().any(|x| &x.code == p)
+    {
+        errors.push(unknown(ReferenceKind::Priority, p));
+    }
+    for t in tags {
+        if !config.tags.iter().any(|x| &x.code == t) {
+            errors.push(unknown(ReferenceKind::Tag, t));
+        }
     }
 }
 

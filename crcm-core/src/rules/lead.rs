@@ -20,7 +20,7 @@ use crate::rules::machine::{self, LeadAction};
 use crate::rules::machine::{LeadError, LeadLinks, PhaseError};
 use crate::store::uow::UnitOfWork;
 
-use super::fields::{check_len, check_team, parse_email, parse_phone, unknown};
+use super::fields::{check_lead_codes, check_len, check_team, parse_email, parse_phone, unknown};
 use super::reason::{closing_reason, lost_reason};
 use super::{Ctx, status_changed};
 
@@ -56,24 +56,14 @@ pub fn validate_lead(config: &Config, lead: &Lead) -> Result<(), InputError> {
         }
         check_len(&mut errors, "external_ref.id", &r.id, limits::EXTERNAL_ID);
     }
-    if config.account_type(&lead.account_type).is_none() {
-        errors.push(unknown(ReferenceKind::AccountType, &lead.account_type));
-    }
-    if let Some(s) = &lead.source
-        && !config.sources.iter().any(|x| &x.code == s)
-    {
-        errors.push(unknown(ReferenceKind::LeadSource, s));
-    }
-    if let Some(p) = &lead.priority
-        && !config.priorities.iter().any(|x| &x.code == p)
-    {
-        errors.push(unknown(ReferenceKind::Priority, p));
-    }
-    for t in &lead.tags {
-        if !config.tags.iter().any(|x| &x.code == t) {
-            errors.push(unknown(ReferenceKind::Tag, t));
-        }
-    }
+    check_lead_codes(
+        &mut errors,
+        config,
+        Some(&lead.account_type),
+        lead.source.as_ref(),
+        lead.priority.as_ref(),
+        &lead.tags,
+    );
     if let Some(p) = lead.probability
         && p > 100
     {
@@ -159,6 +149,7 @@ pub fn new_lead(ctx: &Ctx<'_>, input: &NewLead) -> Result<Lead, Error> {
             system: r.system.clone(),
             id: r.id.trim().to_owned(),
         }),
+        import: None,
         closed_at: None,
         reopen_point: None,
         documents: Vec::new(),

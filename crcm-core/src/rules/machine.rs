@@ -359,6 +359,16 @@ pub enum LeadError {
         /// The number of the lead that has it.
         number: u64,
     },
+    /// The lead is no longer at the version the command names: it changed since.
+    #[error("lead {number} changed since version {expected} (it is at version {found}); it is left as it is")]
+    Changed {
+        /// The lead's number.
+        number: u64,
+        /// The version the command names.
+        expected: u64,
+        /// The lead's version.
+        found: u64,
+    },
 }
 
 /// What is linked to a lead; a lead with any link is not deleted (seed 003).

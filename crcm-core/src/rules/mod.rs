@@ -56,7 +56,7 @@ pub mod config;
 pub mod customer;
 pub mod deal;
 pub mod error;
-mod fields;
+pub(crate) mod fields;
 pub mod lead;
 pub mod machine;
 pub mod matching;

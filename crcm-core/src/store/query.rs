@@ -31,7 +31,7 @@ use crate::domain::activity::{Activity, Communication, CommunicationStatus, Foll
 use crate::domain::config::PhaseRef;
 use crate::domain::customer::Customer;
 use crate::domain::deal::{Deal, DealStatus};
-use crate::domain::ids::{Code, CustomerId, LeadId, UserId};
+use crate::domain::ids::{Code, CustomerId, ImportId, LeadId, UserId};
 use crate::domain::lead::{Lead, LeadStatus};
 use crate::store::record::Record;
 
@@ -426,6 +426,8 @@ pub struct LeadFilter {
     pub has_custom: Option<Code>,
     /// External reference equals, as `system:id` ([`ExternalRef::key`](crate::domain::lead::ExternalRef::key)).
     pub external_ref: Option<String>,
+    /// Created by this import ([`Lead::import`](crate::domain::lead::Lead::import)).
+    pub import: Option<ImportId>,
     /// Created in this interval.
     pub created: TimeRange,
     /// Last changed in this interval.
@@ -517,6 +519,7 @@ impl LeadFilter {
             && eq(&self.phone, lead.phone.as_ref())
             && eq(&self.company_contact, lead.company_contact.as_ref())
             && eq(&self.external_ref, lead.external_ref.as_ref())
+            && eq(&self.import.map(|i| i.0.to_string()), lead.import.as_ref())
             && eq(&self.closing_reason, lead.closing_reason.as_ref())
             && eq(&self.lost_reason, lead.lost_reason.as_ref())
             && eq(&self.customer, lead.customer.as_ref())
@@ -573,6 +576,9 @@ pub struct LeadRow {
     /// [`ExternalRef::key`](crate::domain::lead::ExternalRef::key).
     #[serde(default)]
     pub external_ref: Option<String>,
+    /// The UUID of the import that created it ([`Lead::import`](crate::domain::lead::Lead::import)), in its 36-character text form.
+    #[serde(default)]
+    pub import: Option<String>,
     /// Closing reason.
     pub closing_reason: Option<Code>,
     /// Lost reason.
@@ -632,6 +638,7 @@ impl LeadRow {
             phone: lead.phone.as_ref().map(|p| p.key().to_owned()),
             company_contact: company_contact_key(lead),
             external_ref: lead.external_ref.as_ref().map(|r| r.key()),
+            import: lead.import.map(|i| i.id.0.to_string()),
             closing_reason: lead.closing_reason.clone(),
             lost_reason: lead.lost_reason.clone(),
             customer: lead.customer,

@@ -437,6 +437,30 @@ pub async fn every_request_type_answers_over_json(factory: Arc<dyn StoreFactory>
         },
     )
     .await;
+    let out = c
+        .ok(
+            &ann,
+            json!({"type": "import", "source": {"text": "contact_name,source,account_type\nHal Example,web_form,b2b\n"},
+                   "options": {"mode": "skip_invalid", "mapping": {"required": ["contact_name"]},
+                               "id": "0194a1b2-0000-7000-8000-000000000002"}}),
+        )
+        .await;
+    assert_eq!(out["report"]["imported"], 1, "{out}");
+    let out = c
+        .ok(
+            &root,
+            json!({"type": "revert_import", "id": "0194a1b2-0000-7000-8000-000000000002"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            out["type"].clone(),
+            out["report"]["removed"].clone(),
+            out["report"]["kept"].clone()
+        ),
+        (json!("revert_import"), json!(1), json!(0)),
+        "{out}"
+    );
     let doomed = c
         .run(
             &root,

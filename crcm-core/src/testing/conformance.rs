@@ -1261,7 +1261,10 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
     let e = refuse(
         &engine,
         &ann(),
-        Command::DeleteLead(commands::DeleteLead { lead: lead.id }),
+        Command::DeleteLead(commands::DeleteLead {
+            lead: lead.id,
+            if_version: None,
+        }),
     )
     .await;
     assert!(matches!(e, Error::Permission(_)), "{e}");
@@ -1343,7 +1346,10 @@ pub async fn permissions_are_enforced(factory: Arc<dyn StoreFactory>) {
     let CommandOutput::Deleted { number } = exec(
         &engine,
         &root(),
-        Command::DeleteLead(commands::DeleteLead { lead: created.id }),
+        Command::DeleteLead(commands::DeleteLead {
+            lead: created.id,
+            if_version: None,
+        }),
     )
     .await
     else {
@@ -1571,6 +1577,7 @@ macro_rules! conformance_tests {
             import_resumes_after_interruption,
             import_reruns_by_external_reference,
             import_keeps_history_dates,
+            import_reverts_what_nobody_touched,
             export_imports_back,
             lead_numbers_are_reserved_in_blocks
         );

@@ -17,7 +17,7 @@ pub use super::extremes::{
 pub use super::imports::{
     export_imports_back, import_keeps_history_dates, import_mapping_is_checked_first,
     import_places_leads_in_their_phase, import_reports_every_row, import_reruns_by_external_reference,
-    import_resumes_after_interruption, lead_numbers_are_reserved_in_blocks,
+    import_resumes_after_interruption, import_reverts_what_nobody_touched, lead_numbers_are_reserved_in_blocks,
 };
 pub use super::queries::{
     board_matches_the_leads, bulk_actions_apply_per_lead, duplicates_and_intake_are_ranked,
@@ -423,7 +423,10 @@ pub async fn delete_is_refused_while_links_exist(factory: Arc<dyn StoreFactory>)
     let e = refuse(
         &engine,
         &root(),
-        Command::DeleteLead(commands::DeleteLead { lead: lead.id }),
+        Command::DeleteLead(commands::DeleteLead {
+            lead: lead.id,
+            if_version: None,
+        }),
     )
     .await;
     assert!(
@@ -884,7 +887,13 @@ pub async fn delete_races_new_links(factory: Arc<dyn StoreFactory>) {
             tokio::spawn(async move {
                 start.wait().await;
                 engine
-                    .execute(&root(), Command::DeleteLead(commands::DeleteLead { lead: lead.id }))
+                    .execute(
+                        &root(),
+                        Command::DeleteLead(commands::DeleteLead {
+                            lead: lead.id,
+                            if_version: None,
+                        }),
+                    )
                     .await
             })
         };

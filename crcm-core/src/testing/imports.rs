@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::conformance::{b2b, code, create};
 use super::{StoreFactory, ann, fixture_engine, maria};
 use crate::domain::failure::ImportFailure;
-use crate::domain::ids::ImportId;
+use crate::domain::ids::{ImportId, LeadId};
 use crate::engine::Engine;
 use crate::engine::import::{
     ImportField, ImportMapping, ImportMode, ImportObserver, ImportOptions, ImportProgress, ImportReport, RowDuplicate,
@@ -622,6 +622,158 @@ pub async fn import_keeps_history_dates(factory: Arc<dyn StoreFactory>) {
     let mut names: Vec<String> = stuck.items.iter().map(|l| l.first_name.clone()).collect();
     names.sort();
     assert_eq!(names, ["Ada", "Ben"]);
+}
+
+/// Each imported lead knows its import and the version the import left it
+/// at; reverting the import deletes the leads nobody touched since (with
+/// history and events) and keeps the others with the reason: one edited
+/// (`lead_changed`), one with an activity (`lead_has_links`). Leads of
+/// another import and leads created by hand stay; a sales person may not
+/// revert (nothing changes); a second revert finds only the leads it kept.
+pub async fn import_reverts_what_nobody_touched(factory: Arc<dyn StoreFactory>) {
+    use crate::domain::activity::{ActivityKind, Subject};
+    use crate::domain::lead::ImportOrigin;
+    use crate::engine::commands::{self, Command};
+    let engine = fixture_engine(&*factory).await;
+    let import = |file: &'static str, id: ImportId| {
+        let engine = engine.clone();
+        async move {
+            let options = ImportOptions {
+                mapping: ImportMapping::default()
+                    .map("name", ImportField::ContactName)
+                    .map("stage", ImportField::Phase)
+                    .constant(ImportField::Source, "referral")
+                    .relax(&ImportField::Phone),
+                mode: ImportMode::SkipInvalid,
+                account_type: Some(code("b2b")),
+                id,
+                ..ImportOptions::default()
+            };
+            engine
+                .import_leads(&ann(), Cursor::new(file.as_bytes()), &options, &mut ())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    let first = ImportId::new();
+    let other = ImportId::new();
+    let report = import("name,stage\nAda,QUOTE\nBen,\nCy,\nDi,MEETING\n", first).await;
+    assert_eq!(report.imported, 4, "{}", report.summary());
+    import("name,stage\nEve,\n", other).await;
+    let by_hand = create(&engine, &ann(), b2b("Fay", "Handmade")).await;
+    let named = |name: &str| {
+        let engine = engine.clone();
+        let name = name.to_owned();
+        async move {
+            all_leads(&engine)
+                .await
+                .into_iter()
+                .find(|l| l.first_name == name)
+                .unwrap_or_else(|| panic!("{name} is there"))
+        }
+    };
+    // Ada was created and moved twice (CALL, MEETING, QUOTE): version 3.
+    let ada = named("Ada").await;
+    assert_eq!(ada.import, Some(ImportOrigin { id: first, version: 3 }));
+    assert_eq!(named("Eve").await.import.map(|o| o.id), Some(other));
+    assert_eq!(by_hand.import, None);
+    let filtered = engine
+        .store()
+        .count_leads(&LeadFilter {
+            import: Some(first),
+            ..LeadFilter::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(filtered, 4, "the import filter finds the import's leads");
+
+    // Ben is edited and Cy gets an activity after the import.
+    let ben = named("Ben").await;
+    let cy = named("Cy").await;
+    let di = named("Di").await;
+    engine
+        .execute(
+            &ann(),
+            Command::UpdateLead(commands::UpdateLead {
+                lead: ben.id,
+                patch: crate::domain::input::LeadPatch {
+                    company: Some("Bigger".into()),
+                    ..crate::domain::input::LeadPatch::default()
+                },
+            }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .execute(
+            &ann(),
+            Command::LogActivity(commands::LogActivity {
+                subject: Subject::Lead(cy.id),
+                kind: ActivityKind::Call,
+                summary: "called".into(),
+                body: String::new(),
+                occurred_at: None,
+            }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let (leads_before, events_before) = (lead_count(&engine).await, event_count(&engine).await);
+    let refused = engine.revert_import(&ann(), first).await;
+    assert_eq!(
+        refused.as_ref().err().map(|e| e.code().name),
+        Some("permission_denied"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        (lead_count(&engine).await, event_count(&engine).await),
+        (leads_before, events_before),
+        "a refused revert changes nothing"
+    );
+
+    let reverted = engine
+        .revert_import(&crate::testing::root(), first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((reverted.removed, reverted.kept), (2, 2), "{}", reverted.summary());
+    let kept: Vec<(u64, &str)> = reverted
+        .kept_leads
+        .iter()
+        .map(|k| (k.number, k.error.name.as_str()))
+        .collect();
+    assert_eq!(kept, [(ben.number, "lead_changed"), (cy.number, "lead_has_links")]);
+    let mut names: Vec<String> = all_leads(&engine).await.into_iter().map(|l| l.first_name).collect();
+    names.sort();
+    assert_eq!(names, ["Ben", "Cy", "Eve", "Fay"]);
+    assert_eq!(lead_count(&engine).await, leads_before - 2);
+    let events = engine
+        .events_since(&crate::testing::root(), 0, usize::MAX)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deleted: Vec<LeadId> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            crate::domain::event::DomainEvent::LeadDeleted { lead, .. } => Some(*lead),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, [ada.id, di.id]);
+    let history = engine
+        .store()
+        .history(crate::domain::entity::EntityRef::lead(ada.id))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        history.last().map(|h| (h.version, h.action.as_str())),
+        Some((4, "delete_lead")),
+        "the delete is in Ada's history"
+    );
+
+    let again = engine
+        .revert_import(&crate::testing::root(), first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((again.removed, again.kept), (0, 2), "{}", again.summary());
 }
 
 /// A reader that fails after a number of bytes: an import interrupted

@@ -2027,7 +2027,10 @@ fn command(sut: &Sut, state: &ModelState, step: &Step) -> Option<Command> {
                 ..DealPatch::default()
             },
         }),
-        Step::Delete { lead: i, .. } => Command::DeleteLead(commands::DeleteLead { lead: lead(*i)? }),
+        Step::Delete { lead: i, .. } => Command::DeleteLead(commands::DeleteLead {
+            lead: lead(*i)?,
+            if_version: None,
+        }),
         Step::Receive { group, valid } => Command::ReceiveCommunication(commands::ReceiveCommunication {
             communication: InboundCommunication {
                 kind: CommunicationKind::Email,

@@ -680,7 +680,10 @@ impl Setup<'_> {
             }
             Case::DeleteLead => {
                 let lead = self.owner_lead().await;
-                on_lead(lead, Command::DeleteLead(commands::DeleteLead { lead }))
+                on_lead(
+                    lead,
+                    Command::DeleteLead(commands::DeleteLead { lead, if_version: None }),
+                )
             }
             Case::LinkLeadDocument => {
                 let lead = self.owner_lead().await;

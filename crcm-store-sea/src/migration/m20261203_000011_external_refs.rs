@@ -6,10 +6,28 @@ use sea_orm_migration::prelude::*;
 
 use super::m20261123_000001_create_tables::{index, t};
 
-/// The column: `system:id`, at most a 64-character code, `:` and a
-/// 128-character id.
-fn column() -> ColumnDef {
-    ColumnDef::new(t("external_ref")).string_len(200).null().to_owned()
+/// Adds a nullable text column of at most `len` characters to `crcm_leads`
+/// (unless it is there) and an index on it named `crcm_leads_{name}`.
+pub(super) async fn add_indexed_lead_column(m: &SchemaManager<'_>, name: &str, len: u32) -> Result<(), DbErr> {
+    if !m.has_column("crcm_leads", name).await? {
+        let column = ColumnDef::new(t(name)).string_len(len).null().to_owned();
+        m.alter_table(Table::alter().table(t("crcm_leads")).add_column(column).to_owned())
+            .await?;
+    }
+    m.create_index(index("crcm_leads", name, &[name])).await
+}
+
+/// Drops what [`add_indexed_lead_column`] added.
+pub(super) async fn drop_indexed_lead_column(m: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
+    m.drop_index(
+        Index::drop()
+            .name(format!("crcm_leads_{name}"))
+            .table(t("crcm_leads"))
+            .to_owned(),
+    )
+    .await?;
+    m.alter_table(Table::alter().table(t("crcm_leads")).drop_column(t(name)).to_owned())
+        .await
 }
 
 /// Adds the column and its index.
@@ -23,29 +41,13 @@ impl MigrationName for Migration {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// The column: `system:id`, at most a 64-character code, `:` and a
+    /// 128-character id.
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if !m.has_column("crcm_leads", "external_ref").await? {
-            m.alter_table(Table::alter().table(t("crcm_leads")).add_column(column()).to_owned())
-                .await?;
-        }
-        m.create_index(index("crcm_leads", "external_ref", &["external_ref"]))
-            .await
+        add_indexed_lead_column(m, "external_ref", 200).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("crcm_leads_external_ref")
-                .table(t("crcm_leads"))
-                .to_owned(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter()
-                .table(t("crcm_leads"))
-                .drop_column(t("external_ref"))
-                .to_owned(),
-        )
-        .await
+        drop_indexed_lead_column(m, "external_ref").await
     }
 }

@@ -15,6 +15,7 @@ mod m20261202_000008_exact_sums;
 mod m20261202_000009_team_rows;
 mod m20261203_000010_folded_words;
 mod m20261203_000011_external_refs;
+mod m20261203_000012_import_origin;
 
 /// Runs crcm's migrations.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_team_rows::Migration),
             Box::new(m20261203_000010_folded_words::Migration),
             Box::new(m20261203_000011_external_refs::Migration),
+            Box::new(m20261203_000012_import_origin::Migration),
         ]
     }
 

@@ -53,6 +53,15 @@
 //! Rows with neither e-mail nor phone have nothing a rerun could recognise
 //! them by: the report counts them ([`ImportReport::without_duplicate_key`]).
 //!
+//! # History dates and provenance
+//!
+//! A row may give when its lead was created, entered its phase and closed
+//! ([`ImportField::CreatedAt`], [`ImportField::PhaseEnteredAt`],
+//! [`ImportField::ClosedAt`]): the lead's history, phase steps and reports
+//! use them instead of the import's time. Each lead created records its
+//! import ([`Lead::import`](crate::domain::lead::Lead::import)), and
+//! [`Engine::revert_import`] deletes those nobody changed since ([`revert`]).
+//!
 //! # Batches, interruption and resuming
 //!
 //! Rows are read as a stream and committed in batches of
@@ -72,6 +81,8 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 
 use crate::domain::failure::ImportFailure;
+use crate::domain::ids::ImportId;
+use crate::domain::lead::ImportOrigin;
 use crate::engine::Engine;
 use crate::engine::scope::{lead_with_ref_key, leads_sharing_contact};
 use crate::rules::access::Actor;
@@ -99,11 +110,13 @@ pub use options::{ImportAction, ImportField, ImportMapping, ImportMode, ImportOp
 pub use report::{
     ImportColumn, ImportObserver, ImportProgress, ImportReport, ImportStage, RowDuplicate, RowProblem, RowRejection,
 };
+pub use revert::{ImportRevert, KeptLead};
 
 mod error;
 pub mod options;
 mod read;
 pub mod report;
+pub mod revert;
 mod row;
 
 use read::{Dialect, next_row, open_csv};
@@ -444,7 +457,9 @@ impl Engine {
                     imported: report.imported,
                 }));
             }
-            let (uow, outcome) = self.batch_unit(&ctx, checked, batch_keys, options.action).await?;
+            let (uow, outcome) = self
+                .batch_unit(&ctx, checked, batch_keys, options.action, options.id)
+                .await?;
             match self.store().commit(uow).await {
                 Ok(_) => {
                     outcome.record(report, observer);
@@ -468,6 +483,7 @@ impl Engine {
         rows: Vec<Row>,
         batch_keys: [&str; 2],
         action: ImportAction,
+        import: ImportId,
     ) -> Result<(UnitOfWork, BatchOutcome), ImportError> {
         let store = &**self.store();
         let versions = self.contact_versions(&rows).await?;
@@ -578,8 +594,16 @@ impl Engine {
         }
         if !accepted.is_empty() {
             let first = store.reserve_lead_numbers(accepted.len() as u64).await?;
-            for (i, (at, prepared)) in accepted.into_iter().enumerate() {
+            for (i, (at, mut prepared)) in accepted.into_iter().enumerate() {
                 let number = first + i as u64;
+                // The lead knows its import and the version the import
+                // leaves it at (after its moves): a revert removes it only
+                // while it is still there.
+                let end = walk(ctx, prepared.lead.clone(), &prepared, |_| {})?;
+                prepared.lead.import = Some(ImportOrigin {
+                    id: import,
+                    version: end.version,
+                });
                 // The insert and its history are dated when the lead was
                 // created; the batch's events carry the import's time.
                 let mut created = UnitOfWork::new(&ctx.actor.user, prepared.created, ctx.action);
