@@ -30,6 +30,11 @@ pub(crate) struct DiskSync {
     /// those still present): sled writes a blob without syncing it, so one
     /// seen half-written is synced again once it grew.
     blobs: std::collections::HashMap<std::ffi::OsString, u64>,
+    /// The names in sled's directory when it was last synced (`None`: never):
+    /// the directory is synced again only when they changed (a snapshot
+    /// written or removed, the blob directory made), since an unchanged
+    /// directory has nothing of its own to make durable.
+    names: Option<std::collections::BTreeSet<std::ffi::OsString>>,
 }
 
 impl DiskSync {
@@ -39,11 +44,12 @@ impl DiskSync {
             dir: dir.to_path_buf(),
             log: std::fs::File::open(dir.join("db"))?,
             blobs: std::collections::HashMap::new(),
+            names: None,
         })
     }
 
-    /// Syncs new blob files and their directory, then the log and sled's
-    /// directory.
+    /// Syncs new blob files and their directory, then the log, then sled's
+    /// directory when the names in it changed.
     pub(crate) fn sync(&mut self) -> std::io::Result<()> {
         let blob_dir = self.dir.join("blobs");
         if let Ok(entries) = std::fs::read_dir(&blob_dir) {
@@ -75,7 +81,15 @@ impl DiskSync {
             }
         }
         self.log.sync_data()?;
-        std::fs::File::open(&self.dir)?.sync_all()
+        let mut names = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            names.insert(entry?.file_name());
+        }
+        if self.names.as_ref() != Some(&names) {
+            std::fs::File::open(&self.dir)?.sync_all()?;
+            self.names = Some(names);
+        }
+        Ok(())
     }
 }
 
@@ -259,5 +273,25 @@ mod tests {
         .expect("thread");
         assert_eq!(flusher.wait_durable(), Err("disk full".to_owned()));
         assert_eq!(flusher.wait_durable(), Ok(()), "the next flush succeeds");
+    }
+
+    /// The log is synced on every flush; sled's directory on the first one
+    /// and whenever its names change (a snapshot written, the blob directory
+    /// made), not on every flush: an unchanged directory costs an fsync for
+    /// nothing.
+    #[test]
+    fn the_directory_is_synced_when_its_names_change() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("db"), b"log").unwrap_or_else(|e| panic!("{e}"));
+        let mut disk = DiskSync::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(disk.names, None, "never synced");
+        disk.sync().unwrap_or_else(|e| panic!("{e}"));
+        let first = disk.names.clone().unwrap_or_default();
+        assert_eq!(first.len(), 1, "{first:?}");
+        disk.sync().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(disk.names.as_ref(), Some(&first), "nothing changed");
+        std::fs::write(dir.path().join("snap.00000000001"), b"snapshot").unwrap_or_else(|e| panic!("{e}"));
+        disk.sync().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(disk.names.as_ref().map(|n| n.len()), Some(2), "the new name was synced");
     }
 }
