@@ -124,6 +124,11 @@ fn benches(c: &mut Criterion) {
     c.bench_function("wire/write_request", |b| {
         b.iter(|| serde_json::to_string(black_box(&request)))
     });
+    // Every command reads the configuration in force.
+    let stored = include_str!("../examples/crcm-config.json");
+    c.bench_function("wire/read_config", |b| {
+        b.iter(|| serde_json::from_str::<Config>(black_box(stored)))
+    });
 }
 
 criterion_group!(hotpaths, benches);
