@@ -795,6 +795,10 @@ impl TypedCommand for DeleteLead {
     async fn decide(&self, s: &Scope<'_>) -> Result<(UnitOfWork, Self::Output), Error> {
         let ctx = s.ctx(Self::NAME)?;
         let lead = s.lead(self.lead).await?;
+        let links = s.lead_links(&lead).await?;
+        // The rule first: who may delete, and what blocks a delete, are
+        // answered before whether the caller's version is still current.
+        let uow = rules::delete_lead(&ctx, &lead, &links)?;
         if let Some(expected) = self.if_version
             && expected != lead.version
         {
@@ -805,11 +809,7 @@ impl TypedCommand for DeleteLead {
             }
             .into());
         }
-        let links = s.lead_links(&lead).await?;
-        Ok((
-            rules::delete_lead(&ctx, &lead, &links)?,
-            Deleted { number: lead.number },
-        ))
+        Ok((uow, Deleted { number: lead.number }))
     }
 }
 
