@@ -658,8 +658,19 @@ pub(crate) async fn delete_terms<C: ConnectionTrait>(c: &C, entity: EntityRef) -
 /// starts with the prefix (words hold letters and digits only).
 const AFTER_WORDS: char = '\u{10FFFF}';
 
+/// Where a record's e-mail addresses are, for a search by address.
+#[derive(Clone, Copy)]
+enum EmailsAt {
+    /// A column of the record's row.
+    Column(&'static str),
+    /// Term rows of this kind.
+    Terms(&'static str),
+    /// The record has none.
+    Nowhere,
+}
+
 /// Records of `kind` whose search words match.
-fn search_cond(kind: &str, s: &Search, phone_col: &str) -> Cond {
+fn search_cond(kind: &str, s: &Search, phone_col: &str, emails: EmailsAt) -> Cond {
     let mut any = Cond::any();
     if !s.words.is_empty() {
         let mut all = Cond::all();
@@ -682,7 +693,25 @@ fn search_cond(kind: &str, s: &Search, phone_col: &str) -> Cond {
     if let Some(p) = &s.phone {
         any = any.add(col(phone_col).eq(p.as_str()));
     }
-    if s.words.is_empty() && s.phone.is_none() {
+    if let Some(e) = &s.email {
+        match emails {
+            EmailsAt::Column(name) => any = any.add(col(name).eq(e.as_str())),
+            EmailsAt::Terms(terms) => {
+                any = any.add(
+                    col("id").in_subquery(
+                        Query::select()
+                            .column(t("id"))
+                            .from(t(SEARCH_WORDS))
+                            .and_where(col("kind").eq(terms))
+                            .and_where(col("word").eq(e.as_str()))
+                            .to_owned(),
+                    ),
+                );
+            }
+            EmailsAt::Nowhere => {}
+        }
+    }
+    if any.is_empty() {
         // An empty search finds nothing.
         any = any.add(Expr::val(1).eq(0));
     }
@@ -834,7 +863,7 @@ fn lead_cond(f: &LeadFilter) -> Cond {
         c = c.add(visible_cond(LEAD_TEAM, v));
     }
     if let Some(s) = &f.search {
-        c = c.add(search_cond("l", s, "phone"));
+        c = c.add(search_cond("l", s, "phone", EmailsAt::Column("email")));
     }
     c
 }
@@ -889,7 +918,7 @@ fn deal_cond(f: &DealFilter) -> Cond {
         c = c.add(visible_cond(DEAL_TEAM, v));
     }
     if let Some(s) = &f.search {
-        c = c.add(search_cond(DEAL_WORDS, s, "id"));
+        c = c.add(search_cond(DEAL_WORDS, s, "id", EmailsAt::Nowhere));
     }
     c
 }
@@ -968,7 +997,7 @@ fn customer_cond(f: &CustomerFilter) -> Cond {
         c = c.add(col("owner").eq(o.as_str()));
     }
     if let Some(s) = &f.search {
-        c = c.add(search_cond("c", s, "phone"));
+        c = c.add(search_cond("c", s, "phone", EmailsAt::Terms(CUSTOMER_EMAILS)));
     }
     c
 }

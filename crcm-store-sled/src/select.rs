@@ -5,8 +5,8 @@
 //! path, most selective first:
 //!
 //! 1. a lookup by number, e-mail, phone or customer, or a search (the word
-//!    index for the longest search word, the phone index): the candidates'
-//!    rows are read, filtered and sorted;
+//!    index for the longest search word, the phone and e-mail indexes): the
+//!    candidates' rows are read, filtered and sorted;
 //! 2. any order but priority, with no such lookup and no total: the order's
 //!    index (the number index, or the order's sort entries, [`index::SORT`])
 //!    is walked in order from the cursor on, each entry's row checked, and
@@ -134,6 +134,9 @@ impl SledStore {
             }
             if let Some(p) = &s.phone {
                 ids.extend(self.ids_under(&index::prefix(index::PHONE, &[p.as_bytes()]))?);
+            }
+            if let Some(e) = &s.email {
+                ids.extend(self.ids_under(&index::prefix(index::EMAIL, &[e.as_bytes()]))?);
             }
             ids.sort();
             ids.dedup();
@@ -457,6 +460,9 @@ impl SledStore {
                         }
                         if let Some(p) = &s.phone {
                             ids.extend(self.ids_under(&index::customer_phone_prefix(p))?);
+                        }
+                        if let Some(e) = &s.email {
+                            ids.extend(self.ids_under(&index::customer_email_prefix(e))?);
                         }
                         ids.sort();
                         ids.dedup();

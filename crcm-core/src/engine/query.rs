@@ -202,15 +202,32 @@ pub fn check_search(text: &str) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Resolves a search text: its words, and its phone form when it reads as a
-/// phone number in the configured region.
+/// Resolves a search text. A whole e-mail address is looked up as that
+/// address (not as its words, which every address at a domain shares); a
+/// text that reads as a phone number in the configured region is looked up
+/// as that number, and also by its words unless they are all digits (the
+/// groups of a number are nobody's name); any other text by its words.
 pub fn resolve_search(config: &Config, text: &str) -> Search {
     // Callers check the text first ([`check_search`]); resolving never fails.
+    if text.contains('@')
+        && let Ok(email) = crate::domain::contact::Email::parse(text)
+    {
+        return Search {
+            email: Some(email.as_str().to_owned()),
+            ..Search::default()
+        };
+    }
+    let phone = Phone::parse(text, &config.settings.default_phone_region)
+        .ok()
+        .map(|p| p.key().to_owned());
+    let mut words = search_words(text);
+    if phone.is_some() && words.iter().all(|w| w.chars().all(|c| c.is_ascii_digit())) {
+        words.clear();
+    }
     Search {
-        words: search_words(text),
-        phone: Phone::parse(text, &config.settings.default_phone_region)
-            .ok()
-            .map(|p| p.key().to_owned()),
+        words,
+        phone,
+        email: None,
     }
 }
 
@@ -343,7 +360,7 @@ impl DealQuery {
         if let Some(text) = &self.search {
             f.search = Some(Search {
                 words: search_words(text),
-                phone: None,
+                ..Search::default()
             });
         }
         (

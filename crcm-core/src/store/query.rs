@@ -181,7 +181,12 @@ pub fn company_contact_key(lead: &Lead) -> Option<String> {
 
 /// A resolved free-text search: every word must start a word of the record,
 /// or the record's phone must equal `phone` (the search text read as a phone
-/// number, when it is one).
+/// number, when it is one), or one of its e-mail addresses must equal
+/// `email` (the search text, when it is a whole address).
+///
+/// Each part is one index lookup (a word's prefix range, a phone, an
+/// address), so what a search reads follows what it finds, not the store's
+/// size.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
@@ -190,18 +195,22 @@ pub struct Search {
     pub words: Vec<String>,
     /// E.164 form of the text, when it reads as a phone number.
     pub phone: Option<String>,
+    /// Normalized form of the text, when it is an e-mail address.
+    pub email: Option<String>,
 }
 
 impl Search {
-    /// Whether a record with these words and this phone matches.
-    pub fn matches(&self, record_words: &[String], phone: Option<&str>) -> bool {
+    /// Whether a record with these words, this phone and these (normalized)
+    /// e-mail addresses matches.
+    pub fn matches(&self, record_words: &[String], phone: Option<&str>, emails: &[String]) -> bool {
         let by_words = !self.words.is_empty()
             && self
                 .words
                 .iter()
                 .all(|w| record_words.iter().any(|rw| rw.starts_with(w.as_str())));
         let by_phone = self.phone.is_some() && self.phone.as_deref() == phone;
-        by_words || by_phone
+        let by_email = self.email.as_ref().is_some_and(|e| emails.contains(e));
+        by_words || by_phone || by_email
     }
 }
 
@@ -534,7 +543,7 @@ impl LeadFilter {
             && self
                 .search
                 .as_ref()
-                .is_none_or(|s| s.matches(&lead.words, lead.phone.as_deref()))
+                .is_none_or(|s| s.matches(&lead.words, lead.phone.as_deref(), lead.email.as_slice()))
             && self.visible.as_ref().is_none_or(|v| v.sees(&lead.owner, &lead.team))
     }
 }
@@ -812,7 +821,10 @@ impl DealFilter {
                 .is_none_or(|r| deal.lost_reason.as_ref() == Some(r))
             && self.owner.as_ref().is_none_or(|o| &deal.owner == o)
             && self.expected_close.contains(deal.expected_close)
-            && self.search.as_ref().is_none_or(|s| s.matches(&deal_words(deal), None))
+            && self
+                .search
+                .as_ref()
+                .is_none_or(|s| s.matches(&deal_words(deal), None, &[]))
             && self.visible.as_ref().is_none_or(|v| v.sees(&deal.owner, &deal.team))
     }
 }
@@ -843,10 +855,13 @@ impl CustomerFilter {
         self.email.as_ref().is_none_or(|e| c.emails().contains(e))
             && self.phone.as_ref().is_none_or(|p| c.phones().contains(p))
             && self.owner.as_ref().is_none_or(|o| &c.owner == o)
-            && self
-                .search
-                .as_ref()
-                .is_none_or(|s| s.matches(&customer_words(c), c.phone.as_ref().map(|p| p.key())))
+            && self.search.as_ref().is_none_or(|s| {
+                s.matches(
+                    &customer_words(c),
+                    c.phone.as_ref().map(|p| p.key()),
+                    &c.emails().into_iter().collect::<Vec<_>>(),
+                )
+            })
     }
 }
 
@@ -1284,10 +1299,10 @@ mod tests {
         ] {
             let search = Search {
                 words: search_words(typed),
-                phone: None,
+                ..Search::default()
             };
             assert!(
-                search.matches(&words(name), None),
+                search.matches(&words(name), None, &[]),
                 "{typed:?} finds {name:?}: {:?} in {:?}",
                 search.words,
                 words(name)
@@ -1295,28 +1310,43 @@ mod tests {
         }
         let search = Search {
             words: search_words("nunez"),
-            phone: None,
+            ..Search::default()
         };
-        assert!(!search.matches(&words("Nuñes"), None), "folding is not fuzzy matching");
+        assert!(
+            !search.matches(&words("Nuñes"), None, &[]),
+            "folding is not fuzzy matching"
+        );
     }
 
     #[test]
-    fn a_search_matches_word_prefixes_or_the_phone() {
+    fn a_search_matches_word_prefixes_or_the_phone_or_the_address() {
         let s = Search {
             words: words("jo smi"),
-            phone: None,
+            ..Search::default()
         };
         let have = words("John Smith acme");
-        assert!(s.matches(&have, None));
-        assert!(!s.matches(&words("John Jones"), None));
+        assert!(s.matches(&have, None, &[]));
+        assert!(!s.matches(&words("John Jones"), None, &[]));
         let empty = Search::default();
-        assert!(!empty.matches(&have, Some("+1")), "an empty search finds nothing");
+        assert!(
+            !empty.matches(&have, Some("+1"), &["a@b.example".into()]),
+            "an empty search finds nothing"
+        );
         let phone = Search {
-            words: vec![],
             phone: Some("+4930123".into()),
+            ..Search::default()
         };
-        assert!(phone.matches(&[], Some("+4930123")));
-        assert!(!phone.matches(&[], Some("+4930124")));
+        assert!(phone.matches(&[], Some("+4930123"), &[]));
+        assert!(!phone.matches(&[], Some("+4930124"), &[]));
+        let email = Search {
+            email: Some("ada@engines.example".into()),
+            ..Search::default()
+        };
+        assert!(email.matches(&[], None, &["x@y.example".into(), "ada@engines.example".into()]));
+        assert!(
+            !email.matches(&words("ada engines example"), None, &["ada5@engines.example".into()]),
+            "an address is found whole, not by its words"
+        );
     }
 
     #[test]

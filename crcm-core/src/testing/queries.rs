@@ -111,7 +111,7 @@ const EMAILS: [&str; 4] = [
     "ann@acme.example",
 ];
 const ZONES: [&str; 3] = ["north", "south", "Zürich"];
-const SEARCHES: [&str; 20] = [
+const SEARCHES: [&str; 23] = [
     "acme",
     "nunez",
     "cafe",
@@ -132,6 +132,9 @@ const SEARCHES: [&str; 20] = [
     "%",
     "212-555-0101",
     "+44 20 7946 0958",
+    "ann@acme.example",
+    "Jose@Beta.Example",
+    "ann@acme.exam",
 ];
 
 fn seed() -> u64 {
@@ -573,7 +576,7 @@ pub async fn queries_match_the_reference(factory: Arc<dyn StoreFactory>) {
         DealFilter {
             search: Some(crate::store::query::Search {
                 words: crate::store::query::search_words("acm"),
-                phone: None,
+                ..crate::store::query::Search::default()
             }),
             ..DealFilter::default()
         },
