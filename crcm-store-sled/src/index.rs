@@ -9,6 +9,7 @@
 //! and each lead's query row ([`ROW`]) carries the encoded [`LeadRow`].
 
 use crcm_core::domain::activity::Subject;
+use crcm_core::domain::config::PhaseRef;
 use crcm_core::domain::entity::EntityKind;
 use crcm_core::domain::ids::{Code, LeadId};
 use crcm_core::store::DealFilter;
@@ -139,6 +140,66 @@ pub fn sort_key(tag: u8, key: i64, id: Uuid) -> Vec<u8> {
 /// The key range of every [`SORT`] entry of the order `tag`.
 pub fn sort_range(tag: u8) -> (Vec<u8>, Vec<u8>) {
     (vec![SORT, tag], vec![SORT, tag + 1])
+}
+
+/// A lead by owner, phase and number: `b` + owner part + phase part
+/// (`type/code`, empty without a phase) + 8-byte number + kind byte + UUID.
+/// An owner's leads in some phases, in number order, are a merge of one key
+/// range per phase, so a list of an owner's open leads reads its page, not
+/// the owner's closed history.
+pub const OWNER_PHASE_NUMBER: u8 = b'b';
+/// A lead by phase and number: `j` + account type part + code part + 8-byte
+/// number + kind byte + UUID; a board column's cards are one key range.
+pub const PHASE_NUMBER: u8 = b'j';
+
+/// The phase part of [`OWNER_PHASE_NUMBER`] entries.
+pub fn phase_part(phase: Option<&PhaseRef>) -> String {
+    phase.map_or_else(String::new, |p| format!("{}/{}", p.account_type, p.code))
+}
+
+/// The [`OWNER_PHASE_NUMBER`] prefix of an owner's leads, or of those in one phase part.
+pub fn owner_phase_prefix(owner: &str, phase: Option<&str>) -> Vec<u8> {
+    match phase {
+        Some(p) => prefix(OWNER_PHASE_NUMBER, &[owner.as_bytes(), p.as_bytes()]),
+        None => prefix(OWNER_PHASE_NUMBER, &[owner.as_bytes()]),
+    }
+}
+
+/// The [`PHASE_NUMBER`] prefix of a phase's leads.
+pub fn phase_number_prefix(phase: &PhaseRef) -> Vec<u8> {
+    prefix(
+        PHASE_NUMBER,
+        &[phase.account_type.as_str().as_bytes(), phase.code.as_str().as_bytes()],
+    )
+}
+
+/// The phase part right after an owner's prefix in an [`OWNER_PHASE_NUMBER`] key.
+pub fn phase_part_of<'k>(key: &'k [u8], owner_prefix: &[u8]) -> Option<&'k [u8]> {
+    let rest = key.strip_prefix(owner_prefix)?;
+    let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    rest.get(2..2 + len)
+}
+
+/// The number of a lead in a key that ends with 8-byte number, kind byte and UUID.
+pub fn number_before_id(key: &[u8]) -> Option<u64> {
+    let at = key.len().checked_sub(25)?;
+    Some(u64::from_be_bytes(key.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The order byte of the [`SORT`] entries of closed leads by the time they
+/// closed (no list sorts by it; a report over closing times reads one range).
+pub const CLOSED_SORT: u8 = b'x';
+
+/// The key range of the [`SORT`] entries of the order `tag` whose keys lie
+/// in `[from, before)` (an unset end is open).
+pub fn sort_span(tag: u8, from: Option<i64>, before: Option<i64>) -> (Vec<u8>, Vec<u8>) {
+    let at = |key: i64| {
+        let mut k = vec![SORT, tag];
+        k.extend_from_slice(&((key as u64) ^ (1 << 63)).to_be_bytes());
+        k
+    };
+    let (all_start, all_end) = sort_range(tag);
+    (from.map_or(all_start, at), before.map_or(all_end, at))
 }
 
 /// One index entry: key and value.
@@ -296,6 +357,9 @@ pub fn keys(record: &Record) -> Vec<Entry> {
                 };
                 out.push((sort_key(*tag, order.key_row(&row), id), Vec::new()));
             }
+            if let Some(closed) = row.closed {
+                out.push((sort_key(CLOSED_SORT, closed, id), Vec::new()));
+            }
             out.push((row_key(id), encode_row(&row)));
             out.push(entry(STATUS, &[l.status.as_str().as_bytes()], k, id));
             out.push(entry(OWNER, &[l.owner.as_str().as_bytes()], k, id));
@@ -338,6 +402,17 @@ pub fn keys(record: &Record) -> Vec<Entry> {
             let mut number_value = vec![kind_byte(k)];
             number_value.extend_from_slice(id.as_bytes());
             out.push((lead_number_key(l.number), number_value));
+            let numbered = |mut key: Vec<u8>| {
+                key.extend_from_slice(&l.number.to_be_bytes());
+                key.push(kind_byte(k));
+                key.extend_from_slice(id.as_bytes());
+                (key, Vec::new())
+            };
+            let phase = phase_part(l.phase.as_ref());
+            out.push(numbered(owner_phase_prefix(l.owner.as_str(), Some(&phase))));
+            if let Some(p) = &l.phase {
+                out.push(numbered(phase_number_prefix(p)));
+            }
             let mut updated = vec![UPDATED];
             updated.extend_from_slice(&time_bytes(l.updated_at));
             updated.push(kind_byte(k));

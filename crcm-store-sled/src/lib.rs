@@ -527,10 +527,11 @@ impl SledStore {
     /// lead's query row carries its record team, for visibility; version 8:
     /// search words are folded for accents, case and punctuation, and a
     /// lead's external reference is indexed; version 9: the import that
-    /// created a lead is indexed). Runs
+    /// created a lead is indexed; version 10: closed leads by the time they
+    /// closed). Runs
     /// once; `meta/index` marks it done.
     fn reindex_if_old(&self) -> Result<(), StoreError> {
-        const INDEX_VERSION: u32 = 9;
+        const INDEX_VERSION: u32 = 10;
         let current = self
             .meta
             .get(b"index")
@@ -947,8 +948,8 @@ mod tests {
         assert_eq!(report.events, 6, "config + 5 leads");
         assert_eq!(
             report.index_entries,
-            5 * (8 + 6 + 2 + 1 + 5),
-            "status, owner, type, phase, zone, email, number, updated; \
+            5 * (8 + 2 + 6 + 2 + 1 + 5),
+            "status, owner, type, phase, zone, email, number, updated; owner-phase-number, phase-number; \
              6 search words (co, the digit, c<i>, example, com, and the e-mail's runs joined); query row, phase entered; \
              the phase step; 5 sort keys (created, updated, expected close, value, phase entered)"
         );

@@ -11,7 +11,10 @@
 //!    index (the number index, or the order's sort entries, [`index::SORT`])
 //!    is walked in order from the cursor on, each entry's row checked, and
 //!    the walk stops at the end of the page; its cost follows the page size
-//!    and the share of leads the filter keeps, not the store's size;
+//!    and the share of leads the filter keeps, not the store's size. In
+//!    number order with an owner or a phase, the walk is a merge of the
+//!    owner's open phases ([`index::OWNER_PHASE_NUMBER`]) or the phase's
+//!    range ([`index::PHASE_NUMBER`]), so closed history is not read;
 //! 3. priority order (its ranks come with the query) or a total: the rows of
 //!    the narrowest equality index (phase, tag, custom field, reason, owner,
 //!    source, priority, account type, zone), or every row, filtered and
@@ -39,6 +42,41 @@ use uuid::Uuid;
 
 use crate::codec::{decode, record_key};
 use crate::{SledStore, index, io};
+
+/// Index entries in key order.
+type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+
+/// Streams of entries that each end in a lead number, merged into one in
+/// number order (ascending, or descending).
+struct Merged {
+    streams: Vec<std::iter::Peekable<Entries>>,
+    descending: bool,
+}
+
+impl Iterator for Merged {
+    type Item = sled::Result<(sled::IVec, sled::IVec)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut best: Option<(usize, u64)> = None;
+        for (i, stream) in self.streams.iter_mut().enumerate() {
+            let number = match stream.peek() {
+                None => continue,
+                // An error goes out first.
+                Some(Err(_)) => return stream.next(),
+                Some(Ok((k, _))) => index::number_before_id(k).unwrap_or(0),
+            };
+            let better = match best {
+                None => true,
+                Some((_, b)) if self.descending => number > b,
+                Some((_, b)) => number < b,
+            };
+            if better {
+                best = Some((i, number));
+            }
+        }
+        self.streams.get_mut(best?.0)?.next()
+    }
+}
 
 impl SledStore {
     /// Index entries and rows read by selects since the store was opened.
@@ -232,14 +270,26 @@ impl SledStore {
     /// order's [`index::SORT`] entries) from the cursor on, reading each
     /// lead's row, until the page is full.
     fn walk(&self, f: &LeadFilter, order: &LeadOrder, page: &PageRequest) -> Result<Page<LeadRow>, StoreError> {
-        type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
         let limit = page.limit();
         let descending = order.descending;
         let after = page.after;
         // With a total the walk covers every entry (the total counts the
         // rows before the cursor too); without one it starts at the cursor.
         let from = if page.total { None } else { after };
+        let streams = if page.total || order.key != LeadKey::Number {
+            None
+        } else {
+            self.number_streams(f, from, descending)?
+        };
         let iter: Entries = match index::sort_tag(&order.key) {
+            _ if streams.is_some() => Box::new(Merged {
+                streams: streams
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Iterator::peekable)
+                    .collect(),
+                descending,
+            }),
             None => {
                 let (start, end) = (index::lead_number_prefix(), vec![index::NUMBER + 1]);
                 let at = |c: Cursor| index::lead_number_key(u64::try_from(c.key()).unwrap_or(0));
@@ -305,11 +355,107 @@ impl SledStore {
         })
     }
 
-    /// Every lead row a filter matches, from the narrowest index.
+    /// Candidates from a time interval (creation, or closing), when the
+    /// filter sets one: one range of [`index::SORT`] entries.
+    fn span_leads(&self, f: &LeadFilter) -> Result<Option<Vec<Uuid>>, StoreError> {
+        let (tag, range) = if !f.created.is_open() {
+            (index::sort_tag(&LeadKey::Created), f.created)
+        } else if !f.closed_at.is_open() {
+            (Some(index::CLOSED_SORT), f.closed_at)
+        } else {
+            return Ok(None);
+        };
+        let Some(tag) = tag else { return Ok(None) };
+        let (from, before) = range.micros();
+        let (start, end) = index::sort_span(tag, from, before);
+        let mut ids = Vec::new();
+        for item in self.idx.range(start..end) {
+            let (k, _) = item.map_err(io)?;
+            self.count_read(1);
+            if let Some(id) = k
+                .get(k.len().saturating_sub(16)..)
+                .and_then(|b| Uuid::from_slice(b).ok())
+            {
+                ids.push(id);
+            }
+        }
+        Ok(Some(ids))
+    }
+
+    /// Path 2 in number order when the filter names an owner or a phase:
+    /// one key range per phase of [`index::OWNER_PHASE_NUMBER`] (an owner's
+    /// phases found by skipping from one to the next, closing phases left
+    /// out when only open leads are asked for), or the phase's
+    /// [`index::PHASE_NUMBER`] range, each from the cursor on. `None`: no
+    /// such filter.
+    fn number_streams(
+        &self,
+        f: &LeadFilter,
+        from: Option<Cursor>,
+        descending: bool,
+    ) -> Result<Option<Vec<Entries>>, StoreError> {
+        let prefixes = if let Some(owner) = &f.owner {
+            let owner_prefix = index::owner_phase_prefix(owner.as_str(), None);
+            let wanted = f.phase.as_ref().map(|p| index::phase_part(Some(p)));
+            let closing: BTreeSet<String> = match &f.closed {
+                Some(c) if !c.closed => c.closing_phases.iter().map(|p| index::phase_part(Some(p))).collect(),
+                _ => BTreeSet::new(),
+            };
+            let mut prefixes = Vec::new();
+            let mut seek = owner_prefix.clone();
+            while let Some(item) = self.idx.range(seek.clone()..).next() {
+                let (k, _) = item.map_err(io)?;
+                self.count_read(1);
+                let Some(part) = index::phase_part_of(&k, &owner_prefix) else {
+                    break;
+                };
+                let part = String::from_utf8_lossy(part).into_owned();
+                let stream = index::owner_phase_prefix(owner.as_str(), Some(&part));
+                // Past every key of this phase: they are the prefix and 25 bytes.
+                seek = stream.clone();
+                seek.extend_from_slice(&[0xff; 26]);
+                if wanted.as_ref().is_none_or(|w| *w == part) && !closing.contains(&part) {
+                    prefixes.push(stream);
+                }
+            }
+            prefixes
+        } else if let Some(phase) = &f.phase {
+            vec![index::phase_number_prefix(phase)]
+        } else {
+            return Ok(None);
+        };
+        let streams = prefixes
+            .into_iter()
+            .map(|prefix| {
+                let mut end = prefix.clone();
+                end.extend_from_slice(&[0xff; 26]);
+                let at = |n: u64| {
+                    let mut k = prefix.clone();
+                    k.extend_from_slice(&n.to_be_bytes());
+                    k
+                };
+                let number = |c: Cursor| u64::try_from(c.key()).unwrap_or(0);
+                let entries: Entries = match (from, descending) {
+                    (None, false) => Box::new(self.idx.range(prefix.clone()..end)),
+                    (None, true) => Box::new(self.idx.range(prefix.clone()..end).rev()),
+                    (Some(c), false) => Box::new(self.idx.range(at(number(c).saturating_add(1))..end)),
+                    (Some(c), true) => Box::new(self.idx.range(prefix.clone()..at(number(c))).rev()),
+                };
+                entries
+            })
+            .collect();
+        Ok(Some(streams))
+    }
+
+    /// Every lead row a filter matches, from the narrowest index: a lookup,
+    /// then a time interval (reports ask for one), then an equality index.
     fn matching_rows(&self, f: &LeadFilter) -> Result<Vec<LeadRow>, StoreError> {
         let ids = match self.selective_leads(f)? {
             Some(ids) => Some(ids),
-            None => self.broad_leads(f)?,
+            None => match self.span_leads(f)? {
+                Some(ids) => Some(ids),
+                None => self.broad_leads(f)?,
+            },
         };
         let rows = match ids {
             Some(ids) => {
